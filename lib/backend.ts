@@ -1,0 +1,64 @@
+// The contract between the public classes and whatever makes mappings, and
+// the one place where the backend is chosen. Today the native addon is the
+// only backend; a pure-TypeScript one will sit behind the same contract.
+
+/** How a file is mapped. */
+export type Access = "read" | "write" | "copy";
+
+export interface MapFileRequest {
+  /** Path to open, or null when `fd` is given. */
+  path: string | null;
+  fd: number;
+  access: Access;
+  offset: number;
+  /** -1: to the end of the file. */
+  length: number;
+  /** -1: do not create or grow. */
+  size: number;
+  mode: number;
+  exec: boolean;
+  populate: boolean;
+  hugePages: boolean;
+  lock: boolean;
+}
+
+export interface MapAnonymousRequest {
+  length: number;
+  shared: boolean;
+  exec: boolean;
+  populate: boolean;
+  hugePages: boolean;
+  lock: boolean;
+}
+
+/**
+ * One mapping as a backend holds it. Offsets and lengths are already checked
+ * against `byteLength` by the caller; the backend rechecks what it must to
+ * stay safe. System failures are thrown as the addon throws them and pass
+ * through errors.ts.
+ */
+export interface BackendMapping {
+  readonly byteLength: number;
+  view(offset: number, length: number): Buffer;
+  /** Detaches every view and releases the range; false if already released. */
+  unmap(): boolean;
+  flushSync(offset: number, length: number, async: boolean): void;
+  flush(offset: number, length: number): Promise<void>;
+  prefetch(offset: number, length: number): Promise<void>;
+  advise(offset: number, length: number, advice: string): void;
+  lock(offset: number, length: number, lock: boolean): void;
+  /** One byte a page, 1 where resident. */
+  residency(offset: number, length: number): Uint8Array;
+  resize(newLength: number): void;
+}
+
+export interface Backend {
+  readonly name: "native" | "portable";
+  /** Why this backend was chosen. */
+  readonly reason: string;
+  readonly pageSize: number;
+  readonly allocationGranularity: number;
+  readonly adviceNames: readonly string[];
+  mapFile(req: MapFileRequest): BackendMapping;
+  mapAnonymous(req: MapAnonymousRequest): BackendMapping;
+}

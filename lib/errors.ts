@@ -1,0 +1,106 @@
+// Every error memmap throws is made here, shaped like Node's own:
+// system failures like fs errors (code, errno, syscall, path), bad arguments
+// as TypeError/RangeError with Node's ERR_* codes and the argument named.
+import { getSystemErrorMap } from "node:util";
+import { inspect } from "node:util";
+
+/** An error from the operating system, shaped like Node's fs errors. */
+export interface SystemError extends Error {
+  code: string;
+  /** Negative, as in Node's fs errors (`-2` for ENOENT). */
+  errno: number;
+  syscall: string;
+  path?: string;
+}
+
+/** Builds a Node-style system error from a positive errno value. */
+export function systemError(errno: number, syscall: string, path?: string): SystemError {
+  const [code, description] = getSystemErrorMap().get(-errno) ?? [`Unknown system error ${errno}`, "unknown error"];
+  let message = `${code}: ${description}, ${syscall}`;
+  if (path !== undefined) message += ` '${path}'`;
+  const err = new Error(message) as SystemError;
+  err.code = code;
+  err.errno = -errno;
+  err.syscall = syscall;
+  if (path !== undefined) err.path = path;
+  return err;
+}
+
+interface NativeSystemError {
+  memmapSystemError: true;
+  errno: number;
+  syscall: string;
+}
+
+function isNativeSystemError(e: unknown): e is NativeSystemError {
+  return typeof e === "object" && e !== null && (e as { memmapSystemError?: unknown }).memmapSystemError === true;
+}
+
+/**
+ * The one place native failures pass through: a system failure from the addon
+ * becomes a Node-style error carrying `path`; anything else is returned as is.
+ */
+export function fromNative(e: unknown, path?: string): unknown {
+  if (isNativeSystemError(e)) return systemError(e.errno, e.syscall, path);
+  return e;
+}
+
+/** Calls `fn`, converting native system failures on the way out. */
+export function native<T>(fn: () => T, path?: string): T {
+  try {
+    return fn();
+  } catch (e) {
+    throw fromNative(e, path);
+  }
+}
+
+/** The same for a promise-returning native call. */
+export async function nativeAsync<T>(fn: () => Promise<T>, path?: string): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    throw fromNative(e, path);
+  }
+}
+
+function coded<E extends Error>(err: E, code: string): E & { code: string } {
+  Object.defineProperty(err, "code", { value: code, enumerable: true, writable: true, configurable: true });
+  // Node prints the code in the name: "TypeError [ERR_INVALID_ARG_TYPE]: ...".
+  if (err.stack !== undefined) err.stack = err.stack.replace(/^(\w+)/, `$1 [${code}]`);
+  return err as E & { code: string };
+}
+
+function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (value === undefined) return "undefined";
+  if (typeof value === "function") return `function ${value.name || "<anonymous>"}`;
+  if (typeof value === "object") {
+    const name = (value as object).constructor?.name;
+    return name ? `an instance of ${name}` : inspect(value, { depth: -1 });
+  }
+  let shown = inspect(value, { colors: false });
+  if (shown.length > 28) shown = `${shown.slice(0, 25)}...`;
+  return `type ${typeof value} (${shown})`;
+}
+
+export function invalidArgType(name: string, expected: string, value: unknown): TypeError {
+  return coded(new TypeError(`The "${name}" argument must be ${expected}. Received ${describe(value)}`), "ERR_INVALID_ARG_TYPE");
+}
+
+export function invalidArgValue(name: string, value: unknown, reason: string): TypeError {
+  return coded(new TypeError(`The argument '${name}' ${reason}. Received ${inspect(value, { depth: 0 })}`), "ERR_INVALID_ARG_VALUE");
+}
+
+export function outOfRange(name: string, range: string, value: unknown): RangeError {
+  return coded(new RangeError(`The value of "${name}" is out of range. It must be ${range}. Received ${inspect(value)}`), "ERR_OUT_OF_RANGE");
+}
+
+/** A range that does not fit the file or the mapping. */
+export function rangeError(message: string): RangeError {
+  return coded(new RangeError(message), "ERR_OUT_OF_RANGE");
+}
+
+/** Thrown by every method of a mapping after unmap(). */
+export function closedError(): Error {
+  return coded(new Error("The mapping is closed (unmap() was called)"), "ERR_MEMMAP_CLOSED");
+}

@@ -1,0 +1,72 @@
+// Finds and loads the native addon: a prebuilt binary for this platform if
+// the package ships one, else the one node-gyp built at install. Every
+// failure on the way is kept, so that the final error says what was tried.
+import { createRequire } from "node:module";
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** The functions the addon exports (see src/addon.cc). */
+export interface NativeAddon {
+  pageSize: number;
+  allocationGranularity: number;
+  constants: Record<string, number>;
+  adviceNames: string[];
+  mapFile(
+    path: string | null, fd: number, access: number, offset: number, length: number, size: number,
+    mode: number, exec: boolean, populate: boolean, hugePages: boolean, lock: boolean,
+  ): [NativeHandle, number];
+  mapAnonymous(length: number, shared: boolean, exec: boolean, populate: boolean, hugePages: boolean, lock: boolean): NativeHandle;
+  view(h: NativeHandle, offset: number, length: number): Buffer;
+  unmap(h: NativeHandle): boolean;
+  flushSync(h: NativeHandle, offset: number, length: number, async: boolean): void;
+  flush(h: NativeHandle, offset: number, length: number): Promise<void>;
+  prefetch(h: NativeHandle, offset: number, length: number): Promise<void>;
+  advise(h: NativeHandle, offset: number, length: number, advice: string): void;
+  lock(h: NativeHandle, offset: number, length: number, lock: boolean): void;
+  residency(h: NativeHandle, offset: number, length: number): Buffer;
+  resize(h: NativeHandle, newLength: number): void;
+  rawMmap(fd: number, offset: number, length: number, prot: number, flags: number): Buffer;
+  rawMunmap(buffer: ArrayBufferView): void;
+  rawMsync(buffer: ArrayBufferView, flags: number): void;
+  rawMadvise(buffer: ArrayBufferView, advice: number): void;
+  rawMprotect(buffer: ArrayBufferView, prot: number): void;
+  rawMlock(buffer: ArrayBufferView): void;
+  rawMunlock(buffer: ArrayBufferView): void;
+  rawMincore(buffer: ArrayBufferView): Buffer;
+  stats(): { live: number; forcedGcs: number };
+}
+
+/** An opaque native handle (a Node-API external). */
+export type NativeHandle = { readonly __memmapHandle: unique symbol };
+
+/** The package's root folder (this file is dist/load.js). */
+export const packageRoot = join(dirname(fileURLToPath(import.meta.url)), "..");
+
+export function candidates(root = packageRoot): string[] {
+  return [
+    join(root, "prebuilds", `${process.platform}-${process.arch}`, "memmap.node"),
+    join(root, "build", "Release", "memmap.node"),
+    join(root, "build", "Debug", "memmap.node"),
+  ];
+}
+
+/** Loads the addon, or throws one error that lists every attempt. */
+export function loadAddon(root = packageRoot): NativeAddon {
+  const require = createRequire(import.meta.url);
+  const failures: string[] = [];
+  for (const file of candidates(root)) {
+    if (!existsSync(file)) {
+      failures.push(`${file}: not found`);
+      continue;
+    }
+    try {
+      return require(file) as NativeAddon;
+    } catch (e) {
+      failures.push(`${file}: ${(e as Error).message}`);
+    }
+  }
+  const err = new Error(`memmap: the native addon could not be loaded:\n  ${failures.join("\n  ")}`);
+  (err as Error & { code: string }).code = "ERR_MEMMAP_NO_ADDON";
+  throw err;
+}

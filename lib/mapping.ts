@@ -1,0 +1,333 @@
+// The public mapping API: map(), mapAnonymous() and the Mapping class.
+import { constants as bufferConstants } from "node:buffer";
+import { fileURLToPath } from "node:url";
+import type { FileHandle } from "node:fs/promises";
+import type { Access, BackendMapping } from "./backend.js";
+import { backend } from "./select.js";
+import { closedError, invalidArgType, invalidArgValue, native, nativeAsync, rangeError } from "./errors.js";
+import {
+  optionalBoolean, optionalInteger, optionsObject, resolveRange, validateInteger, validateOneOf, type Range,
+} from "./validate.js";
+
+export type { Access, Range };
+
+/** What can be mapped: a path, a `file:` URL, a file descriptor or a FileHandle. */
+export type FileLike = string | URL | number | FileHandle;
+
+export interface MapOptions {
+  /**
+   * - `"read"` (default): the file's bytes. A write through the Buffer does not
+   *   crash and never reaches the file: the mapping is private and writable
+   *   (MAP_PRIVATE | MAP_NORESERVE), so a write lands in a private copy of the page.
+   * - `"write"`: shared with the file (MAP_SHARED); flush() makes writes durable.
+   * - `"copy"`: copy-on-write; writes are visible in the mapping, never in the file.
+   */
+  access?: Access;
+  /** First byte of the file to map; any byte offset (aligned down internally). Default 0. */
+  offset?: number;
+  /** Bytes to map. Default: from `offset` to the end of the file. */
+  length?: number;
+  /** With `"write"`: create the file if missing and grow it to at least `size` bytes, reserving the blocks. */
+  size?: number;
+  /** Permission bits for a file created by `size`. Default 0o666 (less the umask). */
+  mode?: number;
+  /** Map the pages executable as well (PROT_EXEC). Default false. */
+  exec?: boolean;
+  /** Fault every page in now (MAP_POPULATE), without copying pages of private mappings. Default false. */
+  populate?: boolean;
+  /** Ask for transparent huge pages (madvise MADV_HUGEPAGE; a hint). Default false. */
+  hugePages?: boolean;
+  /** Lock the pages in memory (mlock) now. Default false. */
+  lock?: boolean;
+}
+
+export interface AnonymousOptions {
+  /** MAP_SHARED instead of MAP_PRIVATE (shared with child processes forked by native code). Default false. */
+  shared?: boolean;
+  populate?: boolean;
+  hugePages?: boolean;
+  lock?: boolean;
+  exec?: boolean;
+}
+
+/** Named advice for Mapping#advise (madvise). Not every name exists on every platform. */
+export type Advice =
+  | "normal" | "random" | "sequential" | "willneed" | "dontneed" | "free" | "hugepage" | "nohugepage"
+  | "mergeable" | "unmergeable" | "dontdump" | "dodump" | "dontfork" | "dofork" | "cold" | "pageout"
+  | "populate_read" | "populate_write";
+
+/** Which pages of a range are in memory (mincore). */
+export interface Residency {
+  pageSize: number;
+  /** Pages in the range (widened to whole pages). */
+  pages: number;
+  /** Of those, resident in memory. */
+  resident: number;
+  /** One byte a page: 1 where resident. */
+  map: Uint8Array;
+}
+
+/** The system's page size in bytes. */
+export const pageSize: number = backend.pageSize;
+/** The granularity of mapping offsets (the page size on POSIX, 64 KiB on Windows). */
+export const allocationGranularity: number = backend.allocationGranularity;
+
+/**
+ * A memory mapping. Made by {@link map} or {@link mapAnonymous}.
+ *
+ * Every Buffer it hands out is detached by {@link Mapping.unmap} (and by
+ * {@link Mapping.resize}), so no code can reach unmapped memory: a detached
+ * Buffer has length 0 and reads `undefined`.
+ */
+export class Mapping implements Disposable {
+  #m: BackendMapping | null;
+  #buffer: Buffer | undefined;
+  readonly #path: string | undefined;
+  /** The file offset of the first byte (0 for anonymous mappings). */
+  readonly offset: number;
+  /** `"read"`, `"write"`, `"copy"`, or `"anonymous"`. */
+  readonly access: Access | "anonymous";
+
+  /** @internal Use map() or mapAnonymous(). */
+  constructor(m: BackendMapping, access: Access | "anonymous", offset: number, path?: string) {
+    this.#m = m;
+    this.access = access;
+    this.offset = offset;
+    this.#path = path;
+  }
+
+  #open(): BackendMapping {
+    if (this.#m === null) throw closedError();
+    return this.#m;
+  }
+
+  /** Size of the mapping in bytes. 0 after unmap(). */
+  get byteLength(): number {
+    return this.#m?.byteLength ?? 0;
+  }
+
+  /** True after unmap(). */
+  get closed(): boolean {
+    return this.#m === null;
+  }
+
+  /**
+   * A zero-copy Buffer over the whole mapping (the same Buffer each time).
+   * @throws RangeError (ERR_OUT_OF_RANGE) when the mapping is larger than
+   *   `buffer.constants.MAX_LENGTH`; use {@link Mapping.view} for windows on it.
+   */
+  get buffer(): Buffer {
+    const m = this.#open();
+    if (this.#buffer === undefined) {
+      if (m.byteLength > bufferConstants.MAX_LENGTH) {
+        throw rangeError(
+          `The mapping (${m.byteLength} bytes) is larger than a Buffer can be ` +
+            `(buffer.constants.MAX_LENGTH = ${bufferConstants.MAX_LENGTH}); use view(offset, length)`,
+        );
+      }
+      this.#buffer = native(() => m.view(0, m.byteLength));
+    }
+    return this.#buffer;
+  }
+
+  /**
+   * A zero-copy Buffer over `length` bytes at `offset` (mapping coordinates).
+   * @example const header = m.view(0, 64);
+   */
+  view(offset: number, length?: number): Buffer {
+    const m = this.#open();
+    validateInteger(offset, "offset", 0, m.byteLength);
+    const len = length === undefined ? m.byteLength - offset : validateInteger(length, "length", 0, m.byteLength - offset);
+    if (len > bufferConstants.MAX_LENGTH) {
+      throw rangeError(`A view can be at most buffer.constants.MAX_LENGTH (${bufferConstants.MAX_LENGTH}) bytes`);
+    }
+    return native(() => m.view(offset, len));
+  }
+
+  /** Writes the range back to the file and waits for it (msync MS_SYNC), off the main thread. */
+  flush(range?: Range): Promise<void> {
+    let m: BackendMapping;
+    let r: { offset: number; length: number };
+    try {
+      m = this.#open();
+      r = resolveRange(range, m.byteLength);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return nativeAsync(() => m.flush(r.offset, r.length), this.#path);
+  }
+
+  /** Writes the range back to the file and waits for it (msync MS_SYNC), on this thread. */
+  flushSync(range?: Range): void {
+    const m = this.#open();
+    const r = resolveRange(range, m.byteLength);
+    native(() => m.flushSync(r.offset, r.length, false), this.#path);
+  }
+
+  /** Schedules write-back of the range and returns at once (msync MS_ASYNC). */
+  scheduleFlush(range?: Range): void {
+    const m = this.#open();
+    const r = resolveRange(range, m.byteLength);
+    native(() => m.flushSync(r.offset, r.length, true), this.#path);
+  }
+
+  /** Tells the kernel how the range will be used (madvise). */
+  advise(advice: Advice, range?: Range): void {
+    const m = this.#open();
+    validateOneOf(advice, "advice", backend.adviceNames);
+    const r = resolveRange(range, m.byteLength);
+    native(() => m.advise(r.offset, r.length, advice), this.#path);
+  }
+
+  /** Pages the range into memory on the thread pool, so the event loop does not stall on page faults. */
+  prefetch(range?: Range): Promise<void> {
+    let m: BackendMapping;
+    let r: { offset: number; length: number };
+    try {
+      m = this.#open();
+      r = resolveRange(range, m.byteLength);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return nativeAsync(() => m.prefetch(r.offset, r.length), this.#path);
+  }
+
+  /**
+   * Locks the range in memory (mlock). For "read" and "copy" mappings the
+   * file's page-cache pages are locked, without copying them.
+   * @throws an error with code ENOMEM or EPERM when RLIMIT_MEMLOCK refuses.
+   */
+  lock(range?: Range): void {
+    const m = this.#open();
+    const r = resolveRange(range, m.byteLength);
+    native(() => m.lock(r.offset, r.length, true), this.#path);
+  }
+
+  /** Undoes {@link Mapping.lock} for the range (munlock). */
+  unlock(range?: Range): void {
+    const m = this.#open();
+    const r = resolveRange(range, m.byteLength);
+    native(() => m.lock(r.offset, r.length, false), this.#path);
+  }
+
+  /** Which pages of the range are in memory (mincore). */
+  residency(range?: Range): Residency {
+    const m = this.#open();
+    const r = resolveRange(range, m.byteLength);
+    const map = native(() => m.residency(r.offset, r.length), this.#path);
+    let resident = 0;
+    for (let i = 0; i < map.length; i++) resident += map[i]!;
+    return { pageSize, pages: map.length, resident, map };
+  }
+
+  /**
+   * Changes the mapping's length (mremap). A "write" mapping grows its file
+   * first (reserving the blocks); a "read" or "copy" mapping cannot pass the
+   * end of its file. Every Buffer handed out before is detached; locks are
+   * released.
+   * @throws Error ERR_MEMMAP_BUSY while a flush() or prefetch() is running.
+   */
+  resize(newLength: number): void {
+    const m = this.#open();
+    validateInteger(newLength, "newLength");
+    native(() => m.resize(newLength), this.#path);
+    this.#buffer = undefined;
+  }
+
+  /**
+   * Unmaps. Every Buffer handed out is detached first. Calling it again does
+   * nothing. Returns true the first time.
+   */
+  unmap(): boolean {
+    const m = this.#m;
+    if (m === null) return false;
+    this.#m = null;
+    this.#buffer = undefined;
+    return native(() => m.unmap(), this.#path);
+  }
+
+  /** Same as unmap(), for `using m = map(...)`. */
+  [Symbol.dispose](): void {
+    this.unmap();
+  }
+}
+
+const ACCESSES = ["read", "write", "copy"] as const;
+
+function isFileHandle(value: object): value is FileHandle {
+  return typeof (value as { fd?: unknown }).fd === "number" && typeof (value as { readFile?: unknown }).readFile === "function";
+}
+
+function resolveFile(file: unknown): { path: string | null; fd: number } {
+  if (typeof file === "string") {
+    if (file.length === 0) throw invalidArgValue("file", file, "must be a non-empty path");
+    if (file.includes("\u0000")) throw invalidArgValue("file", file, "must be a string without null bytes");
+    return { path: file, fd: -1 };
+  }
+  if (typeof file === "number") {
+    return { path: null, fd: validateInteger(file, "file", 0, 0x7fffffff) };
+  }
+  if (file instanceof URL) {
+    if (file.protocol !== "file:") throw invalidArgValue("file", file.href, "must be a URL with the file: scheme");
+    return resolveFile(fileURLToPath(file));
+  }
+  if (typeof file === "object" && file !== null && isFileHandle(file)) {
+    if (file.fd < 0) throw invalidArgValue("file", "FileHandle", "must be an open FileHandle");
+    return { path: null, fd: file.fd };
+  }
+  throw invalidArgType("file", "of type string or an instance of URL, FileHandle or a file descriptor (number)", file);
+}
+
+/**
+ * Maps a file into memory.
+ *
+ * @example
+ * using m = map("data.bin");
+ * console.log(m.buffer.readUInt32LE(0));
+ *
+ * @throws TypeError/RangeError for bad arguments (ERR_INVALID_ARG_TYPE,
+ *   ERR_INVALID_ARG_VALUE, ERR_OUT_OF_RANGE), RangeError ERR_OUT_OF_RANGE
+ *   when the range passes the end of the file, and fs-style errors (ENOENT,
+ *   EACCES, ENOSPC, ...) from the system.
+ */
+export function map(file: FileLike, options?: MapOptions): Mapping {
+  const { path, fd } = resolveFile(file);
+  const o = optionsObject(options);
+  const access = o["access"] === undefined ? "read" : validateOneOf(o["access"], "options.access", ACCESSES);
+  const offset = optionalInteger(o, "offset", 0);
+  const length = optionalInteger(o, "length", -1);
+  const size = optionalInteger(o, "size", -1);
+  if (size >= 0 && access !== "write") {
+    throw invalidArgValue("options.size", size, "can only be used with access 'write'");
+  }
+  const mode = o["mode"] === undefined ? 0o666 : validateInteger(o["mode"], "options.mode", 0, 0o7777);
+  const req = {
+    path, fd, access, offset, length, size, mode,
+    exec: optionalBoolean(o, "exec"),
+    populate: optionalBoolean(o, "populate"),
+    hugePages: optionalBoolean(o, "hugePages"),
+    lock: optionalBoolean(o, "lock"),
+  };
+  const m = native(() => backend.mapFile(req), path ?? undefined);
+  return new Mapping(m, access, offset, path ?? undefined);
+}
+
+/**
+ * Maps anonymous memory (MAP_ANONYMOUS), zero-filled.
+ * @example
+ * using m = mapAnonymous(1 << 20);
+ * m.buffer.fill(7);
+ */
+export function mapAnonymous(length: number, options?: AnonymousOptions): Mapping {
+  validateInteger(length, "length");
+  const o = optionsObject(options);
+  const req = {
+    length,
+    shared: optionalBoolean(o, "shared"),
+    exec: optionalBoolean(o, "exec"),
+    populate: optionalBoolean(o, "populate"),
+    hugePages: optionalBoolean(o, "hugePages"),
+    lock: optionalBoolean(o, "lock"),
+  };
+  return new Mapping(native(() => backend.mapAnonymous(req)), "anonymous", 0);
+}

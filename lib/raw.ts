@@ -1,0 +1,92 @@
+// memmap/raw: the golang.org/x/sys/unix calls, for code ported from C or Go.
+//
+// Unlike x/sys, these still cannot crash the process, with one documented
+// exception: mprotect() can make pages inaccessible, and JavaScript touching
+// them then dies with SIGSEGV. Everything else is refused or made safe:
+//  * mmap() takes no address and refuses MAP_FIXED, MAP_FIXED_NOREPLACE and
+//    MAP_GROWSDOWN; it requires PROT_READ; a mapping without PROT_WRITE is
+//    made private and writable, so a stray JavaScript write stays in a
+//    private copy of the page instead of faulting; a file range past the end
+//    of the file is a RangeError.
+//  * munmap() accepts only the very Buffer mmap() returned (a slice, a copy,
+//    or a second call is EINVAL) and detaches it first.
+//  * The other calls accept only Buffers that lie inside a live mmap() result.
+import { nativeAddon } from "./select.js";
+import { guardBuffer } from "./backends/native.js";
+import { invalidArgType, native } from "./errors.js";
+import { validateInteger } from "./validate.js";
+
+const addon = nativeAddon();
+
+/** The platform's PROT_*, MAP_*, MADV_* and MS_* values. */
+export const constants: Readonly<Record<string, number>> = Object.freeze({ ...addon.constants });
+
+function checkView(buffer: unknown): ArrayBufferView {
+  if (!ArrayBuffer.isView(buffer) || buffer instanceof DataView) {
+    throw invalidArgType("buffer", "an instance of Buffer or TypedArray", buffer);
+  }
+  return buffer;
+}
+
+/**
+ * mmap(2). `fd` is ignored (pass -1) with MAP_ANONYMOUS; `offset` must be a
+ * multiple of the page size (EINVAL otherwise).
+ * @example const buf = mmap(fd, 0, 4096, constants.PROT_READ, constants.MAP_SHARED);
+ */
+export function mmap(fd: number, offset: number, length: number, prot: number, flags: number): Buffer {
+  validateInteger(fd, "fd", -1, 0x7fffffff);
+  validateInteger(offset, "offset");
+  validateInteger(length, "length", 1);
+  validateInteger(prot, "prot", 0, 0x7fffffff);
+  validateInteger(flags, "flags", 0, 0x7fffffff);
+  return guardBuffer(native(() => addon.rawMmap(fd, offset, length, prot, flags)));
+}
+
+/** munmap(2) of a Buffer returned by mmap(); the Buffer is detached. */
+export function munmap(buffer: Buffer): void {
+  const b = checkView(buffer);
+  native(() => addon.rawMunmap(b));
+}
+
+/** msync(2) over the pages `buffer` covers. */
+export function msync(buffer: ArrayBufferView, flags: number): void {
+  const b = checkView(buffer);
+  validateInteger(flags, "flags", 0, 0x7fffffff);
+  native(() => addon.rawMsync(b, flags));
+}
+
+/** madvise(2) over the pages `buffer` covers. MADV_HWPOISON and the like are refused. */
+export function madvise(buffer: ArrayBufferView, advice: number): void {
+  const b = checkView(buffer);
+  validateInteger(advice, "advice", 0, 0x7fffffff);
+  native(() => addon.rawMadvise(b, advice));
+}
+
+/**
+ * mprotect(2) over the pages `buffer` covers. The one call in memmap that can
+ * make JavaScript access fault: after `mprotect(buf, PROT_NONE)` (or without
+ * PROT_WRITE), touching `buf` kills the process with SIGSEGV.
+ */
+export function mprotect(buffer: ArrayBufferView, prot: number): void {
+  const b = checkView(buffer);
+  validateInteger(prot, "prot", 0, 0x7fffffff);
+  native(() => addon.rawMprotect(b, prot));
+}
+
+/** mlock(2) over the pages `buffer` covers. */
+export function mlock(buffer: ArrayBufferView): void {
+  const b = checkView(buffer);
+  native(() => addon.rawMlock(b));
+}
+
+/** munlock(2) over the pages `buffer` covers. */
+export function munlock(buffer: ArrayBufferView): void {
+  const b = checkView(buffer);
+  native(() => addon.rawMunlock(b));
+}
+
+/** mincore(2): one byte a page, 1 where resident. */
+export function mincore(buffer: ArrayBufferView): Uint8Array {
+  const b = checkView(buffer);
+  return native(() => addon.rawMincore(b));
+}

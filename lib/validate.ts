@@ -1,0 +1,67 @@
+// Argument checks, in TypeScript rather than in the addon, with the messages
+// Node gives for its own functions.
+import { invalidArgType, invalidArgValue, outOfRange } from "./errors.js";
+
+/** The largest offset or length memmap accepts: every integer up to 2^53 - 1 is exact. */
+export const MAX_SAFE = Number.MAX_SAFE_INTEGER;
+
+export function validateInteger(value: unknown, name: string, min = 0, max = MAX_SAFE): number {
+  if (typeof value !== "number") throw invalidArgType(name, "of type number", value);
+  if (!Number.isInteger(value)) throw outOfRange(name, "an integer", value);
+  if (value < min || value > max) throw outOfRange(name, `>= ${min} && <= ${max}`, value);
+  return value;
+}
+
+export function validateBoolean(value: unknown, name: string): boolean {
+  if (typeof value !== "boolean") throw invalidArgType(name, "of type boolean", value);
+  return value;
+}
+
+export function validateObject(value: unknown, name: string): Record<string, unknown> {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw invalidArgType(name, "of type object", value);
+  }
+  return value as Record<string, unknown>;
+}
+
+export function validateOneOf<T extends string>(value: unknown, name: string, allowed: readonly T[]): T {
+  if (typeof value !== "string" || !(allowed as readonly string[]).includes(value)) {
+    throw invalidArgValue(name, value, `must be one of: ${allowed.map((a) => `'${a}'`).join(", ")}`);
+  }
+  return value as T;
+}
+
+/** An optional option: undefined gives the default. */
+export function optionalBoolean(options: Record<string, unknown>, key: string, fallback = false): boolean {
+  const v = options[key];
+  return v === undefined ? fallback : validateBoolean(v, `options.${key}`);
+}
+
+export function optionalInteger(options: Record<string, unknown>, key: string, fallback: number, min = 0): number {
+  const v = options[key];
+  return v === undefined ? fallback : validateInteger(v, `options.${key}`, min);
+}
+
+export function optionsObject(value: unknown, name = "options"): Record<string, unknown> {
+  return value === undefined ? {} : validateObject(value, name);
+}
+
+/** A byte range in a mapping's coordinates. */
+export interface Range {
+  /** First byte, relative to the start of the mapping. Default 0. */
+  offset?: number;
+  /** Number of bytes. Default: to the end of the mapping. */
+  length?: number;
+}
+
+/** Resolves an optional range against a mapping of `byteLength` bytes. */
+export function resolveRange(range: unknown, byteLength: number, name = "range"): { offset: number; length: number } {
+  const r = optionsObject(range, name);
+  const offset = optionalInteger(r, "offset", 0);
+  if (offset > byteLength) throw outOfRange(`${name}.offset`, `<= ${byteLength} (the mapping's byteLength)`, offset);
+  const length = optionalInteger(r, "length", byteLength - offset);
+  if (length > byteLength - offset) {
+    throw outOfRange(`${name}.length`, `<= ${byteLength - offset} (the bytes after offset ${offset})`, length);
+  }
+  return { offset, length };
+}

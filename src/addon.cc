@@ -1,0 +1,1279 @@
+// Node-API glue and the lifetime of mappings.
+//
+// What must be native lives here: the registry of live mappings, the rules
+// that decide when an address range may be given back to the system, the
+// finalizers, and the thread-pool work. Argument checking, defaults and error
+// shaping are in TypeScript (lib/); this file still refuses anything it is
+// handed that it cannot use, with an exception and never an abort.
+//
+// Lifetime rules (the heart of "no call sequence can crash the process"):
+//  * A Region is one mmap'd range. Three things may keep it mapped:
+//    its JavaScript handle (until unmap() or GC), every view (an external
+//    ArrayBuffer) that is neither detached nor collected, and every piece of
+//    thread-pool work that is running on its addresses.
+//  * unmap() detaches every view first, so JavaScript can never reach the
+//    range again, then unmaps at once unless thread-pool work is still
+//    running on it, in which case the last piece of work unmaps it.
+//  * Garbage collection: the handle and each view carry a finalizer. The
+//    range is unmapped when the handle and the last view are gone. It is
+//    unmapped once: Release() clears `base` and is the only caller of
+//    munmap for safe mappings.
+//  * NAPI_EXPERIMENTAL makes Node run these (basic) finalizers synchronously
+//    inside the garbage collection, rather than on a later turn of the event
+//    loop. Together with a forced collection when the process nears its
+//    mapping limit (Reclaim below), a synchronous loop that maps and drops
+//    hundreds of thousands of mappings never reaches vm.max_map_count.
+#define NAPI_EXPERIMENTAL
+#include <node_api.h>
+#include <v8.h>  // only for Isolate::LowMemoryNotification (see ForceGc)
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "platform.h"
+
+namespace memmap {
+namespace {
+
+struct EnvData;
+struct Region;
+
+struct View {
+  Region* region = nullptr;
+  napi_ref ref = nullptr;  // weak, from napi_add_finalizer
+  bool finalized = false;  // the ArrayBuffer was collected
+  bool detached = false;   // detached by unmap() or resize()
+};
+
+struct Region {
+  EnvData* envd = nullptr;
+  Access access = Access::kRead;
+  MapOptions opts;
+  uint8_t* base = nullptr;  // what mmap returned; nullptr when nothing mapped
+  size_t map_len = 0;       // what was passed to mmap
+  size_t delta = 0;         // offset of the user's first byte within base
+  size_t length = 0;        // the user's byteLength
+  int64_t file_offset = 0;  // page-aligned file offset of base
+  int fd = -1;              // kept for resize() and lock() of file mappings
+  uint8_t* shadow = nullptr;  // hidden read-only shared mapping for lock()
+  int64_t reported = 0;       // bytes reported to V8 as external memory
+  bool handle_alive = false;
+  bool closed = false;
+  int inflight = 0;
+  int refs = 0;  // what keeps this struct (not the range) alive
+  View* raw_view = nullptr;  // the one Buffer of a raw mapping
+  std::vector<View*> views;
+};
+
+struct EnvData {
+  napi_env env = nullptr;
+  std::map<uintptr_t, Region*> raw;  // raw mappings by base address
+  size_t regions = 0;                // Region structs still allocated
+  bool dead = false;                 // the environment is being torn down
+};
+
+std::atomic<size_t> g_live{0};      // ranges mapped by this addon, process-wide
+std::atomic<size_t> g_next_gc{0};   // when g_live reaches this, collect first
+std::atomic<uint64_t> g_forced_gcs{0};
+
+size_t MinGcTrigger() {
+  static const size_t trigger = [] {
+    size_t max = os::MaxMapCount();
+    return max >= 4096 ? max / 4 : size_t{8192};
+  }();
+  return trigger;
+}
+
+// ---------------------------------------------------------------------------
+// Errors. System failures are thrown as an Error carrying `errno` (positive)
+// and `syscall`; lib/errors.ts turns them into Node's fs-style errors.
+
+napi_value MakeSysError(napi_env env, const SysErr& e) {
+  napi_value msg, err, num, sys, flag;
+  std::string text = std::string(e.syscall ? e.syscall : "?") + " failed: " +
+                     strerror(e.err);
+  if (napi_create_string_utf8(env, text.c_str(), text.size(), &msg) != napi_ok ||
+      napi_create_error(env, nullptr, msg, &err) != napi_ok) {
+    return nullptr;
+  }
+  napi_create_int32(env, e.err, &num);
+  napi_set_named_property(env, err, "errno", num);
+  napi_create_string_utf8(env, e.syscall ? e.syscall : "", NAPI_AUTO_LENGTH,
+                          &sys);
+  napi_set_named_property(env, err, "syscall", sys);
+  napi_get_boolean(env, true, &flag);
+  napi_set_named_property(env, err, "memmapSystemError", flag);
+  return err;
+}
+
+void ThrowSys(napi_env env, const SysErr& e) {
+  napi_value err = MakeSysError(env, e);
+  if (err) napi_throw(env, err);
+}
+
+void ThrowCode(napi_env env, const char* code, const std::string& msg) {
+  napi_throw_error(env, code, msg.c_str());
+}
+
+void ThrowRange(napi_env env, const std::string& msg) {
+  napi_throw_range_error(env, "ERR_OUT_OF_RANGE", msg.c_str());
+}
+
+void ThrowType(napi_env env, const std::string& msg) {
+  napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg.c_str());
+}
+
+// A failed Node-API call: leave a pending exception if there is one,
+// otherwise throw one that says which call failed.
+void ThrowStatus(napi_env env, napi_status status, const char* what) {
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  if (pending) return;
+  std::string msg = std::string("memmap: ") + what + " failed (napi status " +
+                    std::to_string(static_cast<int>(status)) + ")";
+  napi_throw_error(env, "ERR_MEMMAP_INTERNAL", msg.c_str());
+}
+
+#define CHECK_NAPI(env, call)                 \
+  do {                                        \
+    napi_status status_ = (call);             \
+    if (status_ != napi_ok) {                 \
+      ThrowStatus((env), status_, #call);     \
+      return nullptr;                         \
+    }                                         \
+  } while (0)
+
+// ---------------------------------------------------------------------------
+// Arguments.
+
+struct Args {
+  napi_env env;
+  static constexpr size_t kMax = 12;
+  size_t argc = kMax;
+  napi_value argv[kMax];
+  bool ok = true;
+
+  Args(napi_env e, napi_callback_info info) : env(e) {
+    if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok) {
+      ok = false;
+      ThrowStatus(env, napi_generic_failure, "napi_get_cb_info");
+    }
+  }
+
+  bool Need(size_t n) {
+    if (!ok) return false;
+    if (argc < n || n > kMax) {
+      ThrowType(env, "expected " + std::to_string(n) + " arguments");
+      ok = false;
+    }
+    return ok;
+  }
+
+  // An integer argument: a finite number with no fractional part within
+  // [min, max]. Anything else is a TypeError/RangeError, never an abort.
+  bool Int(size_t i, const char* name, int64_t min, int64_t max,
+           int64_t* out) {
+    if (!ok) return false;
+    napi_valuetype t;
+    if (napi_typeof(env, argv[i], &t) != napi_ok || t != napi_number) {
+      ThrowType(env, std::string("The \"") + name + "\" argument must be of type number");
+      return ok = false;
+    }
+    double d;
+    napi_get_value_double(env, argv[i], &d);
+    if (!(d >= static_cast<double>(min) && d <= static_cast<double>(max)) ||
+        d != static_cast<double>(static_cast<int64_t>(d))) {
+      ThrowRange(env, std::string("The value of \"") + name + "\" is out of range.");
+      return ok = false;
+    }
+    *out = static_cast<int64_t>(d);
+    return true;
+  }
+
+  bool Bool(size_t i, bool* out) {
+    if (!ok) return false;
+    if (napi_get_value_bool(env, argv[i], out) != napi_ok) {
+      ThrowType(env, "expected a boolean");
+      return ok = false;
+    }
+    return true;
+  }
+
+  bool String(size_t i, const char* name, std::string* out) {
+    if (!ok) return false;
+    size_t len = 0;
+    if (napi_get_value_string_utf8(env, argv[i], nullptr, 0, &len) != napi_ok) {
+      ThrowType(env, std::string("The \"") + name + "\" argument must be of type string");
+      return ok = false;
+    }
+    out->resize(len + 1);
+    napi_get_value_string_utf8(env, argv[i], &(*out)[0], len + 1, &len);
+    out->resize(len);
+    if (out->find('\0') != std::string::npos) {
+      napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE",
+                            (std::string("The \"") + name + "\" argument must not contain null bytes").c_str());
+      return ok = false;
+    }
+    return true;
+  }
+
+  bool IsNull(size_t i) {
+    napi_valuetype t;
+    return napi_typeof(env, argv[i], &t) == napi_ok &&
+           (t == napi_null || t == napi_undefined);
+  }
+
+  Region* Handle(size_t i) {
+    if (!ok) return nullptr;
+    napi_valuetype t;
+    void* data = nullptr;
+    if (napi_typeof(env, argv[i], &t) != napi_ok || t != napi_external ||
+        napi_get_value_external(env, argv[i], &data) != napi_ok || !data) {
+      ThrowType(env, "expected a memmap handle");
+      ok = false;
+      return nullptr;
+    }
+    return static_cast<Region*>(data);
+  }
+};
+
+// ---------------------------------------------------------------------------
+// Lifetime.
+
+EnvData* GetEnvData(napi_env env) {
+  void* data = nullptr;
+  napi_get_instance_data(env, &data);
+  return static_cast<EnvData*>(data);
+}
+
+void FreeEnvData(EnvData* envd) {
+  if (envd->dead && envd->regions == 0) delete envd;
+}
+
+void Unref(Region* r) {
+  if (--r->refs > 0) return;
+  EnvData* envd = r->envd;
+  envd->regions--;
+  delete r;
+  FreeEnvData(envd);
+}
+
+bool HasActiveViews(const Region* r) {
+  for (const View* v : r->views) {
+    if (!v->finalized && !v->detached) return true;
+  }
+  return false;
+}
+
+int64_t ReportedCost(const Region* r) {
+  // Anonymous memory is real memory: report all of it, as a Buffer would.
+  // File mappings are backed by the page cache, which the kernel can reclaim
+  // at will; reporting gigabytes would only make V8 collect without cause.
+  // Their scarce resources (mappings, descriptors) are watched by Reclaim().
+  int64_t len = static_cast<int64_t>(r->map_len);
+  if (r->access == Access::kAnonPrivate || r->access == Access::kAnonShared) {
+    return len;
+  }
+  return std::min<int64_t>(len, 16 << 20) + (64 << 10);
+}
+
+void Report(Region* r, int64_t bytes) {
+  if (r->envd->dead) return;
+  int64_t ignored;
+  // Callable from a finalizer: it takes a basic env.
+  napi_adjust_external_memory(r->envd->env, bytes - r->reported, &ignored);
+  r->reported = bytes;
+}
+
+// Gives the range back to the system when nothing can reach it any more.
+// Touches no JavaScript: it runs inside garbage collection.
+void Release(Region* r) {
+  if (r->handle_alive || r->inflight > 0 || HasActiveViews(r)) return;
+  if (r->base) {
+    if (r->access == Access::kRaw) {
+      r->envd->raw.erase(reinterpret_cast<uintptr_t>(r->base));
+    }
+    os::Unmap(r->base, r->map_len);
+    r->base = nullptr;
+    g_live--;
+  }
+  if (r->shadow) {
+    os::Unmap(r->shadow, r->map_len);
+    r->shadow = nullptr;
+  }
+  if (r->fd >= 0) {
+    os::Close(r->fd);
+    r->fd = -1;
+  }
+  Report(r, 0);
+}
+
+void ForceGc() {
+  g_forced_gcs++;
+  v8::Isolate* isolate = v8::Isolate::GetCurrent();
+  if (isolate) isolate->LowMemoryNotification();
+}
+
+// Before making a mapping: if this process holds many, collect garbage so
+// that the finalizers of dropped mappings unmap them (synchronously, see the
+// top of this file). The trigger then moves to twice what survived.
+void Reclaim() {
+  size_t live = g_live.load();
+  size_t next = g_next_gc.load();
+  if (next == 0) next = MinGcTrigger();
+  if (live < next) return;
+  ForceGc();
+  g_next_gc = std::max(MinGcTrigger(), g_live.load() * 2);
+}
+
+bool IsExhaustion(const SysErr& e) {
+  return e.err == ENOMEM || e.err == EMFILE || e.err == ENFILE ||
+         e.err == EAGAIN;
+}
+
+// Runs `op`; when it fails for want of mappings, descriptors or memory,
+// collects garbage once and tries again.
+template <typename Op>
+SysErr WithReclaim(Op op) {
+  SysErr e = op();
+  if (e && IsExhaustion(e)) {
+    ForceGc();
+    e = op();
+  }
+  return e;
+}
+
+void HandleFinalize(node_api_basic_env, void* data, void*) {
+  Region* r = static_cast<Region*>(data);
+  r->handle_alive = false;
+  Release(r);
+  Unref(r);
+}
+
+// Runs later, outside garbage collection, where references may be deleted.
+void ViewCleanup(napi_env env, void* data, void*) {
+  View* v = static_cast<View*>(data);
+  Region* r = v->region;
+  if (v->ref) napi_delete_reference(env, v->ref);
+  auto it = std::find(r->views.begin(), r->views.end(), v);
+  if (it != r->views.end()) r->views.erase(it);
+  if (r->raw_view == v) r->raw_view = nullptr;
+  delete v;
+  Unref(r);
+}
+
+void ViewFinalize(node_api_basic_env env, void* data, void*) {
+  View* v = static_cast<View*>(data);
+  v->finalized = true;
+  Release(v->region);
+  if (node_api_post_finalizer(env, ViewCleanup, v, nullptr) != napi_ok) {
+    // The environment is going away; the struct is left to the process.
+  }
+}
+
+Region* NewRegion(EnvData* envd, Access access) {
+  Region* r = new Region();
+  r->envd = envd;
+  r->access = access;
+  r->refs = 1;  // dropped by the handle finalizer (or by the raw view)
+  envd->regions++;
+  return r;
+}
+
+void Adopt(Region* r, void* base, size_t map_len) {
+  r->base = static_cast<uint8_t*>(base);
+  r->map_len = map_len;
+  if (base) g_live++;
+  Report(r, base ? ReportedCost(r) : 0);
+}
+
+// Detaches every view handed out, so no JavaScript can reach the range.
+void DetachAll(napi_env env, Region* r) {
+  for (View* v : r->views) {
+    if (v->finalized || v->detached) continue;
+    napi_value ab = nullptr;
+    if (napi_get_reference_value(env, v->ref, &ab) == napi_ok && ab) {
+      napi_detach_arraybuffer(env, ab);
+    }
+    v->detached = true;
+  }
+}
+
+napi_value NewView(napi_env env, Region* r, size_t offset, size_t length) {
+  napi_value buf, ab;
+  if (length == 0 || !r->base) {
+    CHECK_NAPI(env, napi_create_buffer(env, 0, nullptr, &buf));
+    return buf;
+  }
+  uint8_t* p = r->base + r->delta + offset;
+  CHECK_NAPI(env, napi_create_external_buffer(env, length, p, nullptr, nullptr, &buf));
+  CHECK_NAPI(env, napi_get_typedarray_info(env, buf, nullptr, nullptr, nullptr, &ab, nullptr));
+  View* v = new View();
+  v->region = r;
+  napi_status s = napi_add_finalizer(env, ab, v, ViewFinalize, nullptr, &v->ref);
+  if (s != napi_ok) {
+    // Cannot track it: make sure it can never be used.
+    napi_detach_arraybuffer(env, ab);
+    delete v;
+    ThrowStatus(env, s, "napi_add_finalizer");
+    return nullptr;
+  }
+  r->views.push_back(v);
+  r->refs++;
+  return buf;
+}
+
+napi_value NewHandle(napi_env env, Region* r) {
+  napi_value h;
+  r->handle_alive = true;
+  napi_status s = napi_create_external(env, r, HandleFinalize, nullptr, &h);
+  if (s != napi_ok) {
+    r->handle_alive = false;
+    Release(r);
+    Unref(r);
+    ThrowStatus(env, s, "napi_create_external");
+    return nullptr;
+  }
+  return h;
+}
+
+napi_value Undefined(napi_env env) {
+  napi_value u;
+  napi_get_undefined(env, &u);
+  return u;
+}
+
+bool CheckOpen(napi_env env, Region* r) {
+  if (r->closed) {
+    ThrowCode(env, "ERR_MEMMAP_CLOSED", "The mapping is closed");
+    return false;
+  }
+  return true;
+}
+
+// A range in the user's coordinates, checked and widened to whole pages.
+bool PageRange(napi_env env, Region* r, int64_t offset, int64_t length,
+               uint8_t** addr, size_t* len) {
+  if (offset < 0 || length < 0 || static_cast<uint64_t>(offset) > r->length ||
+      static_cast<uint64_t>(length) > r->length - static_cast<uint64_t>(offset)) {
+    ThrowRange(env, "The range is outside the mapping");
+    return false;
+  }
+  *addr = nullptr;
+  *len = 0;
+  if (!r->base || length == 0) return true;
+  size_t page = os::PageSize();
+  uintptr_t start = reinterpret_cast<uintptr_t>(r->base) + r->delta +
+                    static_cast<uintptr_t>(offset);
+  uintptr_t end = start + static_cast<uintptr_t>(length);
+  uintptr_t a = start & ~(page - 1);
+  *addr = reinterpret_cast<uint8_t*>(a);
+  *len = end - a;
+  return true;
+}
+
+// ---------------------------------------------------------------------------
+// Safe API.
+
+struct FileSetup {
+  std::string path;
+  bool have_path = false;
+  bool created = false;
+  bool grown = false;
+  int64_t old_size = 0;
+  int fd = -1;
+
+  // Puts the file back the way it was found.
+  void Undo() {
+    if (fd >= 0 && grown && !created) os::Truncate(fd, old_size);
+    if (created) os::Unlink(path);
+    os::Close(fd);
+    fd = -1;
+  }
+};
+
+// mapFile(path | null, fd, access, offset, length (-1: to the end),
+//         size (-1: none), mode, exec, populate, hugePages, lock)
+//   => [handle, byteLength]
+napi_value MapFileJs(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  if (!a.Need(11)) return nullptr;
+  FileSetup f;
+  int64_t fd_in, access_i, offset, length, size, mode;
+  bool exec, populate, huge, lock;
+  if (!a.IsNull(0)) {
+    if (!a.String(0, "path", &f.path)) return nullptr;
+    f.have_path = true;
+  }
+  if (!a.Int(1, "fd", -1, 0x7fffffff, &fd_in) ||
+      !a.Int(2, "access", 0, 2, &access_i) ||
+      !a.Int(3, "offset", 0, (int64_t{1} << 53), &offset) ||
+      !a.Int(4, "length", -1, (int64_t{1} << 53), &length) ||
+      !a.Int(5, "size", -1, (int64_t{1} << 53), &size) ||
+      !a.Int(6, "mode", 0, 07777, &mode) || !a.Bool(7, &exec) ||
+      !a.Bool(8, &populate) || !a.Bool(9, &huge) || !a.Bool(10, &lock)) {
+    return nullptr;
+  }
+  Access access = static_cast<Access>(access_i);
+  bool write = access == Access::kWrite;
+  if (size >= 0 && !write) {
+    ThrowCode(env, "ERR_INVALID_ARG_VALUE", "size requires access \"write\"");
+    return nullptr;
+  }
+  Reclaim();
+  SysErr e;
+  if (f.have_path) {
+    e = WithReclaim([&] {
+      return os::OpenFile(f.path, write, size >= 0, static_cast<int>(mode),
+                          &f.fd, &f.created);
+    });
+  } else {
+    if (fd_in < 0) {
+      ThrowType(env, "expected a path or a file descriptor");
+      return nullptr;
+    }
+    e = WithReclaim([&] { return os::DupFd(static_cast<int>(fd_in), &f.fd); });
+  }
+  if (e) {
+    ThrowSys(env, e);
+    return nullptr;
+  }
+  FileInfo fi;
+  if ((e = os::Stat(f.fd, &fi))) {
+    f.Undo();
+    ThrowSys(env, e);
+    return nullptr;
+  }
+  f.old_size = fi.size;
+  bool sized = fi.regular || fi.block;
+  if (size >= 0 && size > fi.size) {
+    if (!fi.regular) {
+      f.Undo();
+      ThrowCode(env, "ERR_INVALID_ARG_VALUE", "size can only grow a regular file");
+      return nullptr;
+    }
+    f.grown = true;
+    if ((e = os::Reserve(f.fd, fi.size, size))) {
+      f.Undo();
+      ThrowSys(env, e);
+      return nullptr;
+    }
+    fi.size = size;
+  }
+  if (sized) {
+    if (offset > fi.size) {
+      f.Undo();
+      ThrowRange(env, "The offset " + std::to_string(offset) +
+                          " is past the end of the file (" +
+                          std::to_string(fi.size) + " bytes)");
+      return nullptr;
+    }
+    if (length < 0) length = fi.size - offset;
+    if (length > fi.size - offset) {
+      f.Undo();
+      ThrowRange(env, "The range [" + std::to_string(offset) + ", " +
+                          std::to_string(offset + length) +
+                          ") passes the end of the file (" +
+                          std::to_string(fi.size) + " bytes)");
+      return nullptr;
+    }
+  } else if (length < 0) {
+    f.Undo();
+    ThrowCode(env, "ERR_INVALID_ARG_VALUE",
+              "length is required to map a file that has no size (a device)");
+    return nullptr;
+  }
+
+  EnvData* envd = GetEnvData(env);
+  Region* r = NewRegion(envd, access);
+  r->opts.exec = exec;
+  r->opts.populate = populate;
+  r->opts.huge_pages = huge;
+  size_t page = os::PageSize();
+  r->file_offset = offset & ~static_cast<int64_t>(page - 1);
+  r->delta = static_cast<size_t>(offset - r->file_offset);
+  r->length = static_cast<size_t>(length);
+  if (length > 0) {
+    void* base = nullptr;
+    size_t map_len = r->delta + r->length;
+    e = WithReclaim([&] {
+      return os::MapFile(access, f.fd, r->file_offset, map_len, r->opts, &base);
+    });
+    if (!e) Adopt(r, base, map_len);
+    if (!e && lock) {
+      if (write) {
+        e = os::Lock(r->base, r->map_len);
+      } else {
+        void* shadow = nullptr;
+        e = os::MapShadow(f.fd, r->file_offset, r->map_len, &shadow);
+        if (!e) {
+          r->shadow = static_cast<uint8_t*>(shadow);
+          e = os::Lock(r->shadow, r->map_len);
+        }
+      }
+    }
+    if (e) {
+      Release(r);  // unmaps what was mapped; the fd is still f's
+      Unref(r);
+      f.Undo();
+      ThrowSys(env, e);
+      return nullptr;
+    }
+  }
+  r->fd = f.fd;
+  napi_value h = NewHandle(env, r);
+  if (!h) return nullptr;
+  napi_value out, len;
+  CHECK_NAPI(env, napi_create_array_with_length(env, 2, &out));
+  CHECK_NAPI(env, napi_create_double(env, static_cast<double>(r->length), &len));
+  napi_set_element(env, out, 0, h);
+  napi_set_element(env, out, 1, len);
+  return out;
+}
+
+// mapAnonymous(length, shared, exec, populate, hugePages, lock) => handle
+napi_value MapAnonymousJs(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  if (!a.Need(6)) return nullptr;
+  int64_t length;
+  bool shared, exec, populate, huge, lock;
+  if (!a.Int(0, "length", 0, (int64_t{1} << 53), &length) ||
+      !a.Bool(1, &shared) || !a.Bool(2, &exec) || !a.Bool(3, &populate) ||
+      !a.Bool(4, &huge) || !a.Bool(5, &lock)) {
+    return nullptr;
+  }
+  Reclaim();
+  Region* r = NewRegion(GetEnvData(env),
+                        shared ? Access::kAnonShared : Access::kAnonPrivate);
+  r->opts.exec = exec;
+  r->opts.populate = populate;
+  r->opts.huge_pages = huge;
+  r->length = static_cast<size_t>(length);
+  if (length > 0) {
+    void* base = nullptr;
+    SysErr e = WithReclaim([&] {
+      return os::MapAnonymous(r->access, r->length, r->opts, &base);
+    });
+    if (!e) Adopt(r, base, r->length);
+    if (!e && lock) e = os::Lock(r->base, r->map_len);
+    if (e) {
+      Release(r);
+      Unref(r);
+      ThrowSys(env, e);
+      return nullptr;
+    }
+  }
+  return NewHandle(env, r);
+}
+
+// view(handle, offset, length) => Buffer
+napi_value ViewJs(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  if (!a.Need(3)) return nullptr;
+  Region* r = a.Handle(0);
+  int64_t offset, length;
+  if (!r || !a.Int(1, "offset", 0, (int64_t{1} << 53), &offset) ||
+      !a.Int(2, "length", 0, (int64_t{1} << 53), &length)) {
+    return nullptr;
+  }
+  if (!CheckOpen(env, r)) return nullptr;
+  if (static_cast<uint64_t>(offset) > r->length ||
+      static_cast<uint64_t>(length) > r->length - static_cast<uint64_t>(offset)) {
+    ThrowRange(env, "The view is outside the mapping");
+    return nullptr;
+  }
+  return NewView(env, r, static_cast<size_t>(offset), static_cast<size_t>(length));
+}
+
+// unmap(handle) => boolean (false when it was already closed)
+napi_value UnmapJs(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  if (!a.Need(1)) return nullptr;
+  Region* r = a.Handle(0);
+  if (!r) return nullptr;
+  napi_value result;
+  if (r->closed) {
+    napi_get_boolean(env, false, &result);
+    return result;
+  }
+  r->closed = true;
+  DetachAll(env, r);
+  r->handle_alive = false;
+  Release(r);
+  napi_get_boolean(env, true, &result);
+  return result;
+}
+
+// flushSync(handle, offset, length, async)
+napi_value FlushSyncJs(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  if (!a.Need(4)) return nullptr;
+  Region* r = a.Handle(0);
+  int64_t offset, length;
+  bool async;
+  if (!r || !a.Int(1, "offset", 0, (int64_t{1} << 53), &offset) ||
+      !a.Int(2, "length", 0, (int64_t{1} << 53), &length) || !a.Bool(3, &async)) {
+    return nullptr;
+  }
+  if (!CheckOpen(env, r)) return nullptr;
+  uint8_t* p;
+  size_t n;
+  if (!PageRange(env, r, offset, length, &p, &n)) return nullptr;
+  if (n > 0) {
+    SysErr e = os::Sync(p, n, async);
+    if (e) {
+      ThrowSys(env, e);
+      return nullptr;
+    }
+  }
+  return Undefined(env);
+}
+
+// Thread-pool work on a range: flush (msync MS_SYNC) or prefetch.
+struct Work {
+  napi_async_work work = nullptr;
+  napi_deferred deferred = nullptr;
+  Region* region = nullptr;
+  uint8_t* addr = nullptr;
+  size_t len = 0;
+  int kind = 0;  // 0 flush, 1 prefetch
+  SysErr result;
+};
+
+void WorkExecute(napi_env, void* data) {
+  Work* w = static_cast<Work*>(data);
+  if (w->len == 0) return;
+  w->result = w->kind == 0 ? os::Sync(w->addr, w->len, false)
+                           : os::Populate(w->addr, w->len);
+}
+
+void WorkComplete(napi_env env, napi_status status, void* data) {
+  Work* w = static_cast<Work*>(data);
+  Region* r = w->region;
+  r->inflight--;
+  if (status == napi_ok && !w->result) {
+    napi_resolve_deferred(env, w->deferred, Undefined(env));
+  } else {
+    SysErr e = w->result ? w->result : Fail(ECANCELED, w->kind == 0 ? "msync" : "madvise");
+    napi_value err = MakeSysError(env, e);
+    napi_reject_deferred(env, w->deferred, err ? err : Undefined(env));
+  }
+  napi_delete_async_work(env, w->work);
+  Release(r);  // unmap() may have been waiting for this work
+  Unref(r);
+  delete w;
+}
+
+napi_value QueueWork(napi_env env, napi_callback_info info, int kind) {
+  Args a(env, info);
+  if (!a.Need(3)) return nullptr;
+  Region* r = a.Handle(0);
+  int64_t offset, length;
+  if (!r || !a.Int(1, "offset", 0, (int64_t{1} << 53), &offset) ||
+      !a.Int(2, "length", 0, (int64_t{1} << 53), &length)) {
+    return nullptr;
+  }
+  if (!CheckOpen(env, r)) return nullptr;
+  Work* w = new Work();
+  w->kind = kind;
+  w->region = r;
+  if (!PageRange(env, r, offset, length, &w->addr, &w->len)) {
+    delete w;
+    return nullptr;
+  }
+  napi_value promise, name;
+  napi_status s = napi_create_promise(env, &w->deferred, &promise);
+  if (s == napi_ok) {
+    napi_create_string_utf8(env, kind == 0 ? "memmap.flush" : "memmap.prefetch",
+                            NAPI_AUTO_LENGTH, &name);
+    s = napi_create_async_work(env, nullptr, name, WorkExecute, WorkComplete, w,
+                               &w->work);
+  }
+  if (s == napi_ok) s = napi_queue_async_work(env, w->work);
+  if (s != napi_ok) {
+    if (w->work) napi_delete_async_work(env, w->work);
+    delete w;
+    ThrowStatus(env, s, "napi_queue_async_work");
+    return nullptr;
+  }
+  r->inflight++;
+  r->refs++;
+  return promise;
+}
+
+napi_value FlushJs(napi_env env, napi_callback_info info) {
+  return QueueWork(env, info, 0);
+}
+
+napi_value PrefetchJs(napi_env env, napi_callback_info info) {
+  return QueueWork(env, info, 1);
+}
+
+// advise(handle, offset, length, name)
+napi_value AdviseJs(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  if (!a.Need(4)) return nullptr;
+  Region* r = a.Handle(0);
+  int64_t offset, length;
+  std::string name;
+  if (!r || !a.Int(1, "offset", 0, (int64_t{1} << 53), &offset) ||
+      !a.Int(2, "length", 0, (int64_t{1} << 53), &length) ||
+      !a.String(3, "advice", &name)) {
+    return nullptr;
+  }
+  if (!CheckOpen(env, r)) return nullptr;
+  int advice;
+  if (!os::AdviceByName(name, &advice)) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE",
+                          ("Unknown advice \"" + name + "\"").c_str());
+    return nullptr;
+  }
+  uint8_t* p;
+  size_t n;
+  if (!PageRange(env, r, offset, length, &p, &n)) return nullptr;
+  if (n > 0) {
+    SysErr e = os::Advise(p, n, advice);
+    if (e) {
+      ThrowSys(env, e);
+      return nullptr;
+    }
+  }
+  return Undefined(env);
+}
+
+// lock(handle, offset, length, lock)
+napi_value LockJs(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  if (!a.Need(4)) return nullptr;
+  Region* r = a.Handle(0);
+  int64_t offset, length;
+  bool lock;
+  if (!r || !a.Int(1, "offset", 0, (int64_t{1} << 53), &offset) ||
+      !a.Int(2, "length", 0, (int64_t{1} << 53), &length) || !a.Bool(3, &lock)) {
+    return nullptr;
+  }
+  if (!CheckOpen(env, r)) return nullptr;
+  uint8_t* p;
+  size_t n;
+  if (!PageRange(env, r, offset, length, &p, &n)) return nullptr;
+  if (n == 0) return Undefined(env);
+  bool private_file = r->access == Access::kRead || r->access == Access::kCopy;
+  SysErr e;
+  if (private_file) {
+    // Locking a private writable range would copy every page (see
+    // platform_posix.cc); lock the page-cache pages through a hidden
+    // read-only shared mapping of the same range instead.
+    if (!r->shadow) {
+      if (!lock) return Undefined(env);
+      void* shadow = nullptr;
+      e = os::MapShadow(r->fd, r->file_offset, r->map_len, &shadow);
+      if (e) {
+        ThrowSys(env, e);
+        return nullptr;
+      }
+      r->shadow = static_cast<uint8_t*>(shadow);
+    }
+    p = r->shadow + (p - r->base);
+  }
+  e = lock ? os::Lock(p, n) : os::Unlock(p, n);
+  if (e) {
+    ThrowSys(env, e);
+    return nullptr;
+  }
+  return Undefined(env);
+}
+
+// residency(handle, offset, length) => Uint8Array, one byte a page
+napi_value ResidencyJs(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  if (!a.Need(3)) return nullptr;
+  Region* r = a.Handle(0);
+  int64_t offset, length;
+  if (!r || !a.Int(1, "offset", 0, (int64_t{1} << 53), &offset) ||
+      !a.Int(2, "length", 0, (int64_t{1} << 53), &length)) {
+    return nullptr;
+  }
+  if (!CheckOpen(env, r)) return nullptr;
+  uint8_t* p;
+  size_t n;
+  if (!PageRange(env, r, offset, length, &p, &n)) return nullptr;
+  size_t pages = (n + os::PageSize() - 1) / os::PageSize();
+  void* data = nullptr;
+  napi_value buf;
+  CHECK_NAPI(env, napi_create_buffer(env, pages, &data, &buf));
+  if (pages > 0) {
+    SysErr e = os::Residency(p, n, static_cast<uint8_t*>(data));
+    if (e) {
+      ThrowSys(env, e);
+      return nullptr;
+    }
+  }
+  return buf;
+}
+
+// resize(handle, newLength). Views handed out before are detached.
+napi_value ResizeJs(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  if (!a.Need(2)) return nullptr;
+  Region* r = a.Handle(0);
+  int64_t new_length;
+  if (!r || !a.Int(1, "newLength", 0, (int64_t{1} << 53), &new_length)) {
+    return nullptr;
+  }
+  if (!CheckOpen(env, r)) return nullptr;
+  if (r->inflight > 0) {
+    ThrowCode(env, "ERR_MEMMAP_BUSY",
+              "The mapping cannot be resized while a flush() or prefetch() "
+              "is running on it; await it first");
+    return nullptr;
+  }
+  bool file = r->fd >= 0;
+  SysErr e;
+  if (file) {
+    FileInfo fi;
+    if ((e = os::Stat(r->fd, &fi))) {
+      ThrowSys(env, e);
+      return nullptr;
+    }
+    int64_t end = r->file_offset + static_cast<int64_t>(r->delta) + new_length;
+    if (end > fi.size) {
+      if (r->access != Access::kWrite || !fi.regular) {
+        ThrowRange(env, "The new length passes the end of the file (" +
+                            std::to_string(fi.size) + " bytes)");
+        return nullptr;
+      }
+      // Grow the file first, reserving the blocks.
+      if ((e = os::Reserve(r->fd, fi.size, end))) {
+        os::Truncate(r->fd, fi.size);
+        ThrowSys(env, e);
+        return nullptr;
+      }
+    }
+  }
+  // Locks do not survive a resize: drop them explicitly so that the result
+  // does not depend on how the kernel moves locked ranges.
+  if (r->shadow) {
+    os::Unmap(r->shadow, r->map_len);
+    r->shadow = nullptr;
+  } else if (r->base && (r->access == Access::kWrite ||
+                         r->access == Access::kAnonPrivate ||
+                         r->access == Access::kAnonShared)) {
+    os::Unlock(r->base, r->map_len);
+  }
+  size_t new_map_len = new_length > 0 ? r->delta + static_cast<size_t>(new_length) : 0;
+  void* base = nullptr;
+  if (new_map_len == 0) {
+    base = nullptr;
+  } else if (!r->base) {
+    e = WithReclaim([&] {
+      return file ? os::MapFile(r->access, r->fd, r->file_offset, new_map_len,
+                                r->opts, &base)
+                  : os::MapAnonymous(r->access, new_map_len, r->opts, &base);
+    });
+  } else {
+    e = WithReclaim([&] { return os::Remap(r->base, r->map_len, new_map_len, &base); });
+  }
+  if (e) {
+    ThrowSys(env, e);
+    return nullptr;
+  }
+  DetachAll(env, r);
+  if (new_map_len == 0 && r->base) {
+    os::Unmap(r->base, r->map_len);
+  }
+  bool had = r->base != nullptr;
+  r->base = static_cast<uint8_t*>(base);
+  r->map_len = new_map_len;
+  r->length = static_cast<size_t>(new_length);
+  if (had && !base) g_live--;
+  if (!had && base) g_live++;
+  Report(r, base ? ReportedCost(r) : 0);
+  return Undefined(env);
+}
+
+// ---------------------------------------------------------------------------
+// Raw layer: the golang.org/x/sys/unix calls, over buffers this addon made.
+
+struct RawBuf {
+  Region* region = nullptr;
+  uint8_t* data = nullptr;
+  size_t length = 0;
+  size_t byte_offset = 0;
+  napi_value arraybuffer = nullptr;
+};
+
+// Finds the raw mapping that holds the whole of `value` (a Buffer or other
+// typed array); EINVAL when there is none, like x/sys's mmapper.
+bool FindRaw(napi_env env, napi_value value, RawBuf* out) {
+  bool is_ta = false;
+  if (napi_is_typedarray(env, value, &is_ta) != napi_ok || !is_ta) {
+    ThrowType(env, "The \"buffer\" argument must be a Buffer returned by mmap()");
+    return false;
+  }
+  napi_typedarray_type type;
+  size_t count;
+  void* data;
+  if (napi_get_typedarray_info(env, value, &type, &count, &data,
+                               &out->arraybuffer, &out->byte_offset) != napi_ok) {
+    ThrowType(env, "The \"buffer\" argument must be a Buffer returned by mmap()");
+    return false;
+  }
+  size_t elem = 1;
+  switch (type) {
+    case napi_int16_array: case napi_uint16_array: elem = 2; break;
+    case napi_int32_array: case napi_uint32_array: case napi_float32_array: elem = 4; break;
+    case napi_float64_array: case napi_bigint64_array: case napi_biguint64_array: elem = 8; break;
+    default: elem = 1;
+  }
+  out->data = static_cast<uint8_t*>(data);
+  out->length = count * elem;
+  EnvData* envd = GetEnvData(env);
+  uintptr_t p = reinterpret_cast<uintptr_t>(data);
+  if (data && out->length > 0) {
+    auto it = envd->raw.upper_bound(p);
+    if (it != envd->raw.begin()) {
+      --it;
+      Region* r = it->second;
+      uintptr_t base = reinterpret_cast<uintptr_t>(r->base);
+      if (r->base && !r->closed && p >= base && p + out->length <= base + r->map_len) {
+        out->region = r;
+        return true;
+      }
+    }
+  }
+  ThrowSys(env, Fail(EINVAL, "memmap"));
+  return false;
+}
+
+// mmap(fd, offset, length, prot, flags) => Buffer
+napi_value RawMmapJs(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  if (!a.Need(5)) return nullptr;
+  int64_t fd, offset, length, prot, flags;
+  if (!a.Int(0, "fd", -1, 0x7fffffff, &fd) ||
+      !a.Int(1, "offset", 0, (int64_t{1} << 53), &offset) ||
+      !a.Int(2, "length", 1, (int64_t{1} << 53), &length) ||
+      !a.Int(3, "prot", 0, 0x7fffffff, &prot) ||
+      !a.Int(4, "flags", 0, 0x7fffffff, &flags)) {
+    return nullptr;
+  }
+  const char* why = nullptr;
+  if (!os::RawProtAllowed(static_cast<int>(prot)) ||
+      !os::RawFlagsAllowed(static_cast<int>(flags), static_cast<int>(prot), &why)) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE",
+                          why ? why : "unsupported PROT_* bits");
+    return nullptr;
+  }
+  if (offset % static_cast<int64_t>(os::PageSize()) != 0) {
+    ThrowSys(env, Fail(EINVAL, "mmap"));
+    return nullptr;
+  }
+  bool anon = os::RawIsAnonymous(static_cast<int>(flags));
+  if (!anon) {
+    if (fd < 0) {
+      ThrowSys(env, Fail(EBADF, "mmap"));
+      return nullptr;
+    }
+    FileInfo fi;
+    SysErr e = os::Stat(static_cast<int>(fd), &fi);
+    if (e) {
+      ThrowSys(env, e);
+      return nullptr;
+    }
+    // Touching a page past the end of a file raises SIGBUS: refuse it here.
+    if ((fi.regular || fi.block) && (offset > fi.size || length > fi.size - offset)) {
+      ThrowRange(env, "The range [" + std::to_string(offset) + ", " +
+                          std::to_string(offset + length) +
+                          ") passes the end of the file (" +
+                          std::to_string(fi.size) + " bytes)");
+      return nullptr;
+    }
+  }
+  Reclaim();
+  void* base = nullptr;
+  SysErr e = WithReclaim([&] {
+    return os::MapRaw(anon ? -1 : static_cast<int>(fd), offset,
+                      static_cast<size_t>(length), static_cast<int>(prot),
+                      static_cast<int>(flags), &base);
+  });
+  if (e) {
+    ThrowSys(env, e);
+    return nullptr;
+  }
+  EnvData* envd = GetEnvData(env);
+  Region* r = NewRegion(envd, Access::kRaw);
+  r->length = static_cast<size_t>(length);
+  Adopt(r, base, r->length);
+  envd->raw[reinterpret_cast<uintptr_t>(base)] = r;
+  napi_value buf = NewView(env, r, 0, r->length);
+  if (!buf) {
+    Release(r);
+    Unref(r);
+    return nullptr;
+  }
+  r->raw_view = r->views.back();
+  Unref(r);  // from here the Buffer alone keeps the region
+  return buf;
+}
+
+// munmap(buffer): only the very Buffer that mmap() returned.
+napi_value RawMunmapJs(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  if (!a.Need(1)) return nullptr;
+  RawBuf b;
+  if (!FindRaw(env, a.argv[0], &b)) return nullptr;
+  Region* r = b.region;
+  bool same = false;
+  napi_value ab = nullptr;
+  if (r->raw_view && b.data == r->base && b.length == r->map_len &&
+      b.byte_offset == 0 &&
+      napi_get_reference_value(env, r->raw_view->ref, &ab) == napi_ok && ab) {
+    napi_strict_equals(env, ab, b.arraybuffer, &same);
+  }
+  if (!same) {
+    ThrowSys(env, Fail(EINVAL, "munmap"));
+    return nullptr;
+  }
+  r->closed = true;
+  DetachAll(env, r);
+  Release(r);
+  return Undefined(env);
+}
+
+// The raw calls that take (buffer, int).
+napi_value RawOp(napi_env env, napi_callback_info info, int op) {
+  Args a(env, info);
+  if (!a.Need(op >= 3 ? 1 : 2)) return nullptr;
+  int64_t arg = 0;
+  if (op < 3 && !a.Int(1, op == 0 ? "flags" : op == 1 ? "advice" : "prot", 0,
+                       0x7fffffff, &arg)) {
+    return nullptr;
+  }
+  RawBuf b;
+  if (!FindRaw(env, a.argv[0], &b)) return nullptr;
+  size_t page = os::PageSize();
+  uintptr_t start = reinterpret_cast<uintptr_t>(b.data);
+  uintptr_t aligned = start & ~(page - 1);
+  void* p = reinterpret_cast<void*>(aligned);
+  size_t n = start + b.length - aligned;
+  SysErr e;
+  switch (op) {
+    case 0: e = os::SyncRaw(p, n, static_cast<int>(arg)); break;
+    case 1:
+      if (!os::RawAdviceAllowed(static_cast<int>(arg))) {
+        napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE",
+                              "This advice is not allowed from JavaScript");
+        return nullptr;
+      }
+      e = os::Advise(p, n, static_cast<int>(arg));
+      break;
+    case 2:
+      if (!os::RawProtAllowed(static_cast<int>(arg))) {
+        napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", "unsupported PROT_* bits");
+        return nullptr;
+      }
+      e = os::Protect(p, n, static_cast<int>(arg));
+      break;
+    case 3: e = os::Lock(p, n); break;
+    case 4: e = os::Unlock(p, n); break;
+    case 5: {
+      size_t pages = (n + page - 1) / page;
+      void* data = nullptr;
+      napi_value out;
+      CHECK_NAPI(env, napi_create_buffer(env, pages, &data, &out));
+      e = os::Residency(p, n, static_cast<uint8_t*>(data));
+      if (e) break;
+      return out;
+    }
+  }
+  if (e) {
+    ThrowSys(env, e);
+    return nullptr;
+  }
+  return Undefined(env);
+}
+
+napi_value RawMsyncJs(napi_env env, napi_callback_info info) { return RawOp(env, info, 0); }
+napi_value RawMadviseJs(napi_env env, napi_callback_info info) { return RawOp(env, info, 1); }
+napi_value RawMprotectJs(napi_env env, napi_callback_info info) { return RawOp(env, info, 2); }
+napi_value RawMlockJs(napi_env env, napi_callback_info info) { return RawOp(env, info, 3); }
+napi_value RawMunlockJs(napi_env env, napi_callback_info info) { return RawOp(env, info, 4); }
+napi_value RawMincoreJs(napi_env env, napi_callback_info info) { return RawOp(env, info, 5); }
+
+// stats() => { live, forcedGcs } for tests and diagnostics.
+napi_value StatsJs(napi_env env, napi_callback_info) {
+  napi_value out, live, gcs;
+  CHECK_NAPI(env, napi_create_object(env, &out));
+  napi_create_double(env, static_cast<double>(g_live.load()), &live);
+  napi_create_double(env, static_cast<double>(g_forced_gcs.load()), &gcs);
+  napi_set_named_property(env, out, "live", live);
+  napi_set_named_property(env, out, "forcedGcs", gcs);
+  return out;
+}
+
+void EnvTeardown(napi_env, void* data, void*) {
+  EnvData* envd = static_cast<EnvData*>(data);
+  envd->dead = true;
+  FreeEnvData(envd);
+}
+
+napi_value Init(napi_env env, napi_value exports) {
+  EnvData* envd = new EnvData();
+  envd->env = env;
+  if (napi_set_instance_data(env, envd, EnvTeardown, nullptr) != napi_ok) {
+    delete envd;
+    ThrowStatus(env, napi_generic_failure, "napi_set_instance_data");
+    return nullptr;
+  }
+  struct Fn {
+    const char* name;
+    napi_callback cb;
+  };
+  static const Fn fns[] = {
+      {"mapFile", MapFileJs},       {"mapAnonymous", MapAnonymousJs},
+      {"view", ViewJs},             {"unmap", UnmapJs},
+      {"flushSync", FlushSyncJs},   {"flush", FlushJs},
+      {"prefetch", PrefetchJs},     {"advise", AdviseJs},
+      {"lock", LockJs},             {"residency", ResidencyJs},
+      {"resize", ResizeJs},         {"rawMmap", RawMmapJs},
+      {"rawMunmap", RawMunmapJs},   {"rawMsync", RawMsyncJs},
+      {"rawMadvise", RawMadviseJs}, {"rawMprotect", RawMprotectJs},
+      {"rawMlock", RawMlockJs},     {"rawMunlock", RawMunlockJs},
+      {"rawMincore", RawMincoreJs}, {"stats", StatsJs},
+  };
+  for (const Fn& f : fns) {
+    napi_value fn;
+    CHECK_NAPI(env, napi_create_function(env, f.name, NAPI_AUTO_LENGTH, f.cb,
+                                         nullptr, &fn));
+    CHECK_NAPI(env, napi_set_named_property(env, exports, f.name, fn));
+  }
+  napi_value v, constants, advice;
+  napi_create_double(env, static_cast<double>(os::PageSize()), &v);
+  napi_set_named_property(env, exports, "pageSize", v);
+  napi_create_double(env, static_cast<double>(os::AllocationGranularity()), &v);
+  napi_set_named_property(env, exports, "allocationGranularity", v);
+  CHECK_NAPI(env, napi_create_object(env, &constants));
+  for (const auto& c : os::Constants()) {
+    napi_create_double(env, static_cast<double>(c.value), &v);
+    napi_set_named_property(env, constants, c.name, v);
+  }
+  napi_set_named_property(env, exports, "constants", constants);
+  std::vector<std::string> names = os::AdviceNames();
+  CHECK_NAPI(env, napi_create_array_with_length(env, names.size(), &advice));
+  for (size_t i = 0; i < names.size(); i++) {
+    napi_create_string_utf8(env, names[i].c_str(), names[i].size(), &v);
+    napi_set_element(env, advice, static_cast<uint32_t>(i), v);
+  }
+  napi_set_named_property(env, exports, "adviceNames", advice);
+  return exports;
+}
+
+}  // namespace
+}  // namespace memmap
+
+NAPI_MODULE_INIT() { return memmap::Init(env, exports); }

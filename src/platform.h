@@ -1,0 +1,114 @@
+// The operating-system contract of the addon. Everything that differs between
+// platforms lives behind these functions, one implementation file per
+// platform (platform_posix.cc now; a Windows file later). No other file of
+// the addon includes a system header or tests a platform macro.
+//
+// Every function returns a SysErr: err == 0 on success, otherwise the
+// (positive) errno and the name of the system call that failed, which the
+// JavaScript side turns into a Node-style error (code, errno, syscall, path).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace memmap {
+
+struct SysErr {
+  int err = 0;
+  const char* syscall = nullptr;
+  explicit operator bool() const { return err != 0; }
+};
+
+inline SysErr Ok() { return SysErr{}; }
+inline SysErr Fail(int err, const char* syscall) { return SysErr{err, syscall}; }
+
+// How the safe API maps memory. The platform decides how each one is made.
+enum class Access : int {
+  kRead = 0,        // private, writable, never reaches the file
+  kWrite = 1,       // shared with the file
+  kCopy = 2,        // copy-on-write: private, writable
+  kAnonPrivate = 3,
+  kAnonShared = 4,
+  kRaw = 5,         // made by the raw layer with the caller's prot/flags
+};
+
+struct MapOptions {
+  bool exec = false;
+  bool populate = false;
+  bool huge_pages = false;
+};
+
+struct FileInfo {
+  int64_t size = 0;
+  bool regular = false;
+  bool block = false;
+  bool character = false;
+};
+
+namespace os {
+
+size_t PageSize();
+size_t AllocationGranularity();
+
+// Files.
+SysErr OpenFile(const std::string& path, bool write, bool create, int mode,
+                int* fd, bool* created);
+SysErr DupFd(int fd, int* out);
+SysErr Stat(int fd, FileInfo* info);
+// Grows the file from old_size to new_size, reserving the blocks where the
+// file system can (so that a full disk is ENOSPC now, not SIGBUS later).
+SysErr Reserve(int fd, int64_t old_size, int64_t new_size);
+SysErr Truncate(int fd, int64_t size);
+void Close(int fd);
+void Unlink(const std::string& path);
+
+// Mappings. `offset` is page aligned; `length` > 0.
+SysErr MapFile(Access access, int fd, int64_t offset, size_t length,
+               const MapOptions& opts, void** out);
+SysErr MapAnonymous(Access access, size_t length, const MapOptions& opts,
+                    void** out);
+// A hidden read-only shared mapping of the same file range, used to lock the
+// page-cache pages of private mappings without breaking copy-on-write.
+SysErr MapShadow(int fd, int64_t offset, size_t length, void** out);
+SysErr MapRaw(int fd, int64_t offset, size_t length, int prot, int flags,
+              void** out);
+SysErr Unmap(void* addr, size_t length);
+// Moves or resizes a mapping; *out receives the (possibly new) address.
+SysErr Remap(void* addr, size_t old_length, size_t new_length, void** out);
+
+SysErr Sync(void* addr, size_t length, bool async);
+SysErr SyncRaw(void* addr, size_t length, int flags);
+SysErr Advise(void* addr, size_t length, int advice);
+SysErr Protect(void* addr, size_t length, int prot);
+SysErr Lock(void* addr, size_t length);
+SysErr Unlock(void* addr, size_t length);
+// One byte per page: 1 when resident.
+SysErr Residency(void* addr, size_t length, uint8_t* pages);
+// Pages the range in without SIGBUS where the kernel allows it.
+SysErr Populate(void* addr, size_t length);
+
+// Named advice ("normal", "random", ...) to the platform's value; false when
+// the name is unknown on this platform.
+bool AdviceByName(const std::string& name, int* advice);
+std::vector<std::string> AdviceNames();
+
+// Validation for the raw layer: flags and advice that could hand the process
+// memory it does not own, or poison it, are refused.
+bool RawFlagsAllowed(int flags, int prot, const char** why);
+bool RawAdviceAllowed(int advice);
+bool RawProtAllowed(int prot);
+bool RawIsAnonymous(int flags);
+
+struct Constant {
+  const char* name;
+  int64_t value;
+};
+std::vector<Constant> Constants();
+
+// The system's ceiling on mappings per process (vm.max_map_count), or 0.
+size_t MaxMapCount();
+
+}  // namespace os
+}  // namespace memmap

@@ -1,0 +1,525 @@
+// POSIX implementation of the platform contract (Linux first; the BSDs and
+// macOS take the fallbacks marked below).
+#include "platform.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+
+#ifndef MAP_NORESERVE
+#define MAP_NORESERVE 0
+#endif
+#ifndef MAP_POPULATE
+#define MAP_POPULATE 0
+#endif
+
+namespace memmap {
+namespace os {
+
+size_t PageSize() {
+  static const size_t size = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  return size;
+}
+
+// On POSIX an offset only needs page alignment (Windows uses 64 KiB).
+size_t AllocationGranularity() { return PageSize(); }
+
+SysErr OpenFile(const std::string& path, bool write, bool create, int mode,
+                int* fd, bool* created) {
+  *created = false;
+  int flags = (write ? O_RDWR : O_RDONLY) | O_CLOEXEC;
+  for (;;) {
+    if (create) {
+      // O_EXCL first, so that we know whether the file is ours to remove
+      // again if a later step fails.
+      int f = open(path.c_str(), flags | O_CREAT | O_EXCL, mode);
+      if (f >= 0) {
+        *fd = f;
+        *created = true;
+        return Ok();
+      }
+      if (errno == EINTR) continue;
+      if (errno != EEXIST) return Fail(errno, "open");
+    }
+    int f = open(path.c_str(), flags);
+    if (f >= 0) {
+      *fd = f;
+      return Ok();
+    }
+    if (errno == EINTR) continue;
+    // The file vanished between the two opens: try creating it again.
+    if (create && errno == ENOENT) continue;
+    return Fail(errno, "open");
+  }
+}
+
+SysErr DupFd(int fd, int* out) {
+  int f = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (f < 0) return Fail(errno, "dup");
+  *out = f;
+  return Ok();
+}
+
+SysErr Stat(int fd, FileInfo* info) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) return Fail(errno, "fstat");
+  info->size = static_cast<int64_t>(st.st_size);
+  info->regular = S_ISREG(st.st_mode);
+  info->block = S_ISBLK(st.st_mode);
+  info->character = S_ISCHR(st.st_mode);
+  if (info->block) {
+    // st_size is 0 for block devices; their size is where the end is.
+    off_t end = lseek(fd, 0, SEEK_END);
+    if (end < 0) return Fail(errno, "lseek");
+    info->size = static_cast<int64_t>(end);
+  }
+  return Ok();
+}
+
+SysErr Truncate(int fd, int64_t size) {
+  for (;;) {
+    if (ftruncate(fd, static_cast<off_t>(size)) == 0) return Ok();
+    if (errno != EINTR) return Fail(errno, "ftruncate");
+  }
+}
+
+SysErr Reserve(int fd, int64_t old_size, int64_t new_size) {
+  if (new_size <= old_size) return Ok();
+#if defined(__linux__)
+  // fallocate(2) both reserves the blocks and extends the file. The errors
+  // the Go linker tolerates (the file system cannot preallocate) fall back to
+  // a plain ftruncate: the file still has the right size, only unreserved.
+  for (;;) {
+    if (fallocate(fd, 0, static_cast<off_t>(old_size),
+                  static_cast<off_t>(new_size - old_size)) == 0) {
+      return Ok();
+    }
+    if (errno == EINTR) continue;
+    if (errno == EOPNOTSUPP || errno == ENOSYS || errno == EPERM ||
+        errno == EINVAL) {
+      break;
+    }
+    return Fail(errno, "fallocate");
+  }
+#elif !defined(__APPLE__)
+  int r;
+  do {
+    r = posix_fallocate(fd, static_cast<off_t>(old_size),
+                        static_cast<off_t>(new_size - old_size));
+  } while (r == EINTR);
+  if (r == 0) return Ok();
+  if (r != EOPNOTSUPP && r != ENOSYS && r != EINVAL && r != EPERM) {
+    return Fail(r, "posix_fallocate");
+  }
+#else
+  fstore_t store = {F_ALLOCATECONTIG, F_PEOFPOSMODE, 0,
+                    static_cast<off_t>(new_size - old_size), 0};
+  if (fcntl(fd, F_PREALLOCATE, &store) == -1) {
+    store.fst_flags = F_ALLOCATEALL;
+    if (fcntl(fd, F_PREALLOCATE, &store) == -1 && errno == ENOSPC) {
+      return Fail(errno, "fcntl");
+    }
+  }
+#endif
+  return Truncate(fd, new_size);
+}
+
+void Close(int fd) {
+  if (fd >= 0) close(fd);  // not retried on EINTR: the fd is gone either way
+}
+
+void Unlink(const std::string& path) { unlink(path.c_str()); }
+
+static int ExecBit(const MapOptions& opts) {
+  return opts.exec ? PROT_EXEC : 0;
+}
+
+static void AdviseHuge(void* addr, size_t length, const MapOptions& opts) {
+#ifdef MADV_HUGEPAGE
+  // Transparent huge pages are a hint: a kernel or file system without them
+  // says EINVAL, and the mapping works as it is.
+  if (opts.huge_pages) madvise(addr, length, MADV_HUGEPAGE);
+#else
+  (void)addr;
+  (void)length;
+  (void)opts;
+#endif
+}
+
+SysErr MapFile(Access access, int fd, int64_t offset, size_t length,
+               const MapOptions& opts, void** out) {
+  void* p = MAP_FAILED;
+  if (access == Access::kWrite) {
+    p = mmap(nullptr, length, PROT_READ | PROT_WRITE | ExecBit(opts),
+             MAP_SHARED | (opts.populate ? MAP_POPULATE : 0), fd,
+             static_cast<off_t>(offset));
+    if (p == MAP_FAILED) return Fail(errno, "mmap");
+  } else {
+    // "read" and "copy" are both private writable mappings: a JavaScript
+    // write lands in a private copy of the page and never in the file, and
+    // never faults. "read" adds MAP_NORESERVE: no swap is accounted for
+    // pages that are only meant to be read.
+    //
+    // Populating (MAP_POPULATE) a private *writable* mapping makes the kernel
+    // copy every page (copy-on-write is broken up front: a 256 MiB read
+    // mapping became 256 MiB of anonymous memory). So the pages are
+    // populated while the mapping is still PROT_READ, and the protection is
+    // raised afterwards, which leaves them shared with the page cache.
+    int flags = MAP_PRIVATE | (access == Access::kRead ? MAP_NORESERVE : 0);
+    int prot = PROT_READ | ExecBit(opts);
+    p = mmap(nullptr, length, opts.populate ? prot : prot | PROT_WRITE,
+             flags | (opts.populate ? MAP_POPULATE : 0), fd,
+             static_cast<off_t>(offset));
+    if (p == MAP_FAILED) return Fail(errno, "mmap");
+    if (opts.populate && mprotect(p, length, prot | PROT_WRITE) != 0) {
+      int e = errno;
+      munmap(p, length);
+      return Fail(e, "mprotect");
+    }
+  }
+  AdviseHuge(p, length, opts);
+  *out = p;
+  return Ok();
+}
+
+SysErr MapAnonymous(Access access, size_t length, const MapOptions& opts,
+                    void** out) {
+  int flags = MAP_ANONYMOUS |
+              (access == Access::kAnonShared ? MAP_SHARED : MAP_PRIVATE) |
+              (opts.populate ? MAP_POPULATE : 0);
+  void* p = mmap(nullptr, length, PROT_READ | PROT_WRITE | ExecBit(opts),
+                 flags, -1, 0);
+  if (p == MAP_FAILED) return Fail(errno, "mmap");
+  AdviseHuge(p, length, opts);
+  *out = p;
+  return Ok();
+}
+
+SysErr MapShadow(int fd, int64_t offset, size_t length, void** out) {
+  void* p = mmap(nullptr, length, PROT_READ, MAP_SHARED, fd,
+                 static_cast<off_t>(offset));
+  if (p == MAP_FAILED) return Fail(errno, "mmap");
+  *out = p;
+  return Ok();
+}
+
+SysErr MapRaw(int fd, int64_t offset, size_t length, int prot, int flags,
+              void** out) {
+  // A mapping without PROT_WRITE would kill the process on the first
+  // JavaScript write. It is made as a private writable mapping instead: the
+  // write stays in a private copy of the page, exactly like the safe API's
+  // "read" access. mprotect() is the one documented way to make pages fault.
+  if (!(prot & PROT_WRITE)) {
+    flags = (flags & ~(MAP_SHARED | MAP_SHARED_VALIDATE)) | MAP_PRIVATE |
+            MAP_NORESERVE;
+    bool populate = (flags & MAP_POPULATE) != 0;
+    void* p = mmap(nullptr, length, prot, flags, fd,
+                   static_cast<off_t>(offset));
+    if (p == MAP_FAILED) return Fail(errno, "mmap");
+    if (mprotect(p, length, prot | PROT_WRITE) != 0) {
+      int e = errno;
+      munmap(p, length);
+      return Fail(e, "mprotect");
+    }
+    (void)populate;
+    *out = p;
+    return Ok();
+  }
+  void* p = mmap(nullptr, length, prot, flags, fd, static_cast<off_t>(offset));
+  if (p == MAP_FAILED) return Fail(errno, "mmap");
+  *out = p;
+  return Ok();
+}
+
+SysErr Unmap(void* addr, size_t length) {
+  if (munmap(addr, length) != 0) return Fail(errno, "munmap");
+  return Ok();
+}
+
+SysErr Remap(void* addr, size_t old_length, size_t new_length, void** out) {
+#if defined(__linux__)
+  void* p = mremap(addr, old_length, new_length, MREMAP_MAYMOVE);
+  if (p == MAP_FAILED) return Fail(errno, "mremap");
+  *out = p;
+  return Ok();
+#else
+  (void)addr;
+  (void)old_length;
+  (void)new_length;
+  (void)out;
+  return Fail(ENOTSUP, "mremap");
+#endif
+}
+
+SysErr Sync(void* addr, size_t length, bool async) {
+  if (msync(addr, length, async ? MS_ASYNC : MS_SYNC) != 0) {
+    return Fail(errno, "msync");
+  }
+  return Ok();
+}
+
+SysErr SyncRaw(void* addr, size_t length, int flags) {
+  if (msync(addr, length, flags) != 0) return Fail(errno, "msync");
+  return Ok();
+}
+
+SysErr Advise(void* addr, size_t length, int advice) {
+  if (madvise(addr, length, advice) != 0) return Fail(errno, "madvise");
+  return Ok();
+}
+
+SysErr Protect(void* addr, size_t length, int prot) {
+  if (mprotect(addr, length, prot) != 0) return Fail(errno, "mprotect");
+  return Ok();
+}
+
+SysErr Lock(void* addr, size_t length) {
+  if (mlock(addr, length) != 0) return Fail(errno, "mlock");
+  return Ok();
+}
+
+SysErr Unlock(void* addr, size_t length) {
+  if (munlock(addr, length) != 0) return Fail(errno, "munlock");
+  return Ok();
+}
+
+SysErr Residency(void* addr, size_t length, uint8_t* pages) {
+#if defined(__linux__)
+  unsigned char* vec = reinterpret_cast<unsigned char*>(pages);
+#else
+  char* vec = reinterpret_cast<char*>(pages);
+#endif
+  if (mincore(addr, length, vec) != 0) return Fail(errno, "mincore");
+  size_t n = (length + PageSize() - 1) / PageSize();
+  for (size_t i = 0; i < n; i++) pages[i] &= 1;
+  return Ok();
+}
+
+SysErr Populate(void* addr, size_t length) {
+#ifdef MADV_POPULATE_READ
+  // Linux 5.14+: faults the pages in and reports EFAULT where an access would
+  // have raised SIGBUS (a truncated file), instead of dying.
+  if (madvise(addr, length, MADV_POPULATE_READ) == 0) return Ok();
+  if (errno != EINVAL) return Fail(errno, "madvise");
+#endif
+  // Older kernels: ask for read-ahead, then touch one byte a page.
+  madvise(addr, length, MADV_WILLNEED);
+  volatile const uint8_t* p = static_cast<const uint8_t*>(addr);
+  uint8_t sink = 0;
+  for (size_t off = 0; off < length; off += PageSize()) sink ^= p[off];
+  (void)sink;
+  return Ok();
+}
+
+struct NamedAdvice {
+  const char* name;
+  int value;
+};
+
+static const NamedAdvice kAdvice[] = {
+    {"normal", MADV_NORMAL},
+    {"random", MADV_RANDOM},
+    {"sequential", MADV_SEQUENTIAL},
+    {"willneed", MADV_WILLNEED},
+    {"dontneed", MADV_DONTNEED},
+#ifdef MADV_FREE
+    {"free", MADV_FREE},
+#endif
+#ifdef MADV_HUGEPAGE
+    {"hugepage", MADV_HUGEPAGE},
+    {"nohugepage", MADV_NOHUGEPAGE},
+#endif
+#ifdef MADV_MERGEABLE
+    {"mergeable", MADV_MERGEABLE},
+    {"unmergeable", MADV_UNMERGEABLE},
+#endif
+#ifdef MADV_DONTDUMP
+    {"dontdump", MADV_DONTDUMP},
+    {"dodump", MADV_DODUMP},
+#endif
+#ifdef MADV_DONTFORK
+    {"dontfork", MADV_DONTFORK},
+    {"dofork", MADV_DOFORK},
+#endif
+#ifdef MADV_COLD
+    {"cold", MADV_COLD},
+    {"pageout", MADV_PAGEOUT},
+#endif
+#ifdef MADV_POPULATE_READ
+    {"populate_read", MADV_POPULATE_READ},
+    {"populate_write", MADV_POPULATE_WRITE},
+#endif
+};
+
+bool AdviceByName(const std::string& name, int* advice) {
+  for (const auto& a : kAdvice) {
+    if (name == a.name) {
+      *advice = a.value;
+      return true;
+    }
+  }
+  return false;
+}
+
+std::vector<std::string> AdviceNames() {
+  std::vector<std::string> names;
+  for (const auto& a : kAdvice) names.emplace_back(a.name);
+  return names;
+}
+
+bool RawFlagsAllowed(int flags, int prot, const char** why) {
+  // The raw layer takes no address, so nothing may place a mapping over
+  // memory the process already uses.
+  int forbidden = MAP_FIXED;
+#ifdef MAP_FIXED_NOREPLACE
+  forbidden |= MAP_FIXED_NOREPLACE;
+#endif
+#ifdef MAP_GROWSDOWN
+  forbidden |= MAP_GROWSDOWN;
+#endif
+  if (flags & forbidden) {
+    *why = "MAP_FIXED, MAP_FIXED_NOREPLACE and MAP_GROWSDOWN are not allowed";
+    return false;
+  }
+  int type = flags & (MAP_SHARED | MAP_PRIVATE
+#ifdef MAP_SHARED_VALIDATE
+                      | MAP_SHARED_VALIDATE
+#endif
+                     );
+  if (type == 0) {
+    *why = "one of MAP_SHARED or MAP_PRIVATE is required";
+    return false;
+  }
+  if (!(prot & PROT_READ)) {
+    *why = "PROT_READ is required (use mprotect() to make pages inaccessible)";
+    return false;
+  }
+  return true;
+}
+
+bool RawAdviceAllowed(int advice) {
+  // Only the advice that cannot take memory away from under JavaScript or
+  // poison it (MADV_HWPOISON, guard pages) is accepted.
+  for (const auto& a : kAdvice) {
+    if (a.value == advice) return true;
+  }
+#ifdef MADV_REMOVE
+  if (advice == MADV_REMOVE) return true;
+#endif
+#ifdef MADV_WIPEONFORK
+  if (advice == MADV_WIPEONFORK || advice == MADV_KEEPONFORK) return true;
+#endif
+  return false;
+}
+
+bool RawProtAllowed(int prot) {
+  return (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC)) == 0;
+}
+
+bool RawIsAnonymous(int flags) { return (flags & MAP_ANONYMOUS) != 0; }
+
+std::vector<Constant> Constants() {
+  std::vector<Constant> c = {
+      {"PROT_NONE", PROT_NONE},
+      {"PROT_READ", PROT_READ},
+      {"PROT_WRITE", PROT_WRITE},
+      {"PROT_EXEC", PROT_EXEC},
+      {"MAP_SHARED", MAP_SHARED},
+      {"MAP_PRIVATE", MAP_PRIVATE},
+      {"MAP_FIXED", MAP_FIXED},
+      {"MAP_ANONYMOUS", MAP_ANONYMOUS},
+      {"MAP_ANON", MAP_ANONYMOUS},
+      {"MAP_NORESERVE", MAP_NORESERVE},
+      {"MAP_POPULATE", MAP_POPULATE},
+      {"MS_ASYNC", MS_ASYNC},
+      {"MS_SYNC", MS_SYNC},
+      {"MS_INVALIDATE", MS_INVALIDATE},
+      {"MCL_CURRENT", MCL_CURRENT},
+      {"MCL_FUTURE", MCL_FUTURE},
+#ifdef MAP_SHARED_VALIDATE
+      {"MAP_SHARED_VALIDATE", MAP_SHARED_VALIDATE},
+#endif
+#ifdef MAP_LOCKED
+      {"MAP_LOCKED", MAP_LOCKED},
+#endif
+#ifdef MAP_HUGETLB
+      {"MAP_HUGETLB", MAP_HUGETLB},
+#endif
+#ifdef MAP_NONBLOCK
+      {"MAP_NONBLOCK", MAP_NONBLOCK},
+#endif
+#ifdef MAP_STACK
+      {"MAP_STACK", MAP_STACK},
+#endif
+#ifdef MAP_FIXED_NOREPLACE
+      {"MAP_FIXED_NOREPLACE", MAP_FIXED_NOREPLACE},
+#endif
+#ifdef MAP_GROWSDOWN
+      {"MAP_GROWSDOWN", MAP_GROWSDOWN},
+#endif
+#ifdef MADV_REMOVE
+      {"MADV_REMOVE", MADV_REMOVE},
+#endif
+#ifdef MADV_WIPEONFORK
+      {"MADV_WIPEONFORK", MADV_WIPEONFORK},
+      {"MADV_KEEPONFORK", MADV_KEEPONFORK},
+#endif
+  };
+  static const NamedAdvice kUpper[] = {
+      {"MADV_NORMAL", MADV_NORMAL},
+      {"MADV_RANDOM", MADV_RANDOM},
+      {"MADV_SEQUENTIAL", MADV_SEQUENTIAL},
+      {"MADV_WILLNEED", MADV_WILLNEED},
+      {"MADV_DONTNEED", MADV_DONTNEED},
+#ifdef MADV_FREE
+      {"MADV_FREE", MADV_FREE},
+#endif
+#ifdef MADV_HUGEPAGE
+      {"MADV_HUGEPAGE", MADV_HUGEPAGE},
+      {"MADV_NOHUGEPAGE", MADV_NOHUGEPAGE},
+#endif
+#ifdef MADV_MERGEABLE
+      {"MADV_MERGEABLE", MADV_MERGEABLE},
+      {"MADV_UNMERGEABLE", MADV_UNMERGEABLE},
+#endif
+#ifdef MADV_DONTDUMP
+      {"MADV_DONTDUMP", MADV_DONTDUMP},
+      {"MADV_DODUMP", MADV_DODUMP},
+#endif
+#ifdef MADV_DONTFORK
+      {"MADV_DONTFORK", MADV_DONTFORK},
+      {"MADV_DOFORK", MADV_DOFORK},
+#endif
+#ifdef MADV_COLD
+      {"MADV_COLD", MADV_COLD},
+      {"MADV_PAGEOUT", MADV_PAGEOUT},
+#endif
+#ifdef MADV_POPULATE_READ
+      {"MADV_POPULATE_READ", MADV_POPULATE_READ},
+      {"MADV_POPULATE_WRITE", MADV_POPULATE_WRITE},
+#endif
+  };
+  for (const auto& a : kUpper) c.push_back({a.name, a.value});
+  return c;
+}
+
+size_t MaxMapCount() {
+#if defined(__linux__)
+  FILE* f = fopen("/proc/sys/vm/max_map_count", "re");
+  if (!f) return 0;
+  unsigned long n = 0;
+  if (fscanf(f, "%lu", &n) != 1) n = 0;
+  fclose(f);
+  return static_cast<size_t>(n);
+#else
+  return 0;
+#endif
+}
+
+}  // namespace os
+}  // namespace memmap
