@@ -550,6 +550,12 @@ napi_value MapFileJs(napi_env env, napi_callback_info info) {
     return nullptr;
   }
   f.old_size = fi.size;
+  if (fi.directory || !(fi.regular || fi.block || fi.character)) {
+    // What mmap(2) would say, before any size logic can say something else.
+    f.Undo();
+    ThrowSys(env, Fail(fi.directory ? EISDIR : ENODEV, "mmap"));
+    return nullptr;
+  }
   bool sized = fi.regular || fi.block;
   if (size >= 0 && size > fi.size) {
     if (!fi.regular) {

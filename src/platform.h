@@ -45,6 +45,7 @@ struct FileInfo {
   bool regular = false;
   bool block = false;
   bool character = false;
+  bool directory = false;
 };
 
 namespace os {

@@ -72,6 +72,7 @@ SysErr Stat(int fd, FileInfo* info) {
   info->regular = S_ISREG(st.st_mode);
   info->block = S_ISBLK(st.st_mode);
   info->character = S_ISCHR(st.st_mode);
+  info->directory = S_ISDIR(st.st_mode);
   if (info->block) {
     // st_size is 0 for block devices; their size is where the end is.
     off_t end = lseek(fd, 0, SEEK_END);

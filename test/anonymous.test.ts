@@ -1,0 +1,36 @@
+// mapAnonymous().
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mapAnonymous, pageSize } from "memmap";
+
+test("anonymous memory is zero-filled, writable, of the length asked", () => {
+  for (const shared of [false, true]) {
+    const m = mapAnonymous(3 * pageSize + 1, { shared, populate: true, hugePages: true });
+    assert.equal(m.byteLength, 3 * pageSize + 1);
+    assert.equal(m.access, "anonymous");
+    assert.ok(m.buffer.equals(Buffer.alloc(3 * pageSize + 1)));
+    m.buffer.fill(0xab);
+    assert.equal(m.buffer[3 * pageSize], 0xab);
+    m.flushSync();
+    m.unmap();
+  }
+});
+
+test("length 0 is an empty mapping; bad lengths are RangeErrors", () => {
+  const m = mapAnonymous(0);
+  assert.equal(m.buffer.length, 0);
+  m.resize(pageSize);
+  assert.equal(m.buffer.length, pageSize);
+  m.unmap();
+  assert.throws(() => mapAnonymous(-1), { code: "ERR_OUT_OF_RANGE" });
+  assert.throws(() => mapAnonymous(1.5), { code: "ERR_OUT_OF_RANGE" });
+  assert.throws(() => mapAnonymous("1" as never), { code: "ERR_INVALID_ARG_TYPE" });
+  assert.throws(() => mapAnonymous(2 ** 52), { code: "ENOMEM", syscall: "mmap" });
+  assert.throws(() => mapAnonymous(1, { shared: "yes" as never }), { code: "ERR_INVALID_ARG_TYPE" });
+});
+
+test("lock: true locks anonymous memory at map time", () => {
+  const m = mapAnonymous(4 * pageSize, { lock: true });
+  assert.equal(m.residency().resident, 4, "locked pages are resident");
+  m.unmap();
+});

@@ -1,0 +1,139 @@
+// The promise: no call sequence made from JavaScript crashes the process.
+// Each dangerous thing is done in a child process; the test asserts how the
+// child ended (exit code 0, no signal) and what it printed.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { ended, runChild, tempDir, pattern } from "./helpers.js";
+
+function assertClean(r: ReturnType<typeof runChild>, expected: string): void {
+  assert.equal(r.signal, null, ended(r));
+  assert.equal(r.status, 0, ended(r));
+  assert.ok(r.stdout.includes(expected), ended(r));
+}
+
+test("a write into a read mapping does not kill the process and does not reach the file", () => {
+  const t = tempDir();
+  const p = t.file("ro", pattern(8192));
+  const r = runChild(`
+    import { map } from "memmap";
+    import { readFileSync } from "node:fs";
+    const m = map(${JSON.stringify(p)});
+    m.buffer.fill(0);
+    m.buffer.writeUInt32LE(0xdeadbeef, 4000);
+    m.flushSync();
+    m.unmap();
+    console.log(readFileSync(${JSON.stringify(p)})[4000] === ${pattern(8192)[4000]} ? "file unchanged" : "FILE CHANGED");
+  `);
+  assertClean(r, "file unchanged");
+  t.done();
+});
+
+test("touching a buffer and a subarray after unmap() is safe", () => {
+  const r = runChild(`
+    import { map, mapAnonymous } from "memmap";
+    const m = mapAnonymous(1 << 20);
+    const b = m.buffer, s = b.subarray(100, 200), v = m.view(4096, 4096);
+    m.unmap();
+    let reads = 0, typeErrors = 0;
+    const attempt = (fn) => { try { fn() } catch (e) { if (e instanceof TypeError || e instanceof RangeError) typeErrors++; else throw e } };
+    for (const x of [b, s, v]) {
+      x[0] = 1;
+      if (x[0] === undefined && x.length === 0) reads++;
+      attempt(() => x.fill(7));
+      attempt(() => x.readUInt8(0));
+      attempt(() => x.set([1, 2, 3]));
+      attempt(() => new DataView(x.buffer).getUint8(0));
+    }
+    attempt(() => b.copy(Buffer.alloc(10)));
+    attempt(() => b.toString());
+    attempt(() => Buffer.concat([b, s]));
+    console.log("reads undefined:", reads, "errors:", typeErrors);
+  `);
+  assertClean(r, "reads undefined: 3");
+});
+
+test("unmap() twice, and every method after it, throw or return, never crash", () => {
+  const r = runChild(`
+    import { mapAnonymous } from "memmap";
+    const m = mapAnonymous(8192);
+    m.unmap(); m.unmap(); m[Symbol.dispose]();
+    let codes = new Set();
+    for (const name of ["view", "flushSync", "scheduleFlush", "advise", "lock", "unlock", "residency", "resize"]) {
+      try { m[name](0, 1) } catch (e) { codes.add(e.code) }
+    }
+    try { m.buffer } catch (e) { codes.add(e.code) }
+    await m.flush().catch((e) => codes.add(e.code));
+    await m.prefetch().catch((e) => codes.add(e.code));
+    console.log([...codes].join(","));
+  `);
+  assertClean(r, "ERR_MEMMAP_CLOSED");
+  assert.equal(r.stdout.trim(), "ERR_MEMMAP_CLOSED");
+});
+
+test("a mapped Buffer in a postMessage or structuredClone transfer list is copied, not moved", () => {
+  const r = runChild(`
+    import { mapAnonymous } from "memmap";
+    import { MessageChannel } from "node:worker_threads";
+    const m = mapAnonymous(4096);
+    const b = m.buffer;
+    b.fill(5);
+    const { port1, port2 } = new MessageChannel();
+    const got = new Promise((res) => port2.once("message", res));
+    port1.postMessage(b, [b.buffer]);
+    const clone = structuredClone(b, { transfer: [b.buffer] });
+    const msg = await got;
+    port1.close();
+    console.log("sender keeps its buffer:", b.length === 4096);
+    m.unmap();
+    msg.fill(1); clone.fill(2); // copies: writing them after unmap() is harmless
+    console.log("copies:", msg.length, msg[0], clone.length, clone[0]);
+  `);
+  assertClean(r, "sender keeps its buffer: true");
+  assert.ok(r.stdout.includes("copies: 4096 1 4096 2"), ended(r));
+});
+
+test("garbage arguments of every type to every function never abort", () => {
+  const r = runChild(`
+    import * as memmap from "memmap";
+    import * as raw from "memmap/raw";
+    import { createRequire } from "node:module";
+    const require = createRequire(import.meta.url);
+    const addon = require("./build/Release/memmap.node");
+    const garbage = [undefined, null, true, false, 0, -0, -1, 1.5, NaN, Infinity, -Infinity, 2 ** 53, 2 ** 64, -(2 ** 63),
+      0x7fffffff, 4096, "", "x", "/", "\\u0000", Symbol("s"), 10n, -1n, {}, [], [1], () => 1, new Proxy({}, {}),
+      Buffer.alloc(4), new Uint8Array(0), new DataView(new ArrayBuffer(8)), new URL("file:///etc/passwd"),
+      Object.create(null), { offset: -1 }, { length: 2 ** 60 }, { access: "write" }];
+    let calls = 0, bad = [];
+    function tryAll(name, fn, arity) {
+      const pick = () => garbage[Math.floor(Math.random() * garbage.length)];
+      for (let i = 0; i < 300; i++) {
+        const args = Array.from({ length: Math.floor(Math.random() * (arity + 2)) }, pick);
+        calls++;
+        try { const r = fn(...args); if (r && typeof r.then === "function") r.catch(() => {}); }
+        catch (e) { if (!(e instanceof Error)) bad.push(name + ": threw a non-Error"); }
+      }
+    }
+    const m = memmap.mapAnonymous(65536);
+    const f = memmap.map("package.json");
+    for (const target of [m, f]) {
+      for (const name of ["view", "flush", "flushSync", "scheduleFlush", "advise", "prefetch", "lock", "unlock", "residency"]) {
+        tryAll(name, (...a) => target[name](...a), 3);
+      }
+    }
+    tryAll("map", memmap.map, 2);
+    tryAll("mapAnonymous", (...a) => { const x = memmap.mapAnonymous(...a); x.unmap(); }, 2);
+    for (const name of ["mmap", "munmap", "msync", "madvise", "mlock", "munlock", "mincore"]) tryAll(name, raw[name], 5);
+    for (const name of Object.keys(addon)) if (typeof addon[name] === "function" && name !== "rawMprotect") tryAll("addon." + name, addon[name], 11);
+    // Handles of one kind given where another is expected.
+    const h = addon.mapAnonymous(4096, false, false, false, false, false);
+    for (const name of ["view", "flushSync", "advise", "lock", "residency", "resize", "unmap"]) {
+      for (const args of [[h], [h, -1, 1], [h, 0, 2 ** 53], [h, 0, 4097, true], [{}, 0, 1], [Buffer.alloc(1), 0, 1]]) {
+        calls++;
+        try { addon[name](...args) } catch (e) { if (!(e instanceof Error)) bad.push(name) }
+      }
+    }
+    m.unmap(); f.unmap();
+    console.log("calls:", calls, "bad:", bad.length, bad.slice(0, 5).join(";"));
+  `);
+  assertClean(r, "bad: 0");
+});

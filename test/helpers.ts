@@ -1,0 +1,57 @@
+// Shared test helpers: temporary files and child processes.
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const root = resolve(fileURLToPath(new URL("..", import.meta.url)));
+
+/** A fresh temporary directory, removed when `done` is called. */
+export function tempDir(): { dir: string; file(name: string, data?: string | Uint8Array): string; done(): void } {
+  const dir = mkdtempSync(join(tmpdir(), "memmap-test-"));
+  return {
+    dir,
+    file(name, data) {
+      const p = join(dir, name);
+      if (data !== undefined) writeFileSync(p, data);
+      return p;
+    },
+    done() {
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Deterministic bytes: byte i is (i * 31 + 7) & 0xff. */
+export function pattern(length: number, seed = 7): Buffer {
+  const b = Buffer.allocUnsafe(length);
+  for (let i = 0; i < length; i++) b[i] = (i * 31 + seed) & 0xff;
+  return b;
+}
+
+export interface ChildResult {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `code` (an ES module that may import "memmap") in a child Node process
+ * and reports how it ended: the crash tests assert on status and signal.
+ */
+export function runChild(code: string, args: string[] = [], env: Record<string, string> = {}): ChildResult {
+  const r = spawnSync(process.execPath, [...args, "--input-type=module", "-e", code], {
+    cwd: root,
+    encoding: "utf8",
+    env: { ...process.env, ...env },
+    maxBuffer: 64 << 20,
+  });
+  return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Human-readable summary of how a child ended, for assertion messages. */
+export function ended(r: ChildResult): string {
+  return `status=${r.status} signal=${r.signal}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`;
+}

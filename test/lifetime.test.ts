@@ -1,0 +1,124 @@
+// unmap(), views, closed mappings, resize and `using`.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync, statSync } from "node:fs";
+import { map, mapAnonymous, pageSize } from "memmap";
+import { pattern, tempDir } from "./helpers.js";
+
+test("unmap() detaches the buffer, every view and every subarray", () => {
+  const t = tempDir();
+  const p = t.file("d", pattern(2 * pageSize));
+  const m = map(p);
+  const whole = m.buffer;
+  const v = m.view(100, 50);
+  const sub = whole.subarray(10, 20);
+  const u8 = new Uint8Array(v.buffer, v.byteOffset, 5);
+  assert.equal(m.unmap(), true);
+  assert.equal(m.closed, true);
+  assert.equal(m.byteLength, 0);
+  for (const b of [whole, v, sub, u8]) {
+    assert.equal(b.length, 0);
+    assert.equal(b[0], undefined);
+  }
+  assert.throws(() => whole.readUInt32LE(0), RangeError);
+  assert.equal(m.unmap(), false, "a second unmap() does nothing");
+  t.done();
+});
+
+test("every method of a closed mapping throws ERR_MEMMAP_CLOSED", async () => {
+  const m = mapAnonymous(pageSize);
+  m.unmap();
+  const calls: Array<() => unknown> = [
+    () => m.buffer, () => m.view(0, 1), () => m.flushSync(), () => m.scheduleFlush(), () => m.advise("normal"),
+    () => m.lock(), () => m.unlock(), () => m.residency(), () => m.resize(10),
+  ];
+  for (const call of calls) assert.throws(call, { code: "ERR_MEMMAP_CLOSED" });
+  await assert.rejects(m.flush(), { code: "ERR_MEMMAP_CLOSED" });
+  await assert.rejects(m.prefetch(), { code: "ERR_MEMMAP_CLOSED" });
+  m[Symbol.dispose]();
+});
+
+test("`using` unmaps at the end of the block", () => {
+  let b: Buffer;
+  let kept: import("memmap").Mapping;
+  {
+    using m = mapAnonymous(pageSize);
+    kept = m;
+    b = m.buffer;
+    b[0] = 1;
+  }
+  assert.equal(kept.closed, true);
+  assert.equal(b.length, 0);
+});
+
+test("unmap() while a flush is running: the flush completes, the views are detached", async () => {
+  const t = tempDir();
+  const p = t.file("f", pattern(64 * pageSize));
+  const m = map(p, { access: "write" });
+  const b = m.buffer;
+  b.write("pending", 0);
+  const done = m.flush();
+  m.unmap();
+  assert.equal(b.length, 0);
+  await done;
+  assert.equal(readFileSync(p).toString("utf8", 0, 7), "pending");
+  t.done();
+});
+
+test("resize() grows a write mapping and its file, keeps the bytes and detaches old views", () => {
+  const t = tempDir();
+  const p = t.file("r", pattern(pageSize));
+  const m = map(p, { access: "write" });
+  const old = m.buffer;
+  m.resize(5 * pageSize + 3);
+  assert.equal(old.length, 0, "views made before a resize are detached");
+  assert.equal(m.byteLength, 5 * pageSize + 3);
+  assert.equal(statSync(p).size, 5 * pageSize + 3);
+  assert.ok(m.buffer.subarray(0, pageSize).equals(pattern(pageSize)));
+  m.buffer[5 * pageSize + 2] = 9;
+  m.flushSync();
+  assert.equal(readFileSync(p)[5 * pageSize + 2], 9);
+  m.resize(10);
+  assert.equal(m.buffer.length, 10);
+  m.resize(0);
+  assert.equal(m.buffer.length, 0);
+  m.resize(pageSize);
+  assert.ok(m.buffer.equals(pattern(pageSize)));
+  m.unmap();
+  t.done();
+});
+
+test("resize() of a read mapping cannot pass the end of the file", () => {
+  const t = tempDir();
+  const p = t.file("r2", pattern(3 * pageSize));
+  const m = map(p, { offset: 5, length: 100 });
+  m.resize(3 * pageSize - 5);
+  assert.ok(m.buffer.equals(pattern(3 * pageSize).subarray(5)));
+  assert.throws(() => m.resize(3 * pageSize), { code: "ERR_OUT_OF_RANGE" });
+  assert.equal(m.byteLength, 3 * pageSize - 5, "a refused resize changes nothing");
+  m.unmap();
+  t.done();
+});
+
+test("resize() of an anonymous mapping keeps its bytes; refused while a flush runs", async () => {
+  const m = mapAnonymous(pageSize);
+  m.buffer.write("anon", 0);
+  m.resize(4 * pageSize);
+  assert.equal(m.buffer.toString("utf8", 0, 4), "anon");
+  const f = m.flush();
+  assert.throws(() => m.resize(pageSize), { code: "ERR_MEMMAP_BUSY" });
+  await f;
+  m.resize(pageSize);
+  assert.equal(m.byteLength, pageSize);
+  m.unmap();
+});
+
+test("view() checks its window", () => {
+  const m = mapAnonymous(pageSize);
+  assert.equal(m.view(10).length, pageSize - 10);
+  assert.throws(() => m.view(pageSize + 1), { code: "ERR_OUT_OF_RANGE" });
+  assert.throws(() => m.view(0, pageSize + 1), { code: "ERR_OUT_OF_RANGE" });
+  assert.throws(() => m.view(-1, 1), { code: "ERR_OUT_OF_RANGE" });
+  assert.throws(() => m.view("1" as never, 1), { code: "ERR_INVALID_ARG_TYPE" });
+  m.unmap();
+});

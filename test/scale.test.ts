@@ -1,0 +1,107 @@
+// Scale: mappings dropped without unmap(), files past 4 GiB, memory use.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { closeSync, ftruncateSync, openSync, readSync, writeSync } from "node:fs";
+import { constants as bufferConstants } from "node:buffer";
+import { map } from "memmap";
+import { ended, runChild, tempDir, pattern } from "./helpers.js";
+
+const GiB = 1024 ** 3;
+
+test("200,000 mappings made and dropped without unmap() in a synchronous loop", () => {
+  const t = tempDir();
+  const p = t.file("small", pattern(4096));
+  const r = runChild(`
+    import { map, mapAnonymous } from "memmap";
+    let sum = 0;
+    for (let i = 0; i < 200000; i++) {
+      const m = i % 2 ? map(${JSON.stringify(p)}, { offset: i % 4000, length: 64 }) : mapAnonymous(4096);
+      const b = m.buffer;
+      b[0] = b[0] | 1;
+      sum += b.length;
+    }
+    const mine = (await import("node:fs")).readFileSync("/proc/self/maps", "utf8").split("\\n").length;
+    console.log("completed", sum, "maps now:", mine);
+  `);
+  assert.equal(r.signal, null, ended(r));
+  assert.equal(r.status, 0, ended(r));
+  assert.match(r.stdout, /completed 416000000 /, ended(r));
+  t.done();
+});
+
+test("an 8 GiB sparse file: a write at 5 GiB + 123 lands exactly there", () => {
+  const t = tempDir();
+  const p = t.file("big.bin");
+  const fd = openSync(p, "w+");
+  ftruncateSync(fd, 8 * GiB);
+  const pos = 5 * GiB + 123;
+  writeSync(fd, Buffer.from("before"), 0, 6, pos + 1000);
+  const m = map(p, { access: "write" });
+  assert.equal(m.byteLength, 8 * GiB);
+  assert.throws(() => m.buffer, { name: "RangeError", code: "ERR_OUT_OF_RANGE", message: /view\(/ });
+  const v = m.view(pos, 2000);
+  assert.equal(v.toString("utf8", 1000, 1006), "before", "reads the file's bytes at 5 GiB + 1123");
+  v.write("memmap was here", 0);
+  m.flushSync({ offset: pos, length: 15 });
+  const got = Buffer.alloc(15);
+  assert.equal(readSync(fd, got, 0, 15, pos), 15);
+  assert.equal(got.toString(), "memmap was here");
+  // Past the Buffer limit too, through views.
+  const tail = m.view(8 * GiB - 10, 10);
+  tail.fill(3);
+  m.flushSync({ offset: 8 * GiB - 10 });
+  const last = Buffer.alloc(10);
+  readSync(fd, last, 0, 10, 8 * GiB - 10);
+  assert.ok(last.equals(Buffer.alloc(10, 3)));
+  m.unmap();
+  // A read mapping at an offset past 4 GiB sees the same bytes.
+  const r = map(p, { offset: pos, length: 15 });
+  assert.equal(r.buffer.toString(), "memmap was here");
+  r.unmap();
+  closeSync(fd);
+  assert.equal(bufferConstants.MAX_LENGTH <= 2 ** 53, true);
+  t.done();
+});
+
+test("populate and lock on a read mapping leave anonymous memory small", () => {
+  const t = tempDir();
+  const size = 128 * 1024 * 1024;
+  const p = t.file("large");
+  const fd = openSync(p, "w");
+  const chunk = Buffer.alloc(1 << 20, 1);
+  for (let i = 0; i < size / chunk.length; i++) writeSync(fd, chunk);
+  closeSync(fd);
+  const r = runChild(`
+    import { map } from "memmap";
+    import { readFileSync } from "node:fs";
+    const anon = () => Number(/RssAnon:\\s+(\\d+)/.exec(readFileSync("/proc/self/status", "utf8"))[1]) * 1024;
+    const before = anon();
+    const a = map(${JSON.stringify(p)}, { populate: true });
+    let s = 0; for (let i = 0; i < a.byteLength; i += 4096) s += a.buffer[i];
+    const afterPopulate = anon();
+    let locked = "skipped";
+    try {
+      const b = map(${JSON.stringify(p)}, { lock: true });
+      b.lock({ offset: 4096, length: 1 << 20 });
+      b.unlock();
+      locked = anon();
+      b.unmap();
+    } catch (e) { if (e.code !== "ENOMEM" && e.code !== "EPERM") throw e; }
+    const c = map(${JSON.stringify(p)});
+    try { c.lock(); c.unlock(); } catch (e) { if (e.code !== "ENOMEM" && e.code !== "EPERM") throw e; }
+    const afterLockMethod = anon();
+    console.log(JSON.stringify({ before, afterPopulate, locked, afterLockMethod, s }));
+  `);
+  assert.equal(r.status, 0, ended(r));
+  const out = JSON.parse(r.stdout) as { before: number; afterPopulate: number; locked: number | "skipped"; afterLockMethod: number; s: number };
+  assert.equal(out.s, size / 4096, "every page was read");
+  const limit = 24 * 1024 * 1024; // 128 MiB mapped; a broken copy-on-write would add all of it
+  assert.ok(out.afterPopulate - out.before < limit, `populate: ${JSON.stringify(out)}`);
+  if (out.locked === "skipped") {
+    console.log("# lock part skipped: RLIMIT_MEMLOCK refused locking 128 MiB");
+  } else {
+    assert.ok(out.locked - out.before < limit, `lock: ${JSON.stringify(out)}`);
+  }
+  assert.ok(out.afterLockMethod - out.before < limit, `lock(): ${JSON.stringify(out)}`);
+  t.done();
+});

@@ -1,0 +1,48 @@
+// The addon is context-aware: the package loads and maps in several
+// worker_threads at once.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { Worker } from "node:worker_threads";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { pattern, root, tempDir } from "./helpers.js";
+
+test("two worker_threads map, read, write and drop mappings at the same time", async () => {
+  const t = tempDir();
+  const data = pattern(64 * 1024);
+  const p = t.file("shared-file", data);
+  const code = `
+    const { workerData, parentPort } = require("node:worker_threads");
+    (async () => {
+    const { map, mapAnonymous } = await import(${JSON.stringify(pathToFileURL(join(root, "dist", "index.js")).href)});
+    let sum = 0;
+    for (let i = 0; i < 2000; i++) {
+      const m = map(workerData.path, { offset: i % 1000, length: 1000 });
+      sum += m.buffer[0];
+      if (i % 2) m.unmap();
+      const a = mapAnonymous(8192);
+      a.buffer.fill(workerData.id);
+      sum += a.buffer[8191] - workerData.id;
+    }
+    const w = map(workerData.path, { access: "copy" });
+    w.buffer.fill(workerData.id);
+    parentPort.postMessage({ sum, first: w.buffer[0] });
+    w.unmap();
+    })();
+  `;
+  const run = (id: number) =>
+    new Promise<{ sum: number; first: number }>((resolve, reject) => {
+      const w = new Worker(code, { eval: true, workerData: { path: p, id } });
+      w.once("message", resolve);
+      w.once("error", reject);
+      w.once("exit", (c) => c !== 0 && reject(new Error(`worker exited with ${c}`)));
+    });
+  const [a, b] = await Promise.all([run(1), run(2)]);
+  let expected = 0;
+  for (let i = 0; i < 2000; i++) expected += data[i % 1000]!;
+  assert.equal(a.sum, expected);
+  assert.equal(b.sum, expected);
+  assert.equal(a.first, 1);
+  assert.equal(b.first, 2);
+  t.done();
+});
