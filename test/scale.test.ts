@@ -4,7 +4,8 @@ import assert from "node:assert/strict";
 import { closeSync, ftruncateSync, openSync, readSync, writeSync } from "node:fs";
 import { constants as bufferConstants } from "node:buffer";
 import { map } from "memmap";
-import { ended, runChild, tempDir, pattern } from "./helpers.js";
+import { spawnSync } from "node:child_process";
+import { ended, root, runChild, tempDir, pattern } from "./helpers.js";
 
 const GiB = 1024 ** 3;
 
@@ -103,5 +104,25 @@ test("populate and lock on a read mapping leave anonymous memory small", () => {
     assert.ok(out.locked - out.before < limit, `lock: ${JSON.stringify(out)}`);
   }
   assert.ok(out.afterLockMethod - out.before < limit, `lock(): ${JSON.stringify(out)}`);
+  t.done();
+});
+
+test("when descriptors run out, the addon collects dropped mappings and retries (RLIMIT_NOFILE 256)", () => {
+  const t = tempDir();
+  const p = t.file("fds", pattern(4096));
+  const script = `
+    import { map } from "memmap";
+    import { createRequire } from "node:module";
+    const addon = createRequire(import.meta.url)("./build/Release/memmap.node");
+    for (let i = 0; i < 5000; i++) map(${JSON.stringify(p)}).buffer[0];
+    console.log("forced collections:", addon.stats().forcedGcs);
+  `;
+  const r = spawnSync("bash", ["-c", 'ulimit -Sn 256 && ulimit -Hn 256 && exec "$0" --input-type=module -e "$1"', process.execPath, script], {
+    cwd: root, encoding: "utf8",
+  });
+  assert.equal(r.signal, null, r.stderr);
+  assert.equal(r.status, 0, r.stderr);
+  const forced = Number(/forced collections: (\d+)/.exec(r.stdout)?.[1]);
+  assert.ok(forced > 0, `5,000 file mappings under a 256-descriptor limit need the EMFILE fallback: ${r.stdout}`);
   t.done();
 });

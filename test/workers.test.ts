@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { Worker } from "node:worker_threads";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { pattern, root, tempDir } from "./helpers.js";
+import { ended, pattern, root, runChild, tempDir } from "./helpers.js";
 
 test("two worker_threads map, read, write and drop mappings at the same time", async () => {
   const t = tempDir();
@@ -45,4 +45,36 @@ test("two worker_threads map, read, write and drop mappings at the same time", a
   assert.equal(a.first, 1);
   assert.equal(b.first, 2);
   t.done();
+});
+
+test("workers that exit or are terminated with live mappings, views and running flushes end cleanly", () => {
+  const r = runChild(`
+    import { Worker } from "node:worker_threads";
+    const code = \`
+      // ES module: the worker inherits the child's --input-type=module.
+      import { workerData } from "node:worker_threads";
+      const { map, mapAnonymous } = await import(workerData.url);
+      {
+        const keep = [];
+        for (let i = 0; i < 50; i++) { const m = mapAnonymous(65536); keep.push(m.buffer, m.view(0, 10)); }
+        keep.push(map(workerData.file, { access: "copy" }).buffer);
+        const x = mapAnonymous(1 << 20);
+        x.flush(); x.prefetch(); // still running when the worker goes
+        globalThis.keep = keep;
+        if (workerData.round % 2) process.exit(0);
+      }
+    \`;
+    for (let round = 0; round < 20; round++) {
+      await Promise.all([0, 1, 2].map(() => new Promise((resolve, reject) => {
+        const w = new Worker(code, { eval: true, workerData: { url: ${JSON.stringify(pathToFileURL(join(root, "dist", "index.js")).href)}, file: "package.json", round } });
+        w.on("error", reject);
+        w.on("exit", resolve);
+        if (round % 3 === 0) setImmediate(() => w.terminate());
+      })));
+    }
+    console.log("all workers ended");
+  `);
+  assert.equal(r.signal, null, ended(r));
+  assert.equal(r.status, 0, ended(r));
+  assert.match(r.stdout, /all workers ended/);
 });
