@@ -144,8 +144,15 @@ export class Mapping implements Disposable {
     return native(() => m.view(offset, len));
   }
 
-  /** Writes the range back to the file and waits for it (msync MS_SYNC), off the main thread. */
-  flush(range?: Range): Promise<void> {
+  // Runs a backend call on a checked range; system failures carry the path.
+  #onRange<T>(range: Range | undefined, call: (m: BackendMapping, offset: number, length: number) => T): T {
+    const m = this.#open();
+    const r = resolveRange(range, m.byteLength);
+    return native(() => call(m, r.offset, r.length), this.#path);
+  }
+
+  // The same for thread-pool work: argument errors reject, they do not throw.
+  #onRangeAsync(range: Range | undefined, call: (m: BackendMapping, offset: number, length: number) => Promise<void>): Promise<void> {
     let m: BackendMapping;
     let r: { offset: number; length: number };
     try {
@@ -154,42 +161,34 @@ export class Mapping implements Disposable {
     } catch (e) {
       return Promise.reject(e);
     }
-    return nativeAsync(() => m.flush(r.offset, r.length), this.#path);
+    return nativeAsync(() => call(m, r.offset, r.length), this.#path);
+  }
+
+  /** Writes the range back to the file and waits for it (msync MS_SYNC), off the main thread. */
+  flush(range?: Range): Promise<void> {
+    return this.#onRangeAsync(range, (m, offset, length) => m.flush(offset, length));
   }
 
   /** Writes the range back to the file and waits for it (msync MS_SYNC), on this thread. */
   flushSync(range?: Range): void {
-    const m = this.#open();
-    const r = resolveRange(range, m.byteLength);
-    native(() => m.flushSync(r.offset, r.length, false), this.#path);
+    this.#onRange(range, (m, offset, length) => m.flushSync(offset, length, false));
   }
 
   /** Schedules write-back of the range and returns at once (msync MS_ASYNC). */
   scheduleFlush(range?: Range): void {
-    const m = this.#open();
-    const r = resolveRange(range, m.byteLength);
-    native(() => m.flushSync(r.offset, r.length, true), this.#path);
+    this.#onRange(range, (m, offset, length) => m.flushSync(offset, length, true));
   }
 
   /** Tells the kernel how the range will be used (madvise). */
   advise(advice: Advice, range?: Range): void {
-    const m = this.#open();
+    this.#open();
     validateOneOf(advice, "advice", backend.adviceNames);
-    const r = resolveRange(range, m.byteLength);
-    native(() => m.advise(r.offset, r.length, advice), this.#path);
+    this.#onRange(range, (m, offset, length) => m.advise(offset, length, advice));
   }
 
   /** Pages the range into memory on the thread pool, so the event loop does not stall on page faults. */
   prefetch(range?: Range): Promise<void> {
-    let m: BackendMapping;
-    let r: { offset: number; length: number };
-    try {
-      m = this.#open();
-      r = resolveRange(range, m.byteLength);
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    return nativeAsync(() => m.prefetch(r.offset, r.length), this.#path);
+    return this.#onRangeAsync(range, (m, offset, length) => m.prefetch(offset, length));
   }
 
   /**
@@ -198,23 +197,17 @@ export class Mapping implements Disposable {
    * @throws an error with code ENOMEM or EPERM when RLIMIT_MEMLOCK refuses.
    */
   lock(range?: Range): void {
-    const m = this.#open();
-    const r = resolveRange(range, m.byteLength);
-    native(() => m.lock(r.offset, r.length, true), this.#path);
+    this.#onRange(range, (m, offset, length) => m.lock(offset, length, true));
   }
 
   /** Undoes {@link Mapping.lock} for the range (munlock). */
   unlock(range?: Range): void {
-    const m = this.#open();
-    const r = resolveRange(range, m.byteLength);
-    native(() => m.lock(r.offset, r.length, false), this.#path);
+    this.#onRange(range, (m, offset, length) => m.lock(offset, length, false));
   }
 
   /** Which pages of the range are in memory (mincore). */
   residency(range?: Range): Residency {
-    const m = this.#open();
-    const r = resolveRange(range, m.byteLength);
-    const map = native(() => m.residency(r.offset, r.length), this.#path);
+    const map = this.#onRange(range, (m, offset, length) => m.residency(offset, length));
     let resident = 0;
     for (let i = 0; i < map.length; i++) resident += map[i]!;
     return { pageSize, pages: map.length, resident, map };

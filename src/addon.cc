@@ -477,6 +477,26 @@ bool PageRange(napi_env env, Region* r, int64_t offset, int64_t length,
   return true;
 }
 
+// The shape most calls share: (handle, offset, length, ...) on an open
+// mapping, the range checked and widened to whole pages.
+struct RangeArgs {
+  Region* region = nullptr;
+  uint8_t* addr = nullptr;
+  size_t len = 0;
+};
+
+bool ParseRange(Args& a, size_t argc, RangeArgs* out) {
+  if (!a.Need(argc)) return false;
+  int64_t offset, length;
+  out->region = a.Handle(0);
+  if (!out->region || !a.Int(1, "offset", 0, (int64_t{1} << 53), &offset) ||
+      !a.Int(2, "length", 0, (int64_t{1} << 53), &length)) {
+    return false;
+  }
+  return CheckOpen(a.env, out->region) &&
+         PageRange(a.env, out->region, offset, length, &out->addr, &out->len);
+}
+
 // ---------------------------------------------------------------------------
 // Safe API.
 
@@ -718,20 +738,11 @@ napi_value UnmapJs(napi_env env, napi_callback_info info) {
 // flushSync(handle, offset, length, async)
 napi_value FlushSyncJs(napi_env env, napi_callback_info info) {
   Args a(env, info);
-  if (!a.Need(4)) return nullptr;
-  Region* r = a.Handle(0);
-  int64_t offset, length;
+  RangeArgs ra;
   bool async;
-  if (!r || !a.Int(1, "offset", 0, (int64_t{1} << 53), &offset) ||
-      !a.Int(2, "length", 0, (int64_t{1} << 53), &length) || !a.Bool(3, &async)) {
-    return nullptr;
-  }
-  if (!CheckOpen(env, r)) return nullptr;
-  uint8_t* p;
-  size_t n;
-  if (!PageRange(env, r, offset, length, &p, &n)) return nullptr;
-  if (n > 0) {
-    SysErr e = os::Sync(p, n, async);
+  if (!ParseRange(a, 4, &ra) || !a.Bool(3, &async)) return nullptr;
+  if (ra.len > 0) {
+    SysErr e = os::Sync(ra.addr, ra.len, async);
     if (e) {
       ThrowSys(env, e);
       return nullptr;
@@ -777,21 +788,14 @@ void WorkComplete(napi_env env, napi_status status, void* data) {
 
 napi_value QueueWork(napi_env env, napi_callback_info info, int kind) {
   Args a(env, info);
-  if (!a.Need(3)) return nullptr;
-  Region* r = a.Handle(0);
-  int64_t offset, length;
-  if (!r || !a.Int(1, "offset", 0, (int64_t{1} << 53), &offset) ||
-      !a.Int(2, "length", 0, (int64_t{1} << 53), &length)) {
-    return nullptr;
-  }
-  if (!CheckOpen(env, r)) return nullptr;
+  RangeArgs ra;
+  if (!ParseRange(a, 3, &ra)) return nullptr;
+  Region* r = ra.region;
   Work* w = new Work();
   w->kind = kind;
   w->region = r;
-  if (!PageRange(env, r, offset, length, &w->addr, &w->len)) {
-    delete w;
-    return nullptr;
-  }
+  w->addr = ra.addr;
+  w->len = ra.len;
   napi_value promise, name;
   napi_status s = napi_create_promise(env, &w->deferred, &promise);
   if (s == napi_ok) {
@@ -823,27 +827,17 @@ napi_value PrefetchJs(napi_env env, napi_callback_info info) {
 // advise(handle, offset, length, name)
 napi_value AdviseJs(napi_env env, napi_callback_info info) {
   Args a(env, info);
-  if (!a.Need(4)) return nullptr;
-  Region* r = a.Handle(0);
-  int64_t offset, length;
+  RangeArgs ra;
   std::string name;
-  if (!r || !a.Int(1, "offset", 0, (int64_t{1} << 53), &offset) ||
-      !a.Int(2, "length", 0, (int64_t{1} << 53), &length) ||
-      !a.String(3, "advice", &name)) {
-    return nullptr;
-  }
-  if (!CheckOpen(env, r)) return nullptr;
+  if (!ParseRange(a, 4, &ra) || !a.String(3, "advice", &name)) return nullptr;
   int advice;
   if (!os::AdviceByName(name, &advice)) {
     napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE",
                           ("Unknown advice \"" + name + "\"").c_str());
     return nullptr;
   }
-  uint8_t* p;
-  size_t n;
-  if (!PageRange(env, r, offset, length, &p, &n)) return nullptr;
-  if (n > 0) {
-    SysErr e = os::Advise(p, n, advice);
+  if (ra.len > 0) {
+    SysErr e = os::Advise(ra.addr, ra.len, advice);
     if (e) {
       ThrowSys(env, e);
       return nullptr;
@@ -855,18 +849,12 @@ napi_value AdviseJs(napi_env env, napi_callback_info info) {
 // lock(handle, offset, length, lock)
 napi_value LockJs(napi_env env, napi_callback_info info) {
   Args a(env, info);
-  if (!a.Need(4)) return nullptr;
-  Region* r = a.Handle(0);
-  int64_t offset, length;
+  RangeArgs ra;
   bool lock;
-  if (!r || !a.Int(1, "offset", 0, (int64_t{1} << 53), &offset) ||
-      !a.Int(2, "length", 0, (int64_t{1} << 53), &length) || !a.Bool(3, &lock)) {
-    return nullptr;
-  }
-  if (!CheckOpen(env, r)) return nullptr;
-  uint8_t* p;
-  size_t n;
-  if (!PageRange(env, r, offset, length, &p, &n)) return nullptr;
+  if (!ParseRange(a, 4, &ra) || !a.Bool(3, &lock)) return nullptr;
+  Region* r = ra.region;
+  uint8_t* p = ra.addr;
+  size_t n = ra.len;
   if (n == 0) return Undefined(env);
   bool private_file = r->access == Access::kRead || r->access == Access::kCopy;
   SysErr e;
@@ -897,17 +885,10 @@ napi_value LockJs(napi_env env, napi_callback_info info) {
 // residency(handle, offset, length) => Uint8Array, one byte a page
 napi_value ResidencyJs(napi_env env, napi_callback_info info) {
   Args a(env, info);
-  if (!a.Need(3)) return nullptr;
-  Region* r = a.Handle(0);
-  int64_t offset, length;
-  if (!r || !a.Int(1, "offset", 0, (int64_t{1} << 53), &offset) ||
-      !a.Int(2, "length", 0, (int64_t{1} << 53), &length)) {
-    return nullptr;
-  }
-  if (!CheckOpen(env, r)) return nullptr;
-  uint8_t* p;
-  size_t n;
-  if (!PageRange(env, r, offset, length, &p, &n)) return nullptr;
+  RangeArgs ra;
+  if (!ParseRange(a, 3, &ra)) return nullptr;
+  uint8_t* p = ra.addr;
+  size_t n = ra.len;
   size_t pages = (n + os::PageSize() - 1) / os::PageSize();
   void* data = nullptr;
   napi_value buf;
