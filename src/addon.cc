@@ -920,6 +920,7 @@ napi_value ResizeJs(napi_env env, napi_callback_info info) {
     return nullptr;
   }
   bool file = r->fd >= 0;
+  int64_t grown_from = -1;  // the file's size before this call grew it
   SysErr e;
   if (file) {
     FileInfo fi;
@@ -940,6 +941,7 @@ napi_value ResizeJs(napi_env env, napi_callback_info info) {
         ThrowSys(env, e);
         return nullptr;
       }
+      grown_from = fi.size;
     }
   }
   // Locks do not survive a resize: drop them explicitly so that the result
@@ -966,6 +968,7 @@ napi_value ResizeJs(napi_env env, napi_callback_info info) {
     e = WithReclaim([&] { return os::Remap(r->base, r->map_len, new_map_len, &base); });
   }
   if (e) {
+    if (grown_from >= 0) os::Truncate(r->fd, grown_from);  // leave the file as it was
     ThrowSys(env, e);
     return nullptr;
   }
