@@ -218,7 +218,6 @@ SysErr MapRaw(int fd, int64_t offset, size_t length, int prot, int flags,
   if (!(prot & PROT_WRITE)) {
     flags = (flags & ~(MAP_SHARED | MAP_SHARED_VALIDATE)) | MAP_PRIVATE |
             MAP_NORESERVE;
-    bool populate = (flags & MAP_POPULATE) != 0;
     void* p = mmap(nullptr, length, prot, flags, fd,
                    static_cast<off_t>(offset));
     if (p == MAP_FAILED) return Fail(errno, "mmap");
@@ -227,7 +226,6 @@ SysErr MapRaw(int fd, int64_t offset, size_t length, int prot, int flags,
       munmap(p, length);
       return Fail(e, "mprotect");
     }
-    (void)populate;
     *out = p;
     return Ok();
   }
