@@ -3,3 +3,5 @@ export type { MapOptions, AnonymousOptions, Advice, Residency, FileLike, Access,
 export { backend } from "./select.js";
 export type { Backend } from "./backend.js";
 export type { SystemError } from "./errors.js";
+export { createOutput, openRegion, OutputFile, RegionWriter, TEMP_FILE_PATTERN } from "./output.js";
+export type { OutputOptions, OutputRegion } from "./output.js";

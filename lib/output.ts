@@ -1,0 +1,581 @@
+// OutputFile: the Go linker's mmap'd output writer (cmd/link OutBuf), made
+// atomic. Once layout has fixed sizes and offsets, the caller fills a mapped
+// region of the output in place (or from several worker threads through
+// regions); content of unknown size is appended past it with plain file I/O;
+// commit() flushes, truncates to the exact length, fsyncs and renames over
+// the destination. Where the file cannot be mapped, the same API writes a
+// heap buffer at commit, as the linker's outbuf_nommap.go does.
+import {
+  closeSync, fsyncSync, ftruncateSync, openSync, readSync, renameSync, statSync, unlinkSync, writeSync,
+  type Stats,
+} from "node:fs";
+import * as fsp from "node:fs";
+import { promisify } from "node:util";
+import { basename, dirname, join, resolve } from "node:path";
+import { randomBytes } from "node:crypto";
+import { constants as bufferConstants } from "node:buffer";
+import { fileURLToPath } from "node:url";
+import { map, type Mapping } from "./mapping.js";
+import { closedError, invalidArgType, invalidArgValue, outOfRange, rangeError } from "./errors.js";
+import { optionalBoolean, optionsObject, validateInteger, MAX_SAFE } from "./validate.js";
+
+const fsync = promisify(fsp.fsync);
+const ftruncate = promisify(fsp.ftruncate);
+const rename = promisify(fsp.rename);
+const close = promisify(fsp.close);
+const write = promisify(fsp.write);
+const openAsync = promisify(fsp.open);
+
+export interface OutputOptions {
+  /** Bytes of the mapped region, whose layout the caller knows. Required. */
+  size: number;
+  /** Permission bits of the new file (less the umask). Default 0o666. */
+  mode?: number;
+  /**
+   * true (default): write a temporary file beside `path` and rename it over
+   * `path` at commit, so that `path` is either its old content or the new
+   * one, never a mix. false: write `path` in place.
+   */
+  atomic?: boolean;
+  /** false: do not map; write through a heap buffer (the fallback, forced). Default true. */
+  mapped?: boolean;
+}
+
+/**
+ * A structured-cloneable handle on part of an output's mapped region, for
+ * {@link openRegion} in a worker thread. Made by {@link OutputFile.region}.
+ */
+export interface OutputRegion {
+  readonly kind: "memmap.OutputRegion";
+  /** The file being written (the temporary file when atomic). */
+  readonly path: string;
+  /** Offset of the region in the output file. */
+  readonly offset: number;
+  readonly length: number;
+  /** Whether the output is mapped; if not, the region writes through a heap buffer on close(). */
+  readonly mapped: boolean;
+}
+
+/** Stale temporary files are named `.<name>.memmap-<pid>-<random>.tmp`. */
+export const TEMP_FILE_PATTERN = /^\..+\.memmap-\d+-[0-9a-f]+\.tmp$/;
+
+function tempPathFor(path: string): string {
+  return join(dirname(path), `.${basename(path)}.memmap-${process.pid}-${randomBytes(6).toString("hex")}.tmp`);
+}
+
+function toPath(path: unknown): string {
+  if (path instanceof URL) {
+    if (path.protocol !== "file:") throw invalidArgValue("path", path.href, "must be a URL with the file: scheme");
+    return fileURLToPath(path);
+  }
+  if (typeof path !== "string") throw invalidArgType("path", "of type string or an instance of URL", path);
+  if (path.length === 0 || path.includes("\u0000")) throw invalidArgValue("path", path, "must be a non-empty path without null bytes");
+  return resolve(path);
+}
+
+function toBytes(data: unknown, name: string): Uint8Array {
+  if (typeof data === "string") return Buffer.from(data, "utf8");
+  if (data instanceof Uint8Array) return data;
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  throw invalidArgType(name, "of type string or an instance of Buffer, TypedArray or DataView", data);
+}
+
+// Writes all of `data` at `position`, however many write(2) calls it takes.
+function writeAllSync(fd: number, data: Uint8Array, position: number): void {
+  let done = 0;
+  while (done < data.length) {
+    done += writeSync(fd, data, done, data.length - done, position + done);
+  }
+}
+
+async function writeAll(fd: number, data: Uint8Array, position: number): Promise<void> {
+  let done = 0;
+  while (done < data.length) {
+    const { bytesWritten } = await write(fd, data, done, data.length - done, position + done);
+    done += bytesWritten;
+  }
+}
+
+function statOrNull(path: string): Stats | null {
+  try {
+    return statSync(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw e;
+  }
+}
+
+function detachHeap(buf: Buffer): void {
+  // Transferring the ArrayBuffer detaches it, and with it every subarray
+  // handed out, without copying anything.
+  const ab = buf.buffer as ArrayBuffer; // always a plain ArrayBuffer here (see the allocations)
+  if (ab.byteLength > 0) structuredClone(ab, { transfer: [ab] });
+}
+
+// Grows the file to `size` bytes and reserves the blocks (fallocate), as the
+// mapped path does, so that a full disk is ENOSPC now and not at commit: a
+// zero-length mapping with `size` does exactly that without mapping anything,
+// and puts the file back as it was on failure.
+function reserve(fd: number, size: number): void {
+  map(fd, { access: "write", size, length: 0 }).unmap();
+}
+
+function fsyncDirectory(dir: string): void {
+  let fd = -1;
+  try {
+    fd = openSync(dir, "r");
+    fsyncSync(fd);
+  } catch {
+    // Some file systems refuse fsync on a directory; the rename itself stands.
+  } finally {
+    if (fd >= 0) closeSync(fd);
+  }
+}
+
+/**
+ * An output file being written. Made by {@link createOutput}.
+ *
+ * The file is `[ mapped region of \`size\` bytes | appended tail ]`.
+ */
+export class OutputFile implements Disposable {
+  /** The destination. */
+  readonly path: string;
+  /** The file being written: a temporary file beside `path` when atomic, else `path`. */
+  readonly writePath: string;
+  readonly atomic: boolean;
+  /** False when the region is a heap buffer written at commit (the fallback). */
+  readonly mapped: boolean;
+  #fd: number;
+  #mapping: Mapping | null;
+  #heap: Buffer | null;
+  #size: number;
+  #tail = 0;
+  #state: "open" | "committing" | "committed" | "aborted" = "open";
+  #regions: Array<{ offset: number; length: number }> = [];
+  readonly #created: boolean;
+  readonly #regular: boolean;
+
+  /** @internal Use createOutput(). */
+  constructor(init: {
+    path: string; writePath: string; atomic: boolean; fd: number; mapping: Mapping | null; heap: Buffer | null;
+    size: number; created: boolean; regular: boolean;
+  }) {
+    this.path = init.path;
+    this.writePath = init.writePath;
+    this.atomic = init.atomic;
+    this.#fd = init.fd;
+    this.#mapping = init.mapping;
+    this.#heap = init.heap;
+    this.mapped = init.mapping !== null;
+    this.#size = init.size;
+    this.#created = init.created;
+    this.#regular = init.regular;
+  }
+
+  #open(): void {
+    if (this.#state !== "open") throw closedError();
+  }
+
+  /** Size of the mapped region. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Final length of the file: the region plus what was appended. */
+  get length(): number {
+    return this.#size + this.#tail;
+  }
+
+  /** True once committed or aborted. */
+  get closed(): boolean {
+    return this.#state !== "open";
+  }
+
+  /** A zero-copy Buffer over the whole region (see {@link OutputFile.view} past 4 GiB). */
+  get buffer(): Buffer {
+    this.#open();
+    return this.#mapping ? this.#mapping.buffer : this.#heap!;
+  }
+
+  /** A zero-copy window on the region, to fill in place. */
+  view(offset: number, length?: number): Buffer {
+    this.#open();
+    validateInteger(offset, "offset", 0, this.#size);
+    const len = length === undefined ? this.#size - offset : validateInteger(length, "length", 0, this.#size - offset);
+    if (this.#mapping) return this.#mapping.view(offset, len);
+    return this.#heap!.subarray(offset, offset + len);
+  }
+
+  /** Copies `data` (bytes, or a string as UTF-8) into the region at `offset`. Returns the bytes written. */
+  write(offset: number, data: Uint8Array | string): number {
+    this.#open();
+    validateInteger(offset, "offset", 0, this.#size);
+    const bytes = toBytes(data, "data");
+    if (bytes.length > this.#size - offset) {
+      throw rangeError(`Writing ${bytes.length} bytes at ${offset} passes the end of the region (${this.#size} bytes); use append() or grow()`);
+    }
+    this.view(offset, bytes.length).set(bytes);
+    return bytes.length;
+  }
+
+  /**
+   * Writes `data` past the region (plain file I/O, no mapping) and returns
+   * the file offset where it landed.
+   */
+  append(data: Uint8Array | string): number {
+    this.#open();
+    const bytes = toBytes(data, "data");
+    const at = this.#size + this.#tail;
+    if (bytes.length > 0) writeAllSync(this.#fd, bytes, at);
+    this.#tail += bytes.length;
+    return at;
+  }
+
+  /**
+   * Extends the region to `newSize` bytes, keeping what was written. The
+   * appended tail becomes part of the region at the same offsets, so
+   * `newSize` must be at least {@link OutputFile.length}. Buffers from
+   * `buffer`/`view()` made before are detached: take new ones.
+   * @throws ENOSPC when the disk cannot hold it (nothing changes then).
+   */
+  grow(newSize: number): void {
+    this.#open();
+    validateInteger(newSize, "newSize", 0, MAX_SAFE);
+    if (newSize < this.#size + this.#tail) {
+      throw outOfRange("newSize", `>= ${this.#size + this.#tail} (the region and the appended tail)`, newSize);
+    }
+    if (this.#mapping) {
+      this.#mapping.resize(newSize);
+    } else {
+      if (newSize > bufferConstants.MAX_LENGTH) {
+        throw rangeError(`Without a mapping, the region is one Buffer: at most ${bufferConstants.MAX_LENGTH} bytes`);
+      }
+      if (this.#regular) reserve(this.#fd, newSize);
+      const old = this.#heap!;
+      const next = Buffer.from(new ArrayBuffer(newSize));
+      old.copy(next, 0, 0, this.#size);
+      // The tail lives in the file: read it back into the region.
+      let done = 0;
+      while (done < this.#tail) {
+        const n = readSync(this.#fd, next, this.#size + done, this.#tail - done, this.#size + done);
+        if (n === 0) break;
+        done += n;
+      }
+      this.#heap = next;
+      detachHeap(old);
+    }
+    this.#size = newSize;
+    this.#tail = 0;
+  }
+
+  /**
+   * A handle on `[offset, offset + length)` of the region that a worker
+   * thread turns into its own writable mapping with {@link openRegion}.
+   * Regions handed out may not overlap.
+   */
+  region(offset: number, length: number): OutputRegion {
+    this.#open();
+    validateInteger(offset, "offset", 0, this.#size);
+    validateInteger(length, "length", 0, this.#size - offset);
+    for (const r of this.#regions) {
+      if (offset < r.offset + r.length && r.offset < offset + length) {
+        throw invalidArgValue("offset", offset, `overlaps the region [${r.offset}, ${r.offset + r.length}) already handed out`);
+      }
+    }
+    if (length > 0) this.#regions.push({ offset, length });
+    return Object.freeze({ kind: "memmap.OutputRegion", path: this.writePath, offset, length, mapped: this.mapped });
+  }
+
+  // The heap region is written at commit, except the ranges handed to
+  // workers, which they wrote themselves.
+  #heapRuns(): Array<[number, number]> {
+    const runs: Array<[number, number]> = [];
+    const regions = [...this.#regions].sort((a, b) => a.offset - b.offset);
+    let at = 0;
+    for (const r of regions) {
+      if (r.offset > at) runs.push([at, r.offset]);
+      at = Math.max(at, r.offset + r.length);
+    }
+    if (at < this.#size) runs.push([at, this.#size]);
+    return runs;
+  }
+
+  #beginCommit(): void {
+    this.#open();
+    this.#state = "committing";
+  }
+
+  #finish(state: "committed" | "aborted"): void {
+    this.#state = state;
+    if (this.#heap) detachHeap(this.#heap);
+    this.#heap = null;
+  }
+
+  /**
+   * Flushes the region, unmaps it, truncates the file to {@link OutputFile.length},
+   * fsyncs it and renames it over `path` (then fsyncs the directory). Only
+   * now does `path` change. On failure the output is aborted: `path` keeps
+   * its old content and the temporary file is removed.
+   */
+  commitSync(): void {
+    this.#beginCommit();
+    try {
+      if (this.#mapping) {
+        this.#mapping.flushSync();
+        this.#mapping.unmap();
+        this.#mapping = null;
+      } else {
+        for (const [from, to] of this.#heapRuns()) writeAllSync(this.#fd, this.#heap!.subarray(from, to), from);
+      }
+      if (this.#regular) {
+        ftruncateSync(this.#fd, this.length);
+        fsyncSync(this.#fd);
+      }
+      closeSync(this.#fd);
+      this.#fd = -1;
+      if (this.atomic) {
+        renameSync(this.writePath, this.path);
+        fsyncDirectory(dirname(this.path));
+      }
+    } catch (e) {
+      this.#cleanup();
+      throw e;
+    }
+    this.#finish("committed");
+  }
+
+  /** {@link OutputFile.commitSync} with the slow steps (msync, write, fsync, rename) off the main thread. */
+  async commit(): Promise<void> {
+    this.#beginCommit();
+    try {
+      if (this.#mapping) {
+        await this.#mapping.flush();
+        this.#mapping.unmap();
+        this.#mapping = null;
+      } else {
+        for (const [from, to] of this.#heapRuns()) await writeAll(this.#fd, this.#heap!.subarray(from, to), from);
+      }
+      if (this.#regular) {
+        await ftruncate(this.#fd, this.length);
+        await fsync(this.#fd);
+      }
+      await close(this.#fd);
+      this.#fd = -1;
+      if (this.atomic) {
+        await rename(this.writePath, this.path);
+        const dir = await openAsync(dirname(this.path), "r").catch(() => -1);
+        if (dir >= 0) {
+          await fsync(dir).catch(() => undefined);
+          await close(dir);
+        }
+      }
+    } catch (e) {
+      this.#cleanup();
+      throw e;
+    }
+    this.#finish("committed");
+  }
+
+  // Undoes what the output did: unmap, close, remove the file it created.
+  #cleanup(): void {
+    if (this.#mapping) {
+      this.#mapping.unmap();
+      this.#mapping = null;
+    }
+    if (this.#fd >= 0) {
+      closeSync(this.#fd);
+      this.#fd = -1;
+    }
+    if (this.atomic || this.#created) {
+      try {
+        unlinkSync(this.writePath);
+      } catch {
+        // Already gone.
+      }
+    }
+    this.#finish("aborted");
+  }
+
+  /**
+   * Gives up: unmaps, removes the temporary file, leaves `path` untouched.
+   * With `atomic: false`, a file this output created is removed and an
+   * existing one keeps what was written. Calling it again, or after
+   * commit, does nothing.
+   */
+  abort(): void {
+    if (this.#state !== "open") return;
+    this.#cleanup();
+  }
+
+  /** Aborts an output that was not committed, for `using out = createOutput(...)`. */
+  [Symbol.dispose](): void {
+    this.abort();
+  }
+}
+
+/**
+ * Creates an output file of `size` mapped bytes (more can be appended).
+ * A disk without room is ENOSPC here, with no file left behind.
+ *
+ * @example
+ * using out = createOutput("a.out", { size: layout.size });
+ * out.write(0, header);
+ * out.view(textOffset, text.length).set(text);
+ * const symtabAt = out.append(symtab);
+ * await out.commit();
+ */
+export function createOutput(path: string | URL, options: OutputOptions): OutputFile {
+  const target = toPath(path);
+  const o = optionsObject(options);
+  if (o["size"] === undefined) throw invalidArgType("options.size", "of type number", undefined);
+  const size = validateInteger(o["size"], "options.size");
+  const mode = o["mode"] === undefined ? 0o666 : validateInteger(o["mode"], "options.mode", 0, 0o7777);
+  let atomic = optionalBoolean(o, "atomic", true);
+  let tryMap = optionalBoolean(o, "mapped", true);
+
+  // A destination that is not a regular file (a device such as /dev/null, a
+  // FIFO) is written in place and never renamed over.
+  const existing = statOrNull(target);
+  const regular = existing === null || existing.isFile();
+  if (!regular) {
+    atomic = false;
+    tryMap = false;
+  }
+  const writePath = atomic ? tempPathFor(target) : target;
+  let created = false;
+  let fd: number;
+  if (atomic) {
+    fd = openSync(writePath, "wx+", mode);
+    created = true;
+  } else {
+    try {
+      fd = openSync(writePath, "wx+", mode);
+      created = true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      fd = openSync(writePath, regular ? "r+" : "w");
+    }
+  }
+
+  let mapping: Mapping | null = null;
+  let heap: Buffer | null = null;
+  try {
+    if (tryMap) {
+      try {
+        mapping = map(fd, { access: "write", size, length: size });
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        // File systems without mmap say ENODEV (or EACCES/EINVAL); the heap
+        // fallback serves them. Anything else (ENOSPC above all) is an error.
+        if (code !== "ENODEV" && code !== "EINVAL" && code !== "EACCES" && code !== "ENOTSUP") throw e;
+      }
+    }
+    if (mapping === null) {
+      if (size > bufferConstants.MAX_LENGTH) {
+        throw rangeError(`Without a mapping, the region is one Buffer: at most ${bufferConstants.MAX_LENGTH} bytes`);
+      }
+      if (regular) {
+        reserve(fd, size);
+      }
+      heap = Buffer.from(new ArrayBuffer(size));
+    }
+  } catch (e) {
+    closeSync(fd);
+    if (created) {
+      try {
+        unlinkSync(writePath);
+      } catch {
+        // Already gone.
+      }
+    }
+    const err = e as NodeJS.ErrnoException & { dest?: string };
+    if (err.code !== undefined && err.syscall !== undefined) {
+      err.path ??= writePath;
+      if (atomic) err.dest = target;
+    }
+    throw e;
+  }
+  return new OutputFile({ path: target, writePath, atomic, fd, mapping, heap, size, created, regular });
+}
+
+/**
+ * In a worker thread (or anywhere): opens a region handed out by
+ * {@link OutputFile.region} for writing. Its writes land in the output's
+ * file; call close() before the output is committed.
+ */
+export function openRegion(handle: OutputRegion): RegionWriter {
+  const h = optionsObject(handle, "handle");
+  if (h["kind"] !== "memmap.OutputRegion" || typeof h["path"] !== "string") {
+    throw invalidArgType("handle", "an OutputRegion from OutputFile.region()", handle);
+  }
+  const offset = validateInteger(h["offset"], "handle.offset");
+  const length = validateInteger(h["length"], "handle.length");
+  return new RegionWriter(h["path"], offset, length, h["mapped"] === true);
+}
+
+/** The writable side of an {@link OutputRegion}. Coordinates are relative to the region. */
+export class RegionWriter implements Disposable {
+  #mapping: Mapping | null = null;
+  #heap: Buffer | null = null;
+  #closed = false;
+  readonly #path: string;
+  /** Offset of the region in the output file. */
+  readonly offset: number;
+  readonly length: number;
+
+  /** @internal Use openRegion(). */
+  constructor(path: string, offset: number, length: number, mapped: boolean) {
+    this.#path = path;
+    this.offset = offset;
+    this.length = length;
+    if (length === 0) this.#heap = Buffer.alloc(0);
+    else if (mapped) this.#mapping = map(path, { access: "write", offset, length });
+    else this.#heap = Buffer.from(new ArrayBuffer(length));
+  }
+
+  /** A zero-copy Buffer over the whole region. */
+  get buffer(): Buffer {
+    if (this.#closed) throw closedError();
+    return this.#mapping ? this.#mapping.buffer : this.#heap!;
+  }
+
+  /** A window on the region. */
+  view(offset: number, length?: number): Buffer {
+    if (this.#closed) throw closedError();
+    validateInteger(offset, "offset", 0, this.length);
+    const len = length === undefined ? this.length - offset : validateInteger(length, "length", 0, this.length - offset);
+    return this.#mapping ? this.#mapping.view(offset, len) : this.#heap!.subarray(offset, offset + len);
+  }
+
+  /** Copies `data` into the region at `offset` (region coordinates). */
+  write(offset: number, data: Uint8Array | string): number {
+    const bytes = toBytes(data, "data");
+    validateInteger(offset, "offset", 0, this.length);
+    if (bytes.length > this.length - offset) throw rangeError(`Writing ${bytes.length} bytes at ${offset} passes the end of the region (${this.length} bytes)`);
+    this.view(offset, bytes.length).set(bytes);
+    return bytes.length;
+  }
+
+  /** Finishes the region: unmaps it (or writes the heap buffer into the file). Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#mapping) {
+      this.#mapping.unmap();
+      this.#mapping = null;
+    } else if (this.#heap && this.#heap.length > 0) {
+      const fd = openSync(this.#path, "r+");
+      try {
+        writeAllSync(fd, this.#heap, this.offset);
+      } finally {
+        closeSync(fd);
+      }
+      detachHeap(this.#heap);
+    }
+    this.#heap = null;
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}

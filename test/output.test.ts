@@ -1,0 +1,266 @@
+// OutputFile: the linker's mmap'd output writer, atomic.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { Worker } from "node:worker_threads";
+import { execFileSync, spawn } from "node:child_process";
+import { closeSync, existsSync, ftruncateSync, openSync, readdirSync, readFileSync, statSync, writeFileSync, writeSync } from "node:fs";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { createOutput, openRegion, TEMP_FILE_PATTERN, type OutputRegion } from "memmap";
+import { pattern, root, tempDir } from "./helpers.js";
+
+// An ELF-like layout: a header, sections at known offsets (two of them
+// filled by worker threads), and a tail of unknown size appended after.
+const HEADER = 64;
+const SECTIONS = [
+  { offset: 4096, data: pattern(10_000, 1) },
+  { offset: 16_384, data: pattern(70_000, 2) },
+  { offset: 90_000, data: pattern(33, 3) },
+];
+const WORKER_REGIONS = [
+  { offset: 100_000, length: 50_000, seed: 4 },
+  { offset: 150_000, length: 60_123, seed: 5 },
+];
+const SIZE = 210_123;
+const TAIL = [Buffer.from("symbol table follows\n"), pattern(12_345, 6), Buffer.from("")];
+
+function header(): Buffer {
+  const h = Buffer.alloc(HEADER);
+  h.write("\u007fELF", 0, "latin1");
+  h.writeUInt32LE(SIZE, 8);
+  h.writeUInt32LE(SECTIONS.length, 12);
+  return h;
+}
+
+/** The same file, built with plain fs calls. */
+function reference(path: string): Buffer {
+  const fd = openSync(path, "w");
+  writeSync(fd, header(), 0, HEADER, 0);
+  for (const s of SECTIONS) writeSync(fd, s.data, 0, s.data.length, s.offset);
+  for (const r of WORKER_REGIONS) writeSync(fd, pattern(r.length, r.seed), 0, r.length, r.offset);
+  let at = SIZE;
+  for (const t of TAIL) {
+    writeSync(fd, t, 0, t.length, at);
+    at += t.length;
+  }
+  ftruncateSync(fd, at);
+  closeSync(fd);
+  return readFileSync(path);
+}
+
+const workerCode = `
+  const { workerData, parentPort } = require("node:worker_threads");
+  import(workerData.url).then(({ openRegion }) => {
+    const r = openRegion(workerData.handle);
+    const b = r.buffer;
+    for (let i = 0; i < b.length; i++) b[i] = (i * 31 + workerData.seed) & 0xff;
+    r.close();
+    parentPort.postMessage("done");
+  });
+`;
+
+function fillInWorker(handle: OutputRegion, seed: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const w = new Worker(workerCode, {
+      eval: true,
+      workerData: { url: pathToFileURL(join(root, "dist", "index.js")).href, handle, seed },
+    });
+    w.once("message", () => resolve());
+    w.once("error", reject);
+    w.once("exit", (c) => (c === 0 ? resolve() : reject(new Error(`worker exited with ${c}`))));
+  });
+}
+
+for (const mapped of [true, false]) {
+  for (const how of ["commit", "commitSync"] as const) {
+    test(`an ELF-like layout through views, write, append and two workers equals the plain-fs file (mapped: ${mapped}, ${how})`, async () => {
+      const t = tempDir();
+      const expected = reference(t.file("reference.bin"));
+      const out_path = t.file("a.out", "old content");
+      const out = createOutput(out_path, { size: SIZE, mapped });
+      assert.equal(out.mapped, mapped);
+      assert.equal(out.atomic, true);
+      assert.notEqual(out.writePath, out_path);
+      assert.match(out.writePath.split("/").pop()!, TEMP_FILE_PATTERN);
+      out.buffer.set(header(), 0);
+      out.view(SECTIONS[0]!.offset, SECTIONS[0]!.data.length).set(SECTIONS[0]!.data);
+      assert.equal(out.write(SECTIONS[1]!.offset, SECTIONS[1]!.data), SECTIONS[1]!.data.length);
+      out.write(SECTIONS[2]!.offset, SECTIONS[2]!.data);
+      await Promise.all(WORKER_REGIONS.map((r) => fillInWorker(out.region(r.offset, r.length), r.seed)));
+      let at = SIZE;
+      for (const chunk of TAIL) {
+        assert.equal(out.append(chunk), at);
+        at += chunk.length;
+      }
+      assert.equal(out.length, at);
+      assert.equal(readFileSync(out_path, "utf8"), "old content", "path is untouched before commit");
+      const view = out.view(0, 10);
+      if (how === "commit") await out.commit();
+      else out.commitSync();
+      const got = readFileSync(out_path);
+      assert.equal(got.length, expected.length);
+      assert.ok(got.equals(expected), "byte for byte");
+      assert.equal(existsSync(out.writePath), false, "the temporary file was renamed");
+      assert.equal(view.length, 0, "views are detached after commit");
+      assert.throws(() => out.buffer, { code: "ERR_MEMMAP_CLOSED" });
+      assert.throws(() => out.append("x"), { code: "ERR_MEMMAP_CLOSED" });
+      assert.throws(() => out.commitSync(), { code: "ERR_MEMMAP_CLOSED" });
+      await assert.rejects(out.commit(), { code: "ERR_MEMMAP_CLOSED" });
+      out.abort(); // after commit: nothing
+      assert.ok(readFileSync(out_path).equals(expected));
+      t.done();
+    });
+  }
+}
+
+test("grow() keeps earlier bytes and absorbs the appended tail at the same offsets", () => {
+  for (const mapped of [true, false]) {
+    const t = tempDir();
+    const p = t.file("g.bin");
+    const out = createOutput(p, { size: 5000, mapped });
+    out.write(0, pattern(5000));
+    assert.equal(out.append("tail!"), 5000);
+    const before = out.view(0, 10);
+    assert.throws(() => out.grow(5004), { code: "ERR_OUT_OF_RANGE" }, "cannot cut into the tail");
+    out.grow(20_000);
+    assert.equal(before.length, 0, "views made before grow() are detached");
+    assert.equal(out.size, 20_000);
+    assert.ok(out.view(0, 5000).equals(pattern(5000)), `mapped: ${mapped}`);
+    assert.equal(out.view(5000, 5).toString(), "tail!");
+    out.write(19_990, "0123456789");
+    assert.throws(() => out.write(19_995, "0123456789"), { code: "ERR_OUT_OF_RANGE" });
+    out.commitSync();
+    const got = readFileSync(p);
+    assert.equal(got.length, 20_000);
+    assert.ok(got.subarray(0, 5000).equals(pattern(5000)));
+    assert.equal(got.toString("utf8", 5000, 5005), "tail!");
+    assert.equal(got.toString("utf8", 19_990), "0123456789");
+    t.done();
+  }
+});
+
+test("abort() and `using` leave an existing path with its old content and no temporary file", () => {
+  const t = tempDir();
+  const p = t.file("keep.bin", "precious");
+  const out = createOutput(p, { size: 4096 });
+  out.write(0, "garbage");
+  out.append("more garbage");
+  const v = out.buffer;
+  out.abort();
+  out.abort();
+  assert.equal(v.length, 0);
+  assert.throws(() => out.write(0, "x"), { code: "ERR_MEMMAP_CLOSED" });
+  {
+    using o2 = createOutput(p, { size: 100, mapped: false });
+    o2.write(0, "not committed");
+  }
+  assert.equal(readFileSync(p, "utf8"), "precious");
+  assert.deepEqual(readdirSync(t.dir), ["keep.bin"]);
+  t.done();
+});
+
+test("a process killed with SIGKILL mid-write leaves path untouched, a recognisable temporary file at most", async () => {
+  const t = tempDir();
+  const p = t.file("victim.bin", "old");
+  const child = spawn(process.execPath, ["--input-type=module", "-e", `
+    import { createOutput } from "memmap";
+    const out = createOutput(${JSON.stringify(p)}, { size: 1 << 20 });
+    out.buffer.fill(1);
+    out.append("tail");
+    console.log("writing");
+    for (;;) out.buffer.fill(2);
+  `], { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
+  await new Promise<void>((resolve) => child.stdout.once("data", () => resolve()));
+  child.kill("SIGKILL");
+  const [code, signal] = await new Promise<[number | null, string | null]>((resolve) => child.once("exit", (c, s) => resolve([c, s])));
+  assert.equal(signal, "SIGKILL", `exit code ${code}`);
+  assert.equal(readFileSync(p, "utf8"), "old");
+  for (const name of readdirSync(t.dir)) {
+    if (name !== "victim.bin") assert.match(name, TEMP_FILE_PATTERN);
+  }
+  t.done();
+});
+
+test("atomic: false writes in place; a device such as /dev/null is written, never replaced", async () => {
+  const t = tempDir();
+  const p = t.file("inplace.bin", "0123456789abcdef");
+  const out = createOutput(p, { size: 4, atomic: false });
+  assert.equal(out.writePath, p);
+  out.write(0, "ABCD");
+  out.append("!");
+  await out.commit();
+  assert.equal(readFileSync(p, "utf8"), "ABCD!", "truncated to the exact length");
+  const dev = createOutput("/dev/null", { size: 1000 });
+  assert.equal(dev.mapped, false);
+  assert.equal(dev.atomic, false);
+  dev.write(0, "into the void");
+  dev.append("and more");
+  dev.commitSync();
+  assert.ok(statSync("/dev/null").isCharacterDevice());
+  const q = t.file("created.bin");
+  const o3 = createOutput(q, { size: 10, atomic: false });
+  o3.abort();
+  assert.equal(existsSync(q), false, "a file created in place is removed by abort()");
+  t.done();
+});
+
+test("regions may not overlap and are checked", () => {
+  const t = tempDir();
+  const out = createOutput(t.file("r.bin"), { size: 1000 });
+  out.region(0, 100);
+  out.region(100, 100);
+  assert.throws(() => out.region(150, 10), { code: "ERR_INVALID_ARG_VALUE", message: /overlaps/ });
+  assert.throws(() => out.region(999, 2), { code: "ERR_OUT_OF_RANGE" });
+  out.region(500, 0);
+  assert.throws(() => openRegion({ kind: "nope" } as never), { code: "ERR_INVALID_ARG_TYPE" });
+  const h = out.region(200, 50);
+  assert.deepEqual(structuredClone(h), h, "a handle is structured-cloneable");
+  using r = openRegion(h);
+  r.write(0, "in region");
+  assert.throws(() => r.write(45, "0123456789"), { code: "ERR_OUT_OF_RANGE" });
+  r.close();
+  assert.equal(out.view(200, 9).toString(), "in region", "a region's writes are the output's bytes");
+  out.abort();
+  t.done();
+});
+
+test("createOutput checks its arguments", () => {
+  const t = tempDir();
+  assert.throws(() => createOutput(t.file("x"), {} as never), { code: "ERR_INVALID_ARG_TYPE", message: /options\.size/ });
+  assert.throws(() => createOutput(t.file("x"), { size: -1 }), { code: "ERR_OUT_OF_RANGE" });
+  assert.throws(() => createOutput(42 as never, { size: 1 }), { code: "ERR_INVALID_ARG_TYPE" });
+  assert.throws(() => createOutput(join(t.dir, "missing-dir", "x"), { size: 1 }), { code: "ENOENT" });
+  assert.deepEqual(readdirSync(t.dir), []);
+  t.done();
+});
+
+test("an output larger than the free space: ENOSPC at createOutput and at grow, nothing left behind", (t) => {
+  const tmp = tempDir();
+  try {
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=1m", "memmap-test", tmp.dir], { stdio: "pipe" });
+  } catch (e) {
+    t.skip(`cannot mount a 1 MiB tmpfs here (${String((e as { stderr?: Buffer }).stderr ?? e).trim()})`);
+    tmp.done();
+    return;
+  }
+  try {
+    const p = join(tmp.dir, "big.out");
+    writeFileSync(p, "old");
+    for (const mapped of [true, false]) {
+      assert.throws(() => createOutput(p, { size: 8 << 20, mapped }), { code: "ENOSPC" });
+      assert.deepEqual(readdirSync(tmp.dir), ["big.out"], "no temporary file left");
+      const out = createOutput(p, { size: 64 << 10, mapped });
+      out.write(0, "small enough");
+      assert.throws(() => out.grow(8 << 20), { code: "ENOSPC" });
+      assert.equal(out.size, 64 << 10);
+      out.abort();
+      assert.deepEqual(readdirSync(tmp.dir), ["big.out"]);
+      assert.equal(readFileSync(p, "utf8"), "old");
+    }
+  } finally {
+    // Lazy, so that a failed assertion above (which may leave a file open)
+    // is what the test reports.
+    execFileSync("umount", ["-l", tmp.dir]);
+    tmp.done();
+  }
+});
