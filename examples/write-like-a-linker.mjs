@@ -6,7 +6,7 @@
 // Usage: node examples/write-like-a-linker.mjs [out-file]
 import { createOutput } from "memmap";
 import { Worker } from "node:worker_threads";
-import { readFileSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -58,4 +58,5 @@ try {
   console.log(`.text starts with 0x${written[sections[0].offset].toString(16)}, .rodata with 0x${written[sections[1].offset].toString(16)}`);
 } finally {
   out.abort(); // does nothing after a commit; removes the temporary file otherwise
+  if (process.argv[2] === undefined) rmSync(outPath, { force: true }); // our own scratch file
 }
