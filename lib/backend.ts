@@ -59,6 +59,9 @@ export interface Backend {
   readonly pageSize: number;
   readonly allocationGranularity: number;
   readonly adviceNames: readonly string[];
+  readonly fileAdviceNames: readonly string[];
   mapFile(req: MapFileRequest): BackendMapping;
   mapAnonymous(req: MapAnonymousRequest): BackendMapping;
+  /** posix_fadvise on a file, by path or descriptor; length 0: to the end. */
+  adviseFile(path: string | null, fd: number, offset: number, length: number, advice: string): void;
 }

@@ -35,6 +35,8 @@ export interface NativeAddon {
   rawMunlock(buffer: ArrayBufferView): void;
   rawMincore(buffer: ArrayBufferView): Buffer;
   stats(): { live: number; forcedGcs: number };
+  fileAdviceNames: string[];
+  fileAdvise(path: string | null, fd: number, offset: number, length: number, advice: string): void;
 }
 
 /** An opaque native handle (a Node-API external). */

@@ -56,6 +56,9 @@ export type Advice =
   | "mergeable" | "unmergeable" | "dontdump" | "dodump" | "dontfork" | "dofork" | "cold" | "pageout"
   | "populate_read" | "populate_write";
 
+/** Advice about a file's page cache (posix_fadvise). */
+export type FileAdvice = "normal" | "sequential" | "random" | "willneed" | "dontneed" | "noreuse";
+
 /** Which pages of a range are in memory (mincore). */
 export interface Residency {
   pageSize: number;
@@ -323,4 +326,21 @@ export function mapAnonymous(length: number, options?: AnonymousOptions): Mappin
     lock: optionalBoolean(o, "lock"),
   };
   return new Mapping(native(() => backend.mapAnonymous(req)), "anonymous", 0);
+}
+
+/**
+ * Advice to the kernel about a file's pages in the page cache
+ * (posix_fadvise), without mapping it: `"dontneed"` evicts clean pages,
+ * `"willneed"` starts reading ahead. `range.length` 0 (the default) means to
+ * the end of the file.
+ * @example adviseFile("big.log", "dontneed"); // drop it from the page cache
+ * @throws fs-style errors (ENOENT, EBADF, ...); ERR_INVALID_ARG_VALUE for an unknown advice.
+ */
+export function adviseFile(file: FileLike, advice: FileAdvice, range?: Range): void {
+  const { path, fd } = resolveFile(file);
+  validateOneOf(advice, "advice", backend.fileAdviceNames);
+  const r = optionsObject(range, "range");
+  const offset = optionalInteger(r, "offset", 0);
+  const length = optionalInteger(r, "length", 0);
+  native(() => backend.adviseFile(path, fd, offset, length, advice), path ?? undefined);
 }

@@ -986,6 +986,44 @@ napi_value ResizeJs(napi_env env, napi_callback_info info) {
   return Undefined(env);
 }
 
+// fileAdvise(path | null, fd, offset, length, advice): posix_fadvise on a
+// file, by path (opened read-only for the call) or by descriptor.
+napi_value FileAdviseJs(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  if (!a.Need(5)) return nullptr;
+  std::string path, name;
+  bool have_path = !a.IsNull(0);
+  int64_t fd_in, offset, length;
+  if ((have_path && !a.String(0, "path", &path)) ||
+      !a.Int(1, "fd", -1, 0x7fffffff, &fd_in) ||
+      !a.Int(2, "offset", 0, (int64_t{1} << 53), &offset) ||
+      !a.Int(3, "length", 0, (int64_t{1} << 53), &length) ||
+      !a.String(4, "advice", &name)) {
+    return nullptr;
+  }
+  int advice;
+  if (!os::FileAdviceByName(name, &advice)) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE",
+                          ("Unknown file advice \"" + name + "\"").c_str());
+    return nullptr;
+  }
+  int fd = static_cast<int>(fd_in);
+  bool created = false;
+  SysErr e;
+  if (have_path) {
+    e = WithReclaim([&] { return os::OpenFile(path, false, false, 0, &fd, &created); });
+  } else if (fd < 0) {
+    e = Fail(EBADF, "posix_fadvise");
+  }
+  if (!e) e = os::FileAdvise(fd, offset, length, advice);
+  if (have_path && fd >= 0) os::Close(fd);
+  if (e) {
+    ThrowSys(env, e);
+    return nullptr;
+  }
+  return Undefined(env);
+}
+
 // ---------------------------------------------------------------------------
 // Raw layer: the golang.org/x/sys/unix calls, over buffers this addon made.
 
@@ -1235,6 +1273,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"rawMadvise", RawMadviseJs}, {"rawMprotect", RawMprotectJs},
       {"rawMlock", RawMlockJs},     {"rawMunlock", RawMunlockJs},
       {"rawMincore", RawMincoreJs}, {"stats", StatsJs},
+      {"fileAdvise", FileAdviseJs},
   };
   for (const Fn& f : fns) {
     napi_value fn;
@@ -1260,6 +1299,13 @@ napi_value Init(napi_env env, napi_value exports) {
     napi_set_element(env, advice, static_cast<uint32_t>(i), v);
   }
   napi_set_named_property(env, exports, "adviceNames", advice);
+  std::vector<std::string> file_names = os::FileAdviceNames();
+  CHECK_NAPI(env, napi_create_array_with_length(env, file_names.size(), &advice));
+  for (size_t i = 0; i < file_names.size(); i++) {
+    napi_create_string_utf8(env, file_names[i].c_str(), file_names[i].size(), &v);
+    napi_set_element(env, advice, static_cast<uint32_t>(i), v);
+  }
+  napi_set_named_property(env, exports, "fileAdviceNames", advice);
   return exports;
 }
 

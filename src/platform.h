@@ -90,6 +90,11 @@ SysErr Residency(void* addr, size_t length, uint8_t* pages);
 // Pages the range in without SIGBUS where the kernel allows it.
 SysErr Populate(void* addr, size_t length);
 
+// posix_fadvise(2) on an open file: advice about its page cache.
+SysErr FileAdvise(int fd, int64_t offset, int64_t length, int advice);
+bool FileAdviceByName(const std::string& name, int* advice);
+std::vector<std::string> FileAdviceNames();
+
 // Named advice ("normal", "random", ...) to the platform's value; false when
 // the name is unknown on this platform.
 bool AdviceByName(const std::string& name, int* advice);

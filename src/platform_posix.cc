@@ -320,6 +320,47 @@ struct NamedAdvice {
   int value;
 };
 
+#if defined(POSIX_FADV_NORMAL)
+static const NamedAdvice kFileAdvice[] = {
+    {"normal", POSIX_FADV_NORMAL},     {"sequential", POSIX_FADV_SEQUENTIAL},
+    {"random", POSIX_FADV_RANDOM},     {"willneed", POSIX_FADV_WILLNEED},
+    {"dontneed", POSIX_FADV_DONTNEED}, {"noreuse", POSIX_FADV_NOREUSE},
+};
+#endif
+
+SysErr FileAdvise(int fd, int64_t offset, int64_t length, int advice) {
+#if defined(POSIX_FADV_NORMAL)
+  int r = posix_fadvise(fd, static_cast<off_t>(offset), static_cast<off_t>(length), advice);
+  if (r != 0) return Fail(r, "posix_fadvise");
+  return Ok();
+#else
+  (void)fd; (void)offset; (void)length; (void)advice;
+  return Fail(ENOTSUP, "posix_fadvise");
+#endif
+}
+
+bool FileAdviceByName(const std::string& name, int* advice) {
+#if defined(POSIX_FADV_NORMAL)
+  for (const auto& a : kFileAdvice) {
+    if (name == a.name) {
+      *advice = a.value;
+      return true;
+    }
+  }
+#endif
+  (void)name;
+  (void)advice;
+  return false;
+}
+
+std::vector<std::string> FileAdviceNames() {
+  std::vector<std::string> names;
+#if defined(POSIX_FADV_NORMAL)
+  for (const auto& a : kFileAdvice) names.emplace_back(a.name);
+#endif
+  return names;
+}
+
 static const NamedAdvice kAdvice[] = {
     {"normal", MADV_NORMAL},
     {"random", MADV_RANDOM},

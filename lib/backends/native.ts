@@ -74,6 +74,10 @@ export function nativeBackend(addon: NativeAddon, reason: string): Backend {
     pageSize: addon.pageSize,
     allocationGranularity: addon.allocationGranularity,
     adviceNames: Object.freeze([...addon.adviceNames]),
+    fileAdviceNames: Object.freeze([...addon.fileAdviceNames]),
+    adviseFile(path, fd, offset, length, advice) {
+      addon.fileAdvise(path, fd, offset, length, advice);
+    },
     mapFile(req: MapFileRequest): BackendMapping {
       const [h, length] = addon.mapFile(
         req.path, req.fd, ACCESS[req.access], req.offset, req.length, req.size, req.mode,
