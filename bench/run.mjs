@@ -29,48 +29,90 @@ const median = (xs) => {
 };
 const fmt = (x, d = 1) => x.toFixed(d);
 
-const sections = [];
-for (const name of trials) {
-  const trial = await import(join(here, "trials", `${name}.mjs`));
-  const rows = [];
-  for (const driver of Object.keys(trial.drivers)) {
-    const ms = [];
-    const rss = [];
-    const anon = [];
-    let skipped = null;
-    for (let r = 0; r < runs && skipped === null; r++) {
-      const workdir = mkdtempSync(join(tmpdir(), "memmap-bench-"));
-      const res = spawnSync(process.execPath, [join(here, "trial.mjs"), name, driver, workdir], { cwd: root, encoding: "utf8" });
-      rmSync(workdir, { recursive: true, force: true });
-      if (res.status !== 0) {
-        skipped = (res.stderr || res.stdout).trim().split("\n").slice(-1)[0];
-        break;
-      }
-      const out = JSON.parse(res.stdout.trim().split("\n").pop());
-      ms.push(out.ms);
-      rss.push(out.maxRssKiB / 1024);
-      anon.push(out.peakAnonKiB / 1024);
+async function runDriver(name, driver, variantIndex) {
+  const ms = [];
+  const rss = [];
+  const anon = [];
+  let skipped = null;
+  for (let r = 0; r < runs && skipped === null; r++) {
+    const workdir = mkdtempSync(join(tmpdir(), "memmap-bench-"));
+    const argv = [join(here, "trial.mjs"), name, driver, workdir];
+    if (variantIndex !== undefined) argv.push(String(variantIndex));
+    const res = spawnSync(process.execPath, argv, { cwd: root, encoding: "utf8", maxBuffer: 16 << 20 });
+    rmSync(workdir, { recursive: true, force: true });
+    if (res.status !== 0) {
+      skipped = (res.stderr || res.stdout).trim().split("\n").filter(Boolean).slice(-1)[0] ?? `exit ${res.status}`;
+      break;
     }
-    rows.push({ driver, ms, rss, anon, skipped });
-    process.stderr.write(`${name} / ${driver}: ${skipped ?? `${fmt(median(ms))} ms`}\n`);
+    const out = JSON.parse(res.stdout.trim().split("\n").pop());
+    ms.push(out.ms);
+    rss.push(out.maxRssKiB / 1024);
+    anon.push(out.peakAnonKiB / 1024);
   }
+  return { driver, ms, rss, anon, skipped };
+}
+
+function table(trial, rows, heading) {
   const base = rows.find((r) => r.driver === trial.baseline && !r.skipped);
   const baseMs = base ? median(base.ms) : NaN;
   const lines = [
-    `## ${trial.title}`,
+    heading,
     "",
     `| driver | median ms | min–max ms | time vs ${trial.baseline} | peak RSS MiB | peak private MiB |`,
     "|---|---:|---:|---:|---:|---:|",
   ];
   for (const r of rows) {
     if (r.skipped) {
-      lines.push(`| ${r.driver} | skipped: ${r.skipped} | | | | |`);
+      lines.push(`| ${r.driver} | skipped: ${r.skipped.replace(/\|/g, "/")} | | | | |`);
       continue;
     }
     const m = median(r.ms);
-    lines.push(`| ${r.driver} | ${fmt(m)} | ${fmt(Math.min(...r.ms))}–${fmt(Math.max(...r.ms))} | ${fmt(m / baseMs, 2)}x | ${fmt(median(r.rss))} | ${fmt(median(r.anon))} |`);
+    const isC = r.driver.startsWith("C ");
+    const mem = isC ? "(own process)" : fmt(median(r.rss));
+    const priv = isC ? "" : fmt(median(r.anon));
+    lines.push(`| ${r.driver} | ${fmt(m, m < 10 ? 2 : 1)} | ${fmt(Math.min(...r.ms), 1)}–${fmt(Math.max(...r.ms), 1)} | ${fmt(m / baseMs, 2)}x | ${mem} | ${priv} |`);
   }
-  sections.push(lines.join("\n"));
+  return { text: lines.join("\n"), baseMs, rows };
+}
+
+const sections = [];
+for (const name of trials) {
+  const trial = await import(join(here, "trials", `${name}.mjs`));
+  const variants = trial.variants ?? [undefined];
+  const results = [];
+  for (let vi = 0; vi < variants.length; vi++) {
+    const variant = variants[vi];
+    const rows = [];
+    for (const driver of Object.keys(trial.drivers)) {
+      const row = await runDriver(name, driver, variant === undefined ? undefined : vi);
+      rows.push(row);
+      process.stderr.write(`${name}${variant ? ` [${variant.name}]` : ""} / ${driver}: ${row.skipped ?? `${fmt(median(row.ms))} ms`}\n`);
+    }
+    const heading = variant ? `### ${variant.name} files (${variant.count} of them)` : `## ${trial.title}`;
+    results.push({ variant, ...table(trial, rows, heading) });
+  }
+  if (trial.variants) {
+    const parts = [`## ${trial.title}`, ""];
+    const crossover = [];
+    for (const r of results) {
+      parts.push(r.text, "");
+      const rf = r.rows.find((x) => x.driver.startsWith("readFileSync") && !x.skipped);
+      if (rf) crossover.push(`${r.variant.name}: memmap ${fmt(r.baseMs / r.variant.count * 1000, 1)} µs/file, readFileSync ${fmt(median(rf.ms) / r.variant.count * 1000, 1)} µs/file`);
+    }
+    const firstWin = results.find((r) => {
+      const rf = r.rows.find((x) => x.driver.startsWith("readFileSync") && !x.skipped);
+      return rf && r.baseMs < median(rf.ms);
+    });
+    parts.push(`Per file: ${crossover.join("; ")}.`, "");
+    parts.push(firstWin ? `Crossover: mapping is faster than readFileSync from ${firstWin.variant.name} files up.` : "Crossover: readFileSync was faster at every size measured.");
+    sections.push(parts.join("\n"));
+  } else {
+    const r = results[0];
+    const c = r.rows.find((x) => x.driver.startsWith("C ") && x.driver.includes("mmap") && !x.skipped);
+    let text = r.text;
+    if (c) text += `\n\nmemmap takes ${fmt(r.baseMs / median(c.ms), 2)}x the time of the C loop over mmap (the physical reference).`;
+    sections.push(text);
+  }
 }
 
 const header = [

@@ -1,10 +1,11 @@
 // Runs one driver of one trial in this (fresh) process and prints one JSON
 // line: the timed milliseconds and the process's peak RSS.
-// Usage: node bench/trial.mjs <trial> <driver> <workdir>
+// Usage: node bench/trial.mjs <trial> <driver> <workdir> [variant index]
+// A driver may return { ms } to report its own timing (the C reference does).
 import { performance } from "node:perf_hooks";
 import { readFileSync } from "node:fs";
 
-const [trialName, driverName, workdir] = process.argv.slice(2);
+const [trialName, driverName, workdir, variantIndex] = process.argv.slice(2);
 const trial = await import(new URL(`./trials/${trialName}.mjs`, import.meta.url));
 const driver = trial.drivers[driverName];
 if (!driver) throw new Error(`no driver ${driverName} in ${trialName}`);
@@ -15,10 +16,12 @@ const rssAnonKiB = () => {
   return m ? Number(m[1]) : 0;
 };
 let peakAnonKiB = rssAnonKiB();
-const ctx = { workdir, mark() { peakAnonKiB = Math.max(peakAnonKiB, rssAnonKiB()); }, ...(trial.setup ? await trial.setup(workdir) : {}) };
+const variant = variantIndex === undefined ? undefined : trial.variants[Number(variantIndex)];
+const ctx = { workdir, mark() { peakAnonKiB = Math.max(peakAnonKiB, rssAnonKiB()); }, ...(trial.setup ? await trial.setup(workdir, variant) : {}) };
 const t0 = performance.now();
 const check = await driver(ctx);
-const ms = performance.now() - t0;
+let ms = performance.now() - t0;
+if (check && typeof check === "object" && typeof check.ms === "number") ms = check.ms;
 ctx.mark();
 const maxRssKiB = process.resourceUsage().maxRSS; // before verify() reads anything back
 if (trial.verify) await trial.verify(ctx, check);
