@@ -402,12 +402,14 @@ async function cmdLock(ctx: Ctx, paths: string[]): Promise<number> {
       fail(ctx, totals, f.path, e);
     }
   }
-  report(ctx, "lock", "Locked Pages", totals, files, (performance.now() - t0) / 1000, { holding: true });
-  if (!ctx.json) ctx.out.write("Holding the pages locked; SIGINT or SIGTERM unlocks and exits.\n");
-  await new Promise<void>((resolve) => {
-    const keepAlive = setInterval(() => undefined, 1 << 30);
+  const holding = held.length > 0;
+  // The handlers go in before anything is printed: whoever reads "Holding"
+  // may signal at once.
+  let keepAlive: ReturnType<typeof setInterval> | undefined;
+  const released = new Promise<void>((resolve) => {
+    if (!holding) return resolve();
+    keepAlive = setInterval(() => undefined, 1 << 30);
     const release = () => {
-      clearInterval(keepAlive);
       process.off("SIGINT", release);
       process.off("SIGTERM", release);
       resolve();
@@ -415,6 +417,11 @@ async function cmdLock(ctx: Ctx, paths: string[]): Promise<number> {
     process.on("SIGINT", release);
     process.on("SIGTERM", release);
   });
+  report(ctx, "lock", "Locked Pages", totals, files, (performance.now() - t0) / 1000, { holding });
+  if (!holding) return totals.failed > 0 ? 1 : 0; // nothing to hold
+  if (!ctx.json) ctx.out.write("Holding the pages locked; SIGINT or SIGTERM unlocks and exits.\n");
+  await released;
+  clearInterval(keepAlive);
   for (const m of held) m.unmap();
   if (!ctx.json) ctx.out.write(`Unlocked ${held.length} file${held.length === 1 ? "" : "s"}.\n`);
   return totals.failed > 0 ? 1 : 0;
