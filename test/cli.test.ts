@@ -98,6 +98,22 @@ test("touch reads files in and evict drops them; plain summary when not on a ter
   tr.done();
 });
 
+test("touch draws a progress bar (files, bytes, rate) on a terminal", (t) => {
+  if (!has("script")) {
+    t.skip("script (util-linux) is not installed: no pseudo-terminal to run the command in");
+    return;
+  }
+  const tr = tree();
+  // script(1) gives the command a pseudo-terminal, as a person would have.
+  const r = spawnSync("script", ["-qec", `${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} touch ${JSON.stringify(tr.dir)}`, "/dev/null"], {
+    cwd: root, encoding: "utf8",
+  });
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /\r\[#+\] 4\/4 files  [\d.]+ (B|KiB|MiB)  [\d.]+ (B|KiB|MiB|GiB)\/s/, JSON.stringify(r.stdout));
+  assert.match(r.stdout, /Touched Pages: 15\/15/);
+  tr.done();
+});
+
 test("special files, dangling links and unreadable paths are reported and counted, never fatal; exit 1", () => {
   const tr = tree();
   execFileSync("mkfifo", [join(tr.dir, "fifo")]);
