@@ -29,7 +29,7 @@ const median = (xs) => {
 };
 const fmt = (x, d = 1) => x.toFixed(d);
 
-async function runDriver(name, driver, variantIndex) {
+async function runDriver(name, driver, variantIndex, env = {}) {
   const ms = [];
   const rss = [];
   const anon = [];
@@ -38,7 +38,7 @@ async function runDriver(name, driver, variantIndex) {
     const workdir = mkdtempSync(join(tmpdir(), "memmap-bench-"));
     const argv = [join(here, "trial.mjs"), name, driver, workdir];
     if (variantIndex !== undefined) argv.push(String(variantIndex));
-    const res = spawnSync(process.execPath, argv, { cwd: root, encoding: "utf8", maxBuffer: 16 << 20 });
+    const res = spawnSync(process.execPath, argv, { cwd: root, encoding: "utf8", maxBuffer: 16 << 20, env: { ...process.env, ...env } });
     rmSync(workdir, { recursive: true, force: true });
     if (res.status !== 0) {
       skipped = (res.stderr || res.stdout).trim().split("\n").filter(Boolean).slice(-1)[0] ?? `exit ${res.status}`;
@@ -84,7 +84,7 @@ for (const name of trials) {
     const variant = variants[vi];
     const rows = [];
     for (const driver of Object.keys(trial.drivers)) {
-      const row = await runDriver(name, driver, variant === undefined ? undefined : vi);
+      const row = await runDriver(name, driver, variant === undefined ? undefined : vi, trial.env?.[driver]);
       rows.push(row);
       process.stderr.write(`${name}${variant ? ` [${variant.name}]` : ""} / ${driver}: ${row.skipped ?? `${fmt(median(row.ms))} ms`}\n`);
     }

@@ -6,7 +6,7 @@ import { parseArgs } from "node:util";
 import { lstatSync, readdirSync, statSync, type Stats } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { adviseFile, map, pageSize, type Mapping } from "./index.js";
+import { adviseFile, backend, map, pageSize, type Mapping } from "./index.js";
 
 interface FileResult {
   path: string;
@@ -33,8 +33,6 @@ interface Ctx {
   err: NodeJS.WriteStream;
   errors: Array<{ path: string; code: string; message: string }>;
 }
-
-class UsageError extends Error {}
 
 const HELP: Record<string, string> = {
   main: `Usage: memmap <command> [options] [paths...]
@@ -471,25 +469,25 @@ export async function main(
     out, err, errors: [],
   };
   const paths = parsed.positionals.length > 0 ? parsed.positionals : ["."];
-  try {
-    switch (command) {
-      case "stat":
-        return await cmdStat(ctx, paths);
-      case "touch": {
-        const jobs = v.jobs === undefined ? 4 : Number(v.jobs);
-        if (!Number.isInteger(jobs) || jobs < 1 || jobs > 1024) throw new UsageError(`--jobs must be a whole number from 1 to 1024, not '${v.jobs}'`);
-        return await cmdTouch(ctx, paths, jobs);
-      }
-      case "evict":
-        return await cmdEvict(ctx, paths);
-      default:
-        return await cmdLock(ctx, paths);
-    }
-  } catch (e) {
-    if (e instanceof UsageError) {
-      err.write(`memmap ${command}: ${e.message}\n`);
-      return 2;
-    }
-    throw e;
+  const jobs = v.jobs === undefined ? 4 : Number(v.jobs);
+  if (!Number.isInteger(jobs) || jobs < 1 || jobs > 1024) {
+    err.write(`memmap ${command}: --jobs must be a whole number from 1 to 1024, not '${v.jobs}'\n`);
+    return 2;
+  }
+  if (backend.name !== "native") {
+    // The page cache is only visible through real mappings: say so rather
+    // than report the portable backend's heap copies as "resident".
+    err.write(`memmap ${command}: needs the native backend, and the portable one is active (${backend.reason})\n`);
+    return 1;
+  }
+  switch (command) {
+    case "stat":
+      return await cmdStat(ctx, paths);
+    case "touch":
+      return await cmdTouch(ctx, paths, jobs);
+    case "evict":
+      return await cmdEvict(ctx, paths);
+    default:
+      return await cmdLock(ctx, paths);
   }
 }

@@ -36,6 +36,7 @@ export interface NativeAddon {
   rawMincore(buffer: ArrayBufferView): Buffer;
   stats(): { live: number; forcedGcs: number };
   fileAdviceNames: string[];
+  setRefuseExternalForTest(on: boolean): void;
   fileAdvise(path: string | null, fd: number, offset: number, length: number, advice: string): void;
 }
 

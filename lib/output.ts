@@ -16,6 +16,7 @@ import { randomBytes } from "node:crypto";
 import { constants as bufferConstants } from "node:buffer";
 import { fileURLToPath } from "node:url";
 import { map, type Mapping } from "./mapping.js";
+import { backend } from "./select.js";
 import { closedError, invalidArgType, invalidArgValue, outOfRange, rangeError } from "./errors.js";
 import { optionalBoolean, optionsObject, validateInteger, MAX_SAFE } from "./validate.js";
 
@@ -431,7 +432,9 @@ export function createOutput(path: string | URL, options: OutputOptions): Output
   const size = validateInteger(o["size"], "options.size");
   const mode = o["mode"] === undefined ? 0o666 : validateInteger(o["mode"], "options.mode", 0, 0o7777);
   let atomic = optionalBoolean(o, "atomic", true);
-  let tryMap = optionalBoolean(o, "mapped", true);
+  // The portable backend's "mappings" are heap Buffers already: the heap
+  // path serves it directly, with the same bytes.
+  let tryMap = optionalBoolean(o, "mapped", true) && backend.name === "native";
 
   // A destination that is not a regular file (a device such as /dev/null, a
   // FIFO) is written in place and never renamed over.

@@ -12,6 +12,8 @@
 //    or a second call is EINVAL) and detaches it first.
 //  * The other calls accept only Buffers that lie inside a live mmap() result.
 import { nativeAddon } from "./select.js";
+// The raw layer is the system calls themselves: it has no portable form, and
+// importing it where the addon cannot load throws ERR_MEMMAP_NO_ADDON.
 import { guardBuffer } from "./backends/native.js";
 import { invalidArgType, native } from "./errors.js";
 import { validateInteger } from "./validate.js";

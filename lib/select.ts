@@ -1,19 +1,51 @@
 // The one place where the backend is chosen.
+//
+// - MEMMAP_BACKEND=portable: the portable backend.
+// - MEMMAP_BACKEND=native: the native addon, or a clear error where it cannot load.
+// - otherwise: the native addon when it loads and works, else the portable
+//   backend, with the reason kept in `backend.reason`.
 import type { Backend } from "./backend.js";
 import { nativeBackend } from "./backends/native.js";
+import { portableBackend } from "./backends/portable.js";
 import { loadAddon, type NativeAddon } from "./load.js";
 
 let addon: NativeAddon | undefined;
+let addonError: Error | undefined;
 
 /** The loaded addon, for the raw layer (which has no portable form). */
 export function nativeAddon(): NativeAddon {
-  addon ??= loadAddon();
-  return addon;
+  if (addon) return addon;
+  if (addonError) throw addonError;
+  try {
+    addon = loadAddon();
+    return addon;
+  } catch (e) {
+    addonError = e as Error;
+    throw e;
+  }
 }
 
 function choose(): Backend {
-  return nativeBackend(nativeAddon(), "the native addon loaded");
+  const forced = process.env["MEMMAP_BACKEND"];
+  if (forced !== undefined && forced !== "" && forced !== "native" && forced !== "portable") {
+    const err = new Error(`MEMMAP_BACKEND must be "native" or "portable", not "${forced}"`);
+    (err as Error & { code: string }).code = "ERR_MEMMAP_BACKEND";
+    throw err;
+  }
+  if (forced === "portable") return portableBackend("MEMMAP_BACKEND=portable");
+  let a: NativeAddon;
+  try {
+    a = nativeAddon();
+  } catch (e) {
+    if (forced === "native") {
+      const err = new Error(`MEMMAP_BACKEND=native, but ${(e as Error).message}`);
+      (err as Error & { code: string }).code = "ERR_MEMMAP_NO_ADDON";
+      throw err;
+    }
+    return portableBackend(`the native addon could not be loaded: ${(e as Error).message}`);
+  }
+  return nativeBackend(a, forced === "native" ? "MEMMAP_BACKEND=native" : "the native addon loaded");
 }
 
-/** The backend every mapping of this thread is made by. */
+/** The backend every mapping of this thread is made by: `backend.name` and `backend.reason` say which and why. */
 export const backend: Backend = choose();

@@ -80,6 +80,9 @@ struct EnvData {
 std::atomic<size_t> g_live{0};      // ranges mapped by this addon, process-wide
 std::atomic<size_t> g_next_gc{0};   // when g_live reaches this, collect first
 std::atomic<uint64_t> g_forced_gcs{0};
+// Tests set this to act as a runtime that refuses external buffers
+// (Electron 21+ returns napi_no_external_buffers_allowed).
+std::atomic<bool> g_refuse_external{false};
 
 size_t MinGcTrigger() {
   static const size_t trigger = [] {
@@ -411,7 +414,14 @@ napi_value NewView(napi_env env, Region* r, size_t offset, size_t length) {
     return buf;
   }
   uint8_t* p = r->base + r->delta + offset;
-  CHECK_NAPI(env, napi_create_external_buffer(env, length, p, nullptr, nullptr, &buf));
+  napi_status created = g_refuse_external ? napi_no_external_buffers_allowed
+                                          : napi_create_external_buffer(env, length, p, nullptr, nullptr, &buf);
+  if (created == napi_no_external_buffers_allowed) {
+    // The JavaScript side degrades this mapping to copies (see lib/backends/native.ts).
+    ThrowCode(env, "ERR_MEMMAP_NO_EXTERNAL", "This runtime refuses external buffers");
+    return nullptr;
+  }
+  CHECK_NAPI(env, created);
   CHECK_NAPI(env, napi_get_typedarray_info(env, buf, nullptr, nullptr, nullptr, &ab, nullptr));
   View* v = new View();
   v->region = r;
@@ -1244,6 +1254,15 @@ napi_value StatsJs(napi_env env, napi_callback_info) {
   return out;
 }
 
+// setRefuseExternalForTest(bool): see g_refuse_external.
+napi_value SetRefuseExternalJs(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  bool on;
+  if (!a.Need(1) || !a.Bool(0, &on)) return nullptr;
+  g_refuse_external = on;
+  return Undefined(env);
+}
+
 void EnvTeardown(napi_env, void* data, void*) {
   EnvData* envd = static_cast<EnvData*>(data);
   envd->dead = true;
@@ -1274,6 +1293,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"rawMlock", RawMlockJs},     {"rawMunlock", RawMunlockJs},
       {"rawMincore", RawMincoreJs}, {"stats", StatsJs},
       {"fileAdvise", FileAdviseJs},
+      {"setRefuseExternalForTest", SetRefuseExternalJs},
   };
   for (const Fn& f : fns) {
     napi_value fn;

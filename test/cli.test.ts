@@ -5,7 +5,9 @@ import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, symlinkSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { pageSize } from "memmap";
-import { pattern, root, tempDir } from "./helpers.js";
+import { nativeOnly, pattern, portable, root, tempDir } from "./helpers.js";
+
+const ONLY = nativeOnly("the page-cache commands need real mappings; on the portable backend the command refuses (tested below)");
 
 const BIN = join(root, "bin", "memmap.js");
 
@@ -48,7 +50,7 @@ function json(args: string[]): Json {
   return JSON.parse(r.stdout) as Json;
 }
 
-test("stat agrees with fincore and vmtouch: pages, resident pages, percentage", (t) => {
+test("stat agrees with fincore and vmtouch: pages, resident pages, percentage", ONLY, (t) => {
   const tr = tree();
   cli(["evict", join(tr.dir, "a.bin")]);
   cli(["touch", join(tr.dir, "sub")]);
@@ -84,7 +86,7 @@ test("stat agrees with fincore and vmtouch: pages, resident pages, percentage", 
   tr.done();
 });
 
-test("touch reads files in and evict drops them; plain summary when not on a terminal", () => {
+test("touch reads files in and evict drops them; plain summary when not on a terminal", ONLY, () => {
   const tr = tree();
   const evicted = json(["evict", tr.dir]);
   assert.equal(evicted.totals.residentPages, 0);
@@ -98,7 +100,7 @@ test("touch reads files in and evict drops them; plain summary when not on a ter
   tr.done();
 });
 
-test("touch draws a progress bar (files, bytes, rate) on a terminal", (t) => {
+test("touch draws a progress bar (files, bytes, rate) on a terminal", ONLY, (t) => {
   if (!has("script")) {
     t.skip("script (util-linux) is not installed: no pseudo-terminal to run the command in");
     return;
@@ -114,7 +116,7 @@ test("touch draws a progress bar (files, bytes, rate) on a terminal", (t) => {
   tr.done();
 });
 
-test("special files, dangling links and unreadable paths are reported and counted, never fatal; exit 1", () => {
+test("special files, dangling links and unreadable paths are reported and counted, never fatal; exit 1", ONLY, () => {
   const tr = tree();
   execFileSync("mkfifo", [join(tr.dir, "fifo")]);
   symlinkSync(join(tr.dir, "gone"), join(tr.dir, "dangling"));
@@ -147,7 +149,7 @@ test("usage errors exit 2; --help exits 0 for every command", () => {
   assert.equal(cli(["--help"]).status, 0);
 });
 
-test("lock holds the pages locked until SIGTERM, then unlocks and exits 0", async () => {
+test("lock holds the pages locked until SIGTERM, then unlocks and exits 0", ONLY, async () => {
   const tr = tree();
   const child = spawn(process.execPath, [BIN, "lock", tr.dir], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";
@@ -171,7 +173,7 @@ test("lock holds the pages locked until SIGTERM, then unlocks and exits 0", asyn
   tr.done();
 });
 
-test("lock names RLIMIT_MEMLOCK when the limit refuses", (t) => {
+test("lock names RLIMIT_MEMLOCK when the limit refuses", ONLY, (t) => {
   if (!has("setpriv")) {
     t.skip("setpriv (util-linux) is not installed: cannot drop CAP_IPC_LOCK to test the limit");
     return;
@@ -192,7 +194,7 @@ test("lock names RLIMIT_MEMLOCK when the limit refuses", (t) => {
   tr.done();
 });
 
-test("a big file is read in by touch in chunks and counted right", () => {
+test("a big file is read in by touch in chunks and counted right", ONLY, () => {
   const tr = tempDir();
   const p = tr.file("big.bin");
   const fd = openSync(p, "w");
@@ -206,4 +208,10 @@ test("a big file is read in by touch in chunks and counted right", () => {
   assert.equal(r.totals.pages, (80 << 20) / pageSize + 1);
   assert.equal(r.totals.residentPages, r.totals.pages);
   tr.done();
+});
+
+test("on the portable backend the command refuses, naming the reason", { skip: portable ? false : "portable backend only" }, () => {
+  const r = cli(["stat", "."]);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /needs the native backend.*MEMMAP_BACKEND=portable/);
 });

@@ -3,7 +3,7 @@
 // child ended (exit code 0, no signal) and what it printed.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { ended, runChild, tempDir, pattern } from "./helpers.js";
+import { ended, nativeOnly, runChild, tempDir, pattern } from "./helpers.js";
 
 function assertClean(r: ReturnType<typeof runChild>, expected: string): void {
   assert.equal(r.signal, null, ended(r));
@@ -70,7 +70,7 @@ test("unmap() twice, and every method after it, throw or return, never crash", (
   assert.equal(r.stdout.trim(), "ERR_MEMMAP_CLOSED");
 });
 
-test("a mapped Buffer in a postMessage or structuredClone transfer list is copied, not moved", () => {
+test("a mapped Buffer in a postMessage or structuredClone transfer list is copied, not moved", nativeOnly("in Node 20 a transfer is JavaScript's only way to detach, so the portable backend cannot refuse one; a write mapping whose memory was moved reports ERR_MEMMAP_TRANSFERRED (portable.test.ts)"), () => {
   const r = runChild(`
     import { mapAnonymous } from "memmap";
     import { MessageChannel } from "node:worker_threads";

@@ -55,3 +55,14 @@ export function runChild(code: string, args: string[] = [], env: Record<string, 
 export function ended(r: ChildResult): string {
   return `status=${r.status} signal=${r.signal}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`;
 }
+
+/** True on the test run against the portable backend (MEMMAP_BACKEND=portable). */
+export const portable = process.env["MEMMAP_BACKEND"] === "portable";
+
+/**
+ * Options for a test that only makes sense on the native backend; the
+ * portable run skips it and says why.
+ */
+export function nativeOnly(reason: string): { skip: string | false } {
+  return { skip: portable ? `native backend only: ${reason}` : false };
+}

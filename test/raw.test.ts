@@ -4,16 +4,18 @@ import assert from "node:assert/strict";
 import { closeSync, openSync, readFileSync } from "node:fs";
 import { mapAnonymous, pageSize } from "memmap";
 import { constants as C, madvise, mincore, mlock, mmap, mprotect, msync, munlock, munmap } from "memmap/raw";
-import { ended, pattern, runChild, tempDir } from "./helpers.js";
+import { ended, nativeOnly, pattern, runChild, tempDir } from "./helpers.js";
 
-test("constants carry the platform's values", () => {
+const ONLY = nativeOnly("the raw layer is the system calls themselves and has no portable form");
+
+test("constants carry the platform's values", ONLY, () => {
   for (const k of ["PROT_READ", "PROT_WRITE", "MAP_SHARED", "MAP_PRIVATE", "MAP_ANONYMOUS", "MS_SYNC", "MADV_DONTNEED"]) {
     assert.equal(typeof C[k], "number", k);
   }
   assert.equal(C["PROT_READ"], 1);
 });
 
-test("mmap a file shared, write, msync, read back; munmap detaches", () => {
+test("mmap a file shared, write, msync, read back; munmap detaches", ONLY, () => {
   const t = tempDir();
   const p = t.file("raw", pattern(2 * pageSize));
   const fd = openSync(p, "r+");
@@ -32,7 +34,7 @@ test("mmap a file shared, write, msync, read back; munmap detaches", () => {
   t.done();
 });
 
-test("munmap takes only the Buffer mmap returned: a slice, a copy or a second call is EINVAL", () => {
+test("munmap takes only the Buffer mmap returned: a slice, a copy or a second call is EINVAL", ONLY, () => {
   const b = mmap(-1, 0, 4 * pageSize, C["PROT_READ"]! | C["PROT_WRITE"]!, C["MAP_PRIVATE"]! | C["MAP_ANONYMOUS"]!);
   assert.throws(() => munmap(b.subarray(pageSize)), { code: "EINVAL", syscall: "munmap" });
   assert.throws(() => munmap(Buffer.from(b)), { code: "EINVAL" });
@@ -46,7 +48,7 @@ test("munmap takes only the Buffer mmap returned: a slice, a copy or a second ca
   assert.throws(() => munmap("x" as never), { code: "ERR_INVALID_ARG_TYPE" });
 });
 
-test("mmap refuses what could crash: MAP_FIXED, no PROT_READ, a range past the end of the file", () => {
+test("mmap refuses what could crash: MAP_FIXED, no PROT_READ, a range past the end of the file", ONLY, () => {
   const t = tempDir();
   const p = t.file("short", pattern(100));
   const fd = openSync(p, "r");
@@ -60,7 +62,7 @@ test("mmap refuses what could crash: MAP_FIXED, no PROT_READ, a range past the e
   t.done();
 });
 
-test("a read-only raw mapping takes a JavaScript write without dying; the file is unchanged", () => {
+test("a read-only raw mapping takes a JavaScript write without dying; the file is unchanged", ONLY, () => {
   const t = tempDir();
   const p = t.file("ro", pattern(4096));
   const r = runChild(`
@@ -77,7 +79,7 @@ test("a read-only raw mapping takes a JavaScript write without dying; the file i
   t.done();
 });
 
-test("mprotect is the one documented way to fault: PROT_NONE then a touch kills the child with SIGSEGV", () => {
+test("mprotect is the one documented way to fault: PROT_NONE then a touch kills the child with SIGSEGV", ONLY, () => {
   const r = runChild(`
     import { mmap, mprotect, constants as C } from "memmap/raw";
     const b = mmap(-1, 0, 4096, C.PROT_READ | C.PROT_WRITE, C.MAP_PRIVATE | C.MAP_ANONYMOUS);

@@ -5,7 +5,7 @@ import { closeSync, ftruncateSync, openSync, readSync, writeSync } from "node:fs
 import { constants as bufferConstants } from "node:buffer";
 import { map } from "memmap";
 import { spawnSync } from "node:child_process";
-import { ended, root, runChild, tempDir, pattern } from "./helpers.js";
+import { ended, nativeOnly, root, runChild, tempDir, pattern } from "./helpers.js";
 
 const GiB = 1024 ** 3;
 
@@ -30,7 +30,7 @@ test("200,000 mappings made and dropped without unmap() in a synchronous loop", 
   t.done();
 });
 
-test("an 8 GiB sparse file: a write at 5 GiB + 123 lands exactly there", () => {
+test("an 8 GiB sparse file: a write at 5 GiB + 123 lands exactly there", nativeOnly("the portable backend holds a mapping in one heap Buffer (at most buffer.constants.MAX_LENGTH)"), () => {
   const t = tempDir();
   const p = t.file("big.bin");
   const fd = openSync(p, "w+");
@@ -64,7 +64,7 @@ test("an 8 GiB sparse file: a write at 5 GiB + 123 lands exactly there", () => {
   t.done();
 });
 
-test("populate and lock on a read mapping leave anonymous memory small", () => {
+test("populate and lock on a read mapping leave anonymous memory small", nativeOnly("the portable backend's mappings are anonymous memory by design"), () => {
   const t = tempDir();
   const size = 128 * 1024 * 1024;
   const p = t.file("large");
@@ -107,7 +107,7 @@ test("populate and lock on a read mapping leave anonymous memory small", () => {
   t.done();
 });
 
-test("when descriptors run out, the addon collects dropped mappings and retries (RLIMIT_NOFILE 256)", () => {
+test("when descriptors run out, the addon collects dropped mappings and retries (RLIMIT_NOFILE 256)", nativeOnly("this is the addon's own fallback; the portable backend holds no descriptor for read mappings"), () => {
   const t = tempDir();
   const p = t.file("fds", pattern(4096));
   const script = `

@@ -54,6 +54,14 @@ export const drivers = {
       m.unmap();
     }
   },
+  "memmap buffer (portable backend)"({ file }) {
+    const m = map(file);
+    try {
+      return loop(m.buffer, SIZE - 64);
+    } finally {
+      m.unmap();
+    }
+  },
   "fs.readSync at a position"({ file }) {
     const fd = openSync(file, "r");
     const rec = Buffer.alloc(64);
@@ -91,3 +99,6 @@ export const drivers = {
     return runC("random-pread", file, N, SEED);
   },
 };
+
+// Drivers that run with the portable backend (the bench sets this environment for them).
+export const env = { "memmap buffer (portable backend)": { MEMMAP_BACKEND: "portable" } };

@@ -26,6 +26,13 @@ export const drivers = {
     m.unmap();
     return check(at);
   },
+  "memmap map + indexOf (portable backend)"({ file, mark }) {
+    const m = map(file);
+    const at = m.buffer.indexOf(NEEDLE);
+    mark();
+    m.unmap();
+    return check(at);
+  },
   "readFileSync + indexOf"({ file, mark }) {
     const b = readFileSync(file);
     const at = b.indexOf(NEEDLE);
@@ -54,3 +61,6 @@ export const drivers = {
     return runC("search-read", file, NEEDLE);
   },
 };
+
+// Drivers that run with the portable backend (the bench sets this environment for them).
+export const env = { "memmap map + indexOf (portable backend)": { MEMMAP_BACKEND: "portable" } };

@@ -2,6 +2,7 @@
 import { markAsUntransferable } from "node:worker_threads";
 import type { Backend, BackendMapping, MapAnonymousRequest, MapFileRequest } from "../backend.js";
 import type { NativeAddon, NativeHandle } from "../load.js";
+import { portableBackend } from "./portable.js";
 
 const ACCESS = { read: 0, write: 1, copy: 2 } as const;
 
@@ -14,54 +15,84 @@ function guard(buf: Buffer): Buffer {
   return buf;
 }
 
+// Where a runtime refuses external buffers (napi_no_external_buffers_allowed),
+// a mapping degrades to the portable backend's copies instead of failing.
+const degraded = portableBackend("this runtime refuses external buffers");
+
 class NativeMapping implements BackendMapping {
   #addon: NativeAddon;
   #h: NativeHandle;
   #length: number;
+  #remake: () => BackendMapping;
+  #copy: BackendMapping | null = null;
 
-  constructor(addon: NativeAddon, h: NativeHandle, length: number) {
+  constructor(addon: NativeAddon, h: NativeHandle, length: number, remake: () => BackendMapping) {
     this.#addon = addon;
     this.#h = h;
     this.#length = length;
+    this.#remake = remake;
   }
 
   get byteLength(): number {
-    return this.#length;
+    return this.#copy ? this.#copy.byteLength : this.#length;
+  }
+
+  /** True when this mapping fell back to copies. */
+  get degraded(): boolean {
+    return this.#copy !== null;
   }
 
   view(offset: number, length: number): Buffer {
-    return guard(this.#addon.view(this.#h, offset, length));
+    if (this.#copy) return this.#copy.view(offset, length);
+    try {
+      return guard(this.#addon.view(this.#h, offset, length));
+    } catch (e) {
+      if ((e as { code?: string }).code !== "ERR_MEMMAP_NO_EXTERNAL") throw e;
+      // No Buffer of this mapping ever reached JavaScript, so nothing was
+      // written through it: the same range, as copies, is the same mapping.
+      this.#copy = this.#remake();
+      this.#addon.unmap(this.#h);
+      return this.#copy.view(offset, length);
+    }
   }
 
   unmap(): boolean {
+    if (this.#copy) return this.#copy.unmap();
     return this.#addon.unmap(this.#h);
   }
 
   flushSync(offset: number, length: number, async: boolean): void {
+    if (this.#copy) return this.#copy.flushSync(offset, length, async);
     this.#addon.flushSync(this.#h, offset, length, async);
   }
 
   flush(offset: number, length: number): Promise<void> {
+    if (this.#copy) return this.#copy.flush(offset, length);
     return this.#addon.flush(this.#h, offset, length);
   }
 
   prefetch(offset: number, length: number): Promise<void> {
+    if (this.#copy) return this.#copy.prefetch(offset, length);
     return this.#addon.prefetch(this.#h, offset, length);
   }
 
   advise(offset: number, length: number, advice: string): void {
+    if (this.#copy) return this.#copy.advise(offset, length, advice);
     this.#addon.advise(this.#h, offset, length, advice);
   }
 
   lock(offset: number, length: number, lock: boolean): void {
+    if (this.#copy) return this.#copy.lock(offset, length, lock);
     this.#addon.lock(this.#h, offset, length, lock);
   }
 
   residency(offset: number, length: number): Uint8Array {
+    if (this.#copy) return this.#copy.residency(offset, length);
     return this.#addon.residency(this.#h, offset, length);
   }
 
   resize(newLength: number): void {
+    if (this.#copy) return this.#copy.resize(newLength);
     this.#addon.resize(this.#h, newLength);
     this.#length = newLength;
   }
@@ -83,11 +114,12 @@ export function nativeBackend(addon: NativeAddon, reason: string): Backend {
         req.path, req.fd, ACCESS[req.access], req.offset, req.length, req.size, req.mode,
         req.exec, req.populate, req.hugePages, req.lock,
       );
-      return new NativeMapping(addon, h, length);
+      const remake = () => degraded.mapFile({ ...req, size: -1, length, lock: false });
+      return new NativeMapping(addon, h, length, remake);
     },
     mapAnonymous(req: MapAnonymousRequest): BackendMapping {
       const h = addon.mapAnonymous(req.length, req.shared, req.exec, req.populate, req.hugePages, req.lock);
-      return new NativeMapping(addon, h, req.length);
+      return new NativeMapping(addon, h, req.length, () => degraded.mapAnonymous({ ...req, lock: false }));
     },
   };
 }

@@ -1,0 +1,326 @@
+// The portable backend: the same contract in plain TypeScript, for where the
+// addon cannot load (no compiler, an unusual platform), or a runtime refuses
+// external buffers. A mapping is a heap Buffer filled with positioned reads;
+// flushing writes it back with positioned writes. Like the Go linker's
+// outbuf_nommap.go, it is slower and holds the whole range in memory, but it
+// keeps every promise of the API: views are detached on unmap(), closed
+// mappings throw ERR_MEMMAP_CLOSED, errors are Node's fs errors, and no data
+// written to a "write" mapping is lost (unmap(), and garbage collection of a
+// dropped mapping, write it back).
+import {
+  closeSync, fstatSync, ftruncateSync, openSync, readSync, writeSync,
+} from "node:fs";
+import * as fs from "node:fs";
+import { promisify } from "node:util";
+import { constants as bufferConstants } from "node:buffer";
+import type { Backend, BackendMapping, MapAnonymousRequest, MapFileRequest } from "../backend.js";
+import { rangeError, systemError } from "../errors.js";
+
+const write = promisify(fs.write);
+
+/** What the portable backend says where a platform feature cannot be had. */
+function unsupported(syscall: string): Error {
+  const err = systemError(95 /* EOPNOTSUPP */, syscall);
+  err.message = `${err.code}: not supported by the portable backend, ${syscall}`;
+  return err;
+}
+
+const PAGE = 4096;
+
+function readFully(fd: number, buf: Buffer, position: number): void {
+  let done = 0;
+  while (done < buf.length) {
+    const n = readSync(fd, buf, done, buf.length - done, position + done);
+    if (n === 0) break; // past the end: the rest stays zero
+    done += n;
+  }
+}
+
+function writeFully(fd: number, buf: Uint8Array, position: number): void {
+  let done = 0;
+  while (done < buf.length) done += writeSync(fd, buf, done, buf.length - done, position + done);
+}
+
+function allocate(length: number): Buffer {
+  if (length > bufferConstants.MAX_LENGTH) {
+    throw rangeError(`The portable backend holds a mapping in one Buffer: at most ${bufferConstants.MAX_LENGTH} bytes (buffer.constants.MAX_LENGTH)`);
+  }
+  let ab: ArrayBuffer;
+  try {
+    ab = new ArrayBuffer(length);
+  } catch {
+    throw systemError(12 /* ENOMEM */, "mmap");
+  }
+  // Not marked untransferable, unlike the native backend's Buffers: in
+  // Node 20 a transfer is the only way JavaScript can detach an ArrayBuffer,
+  // and unmap() must detach. A user who transfers a view's ArrayBuffer moves
+  // the memory away; a write mapping then reports ERR_MEMMAP_TRANSFERRED at
+  // flush or unmap instead of losing the writes silently.
+  return Buffer.from(ab);
+}
+
+function detach(buf: Buffer): void {
+  const ab = buf.buffer as ArrayBuffer;
+  if (ab.byteLength > 0) structuredClone(ab, { transfer: [ab] });
+}
+
+// What a dropped "write" mapping must still do: write back, then close.
+interface Pending {
+  fd: number;
+  own: boolean;
+  buf: Buffer | null;
+  position: number;
+}
+
+const finalizer = new FinalizationRegistry<Pending>((p) => {
+  try {
+    if (p.buf) writeFully(p.fd, p.buf, p.position);
+  } catch {
+    // Nowhere to report it from a finalizer; unmap() reports it.
+  } finally {
+    if (p.own) closeSync(p.fd);
+  }
+});
+
+class PortableMapping implements BackendMapping {
+  #buf: Buffer;
+  #state: Pending | null; // file mappings: the descriptor and what to write back
+  #path: string | null;
+  #access: MapFileRequest["access"] | "anonymous";
+  #position: number;
+  #inflight = 0;
+  #closed = false;
+  #expected: number; // the length the buffer must have unless it was transferred away
+  #closeWhenIdle: (() => void) | null = null;
+
+  constructor(buf: Buffer, access: MapFileRequest["access"] | "anonymous", position: number, state: Pending | null, path: string | null) {
+    this.#buf = buf;
+    this.#access = access;
+    this.#position = position;
+    this.#state = state;
+    this.#path = path;
+    this.#expected = buf.length;
+    if (state) finalizer.register(this, state, this);
+  }
+
+  get byteLength(): number {
+    return this.#expected;
+  }
+
+  view(offset: number, length: number): Buffer {
+    return this.#buf.subarray(offset, offset + length);
+  }
+
+  #writeBack(offset: number, length: number): void {
+    if (this.#access !== "write" || !this.#state || length === 0) return;
+    this.#checkNotTransferred();
+    writeFully(this.#state.fd, this.#buf.subarray(offset, offset + length), this.#position + offset);
+  }
+
+  unmap(): boolean {
+    if (this.#closed) return false;
+    this.#closed = true;
+    finalizer.unregister(this);
+    let error: unknown;
+    try {
+      this.#writeBack(0, this.#expected);
+    } catch (e) {
+      error = e;
+    }
+    const state = this.#state;
+    if (state?.own) {
+      if (this.#inflight > 0) this.#closeWhenIdle = () => closeSync(state.fd);
+      else closeSync(state.fd);
+    }
+    this.#state = null;
+    detach(this.#buf);
+    if (error !== undefined) throw error;
+    return true;
+  }
+
+  flushSync(offset: number, length: number, _async: boolean): void {
+    this.#writeBack(offset, length);
+  }
+
+  #checkNotTransferred(): void {
+    if (this.#buf.buffer.byteLength === 0 && this.#buf.length === 0 && this.#expected > 0) {
+      throw Object.assign(
+        new Error("The mapping's memory was transferred to another thread (postMessage/structuredClone transfer list); its contents cannot be written back"),
+        { code: "ERR_MEMMAP_TRANSFERRED" },
+      );
+    }
+  }
+
+  async flush(offset: number, length: number): Promise<void> {
+    // Counted as running even when there is nothing to write, so that
+    // resize() answers ERR_MEMMAP_BUSY exactly as the native backend does.
+    this.#inflight++;
+    try {
+      if (this.#access !== "write" || !this.#state || length === 0) {
+        await Promise.resolve();
+        return;
+      }
+      this.#checkNotTransferred();
+      // A copy: unmap() may detach the mapping's memory while the write runs
+      // on the thread pool (unmap() then leaves the descriptor open for it).
+      const copy = Buffer.from(this.#buf.subarray(offset, offset + length));
+      const state = this.#state;
+      let done = 0;
+      while (done < copy.length) {
+        const { bytesWritten } = await write(state.fd, copy, done, copy.length - done, this.#position + offset + done);
+        done += bytesWritten;
+      }
+    } finally {
+      if (--this.#inflight === 0 && this.#closeWhenIdle) {
+        this.#closeWhenIdle();
+        this.#closeWhenIdle = null;
+      }
+    }
+  }
+
+  async prefetch(): Promise<void> {
+    // The bytes are already in memory.
+  }
+
+  advise(): void {
+    // Advice concerns the kernel's handling of mapped pages; there are none.
+  }
+
+  lock(_offset: number, _length: number, lock: boolean): void {
+    if (lock) throw unsupported("mlock");
+  }
+
+  residency(offset: number, length: number): Uint8Array {
+    // Honest: the bytes are in this process's memory, all of them.
+    const first = Math.floor(offset / PAGE);
+    const last = length === 0 ? first : Math.ceil((offset + length) / PAGE);
+    return new Uint8Array(last - first).fill(1);
+  }
+
+  resize(newLength: number): void {
+    if (this.#inflight > 0) {
+      throw Object.assign(new Error("The mapping cannot be resized while a flush() is running on it; await it first"), { code: "ERR_MEMMAP_BUSY" });
+    }
+    if (this.#access === "write") this.#checkNotTransferred();
+    const next = allocate(newLength);
+    this.#buf.copy(next, 0, 0, Math.min(this.#buf.length, newLength));
+    if (this.#state && newLength > this.#buf.length) {
+      const end = this.#position + newLength;
+      const size = fstatSync(this.#state.fd).size;
+      if (end > size) {
+        if (this.#access !== "write") throw rangeError(`The new length passes the end of the file (${size} bytes)`);
+        ftruncateSync(this.#state.fd, end);
+      }
+      readFully(this.#state.fd, next.subarray(this.#buf.length), this.#position + this.#buf.length);
+    } else if (this.#path !== null && newLength > this.#buf.length) {
+      // A read or copy mapping of a path let go of its descriptor: reopen.
+      const fd = openSync(this.#path, "r");
+      try {
+        const size = fstatSync(fd).size;
+        if (this.#position + newLength > size) throw rangeError(`The new length passes the end of the file (${size} bytes)`);
+        readFully(fd, next.subarray(this.#buf.length), this.#position + this.#buf.length);
+      } finally {
+        closeSync(fd);
+      }
+    } else if (this.#access !== "anonymous" && newLength > this.#buf.length) {
+      throw unsupported("mremap");
+    }
+    const old = this.#buf;
+    this.#buf = next;
+    this.#expected = newLength;
+    if (this.#state) this.#state.buf = next;
+    detach(old);
+  }
+}
+
+function mapFile(req: MapFileRequest): BackendMapping {
+  if (req.exec) throw unsupported("mmap PROT_EXEC");
+  if (req.lock) throw unsupported("mlock");
+  const write = req.access === "write";
+  let fd = req.fd;
+  let own = false;
+  let created = false;
+  if (req.path !== null) {
+    if (req.size >= 0) {
+      try {
+        fd = openSync(req.path, "wx+", req.mode);
+        created = true;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      }
+    }
+    if (!created) fd = openSync(req.path, write ? "r+" : "r");
+    own = true;
+  }
+  const undo: Array<() => void> = [];
+  try {
+    const st = fstatSync(fd);
+    const where = req.path ?? undefined;
+    if (st.isDirectory()) throw systemError(21 /* EISDIR */, "mmap", where);
+    if (!st.isFile() && !st.isBlockDevice()) throw systemError(19 /* ENODEV */, "mmap", where);
+    let size = st.size;
+    if (req.size >= 0 && req.size > size) {
+      const old = size;
+      ftruncateSync(fd, req.size); // no way to reserve blocks from JavaScript
+      undo.push(() => ftruncateSync(fd, old));
+      size = req.size;
+    }
+    if (req.offset > size) throw rangeError(`The offset ${req.offset} is past the end of the file (${size} bytes)`);
+    const length = req.length < 0 ? size - req.offset : req.length;
+    if (length > size - req.offset) {
+      throw rangeError(`The range [${req.offset}, ${req.offset + length}) passes the end of the file (${size} bytes)`);
+    }
+    const buf = allocate(length);
+    readFully(fd, buf, req.offset);
+    if (!write && own) {
+      // Read and copy mappings need the file no longer: no descriptor is held.
+      closeSync(fd);
+      return new PortableMapping(buf, req.access, req.offset, null, req.path);
+    }
+    const state: Pending | null = write ? { fd, own, buf, position: req.offset } : null;
+    return new PortableMapping(buf, req.access, req.offset, state, req.path);
+  } catch (e) {
+    for (const u of undo.reverse()) {
+      try {
+        u();
+      } catch {
+        // Best effort: the original error is what matters.
+      }
+    }
+    if (own) closeSync(fd);
+    if (created && req.path !== null) fs.rmSync(req.path, { force: true });
+    throw e;
+  }
+}
+
+function mapAnonymous(req: MapAnonymousRequest): BackendMapping {
+  if (req.exec) throw unsupported("mmap PROT_EXEC");
+  if (req.lock) throw unsupported("mlock");
+  return new PortableMapping(allocate(req.length), "anonymous", 0, null, null);
+}
+
+export const ADVICE = Object.freeze([
+  "normal", "random", "sequential", "willneed", "dontneed", "free", "hugepage", "nohugepage",
+  "mergeable", "unmergeable", "dontdump", "dodump", "dontfork", "dofork", "cold", "pageout",
+  "populate_read", "populate_write",
+]);
+
+/** The portable backend; `reason` says why it was chosen. */
+export function portableBackend(reason: string): Backend {
+  return {
+    name: "portable",
+    reason,
+    pageSize: PAGE,
+    allocationGranularity: PAGE,
+    adviceNames: ADVICE,
+    fileAdviceNames: Object.freeze(["normal", "sequential", "random", "willneed", "dontneed", "noreuse"]),
+    mapFile,
+    mapAnonymous,
+    adviseFile(path, fd, offset, length, advice) {
+      void path; void fd; void offset; void length; void advice;
+      throw unsupported("posix_fadvise");
+    },
+  };
+}
+
+export { PortableMapping };
