@@ -50,6 +50,10 @@ export interface BackendMapping {
   /** One byte a page, 1 where resident. */
   residency(offset: number, length: number): Uint8Array;
   resize(newLength: number): void;
+  /** Pages the fault guard replaced because the file shrank (or failed) under the mapping. */
+  readonly faults: number;
+  /** Calls `fn` on this thread after new faults: the byte range that is gone, and the page count. */
+  onFault(fn: ((offset: number, length: number, pages: number) => void) | null): void;
 }
 
 export interface Backend {

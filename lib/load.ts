@@ -37,6 +37,8 @@ export interface NativeAddon {
   stats(): { live: number; forcedGcs: number };
   fileAdviceNames: string[];
   setRefuseExternalForTest(on: boolean): void;
+  faults(h: NativeHandle): number;
+  setFaultCallback(h: NativeHandle, fn: ((offset: number, length: number, pages: number) => void) | null): void;
   fileAdvise(path: string | null, fd: number, offset: number, length: number, advice: string): void;
 }
 

@@ -39,6 +39,22 @@ export interface MapOptions {
   hugePages?: boolean;
   /** Lock the pages in memory (mlock) now. Default false. */
   lock?: boolean;
+  /**
+   * Called (on this thread, from the event loop) when the file shrinks or
+   * fails under the mapping and the fault guard replaced pages with zeros.
+   * See {@link Mapping.faulted}.
+   */
+  onFault?: (fault: Fault) => void;
+}
+
+/** What {@link MapOptions.onFault} is told. */
+export interface Fault {
+  mapping: Mapping;
+  /** The bytes that are gone: from `offset` (mapping coordinates) to the end of the mapping. */
+  offset: number;
+  length: number;
+  /** Pages replaced with zeros so far. */
+  pages: number;
 }
 
 export interface AnonymousOptions {
@@ -113,6 +129,29 @@ export class Mapping implements Disposable {
   get closed(): boolean {
     return this.#m === null;
   }
+
+  #faultedAtUnmap = false;
+
+  /**
+   * True once the file shrank (or failed) under the mapping and the fault
+   * guard replaced pages past its end with zeros instead of letting the
+   * process die of SIGBUS. Reads there see zeros; writes there are lost, so
+   * flush() and unmap() of a "write" mapping then fail with
+   * ERR_MEMMAP_TRUNCATED.
+   */
+  get faulted(): boolean {
+    return this.#m === null ? this.#faultedAtUnmap : this.#m.faults > 0;
+  }
+
+  /** @internal */
+  _watchFaults(fn: (fault: Fault) => void): void {
+    const m = this.#open();
+    // The Mapping keeps the function alive; the addon holds it weakly.
+    this.#onFault = (offset: number, length: number, pages: number) => fn({ mapping: this, offset, length, pages });
+    m.onFault(this.#onFault);
+  }
+
+  #onFault: ((offset: number, length: number, pages: number) => void) | undefined;
 
   /**
    * A zero-copy Buffer over the whole mapping (the same Buffer each time).
@@ -237,6 +276,7 @@ export class Mapping implements Disposable {
   unmap(): boolean {
     const m = this.#m;
     if (m === null) return false;
+    this.#faultedAtUnmap = m.faults > 0;
     this.#m = null;
     this.#buffer = undefined;
     return native(() => m.unmap(), this.#path);
@@ -304,8 +344,12 @@ export function map(file: FileLike, options?: MapOptions): Mapping {
     hugePages: optionalBoolean(o, "hugePages"),
     lock: optionalBoolean(o, "lock"),
   };
+  const onFault = o["onFault"];
+  if (onFault !== undefined && typeof onFault !== "function") throw invalidArgType("options.onFault", "of type function", onFault);
   const m = native(() => backend.mapFile(req), path ?? undefined);
-  return new Mapping(m, access, offset, path ?? undefined);
+  const mapping = new Mapping(m, access, offset, path ?? undefined);
+  if (typeof onFault === "function") mapping._watchFaults(onFault as (fault: Fault) => void);
+  return mapping;
 }
 
 /**

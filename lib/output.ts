@@ -380,8 +380,14 @@ export class OutputFile implements Disposable {
   // Undoes what the output did: unmap, close, remove the file it created.
   #cleanup(): void {
     if (this.#mapping) {
-      this.#mapping.unmap();
+      const m = this.#mapping;
       this.#mapping = null;
+      try {
+        m.unmap();
+      } catch {
+        // Unmapped all the same (unmap() reports, e.g. ERR_MEMMAP_TRUNCATED);
+        // the output is being thrown away.
+      }
     }
     if (this.#fd >= 0) {
       closeSync(this.#fd);

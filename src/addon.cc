@@ -35,6 +35,10 @@
 #include <string>
 #include <vector>
 
+#include <set>
+#include <uv.h>
+
+#include "guard.h"
 #include "platform.h"
 
 namespace memmap {
@@ -67,10 +71,16 @@ struct Region {
   int inflight = 0;
   int refs = 0;  // what keeps this struct (not the range) alive
   View* raw_view = nullptr;  // the one Buffer of a raw mapping
+  int slot = -1;             // in the fault guard's table (guard.h)
+  uint32_t faults_reported = 0;
+  napi_ref on_fault = nullptr;  // JavaScript callback for faults, if any
   std::vector<View*> views;
 };
 
 struct EnvData {
+  uv_async_t* async = nullptr;   // woken by the fault guard
+  napi_async_context fault_context = nullptr;
+  std::set<Region*> live;        // regions with a guard slot
   napi_env env = nullptr;
   std::map<uintptr_t, Region*> raw;  // raw mappings by base address
   size_t regions = 0;                // Region structs still allocated
@@ -297,6 +307,12 @@ void Report(Region* r, int64_t bytes) {
 // Touches no JavaScript: it runs inside garbage collection.
 void Release(Region* r) {
   if (r->handle_alive || r->inflight > 0 || HasActiveViews(r)) return;
+  if (r->slot >= 0) {
+    // Out of the guard's table before the range is given back.
+    guard::Remove(r->slot);
+    r->slot = -1;
+    r->envd->live.erase(r);
+  }
   if (r->base) {
     if (r->access == Access::kRaw) {
       r->envd->raw.erase(reinterpret_cast<uintptr_t>(r->base));
@@ -351,8 +367,17 @@ SysErr WithReclaim(Op op) {
   return e;
 }
 
-void HandleFinalize(node_api_basic_env, void* data, void*) {
+void DeleteRef(napi_env env, void* data, void*) {
+  napi_delete_reference(env, static_cast<napi_ref>(data));
+}
+
+void HandleFinalize(node_api_basic_env env, void* data, void*) {
   Region* r = static_cast<Region*>(data);
+  if (r->on_fault) {
+    // References can only be deleted outside garbage collection.
+    node_api_post_finalizer(env, DeleteRef, r->on_fault, nullptr);
+    r->on_fault = nullptr;
+  }
   r->handle_alive = false;
   Release(r);
   Unref(r);
@@ -388,11 +413,36 @@ Region* NewRegion(EnvData* envd, Access access) {
   return r;
 }
 
-void Adopt(Region* r, void* base, size_t map_len) {
+void WakeEnv(void* arg) { uv_async_send(static_cast<uv_async_t*>(arg)); }
+
+// Registers a mapped range with the fault guard.
+SysErr Guard(Region* r) {
+  r->slot = guard::Add(r->base, r->map_len, r->envd->async ? WakeEnv : nullptr, r->envd->async);
+  if (r->slot < 0) return Fail(ENOMEM, "mmap");  // the guard's table is full
+  r->envd->live.insert(r);
+  return Ok();
+}
+
+// Takes ownership of a fresh mapping. On failure the caller Release()s it.
+SysErr Adopt(Region* r, void* base, size_t map_len) {
   r->base = static_cast<uint8_t*>(base);
   r->map_len = map_len;
   if (base) g_live++;
   Report(r, base ? ReportedCost(r) : 0);
+  return base ? Guard(r) : Ok();
+}
+
+uint32_t FaultCount(const Region* r) { return guard::Faults(r->slot, nullptr); }
+
+// A write mapping whose file shrank under it lost what was written to the
+// pages past the new end: flush() and unmap() must say so.
+bool CheckNotTruncated(napi_env env, Region* r) {
+  if (r->access != Access::kWrite || FaultCount(r) == 0) return true;
+  ThrowCode(env, "ERR_MEMMAP_TRUNCATED",
+            "The file was truncated (or failed) under this write mapping: " +
+                std::to_string(FaultCount(r)) +
+                " page(s) past its end were replaced with zeros, and what was written to them is lost");
+  return false;
 }
 
 // Detaches every view handed out, so no JavaScript can reach the range.
@@ -640,7 +690,7 @@ napi_value MapFileJs(napi_env env, napi_callback_info info) {
     e = WithReclaim([&] {
       return os::MapFile(access, f.fd, r->file_offset, map_len, r->opts, &base);
     });
-    if (!e) Adopt(r, base, map_len);
+    if (!e) e = Adopt(r, base, map_len);
     if (!e && lock) {
       if (write) {
         e = os::Lock(r->base, r->map_len);
@@ -695,7 +745,7 @@ napi_value MapAnonymousJs(napi_env env, napi_callback_info info) {
     SysErr e = WithReclaim([&] {
       return os::MapAnonymous(r->access, r->length, r->opts, &base);
     });
-    if (!e) Adopt(r, base, r->length);
+    if (!e) e = Adopt(r, base, r->length);
     if (!e && lock) e = os::Lock(r->base, r->map_len);
     if (e) {
       Release(r);
@@ -739,8 +789,21 @@ napi_value UnmapJs(napi_env env, napi_callback_info info) {
   }
   r->closed = true;
   DetachAll(env, r);
+  if (r->on_fault) {
+    napi_delete_reference(env, r->on_fault);
+    r->on_fault = nullptr;
+  }
   r->handle_alive = false;
+  bool truncated = r->access == Access::kWrite && FaultCount(r) > 0;
+  uint32_t faults = FaultCount(r);
   Release(r);
+  if (truncated) {
+    // Unmapped all the same; the caller must learn that writes were lost.
+    ThrowCode(env, "ERR_MEMMAP_TRUNCATED",
+              "The file was truncated (or failed) under this write mapping: " + std::to_string(faults) +
+                  " page(s) past its end were replaced with zeros, and what was written to them is lost");
+    return nullptr;
+  }
   napi_get_boolean(env, true, &result);
   return result;
 }
@@ -751,6 +814,7 @@ napi_value FlushSyncJs(napi_env env, napi_callback_info info) {
   RangeArgs ra;
   bool async;
   if (!ParseRange(a, 4, &ra) || !a.Bool(3, &async)) return nullptr;
+  if (!CheckNotTruncated(env, ra.region)) return nullptr;
   if (ra.len > 0) {
     SysErr e = os::Sync(ra.addr, ra.len, async);
     if (e) {
@@ -783,7 +847,15 @@ void WorkComplete(napi_env env, napi_status status, void* data) {
   Work* w = static_cast<Work*>(data);
   Region* r = w->region;
   r->inflight--;
-  if (status == napi_ok && !w->result) {
+  if (status == napi_ok && !w->result && w->kind == 0 && r->access == Access::kWrite &&
+      FaultCount(r) > 0) {
+    napi_value err = nullptr, msg, code;
+    std::string text = "The file was truncated (or failed) under this write mapping: what was written past its end is lost";
+    napi_create_string_utf8(env, text.c_str(), text.size(), &msg);
+    napi_create_string_utf8(env, "ERR_MEMMAP_TRUNCATED", NAPI_AUTO_LENGTH, &code);
+    napi_create_error(env, code, msg, &err);
+    napi_reject_deferred(env, w->deferred, err ? err : Undefined(env));
+  } else if (status == napi_ok && !w->result) {
     napi_resolve_deferred(env, w->deferred, Undefined(env));
   } else {
     SysErr e = w->result ? w->result : Fail(ECANCELED, w->kind == 0 ? "msync" : "madvise");
@@ -801,6 +873,7 @@ napi_value QueueWork(napi_env env, napi_callback_info info, int kind) {
   RangeArgs ra;
   if (!ParseRange(a, 3, &ra)) return nullptr;
   Region* r = ra.region;
+  if (kind == 0 && !CheckNotTruncated(env, r)) return nullptr;
   Work* w = new Work();
   w->kind = kind;
   w->region = r;
@@ -975,7 +1048,10 @@ napi_value ResizeJs(napi_env env, napi_callback_info info) {
                   : os::MapAnonymous(r->access, new_map_len, r->opts, &base);
     });
   } else {
+    // Out of the guard while the range moves: its old address may be reused.
+    guard::Move(r->slot, nullptr, 0);
     e = WithReclaim([&] { return os::Remap(r->base, r->map_len, new_map_len, &base); });
+    if (e) guard::Move(r->slot, r->base, r->map_len);
   }
   if (e) {
     if (grown_from >= 0) os::Truncate(r->fd, grown_from);  // leave the file as it was
@@ -984,6 +1060,9 @@ napi_value ResizeJs(napi_env env, napi_callback_info info) {
   }
   DetachAll(env, r);
   if (new_map_len == 0 && r->base) {
+    guard::Remove(r->slot);
+    r->slot = -1;
+    r->envd->live.erase(r);
     os::Unmap(r->base, r->map_len);
   }
   bool had = r->base != nullptr;
@@ -993,6 +1072,12 @@ napi_value ResizeJs(napi_env env, napi_callback_info info) {
   if (had && !base) g_live--;
   if (!had && base) g_live++;
   Report(r, base ? ReportedCost(r) : 0);
+  if (base && r->slot >= 0) {
+    guard::Move(r->slot, base, new_map_len);
+  } else if (base && (e = Guard(r))) {
+    ThrowSys(env, e);  // mapped but unguarded: refuse to hand it out
+    return nullptr;
+  }
   return Undefined(env);
 }
 
@@ -1146,8 +1231,13 @@ napi_value RawMmapJs(napi_env env, napi_callback_info info) {
   EnvData* envd = GetEnvData(env);
   Region* r = NewRegion(envd, Access::kRaw);
   r->length = static_cast<size_t>(length);
-  Adopt(r, base, r->length);
   envd->raw[reinterpret_cast<uintptr_t>(base)] = r;
+  if ((e = Adopt(r, base, r->length))) {
+    Release(r);
+    Unref(r);
+    ThrowSys(env, e);
+    return nullptr;
+  }
   napi_value buf = NewView(env, r, 0, r->length);
   if (!buf) {
     Release(r);
@@ -1254,6 +1344,89 @@ napi_value StatsJs(napi_env env, napi_callback_info) {
   return out;
 }
 
+// faults(handle) => number of pages the guard replaced in this mapping.
+napi_value FaultsJs(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  if (!a.Need(1)) return nullptr;
+  Region* r = a.Handle(0);
+  if (!r) return nullptr;
+  napi_value n;
+  napi_create_uint32(env, FaultCount(r), &n);
+  return n;
+}
+
+// setFaultCallback(handle, fn | null): fn(offset, length, pages) is called
+// on this thread after the guard absorbed faults in the mapping.
+napi_value SetFaultCallbackJs(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  if (!a.Need(2)) return nullptr;
+  Region* r = a.Handle(0);
+  if (!r) return nullptr;
+  if (r->on_fault) {
+    napi_delete_reference(env, r->on_fault);
+    r->on_fault = nullptr;
+  }
+  napi_valuetype t;
+  napi_typeof(env, a.argv[1], &t);
+  // Weak: the JavaScript Mapping holds the function, and must stay
+  // collectable even when the function's closure refers to it.
+  if (t == napi_function) CHECK_NAPI(env, napi_create_reference(env, a.argv[1], 0, &r->on_fault));
+  return Undefined(env);
+}
+
+// Runs on the thread's event loop after the guard woke it: tells each
+// mapping's callback about its new faults, with the byte range that is gone.
+void OnFaultWake(uv_async_t* async) {
+  EnvData* envd = static_cast<EnvData*>(async->data);
+  napi_env env = envd->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  std::vector<Region*> regions(envd->live.begin(), envd->live.end());
+  for (Region* r : regions) {
+    if (envd->live.count(r) == 0) continue;  // released by a callback meanwhile
+    uintptr_t first = 0;
+    uint32_t n = guard::Faults(r->slot, &first);
+    if (n <= r->faults_reported) continue;
+    r->faults_reported = n;
+    if (!r->on_fault) continue;
+    // The bytes that are gone: from the file's new end to the mapping's end
+    // (or, for an I/O error, from the first faulting page).
+    uintptr_t user = reinterpret_cast<uintptr_t>(r->base) + r->delta;
+    double offset = first > user ? static_cast<double>(first - user) : 0;
+    FileInfo fi;
+    if (r->fd >= 0 && !os::Stat(r->fd, &fi)) {
+      int64_t start = fi.size - r->file_offset - static_cast<int64_t>(r->delta);
+      if (start < static_cast<int64_t>(r->length)) offset = static_cast<double>(start > 0 ? start : 0);
+    }
+    napi_value fn, recv, argv[3], result;
+    if (napi_get_reference_value(env, r->on_fault, &fn) != napi_ok || !fn) continue;
+    napi_get_global(env, &recv);  // napi_make_callback wants an object
+    napi_create_double(env, offset, &argv[0]);
+    napi_create_double(env, static_cast<double>(r->length) - offset, &argv[1]);
+    napi_create_uint32(env, n, &argv[2]);
+    napi_status s = napi_make_callback(env, envd->fault_context, recv, fn, 3, argv, &result);
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (s != napi_ok && pending) {
+      napi_value err;
+      napi_get_and_clear_last_exception(env, &err);
+      napi_fatal_exception(env, err);  // like a throwing event listener
+    }
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+// Before the environment goes: the guard must stop waking this thread.
+void CleanupEnv(void* data) {
+  EnvData* envd = static_cast<EnvData*>(data);
+  for (Region* r : envd->live) guard::Silence(r->slot);
+  if (envd->async) {
+    uv_close(reinterpret_cast<uv_handle_t*>(envd->async),
+             [](uv_handle_t* h) { delete reinterpret_cast<uv_async_t*>(h); });
+    envd->async = nullptr;
+  }
+}
+
 // setRefuseExternalForTest(bool): see g_refuse_external.
 napi_value SetRefuseExternalJs(napi_env env, napi_callback_info info) {
   Args a(env, info);
@@ -1277,6 +1450,23 @@ napi_value Init(napi_env env, napi_value exports) {
     ThrowStatus(env, napi_generic_failure, "napi_set_instance_data");
     return nullptr;
   }
+  // The fault guard, and the wake-up it sends this thread.
+  guard::Install();
+  uv_loop_t* loop = nullptr;
+  if (napi_get_uv_event_loop(env, &loop) == napi_ok && loop) {
+    envd->async = new uv_async_t();
+    if (uv_async_init(loop, envd->async, OnFaultWake) == 0) {
+      envd->async->data = envd;
+      uv_unref(reinterpret_cast<uv_handle_t*>(envd->async));  // never keeps the loop alive
+    } else {
+      delete envd->async;
+      envd->async = nullptr;
+    }
+  }
+  napi_value context_name;
+  napi_create_string_utf8(env, "memmap.fault", NAPI_AUTO_LENGTH, &context_name);
+  napi_async_init(env, nullptr, context_name, &envd->fault_context);
+  napi_add_env_cleanup_hook(env, CleanupEnv, envd);
   struct Fn {
     const char* name;
     napi_callback cb;
@@ -1294,6 +1484,8 @@ napi_value Init(napi_env env, napi_value exports) {
       {"rawMincore", RawMincoreJs}, {"stats", StatsJs},
       {"fileAdvise", FileAdviseJs},
       {"setRefuseExternalForTest", SetRefuseExternalJs},
+      {"faults", FaultsJs},
+      {"setFaultCallback", SetFaultCallbackJs},
   };
   for (const Fn& f : fns) {
     napi_value fn;

@@ -91,6 +91,14 @@ class NativeMapping implements BackendMapping {
     return this.#addon.residency(this.#h, offset, length);
   }
 
+  get faults(): number {
+    return this.#copy ? 0 : this.#addon.faults(this.#h);
+  }
+
+  onFault(fn: ((offset: number, length: number, pages: number) => void) | null): void {
+    if (!this.#copy) this.#addon.setFaultCallback(this.#h, fn);
+  }
+
   resize(newLength: number): void {
     if (this.#copy) return this.#copy.resize(newLength);
     this.#addon.resize(this.#h, newLength);

@@ -190,6 +190,14 @@ class PortableMapping implements BackendMapping {
     if (lock) throw unsupported("mlock");
   }
 
+  get faults(): number {
+    return 0; // the bytes are in memory: nothing can fault
+  }
+
+  onFault(): void {
+    // Nothing can fault.
+  }
+
   residency(offset: number, length: number): Uint8Array {
     // Honest: the bytes are in this process's memory, all of them.
     const first = Math.floor(offset / PAGE);

@@ -1,0 +1,36 @@
+// The fault guard: makes a file that shrinks under a mapping (or an I/O
+// error behind it) a reported event instead of a SIGBUS that kills the
+// process. One implementation file per platform (guard_posix.cc).
+//
+// Ranges are registered after they are mapped and unregistered before they
+// are unmapped, so the handler never touches an address memmap gave back.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace memmap {
+namespace guard {
+
+// Installs the handler once per process (idempotent; thread-safe). Returns
+// false where the platform has no guard.
+bool Install();
+
+// Something the handler may wake, from inside the signal handler (it must be
+// async-signal-safe to wake: libuv's uv_async_send is).
+using Notify = void (*)(void* arg);
+
+// Registers [addr, addr + len). Returns a slot (>= 0), or -1 when the table
+// is full. `arg` is passed to `notify` after a fault.
+int Add(void* addr, size_t len, Notify notify, void* arg);
+// Moves a registered slot to a new range (after mremap).
+void Move(int slot, void* addr, size_t len);
+void Remove(int slot);
+// Stops waking the slot's owner (its notify target is going away).
+void Silence(int slot);
+
+// Faults the handler absorbed in this slot, and the first faulting page.
+uint32_t Faults(int slot, uintptr_t* first_page);
+
+}  // namespace guard
+}  // namespace memmap

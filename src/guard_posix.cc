@@ -1,0 +1,175 @@
+// POSIX fault guard: a SIGBUS handler, chained to whatever handler was there.
+//
+// When an access faults inside a registered range (the file behind it was
+// truncated, or the disk failed), the handler maps a zero-filled anonymous
+// page over the faulting page (MAP_FIXED) and returns; the access is retried
+// and completes: reads see zeros, writes land in that private page and go
+// nowhere. The slot counts the fault and the owner is woken to report it.
+// Any other SIGBUS goes to the previous handler, or takes the default action.
+//
+// What the handler touches, and why that is async-signal-safe:
+//  * the slot table: a fixed array of atomics, read with acquire loads; no
+//    allocation, no lock (the code it interrupted may hold any lock);
+//  * mmap(2): a plain system call (glibc's wrapper takes no lock), the same
+//    thing JVMs and WebAssembly runtimes do in their fault handlers;
+//  * the owner's notify function: uv_async_send, documented by libuv as
+//    async-signal-safe;
+//  * errno is saved and restored around all of it.
+#include "guard.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <mutex>
+
+namespace memmap {
+namespace guard {
+namespace {
+
+constexpr int kSlots = 1 << 18;  // more than vm.max_map_count's default
+
+struct Slot {
+  std::atomic<uintptr_t> start{0};  // 0: free
+  std::atomic<uintptr_t> end{0};
+  std::atomic<uint32_t> faults{0};
+  std::atomic<uintptr_t> first_page{0};
+  std::atomic<Notify> notify{nullptr};
+  std::atomic<void*> arg{nullptr};
+  std::atomic<bool> used{false};  // claimed (start may still be 0 while being filled)
+};
+
+Slot g_slots[kSlots];
+std::atomic<int> g_high{0};  // slots [0, g_high) may be in use
+std::atomic<int> g_hint{0};
+struct sigaction g_previous;
+std::once_flag g_once;
+bool g_installed = false;
+size_t g_page = 0;
+
+int Find(uintptr_t addr) {
+  int high = g_high.load(std::memory_order_acquire);
+  for (int i = 0; i < high; i++) {
+    uintptr_t s = g_slots[i].start.load(std::memory_order_acquire);
+    if (s != 0 && addr >= s && addr < g_slots[i].end.load(std::memory_order_acquire)) return i;
+  }
+  return -1;
+}
+
+void Chain(int sig, siginfo_t* info, void* context) {
+  if (g_previous.sa_flags & SA_SIGINFO) {
+    if (g_previous.sa_sigaction != nullptr) {
+      g_previous.sa_sigaction(sig, info, context);
+      return;
+    }
+  } else if (g_previous.sa_handler != SIG_DFL && g_previous.sa_handler != SIG_IGN) {
+    g_previous.sa_handler(sig);
+    return;
+  }
+  // The default action: put it back and let it happen. A fault re-executes
+  // the access when the handler returns; a signal sent with kill() is sent
+  // again.
+  struct sigaction dfl;
+  memset(&dfl, 0, sizeof dfl);
+  dfl.sa_handler = SIG_DFL;
+  sigemptyset(&dfl.sa_mask);
+  sigaction(sig, &dfl, nullptr);
+  if (info == nullptr || info->si_code <= 0) raise(sig);
+}
+
+void Handler(int sig, siginfo_t* info, void* context) {
+  int saved = errno;
+  // si_code > 0: raised by the kernel for an access (not by kill/raise).
+  if (info != nullptr && info->si_code > 0) {
+    uintptr_t addr = reinterpret_cast<uintptr_t>(info->si_addr);
+    int i = Find(addr);
+    if (i >= 0) {
+      uintptr_t page = addr & ~(static_cast<uintptr_t>(g_page) - 1);
+      void* p = mmap(reinterpret_cast<void*>(page), g_page, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+      if (p != MAP_FAILED) {
+        Slot& s = g_slots[i];
+        s.faults.fetch_add(1, std::memory_order_acq_rel);
+        uintptr_t none = 0;
+        s.first_page.compare_exchange_strong(none, page);
+        Notify n = s.notify.load(std::memory_order_acquire);
+        if (n != nullptr) n(s.arg.load(std::memory_order_acquire));
+        errno = saved;
+        return;
+      }
+    }
+  }
+  errno = saved;
+  Chain(sig, info, context);
+}
+
+}  // namespace
+
+bool Install() {
+  std::call_once(g_once, [] {
+    g_page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = Handler;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    g_installed = sigaction(SIGBUS, &sa, &g_previous) == 0;
+  });
+  return g_installed;
+}
+
+int Add(void* addr, size_t len, Notify notify, void* arg) {
+  if (addr == nullptr || len == 0) return -1;
+  int hint = g_hint.load(std::memory_order_relaxed);
+  for (int n = 0; n < kSlots; n++) {
+    int i = (hint + n) % kSlots;
+    bool expected = false;
+    if (!g_slots[i].used.compare_exchange_strong(expected, true)) continue;
+    Slot& s = g_slots[i];
+    s.faults.store(0, std::memory_order_relaxed);
+    s.first_page.store(0, std::memory_order_relaxed);
+    s.notify.store(notify, std::memory_order_relaxed);
+    s.arg.store(arg, std::memory_order_relaxed);
+    s.end.store(reinterpret_cast<uintptr_t>(addr) + len, std::memory_order_release);
+    s.start.store(reinterpret_cast<uintptr_t>(addr), std::memory_order_release);
+    int high = g_high.load(std::memory_order_acquire);
+    while (high < i + 1 && !g_high.compare_exchange_weak(high, i + 1)) {
+    }
+    g_hint.store((i + 1) % kSlots, std::memory_order_relaxed);
+    return i;
+  }
+  return -1;
+}
+
+void Move(int slot, void* addr, size_t len) {
+  if (slot < 0) return;
+  Slot& s = g_slots[slot];
+  s.start.store(0, std::memory_order_release);
+  s.end.store(reinterpret_cast<uintptr_t>(addr) + len, std::memory_order_release);
+  s.start.store(reinterpret_cast<uintptr_t>(addr), std::memory_order_release);
+}
+
+void Remove(int slot) {
+  if (slot < 0) return;
+  Slot& s = g_slots[slot];
+  s.start.store(0, std::memory_order_release);
+  s.notify.store(nullptr, std::memory_order_release);
+  s.used.store(false, std::memory_order_release);
+  g_hint.store(slot, std::memory_order_relaxed);
+}
+
+void Silence(int slot) {
+  if (slot >= 0) g_slots[slot].notify.store(nullptr, std::memory_order_release);
+}
+
+uint32_t Faults(int slot, uintptr_t* first_page) {
+  if (slot < 0) return 0;
+  if (first_page) *first_page = g_slots[slot].first_page.load(std::memory_order_acquire);
+  return g_slots[slot].faults.load(std::memory_order_acquire);
+}
+
+}  // namespace guard
+}  // namespace memmap

@@ -1,0 +1,153 @@
+// The fault guard: a file that shrinks under a mapping cannot kill the
+// process. Each dangerous access happens in a child; the test checks how the
+// child ended and what it saw.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { readdirSync, readFileSync, truncateSync } from "node:fs";
+import { ended, nativeOnly, pattern, root, runChild, tempDir } from "./helpers.js";
+
+const ONLY = nativeOnly("the portable backend holds the bytes in memory: nothing can fault (docs/backends.md)");
+const PAGE = 4096;
+
+/**
+ * Starts `code` in a child that maps, prints "mapped", waits for one line on
+ * stdin, then goes on; the parent runs `between` in that gap.
+ */
+async function withPause(code: string, between: () => void) {
+  const child = spawn(process.execPath, ["--input-type=module", "-e", code], { cwd: root, stdio: ["pipe", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.setEncoding("utf8");
+  child.stderr.setEncoding("utf8");
+  child.stderr.on("data", (d: string) => (stderr += d));
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on("data", (d: string) => {
+      const before = stdout;
+      stdout += d;
+      if (!before.includes("mapped") && stdout.includes("mapped")) resolve();
+    });
+    child.once("exit", (c) => reject(new Error(`child ended early (${c}): ${stdout}${stderr}`)));
+  });
+  between();
+  child.stdin.write("go\n");
+  const [status, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.once("exit", (c, s) => resolve([c, s])));
+  return { status, signal, stdout, stderr };
+}
+
+const readLine = `await new Promise((resolve) => process.stdin.once("data", resolve)); process.stdin.pause();`;
+
+for (const [label, keep] of [["to 0", 0], ["to half", 8 * PAGE]] as const) {
+  test(`a write mapping whose file is truncated ${label}: every page read and written, the child lives and is told`, ONLY, async () => {
+    const t = tempDir();
+    const p = t.file("victim.bin", pattern(16 * PAGE));
+    const r = await withPause(`
+      import { map } from "memmap";
+      const faults = [];
+      const m = map(${JSON.stringify(p)}, { access: "write", onFault: (f) => faults.push([f.offset, f.length, f.pages]) });
+      const b = m.buffer;
+      console.log("mapped");
+      ${readLine}
+      let zeros = 0;
+      for (let i = 0; i < b.length; i += ${PAGE}) {
+        if (i >= ${keep} && b[i] === 0 && b[i + 100] === 0) zeros++;
+        b[i] = 0xaa; // a write into every page
+      }
+      let flushError = null;
+      try { m.flushSync(); } catch (e) { flushError = e.code; }
+      for (let i = 0; i < 100 && faults.length === 0; i++) await new Promise((resolve) => setImmediate(resolve));
+      let unmapError = null;
+      try { m.unmap(); } catch (e) { unmapError = e.code; }
+      console.log(JSON.stringify({ zeros, faulted: m.faulted, faults, flushError, unmapError }));
+    `, () => truncateSync(p, keep));
+    assert.equal(r.signal, null, `${r.stdout}${r.stderr}`);
+    assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
+    const out = JSON.parse(r.stdout.split("\n").filter(Boolean).pop()!);
+    assert.equal(out.zeros, (16 * PAGE - keep) / PAGE, "every page past the new end reads as zeros");
+    assert.equal(out.faulted, true);
+    assert.equal(out.flushError, "ERR_MEMMAP_TRUNCATED");
+    assert.equal(out.unmapError, "ERR_MEMMAP_TRUNCATED");
+    assert.equal(out.faults.length, 1, "the fault was reported once");
+    assert.deepEqual(out.faults[0].slice(0, 2), [keep, 16 * PAGE - keep], "with the byte range that is gone");
+    assert.equal(readFileSync(p).length, keep, "the writes past the end went nowhere");
+    t.done();
+  });
+}
+
+test("a read mapping truncated underneath reads zeros and flushes without error", ONLY, async () => {
+  const t = tempDir();
+  const p = t.file("ro.bin", pattern(8 * PAGE));
+  const r = await withPause(`
+    import { map } from "memmap";
+    const m = map(${JSON.stringify(p)});
+    console.log("mapped");
+    ${readLine}
+    let sum = 0;
+    for (let i = 0; i < m.byteLength; i++) sum += m.buffer[i];
+    m.flushSync();
+    console.log(JSON.stringify({ faulted: m.faulted, tail: m.buffer[5 * ${PAGE}] }));
+    m.unmap();
+  `, () => truncateSync(p, 2 * PAGE));
+  assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
+  const out = JSON.parse(r.stdout.split("\n").filter(Boolean).pop()!);
+  assert.deepEqual(out, { faulted: true, tail: 0 });
+  t.done();
+});
+
+test("a file truncated by another process while the child reads it in a loop", ONLY, async () => {
+  const t = tempDir();
+  const p = t.file("loop.bin", pattern(32 * PAGE));
+  const r = await withPause(`
+    import { map } from "memmap";
+    const m = map(${JSON.stringify(p)});
+    console.log("mapped");
+    ${readLine}
+    // Reads every page over and over until the guard has seen the truncation
+    // (bounded, so that a broken guard fails instead of hanging).
+    let passes = 0, sum = 0;
+    while (!m.faulted && passes < 2_000_000) {
+      for (let i = 0; i < m.byteLength; i += ${PAGE}) sum += m.buffer[i];
+      passes++;
+    }
+    console.log(JSON.stringify({ faulted: m.faulted }));
+  `, () => {
+    // The truncation comes from a separate process.
+    const c = spawn("truncate", ["-s", "0", p]);
+    c.once("exit", () => undefined);
+  });
+  assert.equal(r.signal, null, `${r.stdout}${r.stderr}`);
+  assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
+  assert.match(r.stdout, /"faulted":true/);
+  t.done();
+});
+
+test("a SIGBUS that is not memmap's still ends the process the default way", ONLY, () => {
+  const r = runChild(`
+    import { mapAnonymous } from "memmap";
+    const m = mapAnonymous(4096); // the guard is installed
+    m.buffer[0] = 1;
+    process.kill(process.pid, "SIGBUS");
+    await new Promise((resolve) => setTimeout(resolve, 60_000));
+    console.log("survived");
+  `);
+  assert.equal(r.signal, "SIGBUS", ended(r));
+  assert.doesNotMatch(r.stdout, /survived/);
+});
+
+test("OutputFile: a temporary file truncated under the writer fails the commit, never the process", ONLY, () => {
+  const t = tempDir();
+  const dest = t.file("out.bin", "old");
+  const r = runChild(`
+    import { createOutput } from "memmap";
+    import { truncateSync } from "node:fs";
+    const out = createOutput(${JSON.stringify(dest)}, { size: 16 * ${PAGE} });
+    truncateSync(out.writePath, ${PAGE});
+    out.buffer.fill(1);
+    try { out.commitSync(); console.log("committed"); } catch (e) { console.log("commit failed:", e.code); }
+  `);
+  assert.equal(r.status, 0, ended(r));
+  assert.match(r.stdout, /commit failed: ERR_MEMMAP_TRUNCATED/);
+  assert.equal(readFileSync(dest, "utf8"), "old", "the destination keeps its content");
+  assert.deepEqual(readdirSync(t.dir), ["out.bin"], "the temporary file was removed");
+  t.done();
+});
