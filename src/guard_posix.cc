@@ -17,6 +17,7 @@
 //  * errno is saved and restored around all of it.
 #include "guard.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
@@ -108,8 +109,19 @@ void Handler(int sig, siginfo_t* info, void* context) {
 
 }  // namespace
 
+// The handler, and the slot table it reads, live in this library: it must
+// never be unloaded while the handler is installed. Node unloads an addon
+// when the last worker thread that loaded it exits; RTLD_NODELETE keeps it.
+static void PinThisLibrary() {
+  Dl_info info;
+  if (dladdr(reinterpret_cast<void*>(&Handler), &info) != 0 && info.dli_fname != nullptr) {
+    dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+  }
+}
+
 bool Install() {
   std::call_once(g_once, [] {
+    PinThisLibrary();
     g_page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
