@@ -238,7 +238,7 @@ const commands = [
 
 test("random sequences of map, write, fs write, flush, advise, resize and unmap agree with the model", () => {
   const seed = Number(process.env["MEMMAP_FC_SEED"] ?? 20261122);
-  const runs = Number(process.env["MEMMAP_FC_RUNS"] ?? 1000);
+  const runs = Number(process.env["MEMMAP_FC_RUNS"] ?? 2000);
   fc.assert(
     fc.property(fc.commands(commands, { maxCommands: 25 }), (cmds) => {
       const t = tempDir();
