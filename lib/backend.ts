@@ -54,6 +54,13 @@ export interface BackendMapping {
   readonly faults: number;
   /** Calls `fn` on this thread after new faults: the byte range that is gone, and the page count. */
   onFault(fn: ((offset: number, length: number, pages: number) => void) | null): void;
+  /** The mapping's own descriptor (shared memory, files), or -1. */
+  readonly fd: number;
+  /** An id that attach() in another thread of this process maps. */
+  share(): number;
+  wait(byteOffset: number, expected: number, timeoutMs: number): "ok" | "not-equal" | "timed-out";
+  waitAsync(byteOffset: number, expected: number, timeoutMs: number): Promise<"ok" | "not-equal" | "timed-out">;
+  notify(byteOffset: number, count: number): number;
 }
 
 export interface Backend {
@@ -66,6 +73,11 @@ export interface Backend {
   readonly fileAdviceNames: readonly string[];
   mapFile(req: MapFileRequest): BackendMapping;
   mapAnonymous(req: MapAnonymousRequest): BackendMapping;
+  /** Maps the shared object `share()` gave an id for. */
+  attach(id: number): BackendMapping;
+  /** shm_open: [descriptor, created]. */
+  shmOpen(name: string, create: boolean, exclusive: boolean, mode: number): [number, boolean];
+  shmUnlink(name: string): void;
   /** posix_fadvise on a file, by path or descriptor; length 0: to the end. */
   adviseFile(path: string | null, fd: number, offset: number, length: number, advice: string): void;
 }

@@ -38,9 +38,20 @@ export interface NativeAddon {
   fileAdviceNames: string[];
   setRefuseExternalForTest(on: boolean): void;
   faults(h: NativeHandle): number;
+  share(h: NativeHandle): number;
+  attach(id: number): [NativeHandle, number];
+  fd(h: NativeHandle): number;
+  shmOpen(name: string, create: boolean, exclusive: boolean, mode: number): [number, boolean];
+  shmUnlink(name: string): void;
+  wait(h: NativeHandle, byteOffset: number, expected: number, timeoutMs: number): WaitResult;
+  waitAsync(h: NativeHandle, byteOffset: number, expected: number, timeoutMs: number): Promise<WaitResult>;
+  notify(h: NativeHandle, byteOffset: number, count: number): number;
   setFaultCallback(h: NativeHandle, fn: ((offset: number, length: number, pages: number) => void) | null): void;
   fileAdvise(path: string | null, fd: number, offset: number, length: number, advice: string): void;
 }
+
+/** What a wait ends with, as Atomics.wait says it. */
+export type WaitResult = "ok" | "not-equal" | "timed-out";
 
 /** An opaque native handle (a Node-API external). */
 export type NativeHandle = { readonly __memmapHandle: unique symbol };

@@ -1,5 +1,6 @@
 // The public mapping API: map(), mapAnonymous() and the Mapping class.
 import { constants as bufferConstants } from "node:buffer";
+import { isMainThread } from "node:worker_threads";
 import { fileURLToPath } from "node:url";
 import type { FileHandle } from "node:fs/promises";
 import type { Access, BackendMapping } from "./backend.js";
@@ -45,6 +46,13 @@ export interface MapOptions {
    * See {@link Mapping.faulted}.
    */
   onFault?: (fault: Fault) => void;
+}
+
+/** A structured-cloneable handle on shared memory; see {@link Mapping.share}. */
+export interface SharedHandle {
+  readonly kind: "memmap.SharedHandle";
+  readonly id: number;
+  readonly byteLength: number;
 }
 
 /** What {@link MapOptions.onFault} is told. */
@@ -253,6 +261,67 @@ export class Mapping implements Disposable {
     let resident = 0;
     for (let i = 0; i < map.length; i++) resident += map[i]!;
     return { pageSize, pages: map.length, resident, map };
+  }
+
+  /**
+   * The mapping's own file descriptor (valid until unmap()), or -1: for a
+   * shared mapping, what to hand a child process (`spawn(..., { stdio: [..., m.fd] })`)
+   * so that `map(fd, { access: "write" })` there maps the same memory.
+   */
+  get fd(): number {
+    return this.#open().fd;
+  }
+
+  /**
+   * A structured-cloneable handle on an anonymous shared mapping, for
+   * {@link attach} in another worker thread. The handle keeps nothing alive:
+   * the memory lives while any mapping of it does, in whichever thread.
+   * @throws ERR_MEMMAP_NOT_SHAREABLE unless made by mapAnonymous(n, { shared: true }).
+   */
+  share(): SharedHandle {
+    const m = this.#open();
+    return Object.freeze({ kind: "memmap.SharedHandle" as const, id: m.share(), byteLength: m.byteLength });
+  }
+
+  #word(index: unknown, name = "index"): number {
+    const m = this.#open();
+    return validateInteger(index, name, 0, Math.floor(m.byteLength / 4) - 1) * 4;
+  }
+
+  /**
+   * Blocks until {@link Mapping.notify} wakes the 32-bit word at `index`
+   * (an Int32Array index) or `timeoutMs` passes, if the word still holds
+   * `expected` (like Atomics.wait, across threads and processes: futex).
+   * Refused on the main thread unless `allowMainThread` is set.
+   */
+  wait(index: number, expected: number, timeoutMs = Infinity, options?: { allowMainThread?: boolean }): "ok" | "not-equal" | "timed-out" {
+    const at = this.#word(index);
+    validateInteger(expected, "expected", -0x80000000, 0x7fffffff);
+    const timeout = timeoutMs === Infinity ? -1 : validateInteger(timeoutMs, "timeoutMs");
+    if (isMainThread && !optionalBoolean(optionsObject(options), "allowMainThread")) {
+      throw Object.assign(new Error("wait() blocks the thread: use waitAsync() on the main thread, or pass { allowMainThread: true }"), { code: "ERR_MEMMAP_BLOCKING" });
+    }
+    return native(() => this.#open().wait(at, expected, timeout));
+  }
+
+  /** {@link Mapping.wait} on the thread pool, off the event loop. */
+  waitAsync(index: number, expected: number, timeoutMs = Infinity): Promise<"ok" | "not-equal" | "timed-out"> {
+    try {
+      const at = this.#word(index);
+      validateInteger(expected, "expected", -0x80000000, 0x7fffffff);
+      const timeout = timeoutMs === Infinity ? -1 : validateInteger(timeoutMs, "timeoutMs");
+      const m = this.#open();
+      return nativeAsync(() => m.waitAsync(at, expected, timeout));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** Wakes up to `count` waiters on the word at `index`, in any thread or process. Returns how many woke. */
+  notify(index: number, count = Infinity): number {
+    const at = this.#word(index);
+    const n = count === Infinity ? 0x7fffffff : validateInteger(count, "count", 0, 0x7fffffff);
+    return native(() => this.#open().notify(at, n));
   }
 
   /**

@@ -31,7 +31,9 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <climits>
 #include <map>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -74,6 +76,8 @@ struct Region {
   int slot = -1;             // in the fault guard's table (guard.h)
   uint32_t faults_reported = 0;
   napi_ref on_fault = nullptr;  // JavaScript callback for faults, if any
+  uint64_t shared_id = 0;       // in the shared-memory registry (share/attach)
+  std::vector<struct Work*> waits;  // waitAsync() work running on this range
   std::vector<View*> views;
 };
 
@@ -93,6 +97,28 @@ std::atomic<uint64_t> g_forced_gcs{0};
 // Tests set this to act as a runtime that refuses external buffers
 // (Electron 21+ returns napi_no_external_buffers_allowed).
 std::atomic<bool> g_refuse_external{false};
+
+// Anonymous shared memory handed to other threads by share()/attach(): one
+// descriptor per object, kept while any mapping of it (in any thread) lives.
+// The handle a thread posts is only the id, so it keeps nothing alive.
+struct SharedEntry {
+  int fd = -1;
+  int refs = 0;
+};
+std::mutex g_shared_mutex;
+std::map<uint64_t, SharedEntry> g_shared;
+uint64_t g_next_shared = 1;
+
+void DropShared(uint64_t id) {
+  if (id == 0) return;
+  std::lock_guard<std::mutex> lock(g_shared_mutex);
+  auto it = g_shared.find(id);
+  if (it == g_shared.end()) return;
+  if (--it->second.refs == 0) {
+    os::Close(it->second.fd);
+    g_shared.erase(it);
+  }
+}
 
 size_t MinGcTrigger() {
   static const size_t trigger = [] {
@@ -329,6 +355,8 @@ void Release(Region* r) {
     os::Close(r->fd);
     r->fd = -1;
   }
+  DropShared(r->shared_id);
+  r->shared_id = 0;
   Report(r, 0);
 }
 
@@ -740,10 +768,24 @@ napi_value MapAnonymousJs(napi_env env, napi_callback_info info) {
   r->opts.populate = populate;
   r->opts.huge_pages = huge;
   r->length = static_cast<size_t>(length);
+  SysErr e;
+  if (shared) {
+    // A descriptor behind it, so that share() and child processes can map it.
+    int fd = -1;
+    e = WithReclaim([&] { return os::SharedMemoryCreate(r->length, &fd); });
+    if (e) {
+      Release(r);
+      Unref(r);
+      ThrowSys(env, e);
+      return nullptr;
+    }
+    r->fd = fd;
+  }
   if (length > 0) {
     void* base = nullptr;
-    SysErr e = WithReclaim([&] {
-      return os::MapAnonymous(r->access, r->length, r->opts, &base);
+    e = WithReclaim([&] {
+      return shared ? os::MapFile(Access::kWrite, r->fd, 0, r->length, r->opts, &base)
+                    : os::MapAnonymous(r->access, r->length, r->opts, &base);
     });
     if (!e) e = Adopt(r, base, r->length);
     if (!e && lock) e = os::Lock(r->base, r->map_len);
@@ -776,6 +818,8 @@ napi_value ViewJs(napi_env env, napi_callback_info info) {
   return NewView(env, r, static_cast<size_t>(offset), static_cast<size_t>(length));
 }
 
+void CancelWaits(Region* r);
+
 // unmap(handle) => boolean (false when it was already closed)
 napi_value UnmapJs(napi_env env, napi_callback_info info) {
   Args a(env, info);
@@ -789,6 +833,7 @@ napi_value UnmapJs(napi_env env, napi_callback_info info) {
   }
   r->closed = true;
   DetachAll(env, r);
+  CancelWaits(r);  // they end within one slice
   if (r->on_fault) {
     napi_delete_reference(env, r->on_fault);
     r->on_fault = nullptr;
@@ -832,12 +877,54 @@ struct Work {
   Region* region = nullptr;
   uint8_t* addr = nullptr;
   size_t len = 0;
-  int kind = 0;  // 0 flush, 1 prefetch
+  int kind = 0;  // 0 flush, 1 prefetch, 2 wait
   SysErr result;
+  int32_t expected = 0;      // wait: the value to wait on
+  int64_t timeout_ns = -1;   // wait: -1 for none
+  int outcome = 0;           // wait: see os::WaitOnAddress
+  std::atomic<bool> cancelled{false};  // wait: unmap() ran
 };
+
+void CancelWaits(Region* r) {
+  for (Work* w : r->waits) w->cancelled = true;
+}
+
+const char* WaitOutcome(int outcome) {
+  return outcome == 0 ? "ok" : outcome == 1 ? "not-equal" : "timed-out";
+}
+
+// A wait on the thread pool, in slices, so that unmap() (which sets
+// `cancelled`) ends it within one slice without waking other processes'
+// waiters on the same word.
+void RunWait(Work* w) {
+  const int64_t kSlice = 50 * 1000000LL;
+  int64_t remaining = w->timeout_ns;
+  for (;;) {
+    if (w->cancelled) return;
+    int64_t slice = remaining < 0 ? kSlice : std::min(remaining, kSlice);
+    int o = 0;
+    SysErr e = os::WaitOnAddress(w->addr, w->expected, slice, &o);
+    if (e) {
+      w->result = e;
+      return;
+    }
+    if (o != 2) {
+      w->outcome = o;
+      return;
+    }
+    if (remaining >= 0) {
+      remaining -= slice;
+      if (remaining <= 0) {
+        w->outcome = 2;
+        return;
+      }
+    }
+  }
+}
 
 void WorkExecute(napi_env, void* data) {
   Work* w = static_cast<Work*>(data);
+  if (w->kind == 2) return RunWait(w);
   if (w->len == 0) return;
   w->result = w->kind == 0 ? os::Sync(w->addr, w->len, false)
                            : os::Populate(w->addr, w->len);
@@ -847,7 +934,23 @@ void WorkComplete(napi_env env, napi_status status, void* data) {
   Work* w = static_cast<Work*>(data);
   Region* r = w->region;
   r->inflight--;
-  if (status == napi_ok && !w->result && w->kind == 0 && r->access == Access::kWrite &&
+  if (w->kind == 2) {
+    auto it = std::find(r->waits.begin(), r->waits.end(), w);
+    if (it != r->waits.end()) r->waits.erase(it);
+  }
+  if (w->kind == 2 && status == napi_ok && !w->result) {
+    if (w->cancelled) {
+      napi_value err = nullptr, msg, code;
+      napi_create_string_utf8(env, "The mapping was unmapped while waitAsync() waited", NAPI_AUTO_LENGTH, &msg);
+      napi_create_string_utf8(env, "ERR_MEMMAP_CLOSED", NAPI_AUTO_LENGTH, &code);
+      napi_create_error(env, code, msg, &err);
+      napi_reject_deferred(env, w->deferred, err ? err : Undefined(env));
+    } else {
+      napi_value v;
+      napi_create_string_utf8(env, WaitOutcome(w->outcome), NAPI_AUTO_LENGTH, &v);
+      napi_resolve_deferred(env, w->deferred, v);
+    }
+  } else if (status == napi_ok && !w->result && w->kind == 0 && r->access == Access::kWrite &&
       FaultCount(r) > 0) {
     napi_value err = nullptr, msg, code;
     std::string text = "The file was truncated (or failed) under this write mapping: what was written past its end is lost";
@@ -905,6 +1008,44 @@ napi_value FlushJs(napi_env env, napi_callback_info info) {
 
 napi_value PrefetchJs(napi_env env, napi_callback_info info) {
   return QueueWork(env, info, 1);
+}
+
+int32_t* WordAt(napi_env env, Args& a, Region** out);
+
+// waitAsync(handle, byteOffset, expected, timeoutMs (-1: none)) => Promise<string>
+napi_value WaitAsyncJs(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  if (!a.Need(4)) return nullptr;
+  Region* r = nullptr;
+  int32_t* word = WordAt(env, a, &r);
+  int64_t expected, timeout;
+  if (!word || !a.Int(2, "expected", INT32_MIN, INT32_MAX, &expected) ||
+      !a.Int(3, "timeout", -1, (int64_t{1} << 53), &timeout)) {
+    return nullptr;
+  }
+  Work* w = new Work();
+  w->kind = 2;
+  w->region = r;
+  w->addr = reinterpret_cast<uint8_t*>(word);
+  w->expected = static_cast<int32_t>(expected);
+  w->timeout_ns = timeout < 0 ? -1 : timeout * 1000000;
+  napi_value promise, name;
+  napi_status s = napi_create_promise(env, &w->deferred, &promise);
+  if (s == napi_ok) {
+    napi_create_string_utf8(env, "memmap.waitAsync", NAPI_AUTO_LENGTH, &name);
+    s = napi_create_async_work(env, nullptr, name, WorkExecute, WorkComplete, w, &w->work);
+  }
+  if (s == napi_ok) s = napi_queue_async_work(env, w->work);
+  if (s != napi_ok) {
+    if (w->work) napi_delete_async_work(env, w->work);
+    delete w;
+    ThrowStatus(env, s, "napi_queue_async_work");
+    return nullptr;
+  }
+  r->inflight++;
+  r->refs++;
+  r->waits.push_back(w);
+  return promise;
 }
 
 // advise(handle, offset, length, name)
@@ -1013,7 +1154,7 @@ napi_value ResizeJs(napi_env env, napi_callback_info info) {
     }
     int64_t end = r->file_offset + static_cast<int64_t>(r->delta) + new_length;
     if (end > fi.size) {
-      if (r->access != Access::kWrite || !fi.regular) {
+      if ((r->access != Access::kWrite && r->access != Access::kAnonShared) || !fi.regular) {
         ThrowRange(env, "The new length passes the end of the file (" +
                             std::to_string(fi.size) + " bytes)");
         return nullptr;
@@ -1043,8 +1184,8 @@ napi_value ResizeJs(napi_env env, napi_callback_info info) {
     base = nullptr;
   } else if (!r->base) {
     e = WithReclaim([&] {
-      return file ? os::MapFile(r->access, r->fd, r->file_offset, new_map_len,
-                                r->opts, &base)
+      return file ? os::MapFile(r->access == Access::kAnonShared ? Access::kWrite : r->access,
+                                r->fd, r->file_offset, new_map_len, r->opts, &base)
                   : os::MapAnonymous(r->access, new_map_len, r->opts, &base);
     });
   } else {
@@ -1427,6 +1568,189 @@ void CleanupEnv(void* data) {
   }
 }
 
+// share(handle) => id of the shared object behind an anonymous shared mapping.
+napi_value ShareJs(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  if (!a.Need(1)) return nullptr;
+  Region* r = a.Handle(0);
+  if (!r || !CheckOpen(env, r)) return nullptr;
+  if (r->access != Access::kAnonShared || r->fd < 0) {
+    ThrowCode(env, "ERR_MEMMAP_NOT_SHAREABLE", "Only mapAnonymous(length, { shared: true }) mappings can be shared");
+    return nullptr;
+  }
+  if (r->shared_id == 0) {
+    int fd = -1;
+    SysErr e = WithReclaim([&] { return os::DupFd(r->fd, &fd); });
+    if (e) {
+      ThrowSys(env, e);
+      return nullptr;
+    }
+    std::lock_guard<std::mutex> lock(g_shared_mutex);
+    r->shared_id = g_next_shared++;
+    g_shared[r->shared_id] = SharedEntry{fd, 1};
+  }
+  napi_value id;
+  napi_create_double(env, static_cast<double>(r->shared_id), &id);
+  return id;
+}
+
+// attach(id) => [handle, byteLength]: this thread's mapping of the object.
+napi_value AttachJs(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  int64_t id;
+  if (!a.Need(1) || !a.Int(0, "id", 1, (int64_t{1} << 53), &id)) return nullptr;
+  int fd = -1;
+  SysErr e;
+  {
+    std::lock_guard<std::mutex> lock(g_shared_mutex);
+    auto it = g_shared.find(static_cast<uint64_t>(id));
+    if (it == g_shared.end()) {
+      ThrowCode(env, "ERR_MEMMAP_GONE",
+                "The shared memory is gone: every mapping of it was unmapped before attach()");
+      return nullptr;
+    }
+    e = os::DupFd(it->second.fd, &fd);
+    if (!e) it->second.refs++;
+  }
+  if (e) {
+    ThrowSys(env, e);
+    return nullptr;
+  }
+  Region* r = NewRegion(GetEnvData(env), Access::kAnonShared);
+  r->fd = fd;
+  r->shared_id = static_cast<uint64_t>(id);
+  FileInfo fi;
+  if (!(e = os::Stat(fd, &fi))) {
+    r->length = static_cast<size_t>(fi.size);
+    if (r->length > 0) {
+      void* base = nullptr;
+      e = WithReclaim([&] { return os::MapFile(Access::kWrite, fd, 0, r->length, r->opts, &base); });
+      if (!e) e = Adopt(r, base, r->length);
+    }
+  }
+  if (e) {
+    Release(r);
+    Unref(r);
+    ThrowSys(env, e);
+    return nullptr;
+  }
+  napi_value h = NewHandle(env, r);
+  if (!h) return nullptr;
+  napi_value out, len;
+  CHECK_NAPI(env, napi_create_array_with_length(env, 2, &out));
+  napi_create_double(env, static_cast<double>(r->length), &len);
+  napi_set_element(env, out, 0, h);
+  napi_set_element(env, out, 1, len);
+  return out;
+}
+
+// fd(handle) => the mapping's own descriptor (valid until unmap), or -1.
+napi_value FdJs(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  if (!a.Need(1)) return nullptr;
+  Region* r = a.Handle(0);
+  if (!r || !CheckOpen(env, r)) return nullptr;
+  napi_value v;
+  napi_create_int32(env, r->fd, &v);
+  return v;
+}
+
+// shmOpen(name, create, exclusive, mode) => [fd, created]
+napi_value ShmOpenJs(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  std::string name;
+  bool create, exclusive;
+  int64_t mode;
+  if (!a.Need(4) || !a.String(0, "name", &name) || !a.Bool(1, &create) || !a.Bool(2, &exclusive) ||
+      !a.Int(3, "mode", 0, 07777, &mode)) {
+    return nullptr;
+  }
+  int fd = -1;
+  bool created = false;
+  SysErr e = WithReclaim([&] {
+    return os::SharedMemoryOpen(name, create, exclusive, static_cast<int>(mode), &fd, &created);
+  });
+  if (e) {
+    ThrowSys(env, e);
+    return nullptr;
+  }
+  napi_value out, v;
+  CHECK_NAPI(env, napi_create_array_with_length(env, 2, &out));
+  napi_create_int32(env, fd, &v);
+  napi_set_element(env, out, 0, v);
+  napi_get_boolean(env, created, &v);
+  napi_set_element(env, out, 1, v);
+  return out;
+}
+
+// shmUnlink(name)
+napi_value ShmUnlinkJs(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  std::string name;
+  if (!a.Need(1) || !a.String(0, "name", &name)) return nullptr;
+  SysErr e = os::SharedMemoryUnlink(name);
+  if (e) {
+    ThrowSys(env, e);
+    return nullptr;
+  }
+  return Undefined(env);
+}
+
+// The 32-bit word at byteOffset of an open shared mapping.
+int32_t* WordAt(napi_env env, Args& a, Region** out) {
+  int64_t offset;
+  Region* r = a.Handle(0);
+  if (!r || !a.Int(1, "byteOffset", 0, (int64_t{1} << 53), &offset) || !CheckOpen(env, r)) return nullptr;
+  if (offset % 4 != 0 || static_cast<uint64_t>(offset) + 4 > r->length || !r->base) {
+    ThrowRange(env, "The index is outside the mapping (or the mapping is empty)");
+    return nullptr;
+  }
+  *out = r;
+  return reinterpret_cast<int32_t*>(r->base + r->delta + offset);
+}
+
+// wait(handle, byteOffset, expected, timeoutMs (-1: none)) => "ok" | "not-equal" | "timed-out"
+napi_value WaitJs(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  if (!a.Need(4)) return nullptr;
+  Region* r = nullptr;
+  int32_t* word = WordAt(env, a, &r);
+  int64_t expected, timeout;
+  if (!word || !a.Int(2, "expected", INT32_MIN, INT32_MAX, &expected) ||
+      !a.Int(3, "timeout", -1, (int64_t{1} << 53), &timeout)) {
+    return nullptr;
+  }
+  int outcome = 0;
+  SysErr e = os::WaitOnAddress(word, static_cast<int32_t>(expected),
+                               timeout < 0 ? -1 : timeout * 1000000, &outcome);
+  if (e) {
+    ThrowSys(env, e);
+    return nullptr;
+  }
+  napi_value v;
+  napi_create_string_utf8(env, WaitOutcome(outcome), NAPI_AUTO_LENGTH, &v);
+  return v;
+}
+
+// notify(handle, byteOffset, count) => number of waiters woken
+napi_value NotifyJs(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  if (!a.Need(3)) return nullptr;
+  Region* r = nullptr;
+  int32_t* word = WordAt(env, a, &r);
+  int64_t count;
+  if (!word || !a.Int(2, "count", 0, INT32_MAX, &count)) return nullptr;
+  int woken = 0;
+  SysErr e = os::WakeAddress(word, static_cast<int32_t>(count), &woken);
+  if (e) {
+    ThrowSys(env, e);
+    return nullptr;
+  }
+  napi_value v;
+  napi_create_int32(env, woken, &v);
+  return v;
+}
+
 // setRefuseExternalForTest(bool): see g_refuse_external.
 napi_value SetRefuseExternalJs(napi_env env, napi_callback_info info) {
   Args a(env, info);
@@ -1485,6 +1809,14 @@ napi_value Init(napi_env env, napi_value exports) {
       {"fileAdvise", FileAdviseJs},
       {"setRefuseExternalForTest", SetRefuseExternalJs},
       {"faults", FaultsJs},
+      {"share", ShareJs},
+      {"attach", AttachJs},
+      {"fd", FdJs},
+      {"shmOpen", ShmOpenJs},
+      {"shmUnlink", ShmUnlinkJs},
+      {"wait", WaitJs},
+      {"waitAsync", WaitAsyncJs},
+      {"notify", NotifyJs},
       {"setFaultCallback", SetFaultCallbackJs},
   };
   for (const Fn& f : fns) {

@@ -90,6 +90,19 @@ SysErr Residency(void* addr, size_t length, uint8_t* pages);
 // Pages the range in without SIGBUS where the kernel allows it.
 SysErr Populate(void* addr, size_t length);
 
+// Shared memory. An anonymous shared object with a descriptor (memfd on
+// Linux), so that other threads and child processes can map it too.
+SysErr SharedMemoryCreate(size_t length, int* fd);
+// POSIX named shared memory: `name` is given without its leading slash.
+SysErr SharedMemoryOpen(const std::string& name, bool create, bool exclusive, int mode, int* fd, bool* created);
+SysErr SharedMemoryUnlink(const std::string& name);
+
+// Futex-style wait and wake on a 32-bit word of a shared mapping, across
+// processes. `outcome`: 0 woken ("ok"), 1 the value differed ("not-equal"),
+// 2 the timeout passed ("timed-out"). timeout_ns < 0: no timeout.
+SysErr WaitOnAddress(void* addr, int32_t expected, int64_t timeout_ns, int* outcome);
+SysErr WakeAddress(void* addr, int32_t count, int* woken);
+
 // posix_fadvise(2) on an open file: advice about its page cache.
 SysErr FileAdvise(int fd, int64_t offset, int64_t length, int advice);
 bool FileAdviceByName(const std::string& name, int* advice);

@@ -7,6 +7,12 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <climits>
+#include <ctime>
+#if defined(__linux__)
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#endif
 
 #include <cstdio>
 #include <cstring>
@@ -319,6 +325,105 @@ struct NamedAdvice {
   const char* name;
   int value;
 };
+
+SysErr SharedMemoryCreate(size_t length, int* fd) {
+#if defined(__linux__)
+  int f = memfd_create("memmap", MFD_CLOEXEC);
+  if (f < 0) return Fail(errno, "memfd_create");
+#else
+  // Elsewhere: a POSIX object that is unlinked at once.
+  char name[64];
+  snprintf(name, sizeof name, "/memmap-%d-%p", static_cast<int>(getpid()), static_cast<void*>(fd));
+  int f = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
+  if (f < 0) return Fail(errno, "shm_open");
+  shm_unlink(name);
+#endif
+  SysErr e = Truncate(f, static_cast<int64_t>(length));
+  if (e) {
+    close(f);
+    return e;
+  }
+  *fd = f;
+  return Ok();
+}
+
+SysErr SharedMemoryOpen(const std::string& name, bool create, bool exclusive, int mode, int* fd, bool* created) {
+  std::string full = "/" + name;
+  *created = false;
+  int flags = O_RDWR | O_CLOEXEC;
+  if (create && exclusive) {
+    int f = shm_open(full.c_str(), flags | O_CREAT | O_EXCL, static_cast<mode_t>(mode));
+    if (f < 0) return Fail(errno, "shm_open");
+    *fd = f;
+    *created = true;
+    return Ok();
+  }
+  if (create) {
+    int f = shm_open(full.c_str(), flags | O_CREAT | O_EXCL, static_cast<mode_t>(mode));
+    if (f >= 0) {
+      *fd = f;
+      *created = true;
+      return Ok();
+    }
+    if (errno != EEXIST) return Fail(errno, "shm_open");
+  }
+  int f = shm_open(full.c_str(), flags, 0);
+  if (f < 0) return Fail(errno, "shm_open");
+  *fd = f;
+  return Ok();
+}
+
+SysErr SharedMemoryUnlink(const std::string& name) {
+  std::string full = "/" + name;
+  if (shm_unlink(full.c_str()) != 0) return Fail(errno, "shm_unlink");
+  return Ok();
+}
+
+SysErr WaitOnAddress(void* addr, int32_t expected, int64_t timeout_ns, int* outcome) {
+#if defined(__linux__)
+  struct timespec ts;
+  struct timespec* tp = nullptr;
+  if (timeout_ns >= 0) {
+    ts.tv_sec = static_cast<time_t>(timeout_ns / 1000000000);
+    ts.tv_nsec = static_cast<long>(timeout_ns % 1000000000);
+    tp = &ts;
+  }
+  // Not FUTEX_PRIVATE_FLAG: the word may be shared with other processes.
+  long r = syscall(SYS_futex, addr, FUTEX_WAIT, expected, tp, nullptr, 0);
+  if (r == 0) {
+    *outcome = 0;
+    return Ok();
+  }
+  if (errno == EAGAIN) {
+    *outcome = 1;
+    return Ok();
+  }
+  if (errno == ETIMEDOUT) {
+    *outcome = 2;
+    return Ok();
+  }
+  if (errno == EINTR) {
+    *outcome = 0;  // a spurious wake: callers re-check the value, as with Atomics.wait
+    return Ok();
+  }
+  return Fail(errno, "futex");
+#else
+  (void)addr; (void)expected; (void)timeout_ns; (void)outcome;
+  return Fail(ENOTSUP, "futex");
+#endif
+}
+
+SysErr WakeAddress(void* addr, int32_t count, int* woken) {
+#if defined(__linux__)
+  long r = syscall(SYS_futex, addr, FUTEX_WAKE, count, nullptr, nullptr, 0);
+  if (r < 0) return Fail(errno, "futex");
+  *woken = static_cast<int>(r);
+  return Ok();
+#else
+  (void)addr; (void)count; (void)woken;
+  return Fail(ENOTSUP, "futex");
+#endif
+}
 
 #if defined(POSIX_FADV_NORMAL)
 static const NamedAdvice kFileAdvice[] = {

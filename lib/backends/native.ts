@@ -99,6 +99,26 @@ class NativeMapping implements BackendMapping {
     if (!this.#copy) this.#addon.setFaultCallback(this.#h, fn);
   }
 
+  get fd(): number {
+    return this.#copy ? this.#copy.fd : this.#addon.fd(this.#h);
+  }
+
+  share(): number {
+    return this.#copy ? this.#copy.share() : this.#addon.share(this.#h);
+  }
+
+  wait(byteOffset: number, expected: number, timeoutMs: number): "ok" | "not-equal" | "timed-out" {
+    return this.#copy ? this.#copy.wait(byteOffset, expected, timeoutMs) : this.#addon.wait(this.#h, byteOffset, expected, timeoutMs);
+  }
+
+  waitAsync(byteOffset: number, expected: number, timeoutMs: number): Promise<"ok" | "not-equal" | "timed-out"> {
+    return this.#copy ? this.#copy.waitAsync(byteOffset, expected, timeoutMs) : this.#addon.waitAsync(this.#h, byteOffset, expected, timeoutMs);
+  }
+
+  notify(byteOffset: number, count: number): number {
+    return this.#copy ? this.#copy.notify(byteOffset, count) : this.#addon.notify(this.#h, byteOffset, count);
+  }
+
   resize(newLength: number): void {
     if (this.#copy) return this.#copy.resize(newLength);
     this.#addon.resize(this.#h, newLength);
@@ -114,6 +134,14 @@ export function nativeBackend(addon: NativeAddon, reason: string): Backend {
     allocationGranularity: addon.allocationGranularity,
     adviceNames: Object.freeze([...addon.adviceNames]),
     fileAdviceNames: Object.freeze([...addon.fileAdviceNames]),
+    attach(id: number): BackendMapping {
+      const [h, length] = addon.attach(id);
+      return new NativeMapping(addon, h, length, () => {
+        throw Object.assign(new Error("This runtime refuses external buffers, and shared memory cannot be copied"), { code: "ERR_MEMMAP_NO_EXTERNAL" });
+      });
+    },
+    shmOpen: (name, create, exclusive, mode) => addon.shmOpen(name, create, exclusive, mode),
+    shmUnlink: (name) => addon.shmUnlink(name),
     adviseFile(path, fd, offset, length, advice) {
       addon.fileAdvise(path, fd, offset, length, advice);
     },

@@ -198,6 +198,26 @@ class PortableMapping implements BackendMapping {
     // Nothing can fault.
   }
 
+  get fd(): number {
+    return this.#state ? this.#state.fd : -1;
+  }
+
+  share(): number {
+    throw unsupported("memfd_create");
+  }
+
+  wait(): "ok" | "not-equal" | "timed-out" {
+    throw unsupported("futex");
+  }
+
+  async waitAsync(): Promise<"ok" | "not-equal" | "timed-out"> {
+    throw unsupported("futex");
+  }
+
+  notify(): number {
+    throw unsupported("futex");
+  }
+
   residency(offset: number, length: number): Uint8Array {
     // Honest: the bytes are in this process's memory, all of them.
     const first = Math.floor(offset / PAGE);
@@ -303,6 +323,8 @@ function mapFile(req: MapFileRequest): BackendMapping {
 
 function mapAnonymous(req: MapAnonymousRequest): BackendMapping {
   if (req.exec) throw unsupported("mmap PROT_EXEC");
+  // Memory that other threads or processes see cannot be made from JavaScript.
+  if (req.shared) throw unsupported("mmap MAP_SHARED");
   if (req.lock) throw unsupported("mlock");
   return new PortableMapping(allocate(req.length), "anonymous", 0, null, null);
 }
@@ -324,6 +346,15 @@ export function portableBackend(reason: string): Backend {
     fileAdviceNames: Object.freeze(["normal", "sequential", "random", "willneed", "dontneed", "noreuse"]),
     mapFile,
     mapAnonymous,
+    attach() {
+      throw unsupported("mmap MAP_SHARED");
+    },
+    shmOpen() {
+      throw unsupported("shm_open");
+    },
+    shmUnlink() {
+      throw unsupported("shm_unlink");
+    },
     adviseFile(path, fd, offset, length, advice) {
       void path; void fd; void offset; void length; void advice;
       throw unsupported("posix_fadvise");

@@ -1,0 +1,74 @@
+// Shared memory between threads and processes: attach() for a handle posted
+// by another worker thread, openShared()/unlinkShared() for POSIX named
+// shared memory that unrelated processes (in any language) open by name.
+import { closeSync } from "node:fs";
+import { backend } from "./select.js";
+import { Mapping, map, type SharedHandle } from "./mapping.js";
+import { invalidArgType, invalidArgValue, native } from "./errors.js";
+import { optionalBoolean, optionsObject, validateInteger } from "./validate.js";
+
+/**
+ * Maps, in this thread, the shared memory that {@link Mapping.share} made a
+ * handle for in another thread of this process.
+ * @throws ERR_MEMMAP_GONE when every mapping of it was unmapped first.
+ * @example
+ * // worker: parentPort.on("message", (h) => { const m = attach(h); ... })
+ */
+export function attach(handle: SharedHandle): Mapping {
+  const h = optionsObject(handle, "handle");
+  if (h["kind"] !== "memmap.SharedHandle") throw invalidArgType("handle", "a SharedHandle from Mapping.share()", handle);
+  const id = validateInteger(h["id"], "handle.id", 1);
+  return new Mapping(native(() => backend.attach(id)), "anonymous", 0);
+}
+
+// POSIX names: one component, no slash but an optional leading one (which
+// shm_open wants and we add), so nothing can reach outside /dev/shm.
+function shmName(name: unknown): string {
+  if (typeof name !== "string") throw invalidArgType("name", "of type string", name);
+  const bare = name.startsWith("/") ? name.slice(1) : name;
+  if (!/^[A-Za-z0-9._-]{1,200}$/.test(bare) || bare === "." || bare === "..") {
+    throw invalidArgValue("name", name, "must be 1 to 200 letters, digits, '.', '_' or '-' (an optional leading '/' is allowed)");
+  }
+  return bare;
+}
+
+export interface SharedOptions {
+  /** Bytes: the object is created with (or grown to) at least this size. Default: its current size. */
+  size?: number;
+  /** Create it if missing. Default true. */
+  create?: boolean;
+  /** Fail with EEXIST if it exists. Default false. */
+  exclusive?: boolean;
+  /** Permissions of a created object. Default 0o600. */
+  mode?: number;
+}
+
+/**
+ * Opens (or creates) POSIX named shared memory and maps it read-write:
+ * `openShared("x")` is the object C's `shm_open("/x")` opens. The same name
+ * opened by two processes is the same memory; wait()/notify() work across them.
+ * @throws ERR_INVALID_ARG_VALUE for a bad name, EEXIST with exclusive, ENOENT without create.
+ */
+export function openShared(name: string, options?: SharedOptions): Mapping {
+  const bare = shmName(name);
+  const o = optionsObject(options);
+  const size = o["size"] === undefined ? -1 : validateInteger(o["size"], "options.size");
+  const create = optionalBoolean(o, "create", true);
+  const exclusive = optionalBoolean(o, "exclusive", false);
+  const mode = o["mode"] === undefined ? 0o600 : validateInteger(o["mode"], "options.mode", 0, 0o7777);
+  const [fd, created] = native(() => backend.shmOpen(bare, create, exclusive, mode), `/${bare}`);
+  try {
+    return map(fd, size >= 0 ? { access: "write", size } : { access: "write" });
+  } catch (e) {
+    if (created) native(() => backend.shmUnlink(bare));
+    throw e;
+  } finally {
+    closeSync(fd); // the mapping keeps its own
+  }
+}
+
+/** Removes a name made by {@link openShared}; mappings of it stay valid until unmapped. */
+export function unlinkShared(name: string): void {
+  const bare = shmName(name);
+  native(() => backend.shmUnlink(bare), `/${bare}`);
+}

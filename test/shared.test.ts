@@ -1,0 +1,206 @@
+// Shared memory between threads and processes, and wait/notify across them.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { Worker } from "node:worker_threads";
+import { spawn } from "node:child_process";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { attach, mapAnonymous, openShared, unlinkShared, type SharedHandle } from "memmap";
+import { nativeOnly, portable, root } from "./helpers.js";
+
+const ONLY = nativeOnly("shared memory cannot be made from JavaScript; the portable backend refuses it with ENOTSUP (tested below)");
+const DIST = pathToFileURL(join(root, "dist", "index.js")).href;
+
+function inWorker<T>(code: string, workerData: unknown): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const w = new Worker(`
+      const { workerData, parentPort } = require("node:worker_threads");
+      import(${JSON.stringify(DIST)}).then(async (memmap) => { ${code} }).catch((e) => { throw e; });
+    `, { eval: true, workerData });
+    w.once("message", resolve);
+    w.once("error", reject);
+    w.once("exit", (c) => c !== 0 && reject(new Error(`worker exited with ${c}`)));
+  });
+}
+
+function uniqueName(): string {
+  return `memmap-test-${process.pid}-${Math.random().toString(36).slice(2)}`;
+}
+
+test("two worker threads doing 1,000,000 Atomics.add each on one shared counter end at exactly 2,000,000", ONLY, async () => {
+  const m = mapAnonymous(4096, { shared: true });
+  const h = m.share();
+  await Promise.all([0, 1].map(() => inWorker(`
+    const m = memmap.attach(workerData);
+    const a = new Int32Array(m.buffer.buffer, m.buffer.byteOffset, 16);
+    for (let i = 0; i < 1_000_000; i++) Atomics.add(a, 0, 1);
+    m.unmap();
+    parentPort.postMessage("done");
+  `, h)));
+  const a = new Int32Array(m.buffer.buffer, m.buffer.byteOffset, 16);
+  assert.equal(Atomics.load(a, 0), 2_000_000);
+  m.unmap();
+});
+
+test("a worker that unmaps first leaves the main thread's mapping intact", ONLY, async () => {
+  const m = mapAnonymous(8192, { shared: true });
+  m.buffer.write("from main", 0);
+  const seen = await inWorker<string>(`
+    const m = memmap.attach(workerData);
+    const text = m.buffer.toString("utf8", 0, 9);
+    m.buffer.write("from wrkr", 100);
+    m.unmap();
+    parentPort.postMessage(text);
+  `, m.share());
+  assert.equal(seen, "from main");
+  assert.equal(m.buffer.toString("utf8", 100, 109), "from wrkr");
+  m.buffer.write("still mine", 200);
+  assert.equal(m.buffer.toString("utf8", 200, 210), "still mine");
+  m.unmap();
+});
+
+test("a worker holding the memory after the main thread unmapped it keeps using it", ONLY, async () => {
+  const m = mapAnonymous(4096, { shared: true });
+  const h = m.share();
+  const { port1, port2 } = new MessageChannel();
+  const done = new Promise<string>((resolve, reject) => {
+    const w = new Worker(`
+      const { workerData, parentPort } = require("node:worker_threads");
+      import(${JSON.stringify(DIST)}).then((memmap) => {
+        const m = memmap.attach(workerData.h);
+        workerData.port.postMessage("attached");
+        workerData.port.once("message", () => {
+          m.buffer.write("still here", 200);
+          const text = m.buffer.toString("utf8", 200, 210);
+          m.unmap(); // the last mapping of it
+          workerData.port.close();
+          parentPort.postMessage(text);
+        });
+      });
+    `, { eval: true, workerData: { h, port: port2 }, transferList: [port2] });
+    w.once("message", resolve);
+    w.once("error", reject);
+  });
+  await new Promise((resolve) => port1.once("message", resolve));
+  m.unmap(); // main goes first
+  port1.postMessage("go");
+  assert.equal(await done, "still here");
+  port1.close();
+  assert.throws(() => attach(h), { code: "ERR_MEMMAP_GONE" }, "once every mapping is gone, so is the memory");
+});
+
+test("a child process given the mapping's fd through stdio maps the same memory", ONLY, async () => {
+  const m = mapAnonymous(4096, { shared: true });
+  m.buffer.write("from parent", 0);
+  const child = spawn(process.execPath, ["--input-type=module", "-e", `
+    import { map } from "memmap";
+    const m = map(3, { access: "write" });
+    process.stdout.write(m.buffer.toString("utf8", 0, 11));
+    m.buffer.write("from child", 100);
+    m.unmap();
+  `], { cwd: root, stdio: ["ignore", "pipe", "inherit", m.fd] });
+  let out = "";
+  child.stdout.setEncoding("utf8");
+  child.stdout.on("data", (d: string) => (out += d));
+  const code = await new Promise((resolve) => child.once("exit", resolve));
+  assert.equal(code, 0);
+  assert.equal(out, "from parent");
+  assert.equal(m.buffer.toString("utf8", 100, 110), "from child");
+  m.unmap();
+});
+
+test("a parent and a child process exchange 10,000 messages through named shared memory with notify/waitAsync, none lost or duplicated", ONLY, async () => {
+  const name = uniqueName();
+  const m = openShared(name, { size: 4096, exclusive: true });
+  try {
+    const a = new Int32Array(m.buffer.buffer, m.buffer.byteOffset, 16);
+    // [0]: sequence number parent -> child, [1]: payload, [2]: child's ack, [3]: child -> parent payload
+    const child = spawn(process.execPath, ["--input-type=module", "-e", `
+      import { openShared } from "memmap";
+      const m = openShared(${JSON.stringify(name)}, { create: false });
+      const a = new Int32Array(m.buffer.buffer, m.buffer.byteOffset, 16);
+      let bad = 0;
+      for (let i = 1; i <= 10000; i++) {
+        for (let seen = Atomics.load(a, 0); seen !== i; seen = Atomics.load(a, 0)) {
+          if (seen > i) { bad++; break; }
+          await m.waitAsync(0, seen, 10000);
+        }
+        if (Atomics.load(a, 1) !== i * 7) bad++;
+        Atomics.store(a, 3, i * 11);
+        Atomics.store(a, 2, i);
+        m.notify(2);
+      }
+      console.log(JSON.stringify({ bad }));
+      m.unmap();
+    `], { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    child.stdout.setEncoding("utf8");
+    child.stdout.on("data", (d: string) => (out += d));
+    const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+    let bad = 0;
+    for (let i = 1; i <= 10000; i++) {
+      Atomics.store(a, 1, i * 7);
+      Atomics.store(a, 0, i);
+      m.notify(0);
+      for (let ack = Atomics.load(a, 2); ack !== i; ack = Atomics.load(a, 2)) {
+        if (ack > i) { bad++; break; }
+        await m.waitAsync(2, ack, 10000);
+      }
+      if (Atomics.load(a, 3) !== i * 11) bad++;
+    }
+    assert.equal(await exited, 0);
+    assert.equal(bad, 0, "the parent saw every reply once, in order");
+    assert.deepEqual(JSON.parse(out), { bad: 0 }, "the child saw every message once, in order");
+  } finally {
+    m.unmap();
+    unlinkShared(name);
+  }
+});
+
+test("named shared memory: the same name is the same memory; bad names, sizes and exclusive give clear errors", ONLY, () => {
+  const name = uniqueName();
+  const a = openShared(name, { size: 10_000 });
+  const b = openShared(`/${name}`, { create: false });
+  assert.equal(b.byteLength, 10_000);
+  a.buffer.write("same memory", 0);
+  assert.equal(b.buffer.toString("utf8", 0, 11), "same memory");
+  assert.throws(() => openShared(name, { exclusive: true }), { code: "EEXIST", syscall: "shm_open" });
+  for (const bad of ["", "a/b", "../x", ".", "..", "x".repeat(201), "with space", "nul\u0000"]) {
+    assert.throws(() => openShared(bad), { code: "ERR_INVALID_ARG_VALUE" }, JSON.stringify(bad));
+  }
+  assert.throws(() => openShared(42 as never), { code: "ERR_INVALID_ARG_TYPE" });
+  assert.throws(() => openShared(uniqueName(), { size: -1 }), { code: "ERR_OUT_OF_RANGE" });
+  assert.throws(() => openShared(uniqueName(), { create: false }), { code: "ENOENT" });
+  a.unmap();
+  b.unmap();
+  unlinkShared(name);
+  assert.throws(() => unlinkShared(name), { code: "ENOENT" });
+});
+
+test("wait and notify: outcomes, the main thread, unmap during waitAsync, bad indexes", ONLY, async () => {
+  const m = mapAnonymous(64, { shared: true });
+  const a = new Int32Array(m.buffer.buffer, m.buffer.byteOffset, 16);
+  assert.equal(await m.waitAsync(0, 1), "not-equal");
+  assert.equal(await m.waitAsync(0, 0, 10), "timed-out");
+  const woken = m.waitAsync(1, 0);
+  await new Promise((resolve) => setTimeout(resolve, 0)); // give it a moment to start; the result holds either way
+  Atomics.store(a, 1, 5);
+  m.notify(1);
+  assert.ok(["ok", "not-equal"].includes(await woken));
+  assert.throws(() => m.wait(0, 0, 10), { code: "ERR_MEMMAP_BLOCKING" });
+  assert.equal(m.wait(0, 0, 10, { allowMainThread: true }), "timed-out");
+  assert.throws(() => m.notify(16), { code: "ERR_OUT_OF_RANGE" });
+  assert.throws(() => m.notify(-1), { code: "ERR_OUT_OF_RANGE" });
+  assert.throws(() => m.notify(1.5), { code: "ERR_OUT_OF_RANGE" });
+  const pending = m.waitAsync(2, 0);
+  m.unmap();
+  await assert.rejects(pending, { code: "ERR_MEMMAP_CLOSED" });
+  assert.throws(() => mapAnonymous(10).share(), { code: "ERR_MEMMAP_NOT_SHAREABLE" });
+  assert.throws(() => attach({ kind: "nope" } as unknown as SharedHandle), { code: "ERR_INVALID_ARG_TYPE" });
+});
+
+test("the portable backend refuses shared memory with ENOTSUP", { skip: portable ? false : "portable backend only" }, () => {
+  assert.throws(() => mapAnonymous(10, { shared: true }), { code: "ENOTSUP" });
+  assert.throws(() => openShared(uniqueName(), { size: 10 }), { code: "ENOTSUP" });
+  assert.throws(() => mapAnonymous(10).notify(0), { code: "ENOTSUP" });
+});
