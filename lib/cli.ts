@@ -237,12 +237,14 @@ function newTotals(): Totals {
   return { files: 0, directories: 0, pages: 0, resident: 0, size: 0, failed: 0 };
 }
 
-async function cmdStat(ctx: Ctx, paths: string[]): Promise<number> {
+// Walks the paths and measures each file after `before` ran on it (if any).
+function measureAll(ctx: Ctx, paths: string[], command: string, label: string, before?: (path: string) => void): number {
   const t0 = performance.now();
   const totals = newTotals();
   const files: FileResult[] = [];
   for (const f of walk(ctx, totals, paths)) {
     try {
+      before?.(f.path);
       const r = measure(f.path, f.size);
       add(totals, r);
       if (ctx.verbose) files.push(r);
@@ -250,8 +252,12 @@ async function cmdStat(ctx: Ctx, paths: string[]): Promise<number> {
       fail(ctx, totals, f.path, e);
     }
   }
-  report(ctx, "stat", "Resident Pages", totals, files, (performance.now() - t0) / 1000);
+  report(ctx, command, label, totals, files, (performance.now() - t0) / 1000);
   return totals.failed > 0 ? 1 : 0;
+}
+
+async function cmdStat(ctx: Ctx, paths: string[]): Promise<number> {
+  return measureAll(ctx, paths, "stat", "Resident Pages");
 }
 
 const CHUNK = 64 * 1024 * 1024;
@@ -347,21 +353,7 @@ async function cmdTouch(ctx: Ctx, paths: string[], jobs: number): Promise<number
 }
 
 async function cmdEvict(ctx: Ctx, paths: string[]): Promise<number> {
-  const t0 = performance.now();
-  const totals = newTotals();
-  const files: FileResult[] = [];
-  for (const f of walk(ctx, totals, paths)) {
-    try {
-      adviseFile(f.path, "dontneed");
-      const r = measure(f.path, f.size);
-      add(totals, r);
-      if (ctx.verbose) files.push(r);
-    } catch (e) {
-      fail(ctx, totals, f.path, e);
-    }
-  }
-  report(ctx, "evict", "Still Resident", totals, files, (performance.now() - t0) / 1000);
-  return totals.failed > 0 ? 1 : 0;
+  return measureAll(ctx, paths, "evict", "Still Resident", (path) => adviseFile(path, "dontneed"));
 }
 
 function memlockMessage(e: NodeJS.ErrnoException, size: number, bytes: boolean): string {

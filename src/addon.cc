@@ -536,6 +536,15 @@ napi_value Undefined(napi_env env) {
   return u;
 }
 
+// The end of most calls: undefined, or the system error thrown.
+napi_value Result(napi_env env, const SysErr& e) {
+  if (e) {
+    ThrowSys(env, e);
+    return nullptr;
+  }
+  return Undefined(env);
+}
+
 bool CheckOpen(napi_env env, Region* r) {
   if (r->closed) {
     ThrowCode(env, "ERR_MEMMAP_CLOSED", "The mapping is closed");
@@ -862,10 +871,7 @@ napi_value FlushSyncJs(napi_env env, napi_callback_info info) {
   if (!CheckNotTruncated(env, ra.region)) return nullptr;
   if (ra.len > 0) {
     SysErr e = os::Sync(ra.addr, ra.len, async);
-    if (e) {
-      ThrowSys(env, e);
-      return nullptr;
-    }
+    if (e) return Result(env, e);
   }
   return Undefined(env);
 }
@@ -1062,10 +1068,7 @@ napi_value AdviseJs(napi_env env, napi_callback_info info) {
   }
   if (ra.len > 0) {
     SysErr e = os::Advise(ra.addr, ra.len, advice);
-    if (e) {
-      ThrowSys(env, e);
-      return nullptr;
-    }
+    if (e) return Result(env, e);
   }
   return Undefined(env);
 }
@@ -1099,11 +1102,7 @@ napi_value LockJs(napi_env env, napi_callback_info info) {
     p = r->shadow + (p - r->base);
   }
   e = lock ? os::Lock(p, n) : os::Unlock(p, n);
-  if (e) {
-    ThrowSys(env, e);
-    return nullptr;
-  }
-  return Undefined(env);
+  return Result(env, e);
 }
 
 // residency(handle, offset, length) => Uint8Array, one byte a page
@@ -1253,11 +1252,7 @@ napi_value FileAdviseJs(napi_env env, napi_callback_info info) {
   }
   if (!e) e = os::FileAdvise(fd, offset, length, advice);
   if (have_path && fd >= 0) os::Close(fd);
-  if (e) {
-    ThrowSys(env, e);
-    return nullptr;
-  }
-  return Undefined(env);
+  return Result(env, e);
 }
 
 // ---------------------------------------------------------------------------
@@ -1460,11 +1455,7 @@ napi_value RawOp(napi_env env, napi_callback_info info, int op) {
       return out;
     }
   }
-  if (e) {
-    ThrowSys(env, e);
-    return nullptr;
-  }
-  return Undefined(env);
+  return Result(env, e);
 }
 
 napi_value RawMsyncJs(napi_env env, napi_callback_info info) { return RawOp(env, info, 0); }
@@ -1689,11 +1680,7 @@ napi_value ShmUnlinkJs(napi_env env, napi_callback_info info) {
   std::string name;
   if (!a.Need(1) || !a.String(0, "name", &name)) return nullptr;
   SysErr e = os::SharedMemoryUnlink(name);
-  if (e) {
-    ThrowSys(env, e);
-    return nullptr;
-  }
-  return Undefined(env);
+  return Result(env, e);
 }
 
 // The 32-bit word at byteOffset of an open shared mapping.
