@@ -30,6 +30,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <climits>
 #include <map>
@@ -85,6 +86,7 @@ struct EnvData {
   uv_async_t* async = nullptr;   // woken by the fault guard
   napi_async_context fault_context = nullptr;
   std::set<Region*> live;        // regions with a guard slot
+  napi_ref noop = nullptr;  // a function to probe with: can JavaScript still run?
   napi_env env = nullptr;
   std::map<uintptr_t, Region*> raw;  // raw mappings by base address
   size_t regions = 0;                // Region structs still allocated
@@ -97,6 +99,7 @@ std::atomic<uint64_t> g_forced_gcs{0};
 // Tests set this to act as a runtime that refuses external buffers
 // (Electron 21+ returns napi_no_external_buffers_allowed).
 std::atomic<bool> g_refuse_external{false};
+
 
 // Anonymous shared memory handed to other threads by share()/attach(): one
 // descriptor per object, kept while any mapping of it (in any thread) lives.
@@ -889,43 +892,68 @@ struct Work {
   int64_t timeout_ns = -1;   // wait: -1 for none
   int outcome = 0;           // wait: see os::WaitOnAddress
   std::atomic<bool> cancelled{false};  // wait: unmap() ran
+  bool slice_expired = false;          // wait: queue another slice
 };
 
 void CancelWaits(Region* r) {
   for (Work* w : r->waits) w->cancelled = true;
 }
 
+// Whether this thread can still run JavaScript: an experimental Node-API env
+// answers napi_cannot_run_js once teardown (worker termination, exit) began.
+bool CanRunJs(EnvData* envd) {
+  napi_env env = envd->env;
+  napi_handle_scope scope;
+  bool alive = false;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return false;
+  napi_value fn, global, result;
+  if (envd->noop && napi_get_reference_value(env, envd->noop, &fn) == napi_ok && fn &&
+      napi_get_global(env, &global) == napi_ok) {
+    alive = napi_call_function(env, global, fn, 0, nullptr, &result) == napi_ok;
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (pending) {
+      napi_value ignored;
+      napi_get_and_clear_last_exception(env, &ignored);
+    }
+  }
+  napi_close_handle_scope(env, scope);
+  return alive;
+}
+
 const char* WaitOutcome(int outcome) {
   return outcome == 0 ? "ok" : outcome == 1 ? "not-equal" : "timed-out";
 }
 
-// A wait on the thread pool, in slices, so that unmap() (which sets
-// `cancelled`) ends it within one slice without waking other processes'
-// waiters on the same word.
+// A wait on the thread pool lasts one slice at most; the JavaScript thread
+// queues the next slice (WorkComplete). So unmap() (which sets `cancelled`)
+// ends a wait within a slice without waking other processes' waiters on the
+// word, and nothing in the pool outlives a worker's teardown or process
+// exit by more than a slice: both wait for (or join) the pool's threads.
+constexpr int64_t kWaitSlice = 50 * 1000000LL;
+
 void RunWait(Work* w) {
-  const int64_t kSlice = 50 * 1000000LL;
-  int64_t remaining = w->timeout_ns;
-  for (;;) {
-    if (w->cancelled) return;
-    int64_t slice = remaining < 0 ? kSlice : std::min(remaining, kSlice);
-    int o = 0;
-    SysErr e = os::WaitOnAddress(w->addr, w->expected, slice, &o);
-    if (e) {
-      w->result = e;
-      return;
-    }
-    if (o != 2) {
-      w->outcome = o;
-      return;
-    }
-    if (remaining >= 0) {
-      remaining -= slice;
-      if (remaining <= 0) {
+  w->slice_expired = false;
+  if (w->cancelled) return;
+  int64_t slice = w->timeout_ns < 0 ? kWaitSlice : std::min(w->timeout_ns, kWaitSlice);
+  int o = 0;
+  SysErr e = os::WaitOnAddress(w->addr, w->expected, slice, &o);
+  if (e) {
+    w->result = e;
+    return;
+  }
+  if (o == 2) {
+    if (w->timeout_ns >= 0) {
+      w->timeout_ns -= slice;
+      if (w->timeout_ns <= 0) {
         w->outcome = 2;
         return;
       }
     }
+    w->slice_expired = true;  // not over yet: wait another slice
+    return;
   }
+  w->outcome = o;
 }
 
 void WorkExecute(napi_env, void* data) {
@@ -939,6 +967,21 @@ void WorkExecute(napi_env, void* data) {
 void WorkComplete(napi_env env, napi_status status, void* data) {
   Work* w = static_cast<Work*>(data);
   Region* r = w->region;
+  if (w->kind == 2 && status == napi_ok && !w->result && w->slice_expired && !w->cancelled) {
+    // Another slice, unless this thread is going away (then the wait ends
+    // with the mapping: rejected below as closed).
+    if (CanRunJs(r->envd)) {
+      napi_delete_async_work(env, w->work);
+      w->work = nullptr;
+      napi_value name;
+      napi_create_string_utf8(env, "memmap.waitAsync", NAPI_AUTO_LENGTH, &name);
+      if (napi_create_async_work(env, nullptr, name, WorkExecute, WorkComplete, w, &w->work) == napi_ok &&
+          napi_queue_async_work(env, w->work) == napi_ok) {
+        return;
+      }
+    }
+    w->cancelled = true;
+  }
   r->inflight--;
   if (w->kind == 2) {
     auto it = std::find(r->waits.begin(), r->waits.end(), w);
@@ -971,7 +1014,7 @@ void WorkComplete(napi_env env, napi_status status, void* data) {
     napi_value err = MakeSysError(env, e);
     napi_reject_deferred(env, w->deferred, err ? err : Undefined(env));
   }
-  napi_delete_async_work(env, w->work);
+  if (w->work) napi_delete_async_work(env, w->work);
   Release(r);  // unmap() may have been waiting for this work
   Unref(r);
   delete w;
@@ -1763,6 +1806,7 @@ napi_value Init(napi_env env, napi_value exports) {
   }
   // The fault guard, and the wake-up it sends this thread.
   guard::Install();
+
   uv_loop_t* loop = nullptr;
   if (napi_get_uv_event_loop(env, &loop) == napi_ok && loop) {
     envd->async = new uv_async_t();
@@ -1773,6 +1817,11 @@ napi_value Init(napi_env env, napi_value exports) {
       delete envd->async;
       envd->async = nullptr;
     }
+  }
+  napi_value noop;
+  if (napi_create_function(env, "noop", NAPI_AUTO_LENGTH, [](napi_env, napi_callback_info) -> napi_value { return nullptr; },
+                           nullptr, &noop) == napi_ok) {
+    napi_create_reference(env, noop, 1, &envd->noop);
   }
   napi_value context_name;
   napi_create_string_utf8(env, "memmap.fault", NAPI_AUTO_LENGTH, &context_name);

@@ -204,3 +204,30 @@ test("the portable backend refuses shared memory with ENOTSUP", { skip: portable
   assert.throws(() => openShared(uniqueName(), { size: 10 }), { code: "ENOTSUP" });
   assert.throws(() => mapAnonymous(10).notify(0), { code: "ENOTSUP" });
 });
+
+test("a pending waitAsync never holds up process.exit() or worker.terminate()", { ...ONLY, timeout: 120_000 }, async () => {
+  // Both wait for the thread pool; a wait there lasts one slice at most.
+  const { spawnSync } = await import("node:child_process");
+  const r = spawnSync(process.execPath, ["--input-type=module", "-e", `
+    import { mapAnonymous } from "memmap";
+    const m = mapAnonymous(4096, { shared: true });
+    m.waitAsync(0, 0); // would wait forever
+    setImmediate(() => { console.log("exiting"); process.exit(0); });
+  `], { cwd: root, encoding: "utf8", timeout: 60_000 });
+  assert.equal(r.signal, null, "process.exit() finished (the guard timeout did not have to kill it)");
+  assert.equal(r.status, 0);
+  assert.match(r.stdout, /exiting/);
+  const m = mapAnonymous(4096, { shared: true });
+  for (let i = 0; i < 3; i++) {
+    const w = new Worker(`
+      const { workerData, parentPort } = require("node:worker_threads");
+      import(${JSON.stringify(DIST)}).then(({ attach }) => {
+        attach(workerData).waitAsync(0, 0);
+        parentPort.postMessage("waiting");
+      });
+    `, { eval: true, workerData: m.share() });
+    await new Promise((resolve) => w.once("message", resolve));
+    assert.equal(await w.terminate(), 1);
+  }
+  m.unmap();
+});
