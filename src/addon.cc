@@ -465,14 +465,17 @@ SysErr Adopt(Region* r, void* base, size_t map_len) {
 
 uint32_t FaultCount(const Region* r) { return guard::Faults(r->slot, nullptr); }
 
+void ThrowTruncated(napi_env env, uint32_t faults) {
+  ThrowCode(env, "ERR_MEMMAP_TRUNCATED",
+            "The file was truncated (or failed) under this write mapping: " + std::to_string(faults) +
+                " page(s) past its end were replaced with zeros, and what was written to them is lost");
+}
+
 // A write mapping whose file shrank under it lost what was written to the
 // pages past the new end: flush() and unmap() must say so.
 bool CheckNotTruncated(napi_env env, Region* r) {
   if (r->access != Access::kWrite || FaultCount(r) == 0) return true;
-  ThrowCode(env, "ERR_MEMMAP_TRUNCATED",
-            "The file was truncated (or failed) under this write mapping: " +
-                std::to_string(FaultCount(r)) +
-                " page(s) past its end were replaced with zeros, and what was written to them is lost");
+  ThrowTruncated(env, FaultCount(r));
   return false;
 }
 
@@ -855,10 +858,7 @@ napi_value UnmapJs(napi_env env, napi_callback_info info) {
   uint32_t faults = FaultCount(r);
   Release(r);
   if (truncated) {
-    // Unmapped all the same; the caller must learn that writes were lost.
-    ThrowCode(env, "ERR_MEMMAP_TRUNCATED",
-              "The file was truncated (or failed) under this write mapping: " + std::to_string(faults) +
-                  " page(s) past its end were replaced with zeros, and what was written to them is lost");
+    ThrowTruncated(env, faults);  // unmapped all the same; the caller must learn that writes were lost
     return nullptr;
   }
   napi_get_boolean(env, true, &result);
