@@ -34,6 +34,13 @@ interface Ctx {
   errors: Array<{ path: string; code: string; message: string }>;
 }
 
+// The options every command takes (stat spells -L and --bytes out further).
+const COMMON_OPTIONS = `  -v, --verbose   one line per file
+      --json      JSON on stdout
+  -L, --follow    follow symbolic links
+      --bytes     sizes in bytes
+  -h, --help      this help`;
+
 const HELP: Record<string, string> = {
   main: `Usage: memmap <command> [options] [paths...]
 
@@ -68,22 +75,14 @@ with a progress bar on a terminal.
 
 Options:
   -j, --jobs N    files in flight (default 4)
-  -v, --verbose   one line per file
-      --json      JSON on stdout
-  -L, --follow    follow symbolic links
-      --bytes     sizes in bytes
-  -h, --help      this help`,
+${COMMON_OPTIONS}`,
   evict: `Usage: memmap evict [options] [paths...]
 
 Drops the files from the page cache (posix_fadvise DONTNEED) and reports what
 remained resident (dirty pages stay until they are written back).
 
 Options:
-  -v, --verbose   one line per file
-      --json      JSON on stdout
-  -L, --follow    follow symbolic links
-      --bytes     sizes in bytes
-  -h, --help      this help`,
+${COMMON_OPTIONS}`,
   lock: `Usage: memmap lock [options] [paths...]
 
 Maps the files and locks them in memory (mlock), prints what is locked, and
@@ -91,11 +90,7 @@ holds them until SIGINT or SIGTERM, then unlocks and exits 0. Locking needs
 RLIMIT_MEMLOCK (ulimit -l) to allow it, or CAP_IPC_LOCK.
 
 Options:
-  -v, --verbose   one line per file
-      --json      JSON on stdout
-  -L, --follow    follow symbolic links
-      --bytes     sizes in bytes
-  -h, --help      this help`,
+${COMMON_OPTIONS}`,
 };
 
 export function formatSize(n: number, bytes: boolean): string {
