@@ -1,6 +1,7 @@
-// The contract between the public classes and whatever makes mappings, and
-// the one place where the backend is chosen. Today the native addon is the
-// only backend; a pure-TypeScript one will sit behind the same contract.
+// The contract between the public classes and the backends that make
+// mappings (backends/native.ts, backends/portable.ts). select.ts is the one
+// place where one is chosen.
+import type { WindowSource } from "./windows.js";
 
 /** How a file is mapped. */
 export type Access = "read" | "write" | "copy";
@@ -37,10 +38,9 @@ export interface MapAnonymousRequest {
  * stay safe. System failures are thrown as the addon throws them and pass
  * through errors.ts.
  */
-export interface BackendMapping {
+export interface BackendMapping extends WindowSource {
   readonly byteLength: number;
-  view(offset: number, length: number): Buffer;
-  /** Detaches every view and releases the range; false if already released. */
+  /** Detaches every window and releases the range; false if already released. */
   unmap(): boolean;
   flushSync(offset: number, length: number, async: boolean): void;
   flush(offset: number, length: number): Promise<void>;

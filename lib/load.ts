@@ -17,7 +17,8 @@ export interface NativeAddon {
     mode: number, exec: boolean, populate: boolean, hugePages: boolean, lock: boolean,
   ): [NativeHandle, number];
   mapAnonymous(length: number, shared: boolean, exec: boolean, populate: boolean, hugePages: boolean, lock: boolean): NativeHandle;
-  view(h: NativeHandle, offset: number, length: number): Buffer;
+  /** An external ArrayBuffer over mapping bytes [offset, offset + length): see lib/windows.ts. */
+  window(h: NativeHandle, offset: number, length: number): ArrayBuffer;
   unmap(h: NativeHandle): boolean;
   flushSync(h: NativeHandle, offset: number, length: number, async: boolean): void;
   flush(h: NativeHandle, offset: number, length: number): Promise<void>;
@@ -26,7 +27,7 @@ export interface NativeAddon {
   lock(h: NativeHandle, offset: number, length: number, lock: boolean): void;
   residency(h: NativeHandle, offset: number, length: number): Buffer;
   resize(h: NativeHandle, newLength: number): void;
-  rawMmap(fd: number, offset: number, length: number, prot: number, flags: number): Buffer;
+  rawMmap(fd: number, offset: number, length: number, prot: number, flags: number): ArrayBuffer;
   rawMunmap(buffer: ArrayBufferView): void;
   rawMsync(buffer: ArrayBufferView, flags: number): void;
   rawMadvise(buffer: ArrayBufferView, advice: number): void;
@@ -34,9 +35,12 @@ export interface NativeAddon {
   rawMlock(buffer: ArrayBufferView): void;
   rawMunlock(buffer: ArrayBufferView): void;
   rawMincore(buffer: ArrayBufferView): Buffer;
-  stats(): { live: number; forcedGcs: number };
+  /** live: ranges mapped (process); forcedGcs: collections forced; windows: native window records (this thread). */
+  stats(): { live: number; forcedGcs: number; windows: number };
   fileAdviceNames: string[];
   setRefuseExternalForTest(on: boolean): void;
+  setWaitForStore(on: boolean): void;
+  probeWindow(): ArrayBuffer | undefined;
   faults(h: NativeHandle): number;
   share(h: NativeHandle): number;
   attach(id: number): [NativeHandle, number];

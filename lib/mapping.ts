@@ -5,7 +5,8 @@ import { fileURLToPath } from "node:url";
 import type { FileHandle } from "node:fs/promises";
 import type { Access, BackendMapping } from "./backend.js";
 import { backend } from "./select.js";
-import { closedError, invalidArgType, invalidArgValue, native, nativeAsync, rangeError } from "./errors.js";
+import { Windows } from "./windows.js";
+import { closedError, fromNative, invalidArgType, invalidArgValue, native, nativeAsync, rangeError } from "./errors.js";
 import {
   optionalBoolean, optionalInteger, optionsObject, resolveRange, validateInteger, validateOneOf, type Range,
 } from "./validate.js";
@@ -108,6 +109,7 @@ export const allocationGranularity: number = backend.allocationGranularity;
  */
 export class Mapping implements Disposable {
   #m: BackendMapping | null;
+  #windows: Windows | null;
   #buffer: Buffer | undefined;
   readonly #path: string | undefined;
   /** The file offset of the first byte (0 for anonymous mappings). */
@@ -118,6 +120,7 @@ export class Mapping implements Disposable {
   /** @internal Use map() or mapAnonymous(). */
   constructor(m: BackendMapping, access: Access | "anonymous", offset: number, path?: string) {
     this.#m = m;
+    this.#windows = new Windows(m, m.byteLength);
     this.access = access;
     this.offset = offset;
     this.#path = path;
@@ -126,6 +129,11 @@ export class Mapping implements Disposable {
   #open(): BackendMapping {
     if (this.#m === null) throw closedError();
     return this.#m;
+  }
+
+  #openWindows(): Windows {
+    if (this.#windows === null) throw closedError();
+    return this.#windows;
   }
 
   /** Size of the mapping in bytes. 0 after unmap(). */
@@ -167,31 +175,46 @@ export class Mapping implements Disposable {
    *   `buffer.constants.MAX_LENGTH`; use {@link Mapping.view} for windows on it.
    */
   get buffer(): Buffer {
-    const m = this.#open();
+    const w = this.#openWindows();
     if (this.#buffer === undefined) {
-      if (m.byteLength > bufferConstants.MAX_LENGTH) {
+      const length = this.#m!.byteLength;
+      if (length > bufferConstants.MAX_LENGTH) {
         throw rangeError(
-          `The mapping (${m.byteLength} bytes) is larger than a Buffer can be ` +
+          `The mapping (${length} bytes) is larger than a Buffer can be ` +
             `(buffer.constants.MAX_LENGTH = ${bufferConstants.MAX_LENGTH}); use view(offset, length)`,
         );
       }
-      this.#buffer = native(() => m.view(0, m.byteLength));
+      this.#buffer = native(() => w.whole());
     }
     return this.#buffer;
   }
 
   /**
-   * A zero-copy Buffer over `length` bytes at `offset` (mapping coordinates).
+   * A zero-copy Buffer over `length` bytes at `offset` (mapping coordinates),
+   * cut out of one of the mapping's windows: its `.buffer` is that window
+   * (as a pooled Buffer's is the pool), and its `byteOffset` is where the
+   * view starts in it. It costs about what `subarray` costs.
    * @example const header = m.view(0, 64);
    */
   view(offset: number, length?: number): Buffer {
-    const m = this.#open();
-    validateInteger(offset, "offset", 0, m.byteLength);
-    const len = length === undefined ? m.byteLength - offset : validateInteger(length, "length", 0, m.byteLength - offset);
+    const w = this.#openWindows();
+    const size = this.#m!.byteLength;
+    validateInteger(offset, "offset", 0, size);
+    const len = length === undefined ? size - offset : validateInteger(length, "length", 0, size - offset);
     if (len > bufferConstants.MAX_LENGTH) {
       throw rangeError(`A view can be at most buffer.constants.MAX_LENGTH (${bufferConstants.MAX_LENGTH}) bytes`);
     }
-    return native(() => m.view(offset, len));
+    try {
+      return w.view(offset, len); // no closure on this path: it is the hot one
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
+
+  /** @internal Copies `data` into the mapping at a checked offset, through a window (no view made). */
+  _write(offset: number, data: Uint8Array): void {
+    const w = this.#openWindows();
+    native(() => w.write(offset, data));
   }
 
   // Runs a backend call on a checked range; system failures carry the path.
@@ -336,6 +359,7 @@ export class Mapping implements Disposable {
     validateInteger(newLength, "newLength");
     native(() => m.resize(newLength), this.#path);
     this.#buffer = undefined;
+    this.#windows = new Windows(m, m.byteLength); // the old ones were detached
   }
 
   /**
@@ -347,6 +371,7 @@ export class Mapping implements Disposable {
     if (m === null) return false;
     this.#faultedAtUnmap = m.faults > 0;
     this.#m = null;
+    this.#windows = null;
     this.#buffer = undefined;
     return native(() => m.unmap(), this.#path);
   }

@@ -215,7 +215,9 @@ export class OutputFile implements Disposable {
     if (bytes.length > this.#size - offset) {
       throw rangeError(`Writing ${bytes.length} bytes at ${offset} passes the end of the region (${this.#size} bytes); use append() or grow()`);
     }
-    this.view(offset, bytes.length).set(bytes);
+    // Straight into the mapping's window (or the heap): no view per call.
+    if (this.#mapping) this.#mapping._write(offset, bytes);
+    else this.#heap!.set(bytes, offset);
     return bytes.length;
   }
 
@@ -561,7 +563,9 @@ export class RegionWriter implements Disposable {
     const bytes = toBytes(data, "data");
     validateInteger(offset, "offset", 0, this.length);
     if (bytes.length > this.length - offset) throw rangeError(`Writing ${bytes.length} bytes at ${offset} passes the end of the region (${this.length} bytes)`);
-    this.view(offset, bytes.length).set(bytes);
+    if (this.#closed) throw closedError();
+    if (this.#mapping) this.#mapping._write(offset, bytes);
+    else this.#heap!.set(bytes, offset);
     return bytes.length;
   }
 

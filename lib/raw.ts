@@ -14,7 +14,6 @@
 import { nativeAddon } from "./select.js";
 // The raw layer is the system calls themselves: it has no portable form, and
 // importing it where the addon cannot load throws ERR_MEMMAP_NO_ADDON.
-import { guardBuffer } from "./backends/native.js";
 import { invalidArgType, native } from "./errors.js";
 import { validateInteger } from "./validate.js";
 
@@ -41,7 +40,7 @@ export function mmap(fd: number, offset: number, length: number, prot: number, f
   validateInteger(length, "length", 1);
   validateInteger(prot, "prot", 0, 0x7fffffff);
   validateInteger(flags, "flags", 0, 0x7fffffff);
-  return guardBuffer(native(() => addon.rawMmap(fd, offset, length, prot, flags)));
+  return Buffer.from(native(() => addon.rawMmap(fd, offset, length, prot, flags)));
 }
 
 /** munmap(2) of a Buffer returned by mmap(); the Buffer is detached. */

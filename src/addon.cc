@@ -8,14 +8,23 @@
 //
 // Lifetime rules (the heart of "no call sequence can crash the process"):
 //  * A Region is one mmap'd range. Three things may keep it mapped:
-//    its JavaScript handle (until unmap() or GC), every view (an external
-//    ArrayBuffer) that is neither detached nor collected, and every piece of
-//    thread-pool work that is running on its addresses.
-//  * unmap() detaches every view first, so JavaScript can never reach the
+//    its JavaScript handle (until unmap() or GC), every window (an external
+//    ArrayBuffer over part of the range) that still holds it, and every
+//    piece of thread-pool work that is running on its addresses.
+//  * JavaScript reaches the memory only through windows: a few per mapping,
+//    made on demand by lib/windows.ts, which cuts every view() out of one.
+//    A window is registered once for detaching and for its two finalizers,
+//    so the number of native records does not grow with the views.
+//  * A window holds the range until its ArrayBuffer object is detached or
+//    collected. Where the runtime can move an external ArrayBuffer's memory
+//    to another one through postMessage (Deno does), it holds the range
+//    until that memory itself is released (the store finalizer), because a
+//    moved copy may still be reading it. See g_wait_for_store.
+//  * unmap() detaches every window first, so JavaScript can never reach the
 //    range again, then unmaps at once unless thread-pool work is still
 //    running on it, in which case the last piece of work unmaps it.
-//  * Garbage collection: the handle and each view carry a finalizer. The
-//    range is unmapped when the handle and the last view are gone. It is
+//  * Garbage collection: the handle and each window carry a finalizer. The
+//    range is unmapped when the handle and the last window are gone. It is
 //    unmapped once: Release() clears `base` and is the only caller of
 //    munmap for safe mappings.
 //  * NAPI_EXPERIMENTAL makes Node run these (basic) finalizers synchronously
@@ -50,11 +59,20 @@ namespace {
 struct EnvData;
 struct Region;
 
-struct View {
+// One external ArrayBuffer over part of a Region. Lives until both of its
+// finalizers ran: the object's (napi_add_finalizer, inside GC) and the
+// memory's (the external ArrayBuffer's own, which some runtimes call later,
+// or on another thread: see StoreFreed).
+struct Window {
   Region* region = nullptr;
-  napi_ref ref = nullptr;  // weak, from napi_add_finalizer
-  bool finalized = false;  // the ArrayBuffer was collected
-  bool detached = false;   // detached by unmap() or resize()
+  napi_ref ref = nullptr;      // weak, from napi_add_finalizer
+  Window* prev = nullptr;      // in region->windows
+  Window* next = nullptr;
+  bool holding = true;         // counted in region->holding
+  bool object_dead = false;    // the ArrayBuffer object was collected
+  bool ref_deleted = false;    // ...and its reference deleted (WindowCleanup)
+  bool detached = false;       // detached by unmap() or resize()
+  bool store_freed = false;    // the memory's finalizer ran (on this thread's queue)
 };
 
 struct Region {
@@ -73,13 +91,14 @@ struct Region {
   bool closed = false;
   int inflight = 0;
   int refs = 0;  // what keeps this struct (not the range) alive
-  View* raw_view = nullptr;  // the one Buffer of a raw mapping
+  Window* raw_window = nullptr;  // the one window of a raw mapping
   int slot = -1;             // in the fault guard's table (guard.h)
   uint32_t faults_reported = 0;
   napi_ref on_fault = nullptr;  // JavaScript callback for faults, if any
   uint64_t shared_id = 0;       // in the shared-memory registry (share/attach)
   std::vector<struct Work*> waits;  // waitAsync() work running on this range
-  std::vector<View*> views;
+  Window* windows = nullptr;  // every window not yet freed (a list)
+  size_t holding = 0;         // windows that keep the range mapped
 };
 
 struct EnvData {
@@ -90,7 +109,14 @@ struct EnvData {
   napi_env env = nullptr;
   std::map<uintptr_t, Region*> raw;  // raw mappings by base address
   size_t regions = 0;                // Region structs still allocated
+  size_t windows = 0;                // Window structs still allocated
   bool dead = false;                 // the environment is being torn down
+  // Windows whose memory was released, possibly on another thread (Deno
+  // frees ArrayBuffer memory on a background thread): handled on this
+  // thread by DrainFreed, woken through `async`.
+  std::mutex freed_mutex;
+  std::vector<Window*> freed;
+  std::atomic<bool> any_freed{false};
 };
 
 std::atomic<size_t> g_live{0};      // ranges mapped by this addon, process-wide
@@ -99,6 +125,11 @@ std::atomic<uint64_t> g_forced_gcs{0};
 // Tests set this to act as a runtime that refuses external buffers
 // (Electron 21+ returns napi_no_external_buffers_allowed).
 std::atomic<bool> g_refuse_external{false};
+// Set (by lib/backends/native.ts, from a probe at load) where postMessage or
+// structuredClone can move an external ArrayBuffer's memory to another
+// ArrayBuffer (Deno): then a window holds its range until the memory itself
+// is released, not merely until its object is detached or collected.
+std::atomic<bool> g_wait_for_store{false};
 
 
 // Anonymous shared memory handed to other threads by share()/attach(): one
@@ -305,12 +336,6 @@ void Unref(Region* r) {
   FreeEnvData(envd);
 }
 
-bool HasActiveViews(const Region* r) {
-  for (const View* v : r->views) {
-    if (!v->finalized && !v->detached) return true;
-  }
-  return false;
-}
 
 int64_t ReportedCost(const Region* r) {
   // Anonymous memory is real memory: report all of it, as a Buffer would.
@@ -335,7 +360,7 @@ void Report(Region* r, int64_t bytes) {
 // Gives the range back to the system when nothing can reach it any more.
 // Touches no JavaScript: it runs inside garbage collection.
 void Release(Region* r) {
-  if (r->handle_alive || r->inflight > 0 || HasActiveViews(r)) return;
+  if (r->handle_alive || r->inflight > 0 || r->holding > 0) return;
   if (r->slot >= 0) {
     // Out of the guard's table before the range is given back.
     guard::Remove(r->slot);
@@ -363,16 +388,22 @@ void Release(Region* r) {
   Report(r, 0);
 }
 
+void DrainFreed(EnvData* envd);
+// This thread's environment (one per thread: the main thread or a worker).
+thread_local EnvData* t_envd = nullptr;
+
 void ForceGc() {
   g_forced_gcs++;
   v8::Isolate* isolate = v8::Isolate::GetCurrent();
   if (isolate) isolate->LowMemoryNotification();
+  if (t_envd) DrainFreed(t_envd);  // windows released during the collection
 }
 
 // Before making a mapping: if this process holds many, collect garbage so
 // that the finalizers of dropped mappings unmap them (synchronously, see the
 // top of this file). The trigger then moves to twice what survived.
 void Reclaim() {
+  if (t_envd) DrainFreed(t_envd);
   size_t live = g_live.load();
   size_t next = g_next_gc.load();
   if (next == 0) next = MinGcTrigger();
@@ -414,25 +445,74 @@ void HandleFinalize(node_api_basic_env env, void* data, void*) {
   Unref(r);
 }
 
-// Runs later, outside garbage collection, where references may be deleted.
-void ViewCleanup(napi_env env, void* data, void*) {
-  View* v = static_cast<View*>(data);
-  Region* r = v->region;
-  if (v->ref) napi_delete_reference(env, v->ref);
-  auto it = std::find(r->views.begin(), r->views.end(), v);
-  if (it != r->views.end()) r->views.erase(it);
-  if (r->raw_view == v) r->raw_view = nullptr;
-  delete v;
+// A window stops holding its range (see the top of this file).
+void LetGo(Window* w) {
+  if (!w->holding) return;
+  w->holding = false;
+  w->region->holding--;
+  Release(w->region);
+}
+
+// Frees the struct once both finalizers have run.
+void MaybeFreeWindow(Window* w) {
+  if (!w->ref_deleted || !w->store_freed) return;
+  Region* r = w->region;
+  if (w->prev) w->prev->next = w->next;
+  else r->windows = w->next;
+  if (w->next) w->next->prev = w->prev;
+  if (r->raw_window == w) r->raw_window = nullptr;
+  r->envd->windows--;
+  delete w;
   Unref(r);
 }
 
-void ViewFinalize(node_api_basic_env env, void* data, void*) {
-  View* v = static_cast<View*>(data);
-  v->finalized = true;
-  Release(v->region);
-  if (node_api_post_finalizer(env, ViewCleanup, v, nullptr) != napi_ok) {
+// Runs later, outside garbage collection, where references may be deleted.
+void WindowCleanup(napi_env env, void* data, void*) {
+  Window* w = static_cast<Window*>(data);
+  if (w->ref) napi_delete_reference(env, w->ref);
+  w->ref = nullptr;
+  w->ref_deleted = true;
+  MaybeFreeWindow(w);
+}
+
+// The ArrayBuffer object was collected (inside GC: no JavaScript here).
+void WindowFinalize(node_api_basic_env env, void* data, void*) {
+  Window* w = static_cast<Window*>(data);
+  w->object_dead = true;
+  if (!g_wait_for_store) LetGo(w);
+  if (node_api_post_finalizer(env, WindowCleanup, w, nullptr) != napi_ok) {
     // The environment is going away; the struct is left to the process.
   }
+}
+
+// On this thread: the windows whose memory was released.
+void DrainFreed(EnvData* envd) {
+  if (!envd->any_freed.load(std::memory_order_acquire)) return;
+  std::vector<Window*> freed;
+  {
+    std::lock_guard<std::mutex> lock(envd->freed_mutex);
+    freed.swap(envd->freed);
+    envd->any_freed = false;
+  }
+  for (Window* w : freed) {
+    w->store_freed = true;
+    LetGo(w);
+    MaybeFreeWindow(w);
+  }
+}
+
+// The external ArrayBuffer's memory was released: by Node on a later turn
+// of the event loop, by Bun inside GC, by Deno on a background thread. So
+// it only queues the window for this thread and wakes it.
+void StoreFreed(node_api_basic_env, void*, void* hint) {
+  Window* w = static_cast<Window*>(hint);
+  EnvData* envd = w->region->envd;  // the window's region ref keeps both alive
+  {
+    std::lock_guard<std::mutex> lock(envd->freed_mutex);
+    envd->freed.push_back(w);
+    envd->any_freed.store(true, std::memory_order_release);
+  }
+  if (envd->async && !envd->dead) uv_async_send(envd->async);
 }
 
 Region* NewRegion(EnvData* envd, Access access) {
@@ -479,47 +559,62 @@ bool CheckNotTruncated(napi_env env, Region* r) {
   return false;
 }
 
-// Detaches every view handed out, so no JavaScript can reach the range.
+// Detaches every window handed out, so no JavaScript can reach the range.
 void DetachAll(napi_env env, Region* r) {
-  for (View* v : r->views) {
-    if (v->finalized || v->detached) continue;
+  for (Window* w = r->windows; w; w = w->next) {
+    if (w->object_dead || w->detached) continue;
     napi_value ab = nullptr;
-    if (napi_get_reference_value(env, v->ref, &ab) == napi_ok && ab) {
+    if (w->ref && napi_get_reference_value(env, w->ref, &ab) == napi_ok && ab) {
       napi_detach_arraybuffer(env, ab);
     }
-    v->detached = true;
+    w->detached = true;
+    if (!g_wait_for_store) LetGo(w);
   }
 }
 
-napi_value NewView(napi_env env, Region* r, size_t offset, size_t length) {
-  napi_value buf, ab;
+// An external ArrayBuffer over `length` bytes at `offset` (user
+// coordinates), registered as a window of `r`.
+napi_value NewWindow(napi_env env, Region* r, size_t offset, size_t length) {
+  napi_value ab;
   if (length == 0 || !r->base) {
-    CHECK_NAPI(env, napi_create_buffer(env, 0, nullptr, &buf));
-    return buf;
+    CHECK_NAPI(env, napi_create_arraybuffer(env, 0, nullptr, &ab));
+    return ab;
   }
   uint8_t* p = r->base + r->delta + offset;
+  Window* w = new Window();
+  w->region = r;
   napi_status created = g_refuse_external ? napi_no_external_buffers_allowed
-                                          : napi_create_external_buffer(env, length, p, nullptr, nullptr, &buf);
-  if (created == napi_no_external_buffers_allowed) {
-    // The JavaScript side degrades this mapping to copies (see lib/backends/native.ts).
-    ThrowCode(env, "ERR_MEMMAP_NO_EXTERNAL", "This runtime refuses external buffers");
+                                          : napi_create_external_arraybuffer(env, p, length, StoreFreed, w, &ab);
+  if (created != napi_ok) {
+    delete w;
+    if (created == napi_no_external_buffers_allowed) {
+      // The JavaScript side degrades this mapping to copies (see lib/backends/native.ts).
+      ThrowCode(env, "ERR_MEMMAP_NO_EXTERNAL", "This runtime refuses external buffers");
+      return nullptr;
+    }
+    ThrowStatus(env, created, "napi_create_external_arraybuffer");
     return nullptr;
   }
-  CHECK_NAPI(env, created);
-  CHECK_NAPI(env, napi_get_typedarray_info(env, buf, nullptr, nullptr, nullptr, &ab, nullptr));
-  View* v = new View();
-  v->region = r;
-  napi_status s = napi_add_finalizer(env, ab, v, ViewFinalize, nullptr, &v->ref);
+  // From here the store finalizer will run: the struct must stay until then.
+  w->next = r->windows;
+  if (r->windows) r->windows->prev = w;
+  r->windows = w;
+  r->holding++;
+  r->refs++;
+  r->envd->windows++;
+  napi_status s = napi_add_finalizer(env, ab, w, WindowFinalize, nullptr, &w->ref);
   if (s != napi_ok) {
     // Cannot track it: make sure it can never be used.
     napi_detach_arraybuffer(env, ab);
-    delete v;
+    w->detached = true;
+    w->object_dead = true;
+    w->ref_deleted = true;
+    w->ref = nullptr;
+    LetGo(w);
     ThrowStatus(env, s, "napi_add_finalizer");
     return nullptr;
   }
-  r->views.push_back(v);
-  r->refs++;
-  return buf;
+  return ab;
 }
 
 napi_value NewHandle(napi_env env, Region* r) {
@@ -814,8 +909,8 @@ napi_value MapAnonymousJs(napi_env env, napi_callback_info info) {
   return NewHandle(env, r);
 }
 
-// view(handle, offset, length) => Buffer
-napi_value ViewJs(napi_env env, napi_callback_info info) {
+// window(handle, offset, length) => ArrayBuffer over those bytes; see lib/windows.ts.
+napi_value WindowJs(napi_env env, napi_callback_info info) {
   Args a(env, info);
   if (!a.Need(3)) return nullptr;
   Region* r = a.Handle(0);
@@ -827,10 +922,11 @@ napi_value ViewJs(napi_env env, napi_callback_info info) {
   if (!CheckOpen(env, r)) return nullptr;
   if (static_cast<uint64_t>(offset) > r->length ||
       static_cast<uint64_t>(length) > r->length - static_cast<uint64_t>(offset)) {
-    ThrowRange(env, "The view is outside the mapping");
+    ThrowRange(env, "The window is outside the mapping");
     return nullptr;
   }
-  return NewView(env, r, static_cast<size_t>(offset), static_cast<size_t>(length));
+  DrainFreed(r->envd);
+  return NewWindow(env, r, static_cast<size_t>(offset), static_cast<size_t>(length));
 }
 
 void CancelWaits(Region* r);
@@ -1417,13 +1513,13 @@ napi_value RawMmapJs(napi_env env, napi_callback_info info) {
     ThrowSys(env, e);
     return nullptr;
   }
-  napi_value buf = NewView(env, r, 0, r->length);
+  napi_value buf = NewWindow(env, r, 0, r->length);
   if (!buf) {
     Release(r);
     Unref(r);
     return nullptr;
   }
-  r->raw_view = r->views.back();
+  r->raw_window = r->windows;
   Unref(r);  // from here the Buffer alone keeps the region
   return buf;
 }
@@ -1437,9 +1533,9 @@ napi_value RawMunmapJs(napi_env env, napi_callback_info info) {
   Region* r = b.region;
   bool same = false;
   napi_value ab = nullptr;
-  if (r->raw_view && b.data == r->base && b.length == r->map_len &&
-      b.byte_offset == 0 &&
-      napi_get_reference_value(env, r->raw_view->ref, &ab) == napi_ok && ab) {
+  if (r->raw_window && b.data == r->base && b.length == r->map_len &&
+      b.byte_offset == 0 && r->raw_window->ref &&
+      napi_get_reference_value(env, r->raw_window->ref, &ab) == napi_ok && ab) {
     napi_strict_equals(env, ab, b.arraybuffer, &same);
   }
   if (!same) {
@@ -1508,7 +1604,7 @@ napi_value RawMlockJs(napi_env env, napi_callback_info info) { return RawOp(env,
 napi_value RawMunlockJs(napi_env env, napi_callback_info info) { return RawOp(env, info, 4); }
 napi_value RawMincoreJs(napi_env env, napi_callback_info info) { return RawOp(env, info, 5); }
 
-// stats() => { live, forcedGcs } for tests and diagnostics.
+// stats() => { live, forcedGcs, windows (native window records of this thread) } for tests and diagnostics.
 napi_value StatsJs(napi_env env, napi_callback_info) {
   napi_value out, live, gcs;
   CHECK_NAPI(env, napi_create_object(env, &out));
@@ -1516,6 +1612,11 @@ napi_value StatsJs(napi_env env, napi_callback_info) {
   napi_create_double(env, static_cast<double>(g_forced_gcs.load()), &gcs);
   napi_set_named_property(env, out, "live", live);
   napi_set_named_property(env, out, "forcedGcs", gcs);
+  EnvData* envd = GetEnvData(env);
+  DrainFreed(envd);
+  napi_value windows;
+  napi_create_double(env, static_cast<double>(envd->windows), &windows);
+  napi_set_named_property(env, out, "windows", windows);
   return out;
 }
 
@@ -1553,6 +1654,7 @@ napi_value SetFaultCallbackJs(napi_env env, napi_callback_info info) {
 // mapping's callback about its new faults, with the byte range that is gone.
 void OnFaultWake(uv_async_t* async) {
   EnvData* envd = static_cast<EnvData*>(async->data);
+  DrainFreed(envd);  // the same wake-up serves released windows
   napi_env env = envd->env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
@@ -1594,6 +1696,7 @@ void OnFaultWake(uv_async_t* async) {
 // Before the environment goes: the guard must stop waking this thread.
 void CleanupEnv(void* data) {
   EnvData* envd = static_cast<EnvData*>(data);
+  if (t_envd == envd) t_envd = nullptr;
   for (Region* r : envd->live) guard::Silence(r->slot);
   if (envd->async) {
     uv_close(reinterpret_cast<uv_handle_t*>(envd->async),
@@ -1790,6 +1893,27 @@ napi_value SetRefuseExternalJs(napi_env env, napi_callback_info info) {
   return Undefined(env);
 }
 
+// setWaitForStore(bool): see g_wait_for_store. Only ever switched on, before
+// the first window of the process is made.
+napi_value SetWaitForStoreJs(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  bool on;
+  if (!a.Need(1) || !a.Bool(0, &on)) return nullptr;
+  if (on) g_wait_for_store = true;
+  return Undefined(env);
+}
+
+// probeWindow() => a one-byte external ArrayBuffer over static memory, for
+// the load-time probe of what postMessage does with external memory.
+napi_value ProbeWindowJs(napi_env env, napi_callback_info) {
+  static uint8_t probe[1];
+  napi_value ab;
+  napi_status s = g_refuse_external ? napi_no_external_buffers_allowed
+                                    : napi_create_external_arraybuffer(env, probe, 1, nullptr, nullptr, &ab);
+  if (s != napi_ok) return Undefined(env);
+  return ab;
+}
+
 void EnvTeardown(napi_env, void* data, void*) {
   EnvData* envd = static_cast<EnvData*>(data);
   envd->dead = true;
@@ -1799,6 +1923,7 @@ void EnvTeardown(napi_env, void* data, void*) {
 napi_value Init(napi_env env, napi_value exports) {
   EnvData* envd = new EnvData();
   envd->env = env;
+  t_envd = envd;
   if (napi_set_instance_data(env, envd, EnvTeardown, nullptr) != napi_ok) {
     delete envd;
     ThrowStatus(env, napi_generic_failure, "napi_set_instance_data");
@@ -1833,7 +1958,7 @@ napi_value Init(napi_env env, napi_value exports) {
   };
   static const Fn fns[] = {
       {"mapFile", MapFileJs},       {"mapAnonymous", MapAnonymousJs},
-      {"view", ViewJs},             {"unmap", UnmapJs},
+      {"window", WindowJs},             {"unmap", UnmapJs},
       {"flushSync", FlushSyncJs},   {"flush", FlushJs},
       {"prefetch", PrefetchJs},     {"advise", AdviseJs},
       {"lock", LockJs},             {"residency", ResidencyJs},
@@ -1844,6 +1969,8 @@ napi_value Init(napi_env env, napi_value exports) {
       {"rawMincore", RawMincoreJs}, {"stats", StatsJs},
       {"fileAdvise", FileAdviseJs},
       {"setRefuseExternalForTest", SetRefuseExternalJs},
+      {"setWaitForStore", SetWaitForStoreJs},
+      {"probeWindow", ProbeWindowJs},
       {"faults", FaultsJs},
       {"share", ShareJs},
       {"attach", AttachJs},

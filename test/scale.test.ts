@@ -39,7 +39,15 @@ test("an 8 GiB sparse file: a write at 5 GiB + 123 lands exactly there", nativeO
   writeSync(fd, Buffer.from("before"), 0, 6, pos + 1000);
   const m = map(p, { access: "write" });
   assert.equal(m.byteLength, 8 * GiB);
-  assert.throws(() => m.buffer, { name: "RangeError", code: "ERR_OUT_OF_RANGE", message: /view\(/ });
+  if (bufferConstants.MAX_LENGTH < 8 * GiB) {
+    // Node 20: a Buffer (and an external ArrayBuffer) is at most 4 GiB.
+    assert.throws(() => m.buffer, { name: "RangeError", code: "ERR_OUT_OF_RANGE", message: /view\(/ });
+  } else {
+    // Node 22+: the whole mapping is one Buffer.
+    const whole = m.buffer;
+    assert.equal(whole.length, 8 * GiB);
+    assert.equal(whole.toString("latin1", pos + 1000, pos + 1006), "before");
+  }
   const v = m.view(pos, 2000);
   assert.equal(v.toString("utf8", 1000, 1006), "before", "reads the file's bytes at 5 GiB + 1123");
   v.write("memmap was here", 0);
@@ -61,6 +69,42 @@ test("an 8 GiB sparse file: a write at 5 GiB + 123 lands exactly there", nativeO
   r.unmap();
   closeSync(fd);
   assert.equal(bufferConstants.MAX_LENGTH <= 2 ** 53, true);
+  t.done();
+});
+
+test("views that straddle the 2 GiB and 4 GiB window boundaries of an 8 GiB file read and write the file's bytes", nativeOnly("the portable backend holds a mapping in one heap Buffer (at most buffer.constants.MAX_LENGTH)"), () => {
+  const t = tempDir();
+  const p = t.file("straddle.bin");
+  const fd = openSync(p, "w+");
+  ftruncateSync(fd, 8 * GiB);
+  // Marks on both sides of each boundary, written with fs.
+  const boundaries = [2 * GiB, 4 * GiB, 6 * GiB];
+  for (const b of boundaries) writeSync(fd, pattern(8192, b / GiB), 0, 8192, b - 4096);
+  const m = map(p, { access: "write" });
+  for (const b of boundaries) {
+    for (const [offset, length] of [[b - 4096, 8192], [b - 1, 2], [b - 3000, 3 * 1024 * 1024], [b - 100, 200]] as const) {
+      const v = m.view(offset, length);
+      const want = Buffer.alloc(length);
+      readSync(fd, want, 0, length, offset);
+      assert.ok(v.equals(want), `view(${offset}, ${length}) reads the file's bytes`);
+    }
+    // Writes through a straddling view land in the file exactly there.
+    const v = m.view(b - 5, 10);
+    v.write("0123456789", "latin1");
+  }
+  // Views longer than 2 GiB that cross 4 GiB.
+  const long = m.view(3 * GiB, 2 * GiB + 1);
+  assert.equal(long.length, 2 * GiB + 1);
+  assert.equal(long[GiB], m.view(4 * GiB, 1)[0]);
+  m.flushSync();
+  for (const b of boundaries) {
+    const got = Buffer.alloc(10);
+    readSync(fd, got, 0, 10, b - 5);
+    assert.equal(got.toString("latin1"), "0123456789", `the write across ${b / GiB} GiB reached the file`);
+  }
+  m.unmap();
+  assert.equal(long.length, 0, "unmap() detached the long view too");
+  closeSync(fd);
   t.done();
 });
 

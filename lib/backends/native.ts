@@ -1,18 +1,27 @@
 // The native backend: the Node-API addon of src/.
-import { markAsUntransferable } from "node:worker_threads";
 import type { Backend, BackendMapping, MapAnonymousRequest, MapFileRequest } from "../backend.js";
 import type { NativeAddon, NativeHandle } from "../load.js";
+import type { Window } from "../windows.js";
 import { portableBackend } from "./portable.js";
 
 const ACCESS = { read: 0, write: 1, copy: 2 } as const;
 
-// A Buffer over mapped memory must never be *transferred* (postMessage's
-// transfer list, structuredClone's transfer): the receiver would keep a
-// pointer into a range that unmap() gives back to the system. Marked so,
-// Node copies it instead.
-function guard(buf: Buffer): Buffer {
-  if (buf.byteLength > 0) markAsUntransferable(buf.buffer);
-  return buf;
+// Windows are not marked untransferable (markAsUntransferable): on Node 24+
+// and Deno the mark is a V8 detach key, and Node-API's detach (unmap) then
+// aborts the process. None is needed where postMessage and structuredClone
+// cannot move an external ArrayBuffer's memory: Node 20 copies it, Node 22+
+// and Bun throw DataCloneError. Where they can (Deno), the addon is told to
+// keep a window's range mapped until the moved memory itself is released.
+// The probe asks the runtime rather than its name.
+function storesCanMove(addon: NativeAddon): boolean {
+  const probe = addon.probeWindow();
+  if (probe === undefined) return false;
+  try {
+    structuredClone(probe, { transfer: [probe] });
+  } catch {
+    return false; // refused: nothing moves
+  }
+  return probe.byteLength === 0; // detached by the transfer: the memory moved
 }
 
 // Where a runtime refuses external buffers (napi_no_external_buffers_allowed),
@@ -42,17 +51,17 @@ class NativeMapping implements BackendMapping {
     return this.#copy !== null;
   }
 
-  view(offset: number, length: number): Buffer {
-    if (this.#copy) return this.#copy.view(offset, length);
+  window(start: number, length: number): Window {
+    if (this.#copy) return this.#copy.window(start, length);
     try {
-      return guard(this.#addon.view(this.#h, offset, length));
+      return { buffer: this.#addon.window(this.#h, start, length), start };
     } catch (e) {
       if ((e as { code?: string }).code !== "ERR_MEMMAP_NO_EXTERNAL") throw e;
-      // No Buffer of this mapping ever reached JavaScript, so nothing was
+      // No window of this mapping ever reached JavaScript, so nothing was
       // written through it: the same range, as copies, is the same mapping.
       this.#copy = this.#remake();
       this.#addon.unmap(this.#h);
-      return this.#copy.view(offset, length);
+      return this.#copy.window(start, length);
     }
   }
 
@@ -127,6 +136,7 @@ class NativeMapping implements BackendMapping {
 }
 
 export function nativeBackend(addon: NativeAddon, reason: string): Backend {
+  if (storesCanMove(addon)) addon.setWaitForStore(true);
   return {
     name: "native",
     reason,
@@ -159,5 +169,3 @@ export function nativeBackend(addon: NativeAddon, reason: string): Backend {
     },
   };
 }
-
-export { guard as guardBuffer };

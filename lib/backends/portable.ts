@@ -15,6 +15,7 @@ import { promisify } from "node:util";
 import { constants as bufferConstants } from "node:buffer";
 import type { Backend, BackendMapping, MapAnonymousRequest, MapFileRequest } from "../backend.js";
 import { rangeError, systemError } from "../errors.js";
+import type { Window } from "../windows.js";
 
 const write = promisify(fs.write);
 
@@ -51,8 +52,8 @@ function allocate(length: number): Buffer {
   } catch {
     throw systemError(12 /* ENOMEM */, "mmap");
   }
-  // Not marked untransferable, unlike the native backend's Buffers: in
-  // Node 20 a transfer is the only way JavaScript can detach an ArrayBuffer,
+  // Not marked untransferable: in Node 20 a transfer is the only way
+  // JavaScript can detach an ArrayBuffer,
   // and unmap() must detach. A user who transfers a view's ArrayBuffer moves
   // the memory away; a write mapping then reports ERR_MEMMAP_TRANSFERRED at
   // flush or unmap instead of losing the writes silently.
@@ -107,8 +108,9 @@ class PortableMapping implements BackendMapping {
     return this.#expected;
   }
 
-  view(offset: number, length: number): Buffer {
-    return this.#buf.subarray(offset, offset + length);
+  window(): Window {
+    // The mapping is one heap ArrayBuffer (allocate() starts it at byte 0).
+    return { buffer: this.#buf.buffer as ArrayBuffer, start: 0 };
   }
 
   #writeBack(offset: number, length: number): void {

@@ -1,0 +1,135 @@
+// Windows: how a mapping's memory reaches JavaScript, for both backends.
+//
+// A backend hands out a few ArrayBuffers per mapping ("windows"), each
+// registered once for detaching and finalizing; every view() is a Buffer cut
+// out of one, which costs about what `subarray` costs and creates nothing
+// native. unmap() and resize() detach every window, and with it every
+// Buffer, subarray and DataView over it.
+//
+// The layout bounds what a structured clone of a view copies (postMessage
+// and structuredClone copy a typed array's whole ArrayBuffer):
+//  * Level k has windows of 2·S_k bytes starting every S_k bytes, where
+//    S_k = BASE_STRIDE · 2^k. A view of at most S_k bytes lies wholly inside
+//    the level-k window that starts at floor(offset / S_k) · S_k.
+//  * A view of `length` bytes uses the smallest level with S_k ≥ length, so
+//    its window is at most max(2·BASE_STRIDE, 4·length) bytes: posting a
+//    64-byte view copies at most 512 KiB, never the whole mapping.
+//  * Windows are made on first use and kept for the mapping's life: at most
+//    about 2·byteLength / BASE_STRIDE of them, however many views are made.
+//  * A window can be at most `maxWindow` bytes (4 GiB on Node 20, where that
+//    is the limit of an external ArrayBuffer; 2^53 - 1 on Node 22+ and Bun).
+//    A view longer than half of that gets a window of its own, cached by
+//    its range. `buffer` (the whole mapping) always has a window of its own.
+import { constants as bufferConstants } from "node:buffer";
+
+/** Mapping bytes [start, start + buffer.byteLength) as one ArrayBuffer. */
+export interface Window {
+  readonly buffer: ArrayBuffer;
+  /** The mapping offset of the ArrayBuffer's byte 0. */
+  readonly start: number;
+}
+
+/** What makes windows: a backend's mapping. */
+export interface WindowSource {
+  /**
+   * An ArrayBuffer over at least mapping bytes [start, start + length). A
+   * backend whose memory is one ArrayBuffer (the portable one) returns that
+   * whole, with `start` 0.
+   */
+  window(start: number, length: number): Window;
+}
+
+/** Stride of the smallest windows; they are twice as long. */
+export const BASE_STRIDE = 256 * 1024;
+
+/** The longest window this runtime can make. */
+export const MAX_WINDOW = Math.min(bufferConstants.MAX_LENGTH, Number.MAX_SAFE_INTEGER);
+
+interface Slot {
+  readonly buffer: ArrayBuffer;
+  readonly bytes: Uint8Array;
+  readonly start: number;
+  readonly end: number;
+}
+
+function slotOf(w: Window): Slot {
+  return { buffer: w.buffer, bytes: new Uint8Array(w.buffer), start: w.start, end: w.start + w.buffer.byteLength };
+}
+
+/** The windows of one mapping. Offsets and lengths are checked by the caller. */
+export class Windows {
+  readonly #source: WindowSource;
+  readonly #byteLength: number;
+  // levels[k]: window index → slot.
+  #levels: Array<Map<number, Slot>> = [];
+  #own = new Map<string, Slot>();
+  #whole: Slot | null = null;
+  #last: Slot | null = null;
+
+  constructor(source: WindowSource, byteLength: number) {
+    this.#source = source;
+    this.#byteLength = byteLength;
+  }
+
+  /** Windows made so far (for tests and stats). */
+  get count(): number {
+    let n = this.#own.size + (this.#whole ? 1 : 0);
+    for (const level of this.#levels) n += level.size;
+    return n;
+  }
+
+  // The slot that holds [offset, offset + length), made if need be.
+  #find(offset: number, length: number): Slot {
+    const last = this.#last;
+    if (last !== null && offset >= last.start && offset + length <= last.end) return last;
+    let stride = BASE_STRIDE;
+    let k = 0;
+    while (stride < length) {
+      stride *= 2;
+      k++;
+    }
+    let slot: Slot | undefined;
+    if (2 * stride > MAX_WINDOW && length > MAX_WINDOW / 2) {
+      // Longer than any shared window can hold: a window of its own.
+      const key = `${offset}:${length}`;
+      slot = this.#own.get(key);
+      if (slot === undefined) {
+        slot = slotOf(this.#source.window(offset, length));
+        this.#own.set(key, slot);
+      }
+    } else {
+      const level = (this.#levels[k] ??= new Map());
+      const index = Math.floor(offset / stride);
+      slot = level.get(index);
+      if (slot === undefined) {
+        const start = index * stride;
+        slot = slotOf(this.#source.window(start, Math.min(2 * stride, this.#byteLength - start)));
+        level.set(index, slot);
+      }
+    }
+    this.#last = slot;
+    return slot;
+  }
+
+  /** A Buffer over mapping bytes [offset, offset + length). */
+  view(offset: number, length: number): Buffer {
+    if (length === 0) return Buffer.alloc(0);
+    const s = this.#find(offset, length);
+    return Buffer.from(s.buffer, offset - s.start, length);
+  }
+
+  /** A Buffer over the whole mapping, on a window of its own. */
+  whole(): Buffer {
+    if (this.#byteLength === 0) return Buffer.alloc(0);
+    this.#whole ??= slotOf(this.#source.window(0, this.#byteLength));
+    const s = this.#whole;
+    return Buffer.from(s.buffer, -s.start, this.#byteLength);
+  }
+
+  /** Copies `data` into the mapping at `offset`, with no Buffer made. */
+  write(offset: number, data: Uint8Array): void {
+    if (data.length === 0) return;
+    const s = this.#find(offset, data.length);
+    s.bytes.set(data, offset - s.start);
+  }
+}
