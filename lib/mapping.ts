@@ -176,7 +176,8 @@ export class Mapping implements Disposable {
    */
   get buffer(): Buffer {
     const w = this.#openWindows();
-    if (this.#buffer === undefined) {
+    // Made again if its memory was moved away (ArrayBuffer.prototype.transfer).
+    if (this.#buffer === undefined || (this.#buffer.length === 0 && this.#m!.byteLength > 0)) {
       const length = this.#m!.byteLength;
       if (length > bufferConstants.MAX_LENGTH) {
         throw rangeError(
@@ -209,6 +210,11 @@ export class Mapping implements Disposable {
     } catch (e) {
       throw fromNative(e);
     }
+  }
+
+  /** @internal Windows this mapping made (lib/windows.ts), for tests. */
+  get _windowCount(): number {
+    return this.#windows?.count ?? 0;
   }
 
   /** @internal Copies `data` into the mapping at a checked offset, through a window (no view made). */

@@ -177,6 +177,11 @@ export class OutputFile implements Disposable {
     if (this.#state !== "open") throw closedError();
   }
 
+  /** @internal Windows the region's mapping made, for tests. */
+  get _windowCount(): number {
+    return this.#mapping?._windowCount ?? 0;
+  }
+
   /** Size of the mapped region. */
   get size(): number {
     return this.#size;

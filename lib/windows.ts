@@ -81,7 +81,7 @@ export class Windows {
   // The slot that holds [offset, offset + length), made if need be.
   #find(offset: number, length: number): Slot {
     const last = this.#last;
-    if (last !== null && offset >= last.start && offset + length <= last.end) return last;
+    if (last !== null && offset >= last.start && offset + length <= last.end && last.buffer.byteLength !== 0) return last;
     let stride = BASE_STRIDE;
     let k = 0;
     while (stride < length) {
@@ -93,7 +93,7 @@ export class Windows {
       // Longer than any shared window can hold: a window of its own.
       const key = `${offset}:${length}`;
       slot = this.#own.get(key);
-      if (slot === undefined) {
+      if (slot === undefined || slot.buffer.byteLength === 0) {
         slot = slotOf(this.#source.window(offset, length));
         this.#own.set(key, slot);
       }
@@ -101,7 +101,10 @@ export class Windows {
       const level = (this.#levels[k] ??= new Map());
       const index = Math.floor(offset / stride);
       slot = level.get(index);
-      if (slot === undefined) {
+      // A window can be detached by its user (ArrayBuffer.prototype.transfer,
+      // a transfer list where the runtime moves external memory): then a
+      // fresh one replaces it.
+      if (slot === undefined || slot.buffer.byteLength === 0) {
         const start = index * stride;
         slot = slotOf(this.#source.window(start, Math.min(2 * stride, this.#byteLength - start)));
         level.set(index, slot);
@@ -121,7 +124,7 @@ export class Windows {
   /** A Buffer over the whole mapping, on a window of its own. */
   whole(): Buffer {
     if (this.#byteLength === 0) return Buffer.alloc(0);
-    this.#whole ??= slotOf(this.#source.window(0, this.#byteLength));
+    if (this.#whole === null || this.#whole.buffer.byteLength === 0) this.#whole = slotOf(this.#source.window(0, this.#byteLength));
     const s = this.#whole;
     return Buffer.from(s.buffer, -s.start, this.#byteLength);
   }

@@ -34,7 +34,6 @@
 //    hundreds of thousands of mappings never reaches vm.max_map_count.
 #define NAPI_EXPERIMENTAL
 #include <node_api.h>
-#include <v8.h>  // only for Isolate::LowMemoryNotification (see ForceGc)
 
 #include <algorithm>
 #include <atomic>
@@ -392,10 +391,24 @@ void DrainFreed(EnvData* envd);
 // This thread's environment (one per thread: the main thread or a worker).
 thread_local EnvData* t_envd = nullptr;
 
+// A full collection, so that the finalizers of dropped mappings run now.
+// Node-API has no call for it: V8's Isolate::LowMemoryNotification does it
+// where the runtime exports V8's C++ API (Node, and Bun's compatibility
+// layer). It is looked up by name rather than linked, because Deno exports
+// no V8 symbols: linking it would end a Deno process at the first call
+// ("undefined symbol"). Without it, nothing is forced: Deno's own GC runs.
 void ForceGc() {
-  g_forced_gcs++;
-  v8::Isolate* isolate = v8::Isolate::GetCurrent();
-  if (isolate) isolate->LowMemoryNotification();
+  using GetCurrent = void* (*)();
+  using LowMemory = void (*)(void*);  // a member function: `this` comes first
+  static const GetCurrent get_current =
+      reinterpret_cast<GetCurrent>(os::FindSymbol("_ZN2v87Isolate10GetCurrentEv"));
+  static const LowMemory low_memory =
+      reinterpret_cast<LowMemory>(os::FindSymbol("_ZN2v87Isolate21LowMemoryNotificationEv"));
+  void* isolate = get_current && low_memory ? get_current() : nullptr;
+  if (isolate) {
+    g_forced_gcs++;
+    low_memory(isolate);
+  }
   if (t_envd) DrainFreed(t_envd);  // windows released during the collection
 }
 

@@ -129,5 +129,9 @@ std::vector<Constant> Constants();
 // The system's ceiling on mappings per process (vm.max_map_count), or 0.
 size_t MaxMapCount();
 
+// The address of a symbol the host process exports, or nullptr: for the
+// engine functions that only some runtimes export (see ForceGc in addon.cc).
+void* FindSymbol(const char* name);
+
 }  // namespace os
 }  // namespace memmap

@@ -2,6 +2,7 @@
 // macOS take the fallbacks marked below).
 #include "platform.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -665,6 +666,8 @@ size_t MaxMapCount() {
   return 0;
 #endif
 }
+
+void* FindSymbol(const char* name) { return dlsym(RTLD_DEFAULT, name); }
 
 }  // namespace os
 }  // namespace memmap

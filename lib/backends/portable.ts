@@ -110,6 +110,7 @@ class PortableMapping implements BackendMapping {
 
   window(): Window {
     // The mapping is one heap ArrayBuffer (allocate() starts it at byte 0).
+    this.#checkNotTransferred();
     return { buffer: this.#buf.buffer as ArrayBuffer, start: 0 };
   }
 
