@@ -78,6 +78,8 @@ export interface Backend {
   /** shm_open: [descriptor, created]. */
   shmOpen(name: string, create: boolean, exclusive: boolean, mode: number): [number, boolean];
   shmUnlink(name: string): void;
+  /** Closes a descriptor shmOpen() returned. */
+  closeShm(fd: number): void;
   /** posix_fadvise on a file, by path or descriptor; length 0: to the end. */
   adviseFile(path: string | null, fd: number, offset: number, length: number, advice: string): void;
 }

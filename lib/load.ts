@@ -47,6 +47,7 @@ export interface NativeAddon {
   fd(h: NativeHandle): number;
   shmOpen(name: string, create: boolean, exclusive: boolean, mode: number): [number, boolean];
   shmUnlink(name: string): void;
+  closeFd(fd: number): void;
   wait(h: NativeHandle, byteOffset: number, expected: number, timeoutMs: number): WaitResult;
   waitAsync(h: NativeHandle, byteOffset: number, expected: number, timeoutMs: number): Promise<WaitResult>;
   notify(h: NativeHandle, byteOffset: number, count: number): number;

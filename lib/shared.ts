@@ -1,7 +1,6 @@
 // Shared memory between threads and processes: attach() for a handle posted
 // by another worker thread, openShared()/unlinkShared() for POSIX named
 // shared memory that unrelated processes (in any language) open by name.
-import { closeSync } from "node:fs";
 import { backend } from "./select.js";
 import { Mapping, map, type SharedHandle } from "./mapping.js";
 import { invalidArgType, invalidArgValue, native } from "./errors.js";
@@ -63,7 +62,7 @@ export function openShared(name: string, options?: SharedOptions): Mapping {
     if (created) native(() => backend.shmUnlink(bare));
     throw e;
   } finally {
-    closeSync(fd); // the mapping keeps its own
+    backend.closeShm(fd); // the mapping keeps its own
   }
 }
 

@@ -1834,6 +1834,16 @@ napi_value ShmOpenJs(napi_env env, napi_callback_info info) {
 }
 
 // shmUnlink(name)
+// closeFd(fd): closes a descriptor shmOpen() returned. Not fs.closeSync:
+// Deno's node:fs refuses descriptors it did not open itself (EBADF).
+napi_value CloseFdJs(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  int64_t fd;
+  if (!a.Need(1) || !a.Int(0, "fd", 0, 0x7fffffff, &fd)) return nullptr;
+  os::Close(static_cast<int>(fd));
+  return Undefined(env);
+}
+
 napi_value ShmUnlinkJs(napi_env env, napi_callback_info info) {
   Args a(env, info);
   std::string name;
@@ -1990,6 +2000,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"fd", FdJs},
       {"shmOpen", ShmOpenJs},
       {"shmUnlink", ShmUnlinkJs},
+      {"closeFd", CloseFdJs},
       {"wait", WaitJs},
       {"waitAsync", WaitAsyncJs},
       {"notify", NotifyJs},

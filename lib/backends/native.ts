@@ -152,6 +152,7 @@ export function nativeBackend(addon: NativeAddon, reason: string): Backend {
     },
     shmOpen: (name, create, exclusive, mode) => addon.shmOpen(name, create, exclusive, mode),
     shmUnlink: (name) => addon.shmUnlink(name),
+    closeShm: (fd) => addon.closeFd(fd),
     adviseFile(path, fd, offset, length, advice) {
       addon.fileAdvise(path, fd, offset, length, advice);
     },

@@ -358,6 +358,9 @@ export function portableBackend(reason: string): Backend {
     shmUnlink() {
       throw unsupported("shm_unlink");
     },
+    closeShm() {
+      throw unsupported("shm_open");
+    },
     adviseFile(path, fd, offset, length, advice) {
       void path; void fd; void offset; void length; void advice;
       throw unsupported("posix_fadvise");
