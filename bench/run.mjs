@@ -33,6 +33,7 @@ async function runDriver(name, driver, variantIndex, env = {}) {
   const ms = [];
   const rss = [];
   const anon = [];
+  const after = [];
   let skipped = null;
   for (let r = 0; r < runs && skipped === null; r++) {
     const workdir = mkdtempSync(join(tmpdir(), "memmap-bench-"));
@@ -48,8 +49,9 @@ async function runDriver(name, driver, variantIndex, env = {}) {
     ms.push(out.ms);
     rss.push(out.maxRssKiB / 1024);
     anon.push(out.peakAnonKiB / 1024);
+    after.push(out.afterMs);
   }
-  return { driver, ms, rss, anon, skipped };
+  return { driver, ms, rss, anon, after, skipped };
 }
 
 function table(trial, rows, heading) {
@@ -58,19 +60,19 @@ function table(trial, rows, heading) {
   const lines = [
     heading,
     "",
-    `| driver | median ms | min–max ms | time vs ${trial.baseline} | peak RSS MiB | peak private MiB |`,
-    "|---|---:|---:|---:|---:|---:|",
+    `| driver | median ms | min–max ms | time vs ${trial.baseline} | peak RSS MiB | peak private MiB | 100k statSync after, ms |`,
+    "|---|---:|---:|---:|---:|---:|---:|",
   ];
   for (const r of rows) {
     if (r.skipped) {
-      lines.push(`| ${r.driver} | skipped: ${r.skipped.replace(/\|/g, "/")} | | | | |`);
+      lines.push(`| ${r.driver} | skipped: ${r.skipped.replace(/\|/g, "/")} | | | | | |`);
       continue;
     }
     const m = median(r.ms);
     const isC = r.driver.startsWith("C ");
     const mem = isC ? "(own process)" : fmt(median(r.rss));
     const priv = isC ? "" : fmt(median(r.anon));
-    lines.push(`| ${r.driver} | ${fmt(m, m < 10 ? 2 : 1)} | ${fmt(Math.min(...r.ms), 1)}–${fmt(Math.max(...r.ms), 1)} | ${fmt(m / baseMs, 2)}x | ${mem} | ${priv} |`);
+    lines.push(`| ${r.driver} | ${fmt(m, m < 10 ? 2 : 1)} | ${fmt(Math.min(...r.ms), 1)}–${fmt(Math.max(...r.ms), 1)} | ${fmt(m / baseMs, 2)}x | ${mem} | ${priv} | ${fmt(median(r.after), 0)} |`);
   }
   return { text: lines.join("\n"), baseMs, rows };
 }
@@ -122,7 +124,8 @@ const header = [
   `${runs} runs each; the table gives the median, the range, the ratio of the median to the trial's`,
   "baseline (above 1x: slower than the baseline), the median of each process's peak RSS (VmHWM, which",
   "counts the file pages a mapping makes resident) and of its peak private memory (RssAnon, sampled",
-  "where the driver holds the most: just before it writes out).",
+  "where the driver holds the most: just before it writes out). The last column times the same unrelated",
+  "work (100,000 fs.statSync calls) in the same process after the driver: the process's health afterwards.",
   "",
   `- date: ${new Date().toISOString()}`,
   `- node: ${process.version} (${process.platform}-${process.arch})`,

@@ -3,7 +3,7 @@
 // Usage: node bench/trial.mjs <trial> <driver> <workdir> [variant index]
 // A driver may return { ms } to report its own timing (the C reference does).
 import { performance } from "node:perf_hooks";
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 
 const [trialName, driverName, workdir, variantIndex] = process.argv.slice(2);
 const trial = await import(new URL(`./trials/${trialName}.mjs`, import.meta.url));
@@ -25,4 +25,10 @@ if (check && typeof check === "object" && typeof check.ms === "number") ms = che
 ctx.mark();
 const maxRssKiB = process.resourceUsage().maxRSS; // before verify() reads anything back
 if (trial.verify) await trial.verify(ctx, check);
-console.log(JSON.stringify({ ms, maxRssKiB, peakAnonKiB }));
+// Is the process still healthy? The same unrelated work after every driver:
+// 100,000 fs.statSync calls. (A million native view objects once made this
+// hundreds of times slower.)
+const h0 = performance.now();
+for (let i = 0; i < 100_000; i++) statSync(workdir);
+const afterMs = performance.now() - h0;
+console.log(JSON.stringify({ ms, maxRssKiB, peakAnonKiB, afterMs }));

@@ -22,6 +22,24 @@ export const drivers = {
     mark();
     await out.commit();
   },
+  // What a user writes first: one write() of a record Buffer per record.
+  async "memmap OutputFile write() per record"({ workdir, mark }) {
+    const out = createOutput(join(workdir, "out.bin"), { size: RECORDS * SIZE });
+    const rec = Buffer.alloc(SIZE);
+    for (let i = 0; i < RECORDS; i++) {
+      fill(rec, 0, i);
+      out.write(i * SIZE, rec);
+    }
+    mark();
+    await out.commit();
+  },
+  // Or one view() per record, filled in place.
+  async "memmap OutputFile view() per record"({ workdir, mark }) {
+    const out = createOutput(join(workdir, "out.bin"), { size: RECORDS * SIZE });
+    for (let i = 0; i < RECORDS; i++) fill(out.view(i * SIZE, SIZE), 0, i);
+    mark();
+    await out.commit();
+  },
   "memmap OutputFile (mapped: false)": async ({ workdir, mark }) => {
     const out = createOutput(join(workdir, "out.bin"), { size: RECORDS * SIZE, mapped: false });
     const buf = out.buffer;
