@@ -220,7 +220,11 @@ export class Mapping implements Disposable {
   /** @internal Copies `data` into the mapping at a checked offset, through a window (no view made). */
   _write(offset: number, data: Uint8Array): void {
     const w = this.#openWindows();
-    native(() => w.write(offset, data));
+    try {
+      w.write(offset, data); // no closure: OutputFile.write() calls this per record
+    } catch (e) {
+      throw fromNative(e);
+    }
   }
 
   // Runs a backend call on a checked range; system failures carry the path.

@@ -75,8 +75,8 @@ function toPath(path: unknown): string {
 }
 
 function toBytes(data: unknown, name: string): Uint8Array {
-  if (typeof data === "string") return Buffer.from(data, "utf8");
   if (data instanceof Uint8Array) return data;
+  if (typeof data === "string") return Buffer.from(data, "utf8");
   if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   throw invalidArgType(name, "of type string or an instance of Buffer, TypedArray or DataView", data);
 }

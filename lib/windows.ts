@@ -65,6 +65,10 @@ export class Windows {
   #own = new Map<string, Slot>();
   #whole: Slot | null = null;
   #last: Slot | null = null;
+  // Windows their user detached (their memory was moved elsewhere), kept
+  // until unmap(): the addon then finds them detached and keeps the range
+  // mapped for the moved memory (see DetachAll in src/addon.cc).
+  #retired: ArrayBuffer[] = [];
 
   constructor(source: WindowSource, byteLength: number) {
     this.#source = source;
@@ -94,6 +98,7 @@ export class Windows {
       const key = `${offset}:${length}`;
       slot = this.#own.get(key);
       if (slot === undefined || slot.buffer.byteLength === 0) {
+        if (slot !== undefined) this.#retired.push(slot.buffer);
         slot = slotOf(this.#source.window(offset, length));
         this.#own.set(key, slot);
       }
@@ -105,6 +110,7 @@ export class Windows {
       // a transfer list where the runtime moves external memory): then a
       // fresh one replaces it.
       if (slot === undefined || slot.buffer.byteLength === 0) {
+        if (slot !== undefined) this.#retired.push(slot.buffer);
         const start = index * stride;
         slot = slotOf(this.#source.window(start, Math.min(2 * stride, this.#byteLength - start)));
         level.set(index, slot);
@@ -124,7 +130,10 @@ export class Windows {
   /** A Buffer over the whole mapping, on a window of its own. */
   whole(): Buffer {
     if (this.#byteLength === 0) return Buffer.alloc(0);
-    if (this.#whole === null || this.#whole.buffer.byteLength === 0) this.#whole = slotOf(this.#source.window(0, this.#byteLength));
+    if (this.#whole === null || this.#whole.buffer.byteLength === 0) {
+      if (this.#whole !== null) this.#retired.push(this.#whole.buffer);
+      this.#whole = slotOf(this.#source.window(0, this.#byteLength));
+    }
     const s = this.#whole;
     return Buffer.from(s.buffer, -s.start, this.#byteLength);
   }

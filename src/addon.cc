@@ -72,6 +72,7 @@ struct Window {
   bool ref_deleted = false;    // ...and its reference deleted (WindowCleanup)
   bool detached = false;       // detached by unmap() or resize()
   bool store_freed = false;    // the memory's finalizer ran (on this thread's queue)
+  bool moved = false;          // found detached by someone else: its memory lives on elsewhere
 };
 
 struct Region {
@@ -492,7 +493,9 @@ void WindowCleanup(napi_env env, void* data, void*) {
 void WindowFinalize(node_api_basic_env env, void* data, void*) {
   Window* w = static_cast<Window*>(data);
   w->object_dead = true;
-  if (!g_wait_for_store) LetGo(w);
+  // Where memory can move unseen (g_wait_for_store), the object's death says
+  // nothing about the memory's: wait for the store finalizer.
+  if (!g_wait_for_store && !w->moved) LetGo(w);
   if (node_api_post_finalizer(env, WindowCleanup, w, nullptr) != napi_ok) {
     // The environment is going away; the struct is left to the process.
   }
@@ -573,15 +576,28 @@ bool CheckNotTruncated(napi_env env, Region* r) {
 }
 
 // Detaches every window handed out, so no JavaScript can reach the range.
+//
+// A window already detached when unmap() comes was detached by someone else:
+// ArrayBuffer.prototype.transfer() or a transfer list moved its memory to
+// another ArrayBuffer, which may still read it. Such a window holds the range
+// until that memory is released (the store finalizer). One that this call
+// detaches had its memory in no other ArrayBuffer, and lets go at once.
 void DetachAll(napi_env env, Region* r) {
   for (Window* w = r->windows; w; w = w->next) {
     if (w->object_dead || w->detached) continue;
     napi_value ab = nullptr;
+    bool was_detached = false;
     if (w->ref && napi_get_reference_value(env, w->ref, &ab) == napi_ok && ab) {
-      napi_detach_arraybuffer(env, ab);
+      napi_is_detached_arraybuffer(env, ab, &was_detached);
+      if (!was_detached) napi_detach_arraybuffer(env, ab);
     }
     w->detached = true;
-    if (!g_wait_for_store) LetGo(w);
+    if (was_detached) {
+      w->moved = true;
+      if (w->store_freed) LetGo(w);
+    } else {
+      LetGo(w);
+    }
   }
 }
 

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import { statSync } from "node:fs";
 import { backend, createOutput, map, mapAnonymous } from "memmap";
-import { nativeOnly, root, tempDir, pattern, portable } from "./helpers.js";
+import { ended, nativeOnly, root, runChild, tempDir, pattern, portable } from "./helpers.js";
 
 const MiB = 1024 * 1024;
 const require = createRequire(import.meta.url);
@@ -123,4 +123,31 @@ test("a window its user detached (ArrayBuffer.prototype.transfer) is replaced by
   assert.equal(m.buffer.length, MiB, "the whole-mapping Buffer is made again after a move");
   void moved;
   m.unmap();
+});
+
+test("a window moved away by ArrayBuffer.prototype.transfer(), then unmap(): the moved memory stays readable", {
+  skip: typeof ArrayBuffer.prototype.transfer !== "function" ? "this runtime has no ArrayBuffer.prototype.transfer"
+    : process.versions["bun"] !== undefined ? "Bun frees an external ArrayBuffer's memory with the object it was moved from, so memmap cannot see the move (issue 11)"
+    : portable ? "the portable backend's memory is a heap ArrayBuffer: a move takes it whole (ERR_MEMMAP_TRANSFERRED)" : false,
+}, () => {
+  const t = tempDir();
+  const p = t.file("moved.bin", pattern(1 << 20));
+  const r = runChild(`
+    import { map } from "memmap";
+    const m = map(${JSON.stringify(p)});
+    const moved = m.view(4096, 64).buffer.transfer();      // a whole window, moved in-process
+    const movedWhole = m.buffer.buffer.transfer();
+    m.view(0, 1);                                            // a fresh window replaces the moved one
+    m.unmap();
+    globalThis.gc?.();
+    await new Promise((res) => setTimeout(res, 20));
+    let sum = 0;
+    for (const b of new Uint8Array(moved)) sum += b;        // after unmap(): must not fault
+    for (const b of new Uint8Array(movedWhole, 0, 4096)) sum += b;
+    console.log("moved memory readable after unmap:", sum > 0);
+  `, ["--expose-gc"]);
+  assert.equal(r.signal, null, ended(r));
+  assert.equal(r.status, 0, ended(r));
+  assert.match(r.stdout, /moved memory readable after unmap: true/, ended(r));
+  t.done();
 });
