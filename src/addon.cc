@@ -523,12 +523,11 @@ void DrainFreed(EnvData* envd) {
 void StoreFreed(node_api_basic_env, void*, void* hint) {
   Window* w = static_cast<Window*>(hint);
   EnvData* envd = w->region->envd;  // the window's region ref keeps both alive
-  {
-    std::lock_guard<std::mutex> lock(envd->freed_mutex);
-    envd->freed.push_back(w);
-    envd->any_freed.store(true, std::memory_order_release);
-  }
-  if (envd->async && !envd->dead) uv_async_send(envd->async);
+  std::lock_guard<std::mutex> lock(envd->freed_mutex);
+  envd->freed.push_back(w);
+  envd->any_freed.store(true, std::memory_order_release);
+  // Under the lock: CleanupEnv takes `async` away under it before closing it.
+  if (envd->async) uv_async_send(envd->async);
 }
 
 Region* NewRegion(EnvData* envd, Access access) {
@@ -1727,10 +1726,15 @@ void CleanupEnv(void* data) {
   EnvData* envd = static_cast<EnvData*>(data);
   if (t_envd == envd) t_envd = nullptr;
   for (Region* r : envd->live) guard::Silence(r->slot);
-  if (envd->async) {
-    uv_close(reinterpret_cast<uv_handle_t*>(envd->async),
-             [](uv_handle_t* h) { delete reinterpret_cast<uv_async_t*>(h); });
+  uv_async_t* async = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(envd->freed_mutex);  // see StoreFreed
+    async = envd->async;
     envd->async = nullptr;
+  }
+  if (async) {
+    uv_close(reinterpret_cast<uv_handle_t*>(async),
+             [](uv_handle_t* h) { delete reinterpret_cast<uv_async_t*>(h); });
   }
 }
 
