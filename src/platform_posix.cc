@@ -519,17 +519,33 @@ std::vector<std::string> AdviceNames() {
 }
 
 bool RawFlagsAllowed(int flags, int prot, const char** why) {
-  // The raw layer takes no address, so nothing may place a mapping over
-  // memory the process already uses.
-  int forbidden = MAP_FIXED;
-#ifdef MAP_FIXED_NOREPLACE
-  forbidden |= MAP_FIXED_NOREPLACE;
+  // An allowlist, not a denylist: a flag memmap does not know may place a
+  // mapping over memory the process already uses (MAP_FIXED and friends:
+  // the raw layer takes no address), or make faults the guard cannot
+  // absorb (MAP_HUGETLB: with no huge pages reserved, the first touch is
+  // SIGBUS, and the guard cannot map a small page inside a hugetlb area).
+  int allowed = MAP_SHARED | MAP_PRIVATE;
+#ifdef MAP_SHARED_VALIDATE
+  allowed |= MAP_SHARED_VALIDATE;
 #endif
-#ifdef MAP_GROWSDOWN
-  forbidden |= MAP_GROWSDOWN;
+#ifdef MAP_ANONYMOUS
+  allowed |= MAP_ANONYMOUS;
 #endif
-  if (flags & forbidden) {
-    *why = "MAP_FIXED, MAP_FIXED_NOREPLACE and MAP_GROWSDOWN are not allowed";
+#ifdef MAP_NORESERVE
+  allowed |= MAP_NORESERVE;
+#endif
+#ifdef MAP_POPULATE
+  allowed |= MAP_POPULATE;
+#endif
+#ifdef MAP_NONBLOCK
+  allowed |= MAP_NONBLOCK;
+#endif
+#ifdef MAP_LOCKED
+  allowed |= MAP_LOCKED;
+#endif
+  if (flags & ~allowed) {
+    *why = "only MAP_SHARED, MAP_PRIVATE, MAP_ANONYMOUS, MAP_NORESERVE, MAP_POPULATE, MAP_NONBLOCK and MAP_LOCKED "
+           "are allowed (MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_GROWSDOWN and MAP_HUGETLB are not)";
     return false;
   }
   int type = flags & (MAP_SHARED | MAP_PRIVATE
