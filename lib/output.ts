@@ -6,7 +6,7 @@
 // the destination. Where the file cannot be mapped, the same API writes a
 // heap buffer at commit, as the linker's outbuf_nommap.go does.
 import {
-  closeSync, fsyncSync, ftruncateSync, openSync, readSync, renameSync, statSync, unlinkSync, writeSync,
+  closeSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, renameSync, statSync, unlinkSync, writeSync,
   type Stats,
 } from "node:fs";
 import * as fsp from "node:fs";
@@ -119,6 +119,36 @@ function detachHeap(buf: Buffer): void {
 // and puts the file back as it was on failure.
 function reserve(fd: number, size: number): void {
   map(fd, { access: "write", size, length: 0 }).unmap();
+}
+
+// An output is written at positions (the region, then the tail): a pipe or
+// a socket cannot be, and waiting in open() for a FIFO's reader would freeze
+// the event loop. Refused before anything is opened.
+function notSeekable(path: string): Error {
+  return invalidArgValue("path", path, "is a FIFO or a socket: an output is written at positions (a regular file or a device)");
+}
+
+// Opens an existing destination for writing in place. O_NONBLOCK, so that a
+// FIFO put there since it was looked at cannot block open() (it is refused
+// just after, by its type); cleared for devices by opening them again.
+function openInPlace(path: string, regular: boolean): number {
+  const C = fsp.constants;
+  const flags = (regular ? C.O_RDWR : C.O_WRONLY) | C.O_NOCTTY;
+  const probe = openSync(path, flags | C.O_NONBLOCK);
+  let st: Stats;
+  try {
+    st = fstatSync(probe);
+  } catch (e) {
+    closeSync(probe);
+    throw e;
+  }
+  if (st.isFile() && regular) return probe; // O_NONBLOCK means nothing to a regular file
+  closeSync(probe);
+  if (st.isFIFO() || st.isSocket()) throw notSeekable(path);
+  if (!st.isFile() && !regular) return openSync(path, flags); // a device: opening it does not wait
+  throw Object.assign(new Error(`createOutput: ${path} changed type while it was being opened`), {
+    code: "ERR_MEMMAP_CHANGED", path,
+  });
 }
 
 function fsyncDirectory(dir: string): void {
@@ -449,9 +479,10 @@ export function createOutput(path: string | URL, options: OutputOptions): Output
   // path serves it directly, with the same bytes.
   let tryMap = optionalBoolean(o, "mapped", true) && backend.name === "native";
 
-  // A destination that is not a regular file (a device such as /dev/null, a
-  // FIFO) is written in place and never renamed over.
+  // A destination that is a device (such as /dev/null) is written in place
+  // and never renamed over.
   const existing = statOrNull(target);
+  if (existing !== null && (existing.isFIFO() || existing.isSocket())) throw notSeekable(target);
   const regular = existing === null || existing.isFile();
   if (!regular) {
     atomic = false;
@@ -469,7 +500,7 @@ export function createOutput(path: string | URL, options: OutputOptions): Output
       created = true;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-      fd = openSync(writePath, regular ? "r+" : "w");
+      fd = openInPlace(writePath, regular);
     }
   }
 

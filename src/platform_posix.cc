@@ -39,25 +39,31 @@ size_t AllocationGranularity() { return PageSize(); }
 SysErr OpenFile(const std::string& path, bool write, bool create, int mode,
                 int* fd, bool* created) {
   *created = false;
-  int flags = (write ? O_RDWR : O_RDONLY) | O_CLOEXEC;
+  // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a
+  // writer, freezing the event loop before the file's type is even checked.
+  // O_NOCTTY: a terminal never becomes the process's controlling terminal.
+  // The flag is cleared again below, once the file is open.
+  int flags = (write ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
+  auto opened = [&](int f) {
+    int fl = fcntl(f, F_GETFL);
+    if (fl >= 0) fcntl(f, F_SETFL, fl & ~O_NONBLOCK);
+    *fd = f;
+    return Ok();
+  };
   for (;;) {
     if (create) {
       // O_EXCL first, so that we know whether the file is ours to remove
       // again if a later step fails.
       int f = open(path.c_str(), flags | O_CREAT | O_EXCL, mode);
       if (f >= 0) {
-        *fd = f;
         *created = true;
-        return Ok();
+        return opened(f);
       }
       if (errno == EINTR) continue;
       if (errno != EEXIST) return Fail(errno, "open");
     }
     int f = open(path.c_str(), flags);
-    if (f >= 0) {
-      *fd = f;
-      return Ok();
-    }
+    if (f >= 0) return opened(f);
     if (errno == EINTR) continue;
     // The file vanished between the two opens: try creating it again.
     if (create && errno == ENOENT) continue;

@@ -245,7 +245,7 @@ class PortableMapping implements BackendMapping {
       readFully(this.#state.fd, next.subarray(this.#buf.length), this.#position + this.#buf.length);
     } else if (this.#path !== null && newLength > this.#buf.length) {
       // A read or copy mapping of a path let go of its descriptor: reopen.
-      const fd = openSync(this.#path, "r");
+      const fd = openSync(this.#path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY);
       try {
         const size = fstatSync(fd).size;
         if (this.#position + newLength > size) throw rangeError(`The new length passes the end of the file (${size} bytes)`);
@@ -280,7 +280,9 @@ function mapFile(req: MapFileRequest): BackendMapping {
         if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
       }
     }
-    if (!created) fd = openSync(req.path, write ? "r+" : "r");
+    // O_NONBLOCK: a FIFO must not freeze the event loop in open(); its
+    // type is refused below (ENODEV), as the native backend does.
+    if (!created) fd = openSync(req.path, (write ? fs.constants.O_RDWR : fs.constants.O_RDONLY) | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY);
     own = true;
   }
   const undo: Array<() => void> = [];
