@@ -85,6 +85,8 @@ struct Region {
   size_t length = 0;        // the user's byteLength
   int64_t file_offset = 0;  // page-aligned file offset of base
   int fd = -1;              // kept for resize() and lock() of file mappings
+  uint64_t fd_dev = 0;      // what `fd` was when this Region took it (see FdIntact)
+  uint64_t fd_ino = 0;
   uint8_t* shadow = nullptr;  // hidden read-only shared mapping for lock()
   int64_t reported = 0;       // bytes reported to V8 as external memory
   bool handle_alive = false;
@@ -357,6 +359,30 @@ void Report(Region* r, int64_t bytes) {
   r->reported = bytes;
 }
 
+// Takes `fd` as the mapping's own descriptor, noting which file it is.
+void OwnFd(Region* r, int fd) {
+  r->fd = fd;
+  FileInfo fi;
+  if (fd >= 0 && !os::Stat(fd, &fi)) {
+    r->fd_dev = fi.dev;
+    r->fd_ino = fi.ino;
+  }
+}
+
+// Whether `r->fd` still names the file the mapping took. JavaScript sees the
+// number (mapping.fd) and can close it; the number may then be reused for
+// another file or a socket, which memmap must never use or close.
+bool FdIntact(const Region* r) {
+  FileInfo fi;
+  return r->fd >= 0 && !os::Stat(r->fd, &fi) && fi.dev == r->fd_dev && fi.ino == r->fd_ino;
+}
+
+bool CheckFdIntact(napi_env env, const Region* r) {
+  if (r->fd < 0 || FdIntact(r)) return true;
+  ThrowSys(env, Fail(EBADF, "fstat"));  // closed by someone else: nothing to do safely
+  return false;
+}
+
 // Gives the range back to the system when nothing can reach it any more.
 // Touches no JavaScript: it runs inside garbage collection.
 void Release(Region* r) {
@@ -380,7 +406,7 @@ void Release(Region* r) {
     r->shadow = nullptr;
   }
   if (r->fd >= 0) {
-    os::Close(r->fd);
+    if (FdIntact(r)) os::Close(r->fd);  // never a number that now names something else
     r->fd = -1;
   }
   DropShared(r->shared_id);
@@ -877,7 +903,7 @@ napi_value MapFileJs(napi_env env, napi_callback_info info) {
       return nullptr;
     }
   }
-  r->fd = f.fd;
+  OwnFd(r, f.fd);
   napi_value h = NewHandle(env, r);
   if (!h) return nullptr;
   napi_value out, len;
@@ -917,7 +943,7 @@ napi_value MapAnonymousJs(napi_env env, napi_callback_info info) {
       ThrowSys(env, e);
       return nullptr;
     }
-    r->fd = fd;
+    OwnFd(r, fd);
   }
   if (length > 0) {
     void* base = nullptr;
@@ -1258,6 +1284,7 @@ napi_value LockJs(napi_env env, napi_callback_info info) {
     // read-only shared mapping of the same range instead.
     if (!r->shadow) {
       if (!lock) return Undefined(env);
+      if (!CheckFdIntact(env, r)) return nullptr;
       void* shadow = nullptr;
       e = os::MapShadow(r->fd, r->file_offset, r->map_len, &shadow);
       if (e) {
@@ -1309,6 +1336,7 @@ napi_value ResizeJs(napi_env env, napi_callback_info info) {
               "is running on it; await it first");
     return nullptr;
   }
+  if (!CheckFdIntact(env, r)) return nullptr;
   bool file = r->fd >= 0;
   int64_t grown_from = -1;  // the file's size before this call grew it
   SysErr e;
@@ -1699,7 +1727,7 @@ void OnFaultWake(uv_async_t* async) {
     uintptr_t user = reinterpret_cast<uintptr_t>(r->base) + r->delta;
     double offset = first > user ? static_cast<double>(first - user) : 0;
     FileInfo fi;
-    if (r->fd >= 0 && !os::Stat(r->fd, &fi)) {
+    if (r->fd >= 0 && !os::Stat(r->fd, &fi) && fi.dev == r->fd_dev && fi.ino == r->fd_ino) {
       int64_t start = fi.size - r->file_offset - static_cast<int64_t>(r->delta);
       if (start < static_cast<int64_t>(r->length)) offset = static_cast<double>(start > 0 ? start : 0);
     }
@@ -1750,6 +1778,7 @@ napi_value ShareJs(napi_env env, napi_callback_info info) {
   }
   if (r->shared_id == 0) {
     int fd = -1;
+    if (!CheckFdIntact(env, r)) return nullptr;
     SysErr e = WithReclaim([&] { return os::DupFd(r->fd, &fd); });
     if (e) {
       ThrowSys(env, e);
@@ -1787,7 +1816,7 @@ napi_value AttachJs(napi_env env, napi_callback_info info) {
     return nullptr;
   }
   Region* r = NewRegion(GetEnvData(env), Access::kAnonShared);
-  r->fd = fd;
+  OwnFd(r, fd);
   r->shared_id = static_cast<uint64_t>(id);
   FileInfo fi;
   if (!(e = os::Stat(fd, &fi))) {
@@ -1821,7 +1850,7 @@ napi_value FdJs(napi_env env, napi_callback_info info) {
   Region* r = a.Handle(0);
   if (!r || !CheckOpen(env, r)) return nullptr;
   napi_value v;
-  napi_create_int32(env, r->fd, &v);
+  napi_create_int32(env, FdIntact(r) ? r->fd : -1, &v);  // -1 once someone closed it
   return v;
 }
 

@@ -46,6 +46,9 @@ struct FileInfo {
   bool block = false;
   bool character = false;
   bool directory = false;
+  bool fifo = false;
+  uint64_t dev = 0;  // the file's identity: st_dev and st_ino
+  uint64_t ino = 0;
 };
 
 namespace os {

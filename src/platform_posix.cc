@@ -86,6 +86,9 @@ SysErr Stat(int fd, FileInfo* info) {
   info->block = S_ISBLK(st.st_mode);
   info->character = S_ISCHR(st.st_mode);
   info->directory = S_ISDIR(st.st_mode);
+  info->fifo = S_ISFIFO(st.st_mode);
+  info->dev = static_cast<uint64_t>(st.st_dev);
+  info->ino = static_cast<uint64_t>(st.st_ino);
   if (info->block) {
     // st_size is 0 for block devices; their size is where the end is.
     off_t end = lseek(fd, 0, SEEK_END);

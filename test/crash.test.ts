@@ -173,3 +173,44 @@ test("garbage arguments of every type to every function never abort", () => {
   `);
   assertClean(r, "bad: 0");
 });
+
+test("closing mapping.fd never makes memmap write, resize or close the file or socket that reuses the number", () => {
+  const t = tempDir();
+  const mine = t.file("mine.bin", Buffer.alloc(8192, 1));
+  const other = t.file("other.bin", Buffer.from("someone else's file"));
+  const r = runChild(`
+    import { map } from "memmap";
+    import { closeSync, openSync, fstatSync, readFileSync, writeSync } from "node:fs";
+    import { createServer } from "node:net";
+    const m = map(${JSON.stringify(mine)}, { access: "write" });
+    const n = m.fd;
+    closeSync(n);                                   // the user closes the mapping's descriptor
+    const fd = openSync(${JSON.stringify(other)}, "r+");  // and the number is reused
+    console.log("reused:", fd === n);
+    console.log("fd now:", m.fd);
+    m.buffer.fill(7, 0, 10);
+    const errs = [];
+    try { m.resize(16384); } catch (e) { errs.push("resize:" + e.code); }
+    try { m.flushSync(); } catch (e) { errs.push("flush:" + e.code); }
+    try { m.unmap(); } catch (e) { errs.push("unmap:" + e.code); }
+    console.log("errors:", errs.join(" "));
+    fstatSync(fd);                                  // still open: memmap did not close it
+    writeSync(fd, Buffer.from("S"), 0, 1, 0);
+    closeSync(fd);
+    console.log("other file:", readFileSync(${JSON.stringify(other)}, "utf8"));
+    // The same with a socket in the reused slot (closing it from under libuv aborts).
+    const m2 = map(${JSON.stringify(mine)}, { access: "write" });
+    closeSync(m2.fd);
+    const server = createServer().listen(0, "127.0.0.1");
+    await new Promise((res) => server.once("listening", res));
+    try { m2.unmap(); } catch (e) { console.log("unmap of the second:", e.code); } // the portable backend cannot write back: EBADF
+    await new Promise((res) => server.close(res));
+    console.log("socket survived");
+  `);
+  assert.equal(r.signal, null, ended(r));
+  assert.equal(r.status, 0, ended(r));
+  assert.match(r.stdout, /other file: Someone else's file/, ended(r));
+  assert.match(r.stdout, /socket survived/, ended(r));
+  if (/reused: true/.test(r.stdout)) assert.match(r.stdout, /fd now: -1/, ended(r));
+  t.done();
+});

@@ -71,15 +71,38 @@ interface Pending {
   own: boolean;
   buf: Buffer | null;
   position: number;
+  /** Which file `fd` named when the mapping took it (st_dev, st_ino). */
+  dev: number;
+  ino: number;
+}
+
+// Whether the descriptor still names the mapping's file. JavaScript sees the
+// number (mapping.fd) and can close it; the number may then be reused for
+// another file or a socket, which must never be written or closed.
+function intact(p: Pending): boolean {
+  try {
+    const st = fstatSync(p.fd);
+    return st.dev === p.dev && st.ino === p.ino;
+  } catch {
+    return false;
+  }
+}
+
+function checkIntact(p: Pending): void {
+  if (!intact(p)) throw systemError(9 /* EBADF */, "fstat");
+}
+
+function closeIfIntact(p: Pending): void {
+  if (intact(p)) closeSync(p.fd);
 }
 
 const finalizer = new FinalizationRegistry<Pending>((p) => {
   try {
-    if (p.buf) writeFully(p.fd, p.buf, p.position);
+    if (p.buf && intact(p)) writeFully(p.fd, p.buf, p.position);
   } catch {
     // Nowhere to report it from a finalizer; unmap() reports it.
   } finally {
-    if (p.own) closeSync(p.fd);
+    if (p.own) closeIfIntact(p);
   }
 });
 
@@ -117,6 +140,7 @@ class PortableMapping implements BackendMapping {
   #writeBack(offset: number, length: number): void {
     if (this.#access !== "write" || !this.#state || length === 0) return;
     this.#checkNotTransferred();
+    checkIntact(this.#state);
     writeFully(this.#state.fd, this.#buf.subarray(offset, offset + length), this.#position + offset);
   }
 
@@ -132,8 +156,8 @@ class PortableMapping implements BackendMapping {
     }
     const state = this.#state;
     if (state?.own) {
-      if (this.#inflight > 0) this.#closeWhenIdle = () => closeSync(state.fd);
-      else closeSync(state.fd);
+      if (this.#inflight > 0) this.#closeWhenIdle = () => closeIfIntact(state);
+      else closeIfIntact(state);
     }
     this.#state = null;
     detach(this.#buf);
@@ -164,6 +188,7 @@ class PortableMapping implements BackendMapping {
         return;
       }
       this.#checkNotTransferred();
+      checkIntact(this.#state);
       // A copy: unmap() may detach the mapping's memory while the write runs
       // on the thread pool (unmap() then leaves the descriptor open for it).
       const copy = Buffer.from(this.#buf.subarray(offset, offset + length));
@@ -202,7 +227,7 @@ class PortableMapping implements BackendMapping {
   }
 
   get fd(): number {
-    return this.#state ? this.#state.fd : -1;
+    return this.#state && intact(this.#state) ? this.#state.fd : -1; // -1 once someone closed it
   }
 
   share(): number {
@@ -236,6 +261,7 @@ class PortableMapping implements BackendMapping {
     const next = allocate(newLength);
     this.#buf.copy(next, 0, 0, Math.min(this.#buf.length, newLength));
     if (this.#state && newLength > this.#buf.length) {
+      checkIntact(this.#state);
       const end = this.#position + newLength;
       const size = fstatSync(this.#state.fd).size;
       if (end > size) {
@@ -310,7 +336,7 @@ function mapFile(req: MapFileRequest): BackendMapping {
       closeSync(fd);
       return new PortableMapping(buf, req.access, req.offset, null, req.path);
     }
-    const state: Pending | null = write ? { fd, own, buf, position: req.offset } : null;
+    const state: Pending | null = write ? { fd, own, buf, position: req.offset, dev: st.dev, ino: st.ino } : null;
     return new PortableMapping(buf, req.access, req.offset, state, req.path);
   } catch (e) {
     for (const u of undo.reverse()) {
