@@ -163,6 +163,48 @@ function fsyncDirectory(dir: string): void {
   }
 }
 
+// What an output dropped without commit() or abort() must still undo: its
+// descriptor, and the temporary file (or the file it created in place).
+// The garbage collector's finalizer does it, and so does a normal exit for
+// every output still open then.
+interface Leftover {
+  fd: number;
+  path: string;
+  remove: boolean;
+}
+const leftovers = new Set<Leftover>();
+function undoLeftover(l: Leftover): void {
+  leftovers.delete(l);
+  if (l.fd >= 0) {
+    try {
+      closeSync(l.fd);
+    } catch {
+      // Already closed.
+    }
+    l.fd = -1;
+  }
+  if (l.remove) {
+    l.remove = false;
+    try {
+      unlinkSync(l.path);
+    } catch {
+      // Already gone.
+    }
+  }
+}
+const dropped = new FinalizationRegistry<Leftover>(undoLeftover);
+let exitHooked = false;
+function track(output: object, l: Leftover): void {
+  leftovers.add(l);
+  dropped.register(output, l, output);
+  if (!exitHooked) {
+    exitHooked = true;
+    process.on("exit", () => {
+      for (const left of [...leftovers]) undoLeftover(left);
+    });
+  }
+}
+
 /**
  * An output file being written. Made by {@link createOutput}.
  *
@@ -185,6 +227,7 @@ export class OutputFile implements Disposable {
   #regions: Array<{ offset: number; length: number }> = [];
   readonly #created: boolean;
   readonly #regular: boolean;
+  readonly #leftover: Leftover;
 
   /** @internal Use createOutput(). */
   constructor(init: {
@@ -201,6 +244,8 @@ export class OutputFile implements Disposable {
     this.#size = init.size;
     this.#created = init.created;
     this.#regular = init.regular;
+    this.#leftover = { fd: init.fd, path: init.writePath, remove: init.atomic || init.created };
+    track(this, this.#leftover);
   }
 
   #open(): void {
@@ -345,6 +390,10 @@ export class OutputFile implements Disposable {
 
   #finish(state: "committed" | "aborted"): void {
     this.#state = state;
+    this.#leftover.fd = -1; // closed by commit or by #cleanup
+    this.#leftover.remove = false;
+    leftovers.delete(this.#leftover);
+    dropped.unregister(this);
     if (this.#heap) detachHeap(this.#heap);
     this.#heap = null;
   }
@@ -371,6 +420,7 @@ export class OutputFile implements Disposable {
       }
       closeSync(this.#fd);
       this.#fd = -1;
+      this.#leftover.fd = -1;
       if (this.atomic) {
         renameSync(this.writePath, this.path);
         fsyncDirectory(dirname(this.path));
@@ -399,6 +449,7 @@ export class OutputFile implements Disposable {
       }
       await close(this.#fd);
       this.#fd = -1;
+      this.#leftover.fd = -1;
       if (this.atomic) {
         await rename(this.writePath, this.path);
         const dir = await openAsync(dirname(this.path), "r").catch(() => -1);

@@ -7,7 +7,7 @@ import { closeSync, existsSync, ftruncateSync, openSync, readdirSync, readFileSy
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { createOutput, openRegion, TEMP_FILE_PATTERN, type OutputRegion } from "memmap";
-import { nativeOnly, pattern, portable, root, tempDir } from "./helpers.js";
+import { ended, nativeOnly, pattern, portable, root, runChild, tempDir } from "./helpers.js";
 
 // An ELF-like layout: a header, sections at known offsets (two of them
 // filled by worker threads), and a tail of unknown size appended after.
@@ -264,4 +264,36 @@ test("an output larger than the free space: ENOSPC at createOutput and at grow, 
     execFileSync("umount", ["-l", tmp.dir]);
     tmp.done();
   }
+});
+
+test("outputs dropped without commit() or abort() give back their descriptor and temporary file", () => {
+  const t = tempDir();
+  const r = runChild(`
+    import { createOutput, TEMP_FILE_PATTERN } from "memmap";
+    import { readdirSync } from "node:fs";
+    const dir = ${JSON.stringify(t.dir)};
+    const fds = () => readdirSync("/proc/self/fd").length;
+    const gc = globalThis.gc ?? (() => globalThis.Bun.gc(true));
+    const before = fds();
+    for (let round = 0; round < 20; round++) {
+      for (let i = 0; i < 100; i++) createOutput(dir + "/out" + i + ".bin", { size: 4096 }).write(0, "x");
+      gc();
+      await new Promise((res) => setTimeout(res, 5)); // finalizers run between tasks
+    }
+    gc();
+    await new Promise((res) => setTimeout(res, 20));
+    const temps = readdirSync(dir).filter((n) => TEMP_FILE_PATTERN.test(n)).length;
+    console.log("after 2,000 dropped outputs: temporary files", temps, "extra descriptors", fds() - before);
+    // Outputs still open at a normal exit: their temporary files go with the process.
+    globalThis.keep = [0, 1, 2].map((i) => createOutput(dir + "/kept" + i + ".bin", { size: 10 }));
+  `, ["--expose-gc"]);
+  assert.equal(r.status, 0, ended(r));
+  const m = /temporary files (\d+) extra descriptors (-?\d+)/.exec(r.stdout);
+  assert.ok(m, ended(r));
+  assert.ok(Number(m[1]) < 200, `temporary files left while running: ${m[1]}`);
+  assert.ok(Number(m[2]) < 200, `descriptors left while running: ${m[2]}`);
+  const left = readdirSync(t.dir).filter((n) => TEMP_FILE_PATTERN.test(n));
+  assert.deepEqual(left, [], "no temporary file survives a normal exit");
+  assert.deepEqual(readdirSync(t.dir).filter((n) => n.startsWith("out") || n.startsWith("kept")), [], "no destination was created");
+  t.done();
 });
