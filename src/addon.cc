@@ -1965,6 +1965,17 @@ napi_value SetRefuseExternalJs(napi_env env, napi_callback_info info) {
   return Undefined(env);
 }
 
+// guardReassert(jsListening) => boolean: see guard::Reassert. Called by
+// lib/backends/native.ts whenever a 'SIGBUS' listener is added or removed.
+napi_value GuardReassertJs(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  bool listening;
+  if (!a.Need(1) || !a.Bool(0, &listening)) return nullptr;
+  napi_value v;
+  napi_get_boolean(env, guard::Reassert(listening), &v);
+  return v;
+}
+
 // setWaitForStore(bool): see g_wait_for_store. Only ever switched on, before
 // the first window of the process is made.
 napi_value SetWaitForStoreJs(napi_env env, napi_callback_info info) {
@@ -2042,6 +2053,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"fileAdvise", FileAdviseJs},
       {"setRefuseExternalForTest", SetRefuseExternalJs},
       {"setWaitForStore", SetWaitForStoreJs},
+      {"guardReassert", GuardReassertJs},
       {"probeWindow", ProbeWindowJs},
       {"faults", FaultsJs},
       {"share", ShareJs},

@@ -16,6 +16,13 @@ namespace guard {
 // false where the platform has no guard.
 bool Install();
 
+// Takes the signal back if something replaced the handler since (libuv does,
+// when JavaScript adds or removes a 'SIGBUS' listener), chaining to what it
+// found. `js_listening`: JavaScript has SIGBUS listeners now, so a handler
+// found is libuv's, which must not see faults raised by an access (see
+// guard_posix.cc). Returns whether memmap's handler is in place.
+bool Reassert(bool js_listening);
+
 // Something the handler may wake, from inside the signal handler (it must be
 // async-signal-safe to wake: libuv's uv_async_send is).
 using Notify = void (*)(void* arg);

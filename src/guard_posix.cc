@@ -46,7 +46,21 @@ struct Slot {
 Slot g_slots[kSlots];
 std::atomic<int> g_high{0};  // slots [0, g_high) may be in use
 std::atomic<int> g_hint{0};
-struct sigaction g_previous;
+// The handler memmap chains to. It changes when JavaScript adds or removes
+// a SIGBUS listener (libuv installs its own handler, or puts back SIG_DFL,
+// over memmap's: Reassert() takes memmap's place back). Writers fill the
+// idle copy and publish it, so the handler never reads a half-written one.
+struct Previous {
+  struct sigaction sa;
+  // libuv's handler for a JavaScript 'SIGBUS' listener: it only queues an
+  // event and returns. For a fault raised by an access, returning retries the
+  // access forever (a spin at 100% CPU), so such faults take the default
+  // action instead; a SIGBUS sent with kill() still reaches the listener.
+  bool events_only;
+};
+Previous g_prev[2];
+std::atomic<int> g_prev_index{0};
+std::mutex g_reassert_mutex;
 std::once_flag g_once;
 bool g_installed = false;
 size_t g_page = 0;
@@ -61,14 +75,18 @@ int Find(uintptr_t addr) {
 }
 
 void Chain(int sig, siginfo_t* info, void* context) {
-  if (g_previous.sa_flags & SA_SIGINFO) {
-    if (g_previous.sa_sigaction != nullptr) {
-      g_previous.sa_sigaction(sig, info, context);
+  const Previous& prev = g_prev[g_prev_index.load(std::memory_order_acquire)];
+  bool fault = info != nullptr && info->si_code > 0;
+  if (!(fault && prev.events_only)) {
+    if (prev.sa.sa_flags & SA_SIGINFO) {
+      if (prev.sa.sa_sigaction != nullptr) {
+        prev.sa.sa_sigaction(sig, info, context);
+        return;
+      }
+    } else if (prev.sa.sa_handler != SIG_DFL && prev.sa.sa_handler != SIG_IGN) {
+      prev.sa.sa_handler(sig);
       return;
     }
-  } else if (g_previous.sa_handler != SIG_DFL && g_previous.sa_handler != SIG_IGN) {
-    g_previous.sa_handler(sig);
-    return;
   }
   // The default action: put it back and let it happen. A fault re-executes
   // the access when the handler returns; a signal sent with kill() is sent
@@ -119,18 +137,42 @@ static void PinThisLibrary() {
   }
 }
 
+struct sigaction Ours() {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_sigaction = Handler;
+  sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
+  sigemptyset(&sa.sa_mask);
+  return sa;
+}
+
 bool Install() {
   std::call_once(g_once, [] {
     PinThisLibrary();
     g_page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = Handler;
-    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
-    sigemptyset(&sa.sa_mask);
-    g_installed = sigaction(SIGBUS, &sa, &g_previous) == 0;
+    struct sigaction sa = Ours();
+    g_installed = sigaction(SIGBUS, &sa, &g_prev[0].sa) == 0;
   });
   return g_installed;
+}
+
+bool Reassert(bool js_listening) {
+  if (!g_installed) return false;
+  std::lock_guard<std::mutex> lock(g_reassert_mutex);
+  struct sigaction current;
+  if (sigaction(SIGBUS, nullptr, &current) != 0) return false;
+  if ((current.sa_flags & SA_SIGINFO) && current.sa_sigaction == Handler) return true;
+  // Someone took the signal (libuv, for a JavaScript listener) or gave it
+  // back to the default action (libuv, when the last listener went): chain
+  // to that from now on, and take the signal back.
+  int next = 1 - g_prev_index.load(std::memory_order_relaxed);
+  g_prev[next].sa = current;
+  bool is_function = (current.sa_flags & SA_SIGINFO) ? current.sa_sigaction != nullptr
+                                                     : (current.sa_handler != SIG_DFL && current.sa_handler != SIG_IGN);
+  g_prev[next].events_only = js_listening && is_function;
+  g_prev_index.store(next, std::memory_order_release);
+  struct sigaction sa = Ours();
+  return sigaction(SIGBUS, &sa, nullptr) == 0;
 }
 
 int Add(void* addr, size_t len, Notify notify, void* arg) {

@@ -1,4 +1,5 @@
 // The native backend: the Node-API addon of src/.
+import { isMainThread } from "node:worker_threads";
 import type { Backend, BackendMapping, MapAnonymousRequest, MapFileRequest } from "../backend.js";
 import type { NativeAddon, NativeHandle } from "../load.js";
 import type { Window } from "../windows.js";
@@ -135,8 +136,28 @@ class NativeMapping implements BackendMapping {
   }
 }
 
+// libuv installs its own SIGBUS handler over the fault guard's when
+// JavaScript adds a 'SIGBUS' listener, and puts back the default action when
+// the last one goes: either way a truncated file would kill the process, or
+// the faulting access would retry forever. After every such change (Node's
+// own newListener/removeListener handlers run first), the guard takes the
+// signal back and chains to what it found. Signals reach only the main
+// thread's process object.
+function keepTheGuard(addon: NativeAddon): void {
+  if (!isMainThread) return;
+  const listening = () => process.listenerCount("SIGBUS") > 0;
+  process.on("newListener", (name) => {
+    if (name === "SIGBUS") addon.guardReassert(true); // being added: libuv's handler is in place already
+  });
+  process.on("removeListener", (name) => {
+    if (name === "SIGBUS") addon.guardReassert(listening());
+  });
+  if (listening()) addon.guardReassert(true);
+}
+
 export function nativeBackend(addon: NativeAddon, reason: string): Backend {
   if (storesCanMove(addon)) addon.setWaitForStore(true);
+  keepTheGuard(addon);
   return {
     name: "native",
     reason,
