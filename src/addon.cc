@@ -1925,12 +1925,30 @@ napi_value WaitJs(napi_env env, napi_callback_info info) {
       !a.Int(3, "timeout", -1, (int64_t{1} << 53), &timeout)) {
     return nullptr;
   }
+  // In slices, as waitAsync() does: between two, the thread checks that it
+  // can still run JavaScript. worker.terminate() and process.exit() stop the
+  // thread's JavaScript and then wait for it; a wait that never looked up
+  // would hold them forever (Atomics.wait is woken by the termination).
+  // A notify() that changes nothing, sent in the instant between two slices,
+  // is missed, as it would be by a waiter that had not started yet; the
+  // usual protocols change the word before they notify.
+  EnvData* envd = GetEnvData(env);
+  int64_t remaining = timeout < 0 ? -1 : timeout * 1000000;
   int outcome = 0;
-  SysErr e = os::WaitOnAddress(word, static_cast<int32_t>(expected),
-                               timeout < 0 ? -1 : timeout * 1000000, &outcome);
-  if (e) {
-    ThrowSys(env, e);
-    return nullptr;
+  for (;;) {
+    int64_t slice = remaining < 0 ? kWaitSlice : std::min(remaining, kWaitSlice);
+    SysErr e = os::WaitOnAddress(word, static_cast<int32_t>(expected), slice, &outcome);
+    if (e) {
+      ThrowSys(env, e);
+      return nullptr;
+    }
+    if (outcome != 2) break;  // woken, or the word changed
+    if (remaining >= 0 && (remaining -= slice) <= 0) break;  // timed out
+    if (!CanRunJs(envd)) {
+      // Teardown began: end the call; the termination is what JavaScript sees.
+      ThrowCode(env, "ERR_MEMMAP_CLOSED", "The thread is being torn down");
+      return nullptr;
+    }
   }
   napi_value v;
   napi_create_string_utf8(env, WaitOutcome(outcome), NAPI_AUTO_LENGTH, &v);

@@ -231,3 +231,36 @@ test("a pending waitAsync never holds up process.exit() or worker.terminate()", 
   }
   m.unmap();
 });
+
+test("a worker blocked in wait() never holds up worker.terminate() or process.exit()", { ...ONLY, timeout: 120_000 }, async () => {
+  const { spawnSync } = await import("node:child_process");
+  // worker.terminate() while the worker waits forever in wait().
+  const m = mapAnonymous(4096, { shared: true });
+  const w = new Worker(`
+    const { workerData, parentPort } = require("node:worker_threads");
+    import(${JSON.stringify(DIST)}).then(({ attach }) => {
+      const a = attach(workerData);
+      parentPort.postMessage("waiting");
+      a.wait(0, 0); // forever: nobody notifies
+    });
+  `, { eval: true, workerData: m.share() });
+  await new Promise((resolve) => w.once("message", resolve));
+  await new Promise((resolve) => setTimeout(resolve, 100)); // into the wait
+  assert.equal(await w.terminate(), 1);
+  m.unmap();
+  // process.exit() on the main thread while a worker waits forever.
+  const r = spawnSync(process.execPath, ["--input-type=module", "-e", `
+    import { mapAnonymous } from "memmap";
+    import { Worker } from "node:worker_threads";
+    const m = mapAnonymous(4096, { shared: true });
+    const w = new Worker(\`
+      import("node:worker_threads").then(({ workerData, parentPort }) =>
+        import(${JSON.stringify(DIST)}).then(({ attach }) => { parentPort.postMessage("waiting"); attach(workerData).wait(0, 0); }));
+    \`, { eval: true, workerData: m.share() });
+    await new Promise((resolve) => w.once("message", resolve));
+    setTimeout(() => { console.log("exiting"); process.exit(0); }, 100);
+  `], { cwd: root, encoding: "utf8", timeout: 60_000 });
+  assert.equal(r.signal, null, `process.exit() finished (the 60 s guard did not have to kill it): ${r.stderr}`);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /exiting/);
+});
