@@ -128,6 +128,18 @@ function notSeekable(path: string): Error {
   return invalidArgValue("path", path, "is a FIFO or a socket: an output is written at positions (a regular file or a device)");
 }
 
+// A system error from a step on the descriptor names the file, as fs does:
+// `path` the file written (the temporary file when atomic), `dest` the
+// destination.
+function namePaths(e: unknown, path: string, dest: string | undefined): unknown {
+  const err = e as NodeJS.ErrnoException & { dest?: string };
+  if (err !== null && typeof err === "object" && err.code !== undefined && err.syscall !== undefined) {
+    err.path ??= path;
+    if (dest !== undefined) err.dest ??= dest;
+  }
+  return e;
+}
+
 // Opens an existing destination for writing in place. O_NONBLOCK, so that a
 // FIFO put there since it was looked at cannot block open() (it is refused
 // just after, by its type); cleared for devices by opening them again.
@@ -328,12 +340,22 @@ export class OutputFile implements Disposable {
       throw outOfRange("newSize", `>= ${this.#size + this.#tail} (the region and the appended tail)`, newSize);
     }
     if (this.#mapping) {
-      this.#mapping.resize(newSize);
+      try {
+        this.#mapping.resize(newSize);
+      } catch (e) {
+        throw namePaths(e, this.writePath, this.atomic ? this.path : undefined);
+      }
     } else {
       if (newSize > bufferConstants.MAX_LENGTH) {
         throw rangeError(`Without a mapping, the region is one Buffer: at most ${bufferConstants.MAX_LENGTH} bytes`);
       }
-      if (this.#regular) reserve(this.#fd, newSize);
+      if (this.#regular) {
+        try {
+          reserve(this.#fd, newSize);
+        } catch (e) {
+          throw namePaths(e, this.writePath, this.atomic ? this.path : undefined);
+        }
+      }
       const old = this.#heap!;
       const next = Buffer.from(new ArrayBuffer(newSize));
       old.copy(next, 0, 0, this.#size);
@@ -586,12 +608,7 @@ export function createOutput(path: string | URL, options: OutputOptions): Output
         // Already gone.
       }
     }
-    const err = e as NodeJS.ErrnoException & { dest?: string };
-    if (err.code !== undefined && err.syscall !== undefined) {
-      err.path ??= writePath;
-      if (atomic) err.dest = target;
-    }
-    throw e;
+    throw namePaths(e, writePath, atomic ? target : undefined);
   }
   return new OutputFile({ path: target, writePath, atomic, fd, mapping, heap, size, created, regular });
 }

@@ -1336,6 +1336,14 @@ napi_value ResizeJs(napi_env env, napi_callback_info info) {
               "is running on it; await it first");
     return nullptr;
   }
+  if (FaultCount(r) > 0) {
+    // The guard put zero pages into the range: the kernel cannot move it as
+    // one mapping any more (mremap would say EFAULT).
+    ThrowCode(env, "ERR_MEMMAP_TRUNCATED",
+              "The file was truncated (or failed) under this mapping and pages were replaced with zeros: "
+              "it cannot be resized; unmap it and map the file again");
+    return nullptr;
+  }
   if (!CheckFdIntact(env, r)) return nullptr;
   bool file = r->fd >= 0;
   int64_t grown_from = -1;  // the file's size before this call grew it
@@ -1347,7 +1355,9 @@ napi_value ResizeJs(napi_env env, napi_callback_info info) {
       return nullptr;
     }
     int64_t end = r->file_offset + static_cast<int64_t>(r->delta) + new_length;
-    if (end > fi.size) {
+    // A character device (/dev/zero) has no size to pass: mmap takes any
+    // length of it, and so does a resize.
+    if (end > fi.size && !fi.character) {
       if ((r->access != Access::kWrite && r->access != Access::kAnonShared) || !fi.regular) {
         ThrowRange(env, "The new length passes the end of the file (" +
                             std::to_string(fi.size) + " bytes)");

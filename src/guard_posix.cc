@@ -3,8 +3,8 @@
 // When an access faults inside a registered range (the file behind it was
 // truncated, or the disk failed), the handler maps a zero-filled anonymous
 // page over the faulting page (MAP_FIXED) and returns; the access is retried
-// and completes: reads see zeros, writes land in that private page and go
-// nowhere. The slot counts the fault and the owner is woken to report it.
+// and completes: reads see zeros, writes land in that private page (they
+// can be read back, and never reach the file). The slot counts the fault and the owner is woken to report it.
 // Any other SIGBUS goes to the previous handler, or takes the default action.
 //
 // What the handler touches, and why that is async-signal-safe:

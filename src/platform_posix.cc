@@ -320,7 +320,10 @@ SysErr Populate(void* addr, size_t length) {
   // Linux 5.14+: faults the pages in and reports EFAULT where an access would
   // have raised SIGBUS (a truncated file), instead of dying.
   if (madvise(addr, length, MADV_POPULATE_READ) == 0) return Ok();
-  if (errno != EINVAL) return Fail(errno, "madvise");
+  // EFAULT: part of the range is past the end of its file. Touching the
+  // pages (below) lets the fault guard replace those with zeros and count
+  // them, as any other read of them would, so `faulted` tells the truth.
+  if (errno != EINVAL && errno != EFAULT) return Fail(errno, "madvise");
 #endif
   // Older kernels: ask for read-ahead, then touch one byte a page.
   madvise(addr, length, MADV_WILLNEED);

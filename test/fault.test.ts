@@ -5,6 +5,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { readdirSync, readFileSync, truncateSync } from "node:fs";
+import { map } from "memmap";
 import { ended, nativeOnly, pattern, root, runChild, tempDir } from "./helpers.js";
 
 const ONLY = nativeOnly("the portable backend holds the bytes in memory: nothing can fault (docs/backends.md)");
@@ -192,3 +193,32 @@ for (const [label, setup, expectListener] of [
     t.done();
   });
 }
+
+test("after a truncation: prefetch() reads the zeros in and says faulted, resize() is ERR_MEMMAP_TRUNCATED", ONLY, () => {
+  const t = tempDir();
+  const p = t.file("victim.bin", pattern(16 * PAGE));
+  const r = runChild(`
+    import { map } from "memmap";
+    import { truncateSync } from "node:fs";
+    const m = map(${JSON.stringify(p)});
+    truncateSync(${JSON.stringify(p)}, 4 * ${PAGE});
+    let prefetch;
+    try { await m.prefetch(); prefetch = "ok"; } catch (e) { prefetch = e.code + " " + e.syscall; }
+    console.log("prefetch:", prefetch, "faulted:", m.faulted, "byte past the end:", m.buffer[8 * ${PAGE}]);
+    try { m.resize(2 * ${PAGE}); console.log("resize: ok"); } catch (e) { console.log("resize:", e.code); }
+    m.unmap();
+  `);
+  assert.equal(r.signal, null, ended(r));
+  assert.equal(r.status, 0, ended(r));
+  assert.match(r.stdout, /prefetch: ok faulted: true byte past the end: 0/, ended(r));
+  assert.match(r.stdout, /resize: ERR_MEMMAP_TRUNCATED/, ended(r));
+  t.done();
+});
+
+test("a character device mapping (/dev/zero) resizes like mmap maps it: to any length", ONLY, () => {
+  const m = map("/dev/zero", { length: PAGE });
+  m.resize(4 * PAGE);
+  assert.equal(m.byteLength, 4 * PAGE);
+  assert.equal(m.buffer[3 * PAGE], 0);
+  m.unmap();
+});
