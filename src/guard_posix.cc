@@ -4,8 +4,9 @@
 // truncated, or the disk failed), the handler maps a zero-filled anonymous
 // page over the faulting page (MAP_FIXED) and returns; the access is retried
 // and completes: reads see zeros, writes land in that private page (they
-// can be read back, and never reach the file). The slot counts the fault and the owner is woken to report it.
-// Any other SIGBUS goes to the previous handler, or takes the default action.
+// can be read back, and never reach the file). The slot counts the fault
+// and the owner is woken to report it. Any other SIGBUS goes to the
+// previous handler, or takes the default action (see Chain).
 //
 // What the handler touches, and why that is async-signal-safe:
 //  * the slot table: a fixed array of atomics, read with acquire loads; no
