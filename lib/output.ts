@@ -16,6 +16,7 @@ import { randomBytes } from "node:crypto";
 import { constants as bufferConstants } from "node:buffer";
 import { fileURLToPath } from "node:url";
 import { map, type Mapping } from "./mapping.js";
+import { detachHeap } from "./detach.js";
 import { backend } from "./select.js";
 import { closedError, invalidArgType, invalidArgValue, outOfRange, rangeError } from "./errors.js";
 import { optionalBoolean, optionsObject, validateInteger, MAX_SAFE } from "./validate.js";
@@ -106,11 +107,10 @@ function statOrNull(path: string): Stats | null {
   }
 }
 
-function detachHeap(buf: Buffer): void {
-  // Transferring the ArrayBuffer detaches it, and with it every subarray
-  // handed out, without copying anything.
-  const ab = buf.buffer as ArrayBuffer; // always a plain ArrayBuffer here (see the allocations)
-  if (ab.byteLength > 0) structuredClone(ab, { transfer: [ab] });
+// Detaches a heap region, and with it every subarray handed out, without
+// copying anything (lib/detach.ts).
+function detachBuffer(buf: Buffer): void {
+  detachHeap(buf.buffer as ArrayBuffer); // always a plain ArrayBuffer here (see the allocations)
 }
 
 // Grows the file to `size` bytes and reserves the blocks (fallocate), as the
@@ -367,7 +367,7 @@ export class OutputFile implements Disposable {
         done += n;
       }
       this.#heap = next;
-      detachHeap(old);
+      detachBuffer(old);
     }
     this.#size = newSize;
     this.#tail = 0;
@@ -416,7 +416,7 @@ export class OutputFile implements Disposable {
     this.#leftover.remove = false;
     leftovers.delete(this.#leftover);
     dropped.unregister(this);
-    if (this.#heap) detachHeap(this.#heap);
+    if (this.#heap) detachBuffer(this.#heap);
     this.#heap = null;
   }
 
@@ -687,7 +687,7 @@ export class RegionWriter implements Disposable {
       } finally {
         closeSync(fd);
       }
-      detachHeap(this.#heap);
+      detachBuffer(this.#heap);
     }
     this.#heap = null;
   }

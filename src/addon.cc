@@ -21,8 +21,13 @@
 //    until that memory itself is released (the store finalizer), because a
 //    moved copy may still be reading it. See g_wait_for_store.
 //  * unmap() detaches every window first, so JavaScript can never reach the
-//    range again, then unmaps at once unless thread-pool work is still
-//    running on it, in which case the last piece of work unmaps it.
+//    range again. It unmaps at once only if nothing else can reach it. A
+//    detached window whose ArrayBuffer was not yet collected may be held by
+//    native code (a thread-pool job of Node's crypto, zlib or fs has the
+//    pointer): then the range is quarantined, that is replaced at once by
+//    inert anonymous memory (the file is let go), and given back when the
+//    last window is collected. Work of ours (flush, prefetch) still running
+//    on the range keeps the real mapping until it ends.
 //  * Garbage collection: the handle and each window carry a finalizer. The
 //    range is unmapped when the handle and the last window are gone. It is
 //    unmapped once: Release() clears `base` and is the only caller of
@@ -91,6 +96,7 @@ struct Region {
   int64_t reported = 0;       // bytes reported to V8 as external memory
   bool handle_alive = false;
   bool closed = false;
+  bool quarantined = false;  // base..map_len is inert memory now (see Quarantine)
   int inflight = 0;
   int refs = 0;  // what keeps this struct (not the range) alive
   Window* raw_window = nullptr;  // the one window of a raw mapping
@@ -385,8 +391,41 @@ bool CheckFdIntact(napi_env env, const Region* r) {
 
 // Gives the range back to the system when nothing can reach it any more.
 // Touches no JavaScript: it runs inside garbage collection.
+// unmap() ran, but something may still reach the range: a window that was
+// detached yet not collected (native code, such as a thread-pool job of
+// Node's crypto, zlib or fs, holds the ArrayBuffer while it runs), or memory
+// moved to another ArrayBuffer. The file goes at once; the addresses stay
+// taken by inert memory until nothing can reach them (Release).
+void Quarantine(Region* r) {
+  if (r->quarantined || !r->base) return;
+  if (os::Quarantine(r->base, r->map_len)) return;  // cannot: keep the mapping as it is
+  r->quarantined = true;
+  if (r->slot >= 0) {
+    // Anonymous memory cannot raise SIGBUS: out of the guard's table.
+    guard::Remove(r->slot);
+    r->slot = -1;
+    r->envd->live.erase(r);
+  }
+  if (r->shadow) {
+    os::Unmap(r->shadow, r->map_len);
+    r->shadow = nullptr;
+  }
+  if (r->fd >= 0) {
+    if (FdIntact(r)) os::Close(r->fd);
+    r->fd = -1;
+  }
+  DropShared(r->shared_id);
+  r->shared_id = 0;
+  Report(r, 0);
+}
+
 void Release(Region* r) {
-  if (r->handle_alive || r->inflight > 0 || r->holding > 0) return;
+  if (r->handle_alive || r->inflight > 0 || r->holding > 0) {
+    // Closed by unmap() and no work of ours still on the range: only
+    // stragglers can reach it. Let the file go now.
+    if (r->closed && r->inflight == 0) Quarantine(r);
+    return;
+  }
   if (r->slot >= 0) {
     // Out of the guard's table before the range is given back.
     guard::Remove(r->slot);
@@ -493,6 +532,22 @@ void LetGo(Window* w) {
   Release(w->region);
 }
 
+// Whether a window still holds its range. Its ArrayBuffer object, even
+// detached, may be held by native code with the pointer (Node's thread pool
+// keeps the object of a Buffer it works on): until the object is collected.
+// Its memory may live on in another ArrayBuffer where it was moved (a
+// transfer, or any transfer list on Deno): until the memory is released too.
+// The memory's release alone proves nothing: on Node, detaching releases it
+// while a job still has the pointer.
+bool Holds(const Window* w) {
+  if (!w->object_dead) return true;
+  return (g_wait_for_store || w->moved) && !w->store_freed;
+}
+
+void Update(Window* w) {
+  if (w->holding && !Holds(w)) LetGo(w);
+}
+
 // Frees the struct once both finalizers have run.
 void MaybeFreeWindow(Window* w) {
   if (!w->ref_deleted || !w->store_freed) return;
@@ -519,9 +574,7 @@ void WindowCleanup(napi_env env, void* data, void*) {
 void WindowFinalize(node_api_basic_env env, void* data, void*) {
   Window* w = static_cast<Window*>(data);
   w->object_dead = true;
-  // Where memory can move unseen (g_wait_for_store), the object's death says
-  // nothing about the memory's: wait for the store finalizer.
-  if (!g_wait_for_store && !w->moved) LetGo(w);
+  Update(w);
   if (node_api_post_finalizer(env, WindowCleanup, w, nullptr) != napi_ok) {
     // The environment is going away; the struct is left to the process.
   }
@@ -538,7 +591,7 @@ void DrainFreed(EnvData* envd) {
   }
   for (Window* w : freed) {
     w->store_freed = true;
-    LetGo(w);
+    Update(w);
     MaybeFreeWindow(w);
   }
 }
@@ -606,7 +659,7 @@ bool CheckNotTruncated(napi_env env, Region* r) {
 // ArrayBuffer.prototype.transfer() or a transfer list moved its memory to
 // another ArrayBuffer, which may still read it. Such a window holds the range
 // until that memory is released (the store finalizer). One that this call
-// detaches had its memory in no other ArrayBuffer, and lets go at once.
+// detaches holds it until its object is collected.
 void DetachAll(napi_env env, Region* r) {
   for (Window* w = r->windows; w; w = w->next) {
     if (w->object_dead || w->detached) continue;
@@ -617,12 +670,10 @@ void DetachAll(napi_env env, Region* r) {
       if (!was_detached) napi_detach_arraybuffer(env, ab);
     }
     w->detached = true;
-    if (was_detached) {
-      w->moved = true;
-      if (w->store_freed) LetGo(w);
-    } else {
-      LetGo(w);
-    }
+    // Detached, the window still holds the range until its object is
+    // collected: native code may hold the ArrayBuffer (and its pointer)
+    // while it runs. A moved one holds it until its memory is released.
+    if (was_detached) w->moved = true;
   }
 }
 

@@ -79,6 +79,11 @@ SysErr MapShadow(int fd, int64_t offset, size_t length, void** out);
 SysErr MapRaw(int fd, int64_t offset, size_t length, int prot, int flags,
               void** out);
 SysErr Unmap(void* addr, size_t length);
+// Replaces [addr, addr + length), which must be a mapping of ours, with
+// inert memory in one step: anonymous, private, zero-filled pages that
+// reserve no swap (MAP_FIXED | MAP_NORESERVE). Late reads see zeros, late
+// writes land nowhere that matters, and the address range stays taken.
+SysErr Quarantine(void* addr, size_t length);
 // Moves or resizes a mapping; *out receives the (possibly new) address.
 SysErr Remap(void* addr, size_t old_length, size_t new_length, void** out);
 

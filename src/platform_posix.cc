@@ -251,6 +251,16 @@ SysErr MapRaw(int fd, int64_t offset, size_t length, int prot, int flags,
   return Ok();
 }
 
+SysErr Quarantine(void* addr, size_t length) {
+  // MAP_FIXED replaces whatever was mapped there atomically (the kernel
+  // holds its mmap lock across the unmap and the map): there is no instant
+  // in which the range is free for another mapping to land in.
+  void* p = mmap(addr, length, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+  if (p == MAP_FAILED) return Fail(errno, "mmap");
+  return Ok();
+}
+
 SysErr Unmap(void* addr, size_t length) {
   if (munmap(addr, length) != 0) return Fail(errno, "munmap");
   return Ok();

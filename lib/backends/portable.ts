@@ -16,6 +16,7 @@ import { constants as bufferConstants } from "node:buffer";
 import type { Backend, BackendMapping, MapAnonymousRequest, MapFileRequest } from "../backend.js";
 import { rangeError, systemError } from "../errors.js";
 import type { Window } from "../windows.js";
+import { detachHeap } from "../detach.js";
 
 const write = promisify(fs.write);
 
@@ -61,8 +62,7 @@ function allocate(length: number): Buffer {
 }
 
 function detach(buf: Buffer): void {
-  const ab = buf.buffer as ArrayBuffer;
-  if (ab.byteLength > 0) structuredClone(ab, { transfer: [ab] });
+  detachHeap(buf.buffer as ArrayBuffer);
 }
 
 // What a dropped "write" mapping must still do: write back, then close.

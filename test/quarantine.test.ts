@@ -1,0 +1,104 @@
+// Native code holding the memory (issue 11, item 1): Node's thread pool may
+// still be using a mapped Buffer when unmap() runs. Detaching stops
+// JavaScript, not a job that already has the pointer: the range is
+// quarantined (inert memory at the same addresses) until nothing can reach it.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { ended, pattern, portable, runChild, tempDir } from "./helpers.js";
+
+function survives(code: string) {
+  const r = runChild(code, ["--expose-gc"]);
+  assert.equal(r.signal, null, ended(r));
+  assert.equal(r.status, 0, ended(r));
+  return r;
+}
+
+// zlib is left out: Node 20's zlib asserts (SIGABRT) when an input Buffer is
+// detached between two of its chunks, with or without memmap (docs/safety.md).
+test("crypto.randomFill still running when unmap() comes: no crash, the file untouched", () => {
+  const t = tempDir();
+  const p = t.file("data.bin", pattern(8 << 20));
+  const r = survives(`
+    import { map, mapAnonymous } from "memmap";
+    import { randomFill } from "node:crypto";
+    let done = 0;
+    for (let i = 0; i < 20; i++) {
+      const a = mapAnonymous(8 << 20);
+      randomFill(a.buffer, () => done++);            // the pool writes 8 MiB
+      a.unmap();
+      const f = map(${JSON.stringify(p)}, { access: "write" });
+      randomFill(f.view(0, 1 << 20), () => done++);  // the pool writes into the file's pages
+      f.unmap();
+    }
+    while (done < 40) await new Promise((res) => setTimeout(res, 5));
+    globalThis.gc?.();
+    console.log("all", done, "jobs ended");
+  `);
+  assert.match(r.stdout, /all 40 jobs ended/, ended(r));
+  // A write mapping's unmap() lets the file go at once: the job's late
+  // writes land in the quarantine, never in the file (unless the job won the
+  // race and wrote before unmap(), which leaves random bytes at the start).
+  const after = readFileSync(p);
+  assert.ok(after.subarray(1 << 20).equals(pattern(8 << 20).subarray(1 << 20)), "nothing past the first MiB changed");
+  t.done();
+});
+
+test("an fs.read() pending into a mapping that was unmapped lands nowhere: not in the next mapping at that address, not in the file", () => {
+  const t = tempDir();
+  const fifo = t.file("pipe");
+  if (spawnSync("mkfifo", [fifo]).status !== 0) {
+    t.done();
+    return;
+  }
+  const fileA = t.file("a.bin", Buffer.alloc(1 << 16, 0x41));
+  const fileB = t.file("b.bin", Buffer.alloc(1 << 16, 0x42));
+  const r = survives(`
+    import { map, mapAnonymous } from "memmap";
+    import { open, read, writeFileSync } from "node:fs";
+    const fifo = ${JSON.stringify(fifo)};
+    const fd = await new Promise((res, rej) => open(fifo, "r+", (e, f) => (e ? rej(e) : res(f)))); // r+: no wait for a writer
+    const reads = [];
+    const pending = (buf) => new Promise((res) => read(fd, buf, 0, buf.length, null, (e, n) => res(e ? e.code : n)));
+    // Anonymous: the read waits on the FIFO with m1's pointer; m1 goes; m2 may get its addresses.
+    const m1 = mapAnonymous(1 << 16);
+    reads.push(pending(m1.buffer));
+    await new Promise((res) => setTimeout(res, 50)); // the pool thread is in read(2)
+    m1.unmap();
+    const m2 = mapAnonymous(1 << 16);
+    // A file mapping the same way: fileA's mapping goes, fileB's may take its place.
+    const f1 = map(${JSON.stringify(fileA)}, { access: "write" });
+    reads.push(pending(f1.buffer));
+    await new Promise((res) => setTimeout(res, 50));
+    f1.unmap();
+    const f2 = map(${JSON.stringify(fileB)}, { access: "write" });
+    writeFileSync(fifo, Buffer.alloc(2 << 16, 0x58));  // now the pending reads complete: 0x58 everywhere they write
+    const got = await Promise.all(reads);
+    let m2Clean = m2.buffer.every((b) => b === 0);
+    let f2Clean = f2.buffer.every((b) => b === 0x42);
+    f2.unmap(); m2.unmap();
+    console.log("reads:", got.join(","), "m2 clean:", m2Clean, "f2 clean:", f2Clean);
+  `);
+  assert.match(r.stdout, /m2 clean: true f2 clean: true/, ended(r));
+  assert.ok(readFileSync(fileA).equals(Buffer.alloc(1 << 16, 0x41)), "fileA: the late read did not reach it after unmap()");
+  assert.ok(readFileSync(fileB).equals(Buffer.alloc(1 << 16, 0x42)), "fileB untouched");
+  t.done();
+});
+
+test("a quarantined range is given back once its windows are collected", { skip: portable ? "native backend only: counts the addon's mappings" : process.versions["bun"] ? "relies on node --expose-gc" : false }, () => {
+  const r = survives(`
+    import { mapAnonymous } from "memmap";
+    import { createRequire } from "node:module";
+    import { readFileSync } from "node:fs";
+    const addon = createRequire(import.meta.url)("./build/Release/memmap.node");
+    const base = addon.stats().live;
+    let keep = [];
+    for (let i = 0; i < 100; i++) { const m = mapAnonymous(1 << 20); keep.push(m.buffer); m.unmap(); }
+    const held = addon.stats().live - base;             // the Buffers are still reachable: quarantined
+    keep = null;
+    for (let i = 0; i < 5; i++) { globalThis.gc(); await new Promise((res) => setTimeout(res, 10)); }
+    console.log("held while reachable:", held, "after collection:", addon.stats().live - base);
+  `);
+  assert.match(r.stdout, /held while reachable: 100 after collection: 0/, ended(r));
+});
