@@ -61,7 +61,7 @@ await check("a million views of one mapping make few windows", () => {
   m.unmap();
 });
 
-await check("a view posted with a transfer list, then unmap(): copied, refused or kept mapped", async () => {
+await check("a view posted with a transfer list, then unmap(): copied, refused, or moved and reading zeros", async () => {
   const m = mapAnonymous(1 << 20);
   const v = m.view(4096, 64);
   v.fill(3);
@@ -74,13 +74,16 @@ await check("a view posted with a transfer list, then unmap(): copied, refused o
   } catch (e) {
     assert(e.name === "DataCloneError", `refused with ${e.name}`);
   }
+  const moved = v.length === 0;
   port1.close();
   port2.close();
   m.unmap();
   if (received) {
     let sum = 0;
     for (const b of received) sum += b; // must not fault, whatever the runtime did
-    assert(sum === 3 * 64, `read ${sum}`);
+    // A copy keeps the bytes; memory that was moved (Deno) is quarantined by
+    // unmap(): it reads zeros.
+    assert(sum === 3 * 64 || (moved && sum === 0), `read ${sum}`);
   }
 });
 
