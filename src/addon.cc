@@ -101,7 +101,8 @@ struct Region {
   int refs = 0;  // what keeps this struct (not the range) alive
   Window* raw_window = nullptr;  // the one window of a raw mapping
   int slot = -1;             // in the fault guard's table (guard.h)
-  uint32_t faults_reported = 0;
+  uint32_t faults_reported = 0;  // pages counted in the last onFault call
+  double fault_offset = -1;      // the gone range's start in that call
   napi_ref on_fault = nullptr;  // JavaScript callback for faults, if any
   uint64_t shared_id = 0;       // in the shared-memory registry (share/attach)
   std::vector<struct Work*> waits;  // waitAsync() work running on this range
@@ -1035,6 +1036,7 @@ napi_value WindowJs(napi_env env, napi_callback_info info) {
 }
 
 void CancelWaits(Region* r);
+void ReportFaults(napi_env env, EnvData* envd, Region* r, bool final);
 
 // unmap(handle) => boolean (false when it was already closed)
 napi_value UnmapJs(napi_env env, napi_callback_info info) {
@@ -1047,7 +1049,10 @@ napi_value UnmapJs(napi_env env, napi_callback_info info) {
     napi_get_boolean(env, false, &result);
     return result;
   }
-  r->closed = true;
+  r->closed = true;  // first: the callback below must find the mapping closed
+  // Faults not yet told (this tick's, or coalesced ones): told now, before
+  // the callback is let go.
+  if (r->on_fault && r->slot >= 0) ReportFaults(env, GetEnvData(env), r, true);
   DetachAll(env, r);
   CancelWaits(r);  // they end within one slice
   if (r->on_fault) {
@@ -1767,8 +1772,44 @@ napi_value SetFaultCallbackJs(napi_env env, napi_callback_info info) {
   return Undefined(env);
 }
 
-// Runs on the thread's event loop after the guard woke it: tells each
-// mapping's callback about its new faults, with the byte range that is gone.
+// Tells a mapping's onFault callback about new faults, with the byte range
+// that is gone. Coalesced: a thread-pool job reading a truncated mapping
+// faults page after page, and the guard wakes this thread for each, so a
+// call is made only when the gone range changed (the file shrank again),
+// or, with `final` (unmap()), when pages were counted since the last call.
+void ReportFaults(napi_env env, EnvData* envd, Region* r, bool final) {
+  uintptr_t first = 0;
+  uint32_t n = guard::Faults(r->slot, &first);
+  if (n <= r->faults_reported || !r->on_fault) return;
+  // The bytes that are gone: from the file's new end to the mapping's end
+  // (or, for an I/O error, from the first faulting page).
+  uintptr_t user = reinterpret_cast<uintptr_t>(r->base) + r->delta;
+  double offset = first > user ? static_cast<double>(first - user) : 0;
+  FileInfo fi;
+  if (r->fd >= 0 && !os::Stat(r->fd, &fi) && fi.dev == r->fd_dev && fi.ino == r->fd_ino) {
+    int64_t start = fi.size - r->file_offset - static_cast<int64_t>(r->delta);
+    if (start < static_cast<int64_t>(r->length)) offset = static_cast<double>(start > 0 ? start : 0);
+  }
+  if (!final && offset == r->fault_offset) return;  // the same news: wait for a change, or unmap()
+  r->faults_reported = n;
+  r->fault_offset = offset;
+  napi_value fn, recv, argv[3], result;
+  if (napi_get_reference_value(env, r->on_fault, &fn) != napi_ok || !fn) return;
+  napi_get_global(env, &recv);  // napi_make_callback wants an object
+  napi_create_double(env, offset, &argv[0]);
+  napi_create_double(env, static_cast<double>(r->length) - offset, &argv[1]);
+  napi_create_uint32(env, n, &argv[2]);
+  napi_status s = napi_make_callback(env, envd->fault_context, recv, fn, 3, argv, &result);
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  if (s != napi_ok && pending) {
+    napi_value err;
+    napi_get_and_clear_last_exception(env, &err);
+    napi_fatal_exception(env, err);  // like a throwing event listener
+  }
+}
+
+// Runs on the thread's event loop after the guard woke it.
 void OnFaultWake(uv_async_t* async) {
   EnvData* envd = static_cast<EnvData*>(async->data);
   DrainFreed(envd);  // the same wake-up serves released windows
@@ -1778,34 +1819,7 @@ void OnFaultWake(uv_async_t* async) {
   std::vector<Region*> regions(envd->live.begin(), envd->live.end());
   for (Region* r : regions) {
     if (envd->live.count(r) == 0) continue;  // released by a callback meanwhile
-    uintptr_t first = 0;
-    uint32_t n = guard::Faults(r->slot, &first);
-    if (n <= r->faults_reported) continue;
-    r->faults_reported = n;
-    if (!r->on_fault) continue;
-    // The bytes that are gone: from the file's new end to the mapping's end
-    // (or, for an I/O error, from the first faulting page).
-    uintptr_t user = reinterpret_cast<uintptr_t>(r->base) + r->delta;
-    double offset = first > user ? static_cast<double>(first - user) : 0;
-    FileInfo fi;
-    if (r->fd >= 0 && !os::Stat(r->fd, &fi) && fi.dev == r->fd_dev && fi.ino == r->fd_ino) {
-      int64_t start = fi.size - r->file_offset - static_cast<int64_t>(r->delta);
-      if (start < static_cast<int64_t>(r->length)) offset = static_cast<double>(start > 0 ? start : 0);
-    }
-    napi_value fn, recv, argv[3], result;
-    if (napi_get_reference_value(env, r->on_fault, &fn) != napi_ok || !fn) continue;
-    napi_get_global(env, &recv);  // napi_make_callback wants an object
-    napi_create_double(env, offset, &argv[0]);
-    napi_create_double(env, static_cast<double>(r->length) - offset, &argv[1]);
-    napi_create_uint32(env, n, &argv[2]);
-    napi_status s = napi_make_callback(env, envd->fault_context, recv, fn, 3, argv, &result);
-    bool pending = false;
-    napi_is_exception_pending(env, &pending);
-    if (s != napi_ok && pending) {
-      napi_value err;
-      napi_get_and_clear_last_exception(env, &err);
-      napi_fatal_exception(env, err);  // like a throwing event listener
-    }
+    ReportFaults(env, envd, r, false);
   }
   napi_close_handle_scope(env, scope);
 }

@@ -222,3 +222,36 @@ test("a character device mapping (/dev/zero) resizes like mmap maps it: to any l
   assert.equal(m.buffer[3 * PAGE], 0);
   m.unmap();
 });
+
+test("onFault: told once for a range that is gone, however many pages a thread-pool job faults, and never lost at unmap()", ONLY, () => {
+  const t = tempDir();
+  const p = t.file("victim.bin", pattern(2048 * PAGE));
+  const q = t.file("victim2.bin", pattern(16 * PAGE));
+  const r = runChild(`
+    import { map } from "memmap";
+    import { truncateSync } from "node:fs";
+    import { deflate } from "node:zlib";
+    // A thread-pool job (zlib) reads 2,048 pages past the new end: one call
+    // while it runs, and the final count at unmap().
+    const calls = [];
+    const m = map(${JSON.stringify(p)}, { onFault: (f) => calls.push([f.offset, f.length, f.pages]) });
+    truncateSync(${JSON.stringify(p)}, 0);
+    await new Promise((res, rej) => deflate(m.buffer, (e) => (e ? rej(e) : res())));
+    for (let i = 0; i < 20; i++) await new Promise((res) => setImmediate(res));
+    const whileOpen = calls.length;
+    m.unmap();
+    console.log("calls while open:", whileOpen, "after unmap:", calls.length, "last:", JSON.stringify(calls.at(-1)));
+    // A fault and unmap() in the same tick: told all the same.
+    const told = [];
+    const m2 = map(${JSON.stringify(q)}, { onFault: (f) => told.push([f.offset, f.pages, f.mapping.closed]) });
+    truncateSync(${JSON.stringify(q)}, 4 * ${PAGE});
+    m2.buffer[10 * ${PAGE}];
+    m2.unmap();
+    console.log("same tick:", JSON.stringify(told));
+  `);
+  assert.equal(r.signal, null, ended(r));
+  assert.equal(r.status, 0, ended(r));
+  assert.match(r.stdout, /calls while open: 1 after unmap: 2 last: \[0,8388608,2048\]/, ended(r));
+  assert.match(r.stdout, /same tick: \[\[16384,1,true\]\]/, ended(r));
+  t.done();
+});
