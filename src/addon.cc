@@ -67,8 +67,17 @@ struct Region;
 // finalizers ran: the object's (napi_add_finalizer, inside GC) and the
 // memory's (the external ArrayBuffer's own, which some runtimes call later,
 // or on another thread: see StoreFreed).
+// A range that resize() moved a mapping away from while windows over it
+// were still alive: quarantined, and given back when the last one goes.
+struct Retired {
+  uint8_t* base = nullptr;
+  size_t len = 0;
+  size_t holding = 0;  // windows over it not yet let go
+};
+
 struct Window {
   Region* region = nullptr;
+  Retired* retired = nullptr;  // set when resize() retired the range it is over
   napi_ref ref = nullptr;      // weak, from napi_add_finalizer
   Window* prev = nullptr;      // in region->windows
   Window* next = nullptr;
@@ -529,6 +538,14 @@ void HandleFinalize(node_api_basic_env env, void* data, void*) {
 void LetGo(Window* w) {
   if (!w->holding) return;
   w->holding = false;
+  if (Retired* t = w->retired) {
+    if (--t->holding == 0) {
+      os::Unmap(t->base, t->len);
+      g_live--;
+      delete t;
+    }
+    return;
+  }
   w->region->holding--;
   Release(w->region);
 }
@@ -1439,9 +1456,22 @@ napi_value ResizeJs(napi_env env, napi_callback_info info) {
     os::Unlock(r->base, r->map_len);
   }
   size_t new_map_len = new_length > 0 ? r->delta + static_cast<size_t>(new_length) : 0;
+  // Windows over the current range may still be held by native code (a
+  // thread-pool job with the pointer): then the range must not move away
+  // under them. Where the pages live in the file or the memfd (a shared
+  // mapping), the new range is mapped afresh and the old one is retired:
+  // quarantined, and given back when its last window is collected.
+  // Private mappings still move with mremap (their own pages would be lost
+  // otherwise): see docs/safety.md.
+  bool retire = r->base && r->holding > 0 && file &&
+                (r->access == Access::kWrite || r->access == Access::kAnonShared);
   void* base = nullptr;
   if (new_map_len == 0) {
     base = nullptr;
+  } else if (retire) {
+    e = WithReclaim([&] {
+      return os::MapFile(Access::kWrite, r->fd, r->file_offset, new_map_len, r->opts, &base);
+    });
   } else if (!r->base) {
     e = WithReclaim([&] {
       return file ? os::MapFile(r->access == Access::kAnonShared ? Access::kWrite : r->access,
@@ -1460,6 +1490,26 @@ napi_value ResizeJs(napi_env env, napi_callback_info info) {
     return nullptr;
   }
   DetachAll(env, r);
+  if (retire) {
+    guard::Move(r->slot, nullptr, 0);  // quarantined memory cannot raise SIGBUS
+    os::Quarantine(r->base, r->map_len);  // if it cannot, the old mapping stays as it was: still no fault
+    Retired* t = new Retired();
+    t->base = r->base;
+    t->len = r->map_len;
+    for (Window* w = r->windows; w; w = w->next) {
+      if (w->holding && !w->retired) {
+        w->retired = t;
+        t->holding++;
+      }
+    }
+    r->holding -= t->holding;
+    r->base = nullptr;  // the retired range keeps its place in g_live
+    if (!base) {
+      guard::Remove(r->slot);
+      r->slot = -1;
+      r->envd->live.erase(r);
+    }
+  }
   if (new_map_len == 0 && r->base) {
     guard::Remove(r->slot);
     r->slot = -1;

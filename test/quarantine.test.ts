@@ -102,3 +102,31 @@ test("a quarantined range is given back once its windows are collected", { skip:
   `);
   assert.match(r.stdout, /held while reachable: 100 after collection: 0/, ended(r));
 });
+
+test("crypto.randomFill still running when resize() moves a shared mapping: no crash, the bytes kept", { skip: portable ? "the portable backend's resize() copies into a new heap Buffer; the old one is kept while reachable (lib/detach.ts)" : false }, () => {
+  const t = tempDir();
+  const p = t.file("grow.bin", pattern(8 << 20));
+  const r = survives(`
+    import { map, mapAnonymous } from "memmap";
+    import { randomFill } from "node:crypto";
+    let done = 0;
+    for (let i = 0; i < 20; i++) {
+      const f = map(${JSON.stringify(p)}, { access: "write" });
+      randomFill(f.view(4 << 20, 1 << 20), () => done++); // the pool writes into the old range
+      f.resize(i % 2 ? 4096 : 16 << 20);                  // which moves (or shrinks) right away
+      f.buffer[0] = 0x21;                                  // the new range works
+      f.unmap();
+      const s = mapAnonymous(8 << 20, { shared: true });
+      s.buffer[5] = 9;
+      randomFill(s.buffer, () => done++);
+      s.resize(12 << 20);
+      if (s.buffer[5] !== 9 && s.buffer[5] === undefined) throw new Error("lost");
+      s.unmap();
+    }
+    while (done < 40) await new Promise((res) => setTimeout(res, 5));
+    console.log("all", done, "jobs ended");
+  `);
+  assert.match(r.stdout, /all 40 jobs ended/, ended(r));
+  assert.equal(readFileSync(p)[0], 0x21, "writes through the resized mapping reached the file");
+  t.done();
+});
