@@ -40,6 +40,7 @@ export interface NativeAddon {
   fileAdviceNames: string[];
   setRefuseExternalForTest(on: boolean): void;
   setWaitForStore(on: boolean): void;
+  setStoreFollowsObject(on: boolean): void;
   guardReassert(jsListening: boolean): boolean;
   probeWindow(): ArrayBuffer | undefined;
   faults(h: NativeHandle): number;

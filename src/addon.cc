@@ -148,6 +148,11 @@ std::atomic<bool> g_refuse_external{false};
 // ArrayBuffer (Deno): then a window holds its range until the memory itself
 // is released, not merely until its object is detached or collected.
 std::atomic<bool> g_wait_for_store{false};
+// Set (by lib/backends/native.ts) on Bun, which calls an external
+// ArrayBuffer's finalizer when the object its memory was moved *from* dies,
+// while the ArrayBuffer it was moved to may still read it: there a window
+// found moved is never let go (its range stays quarantined for good).
+std::atomic<bool> g_store_follows_object{false};
 
 
 // Anonymous shared memory handed to other threads by share()/attach(): one
@@ -558,6 +563,7 @@ void LetGo(Window* w) {
 // The memory's release alone proves nothing: on Node, detaching releases it
 // while a job still has the pointer.
 bool Holds(const Window* w) {
+  if (w->moved && g_store_follows_object) return true;  // nothing will tell when the memory goes
   if (!w->object_dead) return true;
   return (g_wait_for_store || w->moved) && !w->store_freed;
 }
@@ -2129,6 +2135,15 @@ napi_value SetWaitForStoreJs(napi_env env, napi_callback_info info) {
   return Undefined(env);
 }
 
+// setStoreFollowsObject(bool): see g_store_follows_object. Only ever switched on.
+napi_value SetStoreFollowsObjectJs(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  bool on;
+  if (!a.Need(1) || !a.Bool(0, &on)) return nullptr;
+  if (on) g_store_follows_object = true;
+  return Undefined(env);
+}
+
 // probeWindow() => a one-byte external ArrayBuffer over static memory, for
 // the load-time probe of what postMessage does with external memory.
 napi_value ProbeWindowJs(napi_env env, napi_callback_info) {
@@ -2196,6 +2211,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"fileAdvise", FileAdviseJs},
       {"setRefuseExternalForTest", SetRefuseExternalJs},
       {"setWaitForStore", SetWaitForStoreJs},
+      {"setStoreFollowsObject", SetStoreFollowsObjectJs},
       {"guardReassert", GuardReassertJs},
       {"probeWindow", ProbeWindowJs},
       {"faults", FaultsJs},
