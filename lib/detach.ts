@@ -10,8 +10,12 @@
 // backend's quarantine.
 const kept = new WeakMap<ArrayBuffer, ArrayBuffer>();
 
-/** Detaches `ab` (and every view over it); its memory lives as long as `ab` does. */
-export function detachHeap(ab: ArrayBuffer): void {
+/**
+ * Detaches the heap ArrayBuffer under `buf` (and every view over it); its
+ * memory lives as long as that ArrayBuffer object does.
+ */
+export function detachHeap(buf: Uint8Array): void {
+  const ab = buf.buffer as ArrayBuffer; // memmap's heap Buffers are over plain ArrayBuffers
   if (ab.byteLength === 0) return;
   kept.set(ab, structuredClone(ab, { transfer: [ab] }));
 }

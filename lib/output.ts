@@ -107,12 +107,6 @@ function statOrNull(path: string): Stats | null {
   }
 }
 
-// Detaches a heap region, and with it every subarray handed out, without
-// copying anything (lib/detach.ts).
-function detachBuffer(buf: Buffer): void {
-  detachHeap(buf.buffer as ArrayBuffer); // always a plain ArrayBuffer here (see the allocations)
-}
-
 // Grows the file to `size` bytes and reserves the blocks (fallocate), as the
 // mapped path does, so that a full disk is ENOSPC now and not at commit: a
 // zero-length mapping with `size` does exactly that without mapping anything,
@@ -367,7 +361,7 @@ export class OutputFile implements Disposable {
         done += n;
       }
       this.#heap = next;
-      detachBuffer(old);
+      detachHeap(old);
     }
     this.#size = newSize;
     this.#tail = 0;
@@ -416,7 +410,7 @@ export class OutputFile implements Disposable {
     this.#leftover.remove = false;
     leftovers.delete(this.#leftover);
     dropped.unregister(this);
-    if (this.#heap) detachBuffer(this.#heap);
+    if (this.#heap) detachHeap(this.#heap);
     this.#heap = null;
   }
 
@@ -687,7 +681,7 @@ export class RegionWriter implements Disposable {
       } finally {
         closeSync(fd);
       }
-      detachBuffer(this.#heap);
+      detachHeap(this.#heap);
     }
     this.#heap = null;
   }

@@ -93,7 +93,7 @@ export class Windows {
       k++;
     }
     let slot: Slot | undefined;
-    if (2 * stride > MAX_WINDOW && length > MAX_WINDOW / 2) {
+    if (length > MAX_WINDOW / 2) {
       // Longer than any shared window can hold: a window of its own.
       const key = `${offset}:${length}`;
       slot = this.#own.get(key);

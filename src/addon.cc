@@ -15,10 +15,10 @@
 //    made on demand by lib/windows.ts, which cuts every view() out of one.
 //    A window is registered once for detaching and for its two finalizers,
 //    so the number of native records does not grow with the views.
-//  * A window holds the range until its ArrayBuffer object is detached or
-//    collected. Where the runtime can move an external ArrayBuffer's memory
-//    to another one through postMessage (Deno does), it holds the range
-//    until that memory itself is released (the store finalizer), because a
+//  * A window holds the range until its ArrayBuffer object is collected
+//    (detached or not: see Holds). Where its memory was moved to another
+//    ArrayBuffer (a transfer; any transfer list on Deno), it holds the range
+//    until that memory itself is released (the store finalizer), because the
 //    moved copy may still be reading it. See g_wait_for_store.
 //  * unmap() detaches every window first, so JavaScript can never reach the
 //    range again. It unmaps at once only if nothing else can reach it. A
@@ -390,12 +390,16 @@ void OwnFd(Region* r, int fd) {
   }
 }
 
-// Whether `r->fd` still names the file the mapping took. JavaScript sees the
-// number (mapping.fd) and can close it; the number may then be reused for
-// another file or a socket, which memmap must never use or close.
+// Stats `r->fd` if it still names the file the mapping took. JavaScript sees
+// the number (mapping.fd) and can close it; the number may then be reused
+// for another file or a socket, which memmap must never use or close.
+bool StatOwnFd(const Region* r, FileInfo* fi) {
+  return r->fd >= 0 && !os::Stat(r->fd, fi) && fi->dev == r->fd_dev && fi->ino == r->fd_ino;
+}
+
 bool FdIntact(const Region* r) {
   FileInfo fi;
-  return r->fd >= 0 && !os::Stat(r->fd, &fi) && fi.dev == r->fd_dev && fi.ino == r->fd_ino;
+  return StatOwnFd(r, &fi);
 }
 
 bool CheckFdIntact(napi_env env, const Region* r) {
@@ -1423,14 +1427,13 @@ napi_value ResizeJs(napi_env env, napi_callback_info info) {
               "it cannot be resized; unmap it and map the file again");
     return nullptr;
   }
-  if (!CheckFdIntact(env, r)) return nullptr;
   bool file = r->fd >= 0;
   int64_t grown_from = -1;  // the file's size before this call grew it
   SysErr e;
   if (file) {
     FileInfo fi;
-    if ((e = os::Stat(r->fd, &fi))) {
-      ThrowSys(env, e);
+    if (!StatOwnFd(r, &fi)) {
+      ThrowSys(env, Fail(EBADF, "fstat"));  // closed by someone else: nothing to do safely
       return nullptr;
     }
     int64_t end = r->file_offset + static_cast<int64_t>(r->delta) + new_length;
@@ -1842,7 +1845,7 @@ void ReportFaults(napi_env env, EnvData* envd, Region* r, bool final) {
   uintptr_t user = reinterpret_cast<uintptr_t>(r->base) + r->delta;
   double offset = first > user ? static_cast<double>(first - user) : 0;
   FileInfo fi;
-  if (r->fd >= 0 && !os::Stat(r->fd, &fi) && fi.dev == r->fd_dev && fi.ino == r->fd_ino) {
+  if (StatOwnFd(r, &fi)) {
     int64_t start = fi.size - r->file_offset - static_cast<int64_t>(r->delta);
     if (start < static_cast<int64_t>(r->length)) offset = static_cast<double>(start > 0 ? start : 0);
   }
@@ -2105,13 +2108,30 @@ napi_value NotifyJs(napi_env env, napi_callback_info info) {
   return v;
 }
 
-// setRefuseExternalForTest(bool): see g_refuse_external.
-napi_value SetRefuseExternalJs(napi_env env, napi_callback_info info) {
+// The process-wide switches lib/ sets, each from one boolean argument.
+// setWaitForStore and setStoreFollowsObject only ever switch on, before the
+// first window is made.
+napi_value SetFlag(napi_env env, napi_callback_info info, std::atomic<bool>* flag, bool only_on) {
   Args a(env, info);
   bool on;
   if (!a.Need(1) || !a.Bool(0, &on)) return nullptr;
-  g_refuse_external = on;
+  if (on || !only_on) *flag = on;
   return Undefined(env);
+}
+
+// setRefuseExternalForTest(bool): see g_refuse_external.
+napi_value SetRefuseExternalJs(napi_env env, napi_callback_info info) {
+  return SetFlag(env, info, &g_refuse_external, false);
+}
+
+// setWaitForStore(bool): see g_wait_for_store.
+napi_value SetWaitForStoreJs(napi_env env, napi_callback_info info) {
+  return SetFlag(env, info, &g_wait_for_store, true);
+}
+
+// setStoreFollowsObject(bool): see g_store_follows_object.
+napi_value SetStoreFollowsObjectJs(napi_env env, napi_callback_info info) {
+  return SetFlag(env, info, &g_store_follows_object, true);
 }
 
 // guardReassert(jsListening) => boolean: see guard::Reassert. Called by
@@ -2123,25 +2143,6 @@ napi_value GuardReassertJs(napi_env env, napi_callback_info info) {
   napi_value v;
   napi_get_boolean(env, guard::Reassert(listening), &v);
   return v;
-}
-
-// setWaitForStore(bool): see g_wait_for_store. Only ever switched on, before
-// the first window of the process is made.
-napi_value SetWaitForStoreJs(napi_env env, napi_callback_info info) {
-  Args a(env, info);
-  bool on;
-  if (!a.Need(1) || !a.Bool(0, &on)) return nullptr;
-  if (on) g_wait_for_store = true;
-  return Undefined(env);
-}
-
-// setStoreFollowsObject(bool): see g_store_follows_object. Only ever switched on.
-napi_value SetStoreFollowsObjectJs(napi_env env, napi_callback_info info) {
-  Args a(env, info);
-  bool on;
-  if (!a.Need(1) || !a.Bool(0, &on)) return nullptr;
-  if (on) g_store_follows_object = true;
-  return Undefined(env);
 }
 
 // probeWindow() => a one-byte external ArrayBuffer over static memory, for

@@ -61,10 +61,6 @@ function allocate(length: number): Buffer {
   return Buffer.from(ab);
 }
 
-function detach(buf: Buffer): void {
-  detachHeap(buf.buffer as ArrayBuffer);
-}
-
 // What a dropped "write" mapping must still do: write back, then close.
 interface Pending {
   fd: number;
@@ -160,7 +156,7 @@ class PortableMapping implements BackendMapping {
       else closeIfIntact(state);
     }
     this.#state = null;
-    detach(this.#buf);
+    detachHeap(this.#buf);
     if (error !== undefined) throw error;
     return true;
   }
@@ -286,7 +282,7 @@ class PortableMapping implements BackendMapping {
     this.#buf = next;
     this.#expected = newLength;
     if (this.#state) this.#state.buf = next;
-    detach(old);
+    detachHeap(old);
   }
 }
 
