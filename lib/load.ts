@@ -39,10 +39,8 @@ export interface NativeAddon {
   stats(): { live: number; forcedGcs: number; windows: number };
   fileAdviceNames: string[];
   setRefuseExternalForTest(on: boolean): void;
-  setWaitForStore(on: boolean): void;
   setStoreFollowsObject(on: boolean): void;
   guardReassert(jsListening: boolean): boolean;
-  probeWindow(): ArrayBuffer | undefined;
   faults(h: NativeHandle): number;
   share(h: NativeHandle): number;
   attach(id: number): [NativeHandle, number];

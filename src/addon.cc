@@ -16,10 +16,15 @@
 //    A window is registered once for detaching and for its two finalizers,
 //    so the number of native records does not grow with the views.
 //  * A window holds the range until its ArrayBuffer object is collected
-//    (detached or not: see Holds). Where its memory was moved to another
-//    ArrayBuffer (a transfer; any transfer list on Deno), it holds the range
-//    until that memory itself is released (the store finalizer), because the
-//    moved copy may still be reading it. See g_wait_for_store.
+//    (detached or not: see Holds). Its memory may have been moved to another
+//    ArrayBuffer (ArrayBuffer.prototype.transfer(), any transfer list on
+//    Deno), which may still read it: then it holds the range until that
+//    memory itself is released (the store finalizer). A dead object cannot
+//    be asked whether it was moved, so the question is asked while it
+//    lives: a window is pinned (a strong reference) while its mapping's
+//    handle lives, and checked when the handle goes or at unmap(). A window
+//    whose death no check vouches for waits for its memory's release too.
+//    See Pin.
 //  * unmap() detaches every window first, so JavaScript can never reach the
 //    range again. It unmaps at once only if nothing else can reach it. A
 //    detached window whose ArrayBuffer was not yet collected may be held by
@@ -77,6 +82,7 @@ struct Retired {
 
 struct Window {
   Region* region = nullptr;
+  uint64_t checked = 0;        // the collection epoch in which it was last found not moved (see Pin)
   Retired* retired = nullptr;  // set when resize() retired the range it is over
   napi_ref ref = nullptr;      // weak, from napi_add_finalizer
   Window* prev = nullptr;      // in region->windows
@@ -87,6 +93,8 @@ struct Window {
   bool detached = false;       // detached by unmap() or resize()
   bool store_freed = false;    // the memory's finalizer ran (on this thread's queue)
   bool moved = false;          // found detached by someone else: its memory lives on elsewhere
+  bool pinned = false;         // `ref` is strong: the object cannot be collected (see Pin)
+  bool vouched = false;        // collected right after a check found it not moved
 };
 
 struct Region {
@@ -135,6 +143,10 @@ struct EnvData {
   std::mutex freed_mutex;
   std::vector<Window*> freed;
   std::atomic<bool> any_freed{false};
+  // Regions whose handle was collected with pinned windows (see Pin).
+  std::vector<Region*> orphans;
+  uint64_t epoch = 1;       // forced collections so far, plus one
+  bool forcing = false;     // inside a forced collection (ForceGc)
 };
 
 std::atomic<size_t> g_live{0};      // ranges mapped by this addon, process-wide
@@ -143,11 +155,6 @@ std::atomic<uint64_t> g_forced_gcs{0};
 // Tests set this to act as a runtime that refuses external buffers
 // (Electron 21+ returns napi_no_external_buffers_allowed).
 std::atomic<bool> g_refuse_external{false};
-// Set (by lib/backends/native.ts, from a probe at load) where postMessage or
-// structuredClone can move an external ArrayBuffer's memory to another
-// ArrayBuffer (Deno): then a window holds its range until the memory itself
-// is released, not merely until its object is detached or collected.
-std::atomic<bool> g_wait_for_store{false};
 // Set (by lib/backends/native.ts) on Bun, which calls an external
 // ArrayBuffer's finalizer when the object its memory was moved *from* dies,
 // while the ArrayBuffer it was moved to may still read it: there a window
@@ -476,6 +483,44 @@ void DrainFreed(EnvData* envd);
 // This thread's environment (one per thread: the main thread or a worker).
 thread_local EnvData* t_envd = nullptr;
 
+// Pinning. A window is made pinned (its reference strong) unless it is a raw
+// mapping's, so that its object outlives its mapping's handle. When the
+// handle is collected, its pinned windows wait in `orphans` until this
+// thread next runs outside a collection (OnFaultWake, or ForceGc before it
+// collects): there each is checked, moved (detached by someone else) or not,
+// and let go. The check vouches for the window only if it is collected
+// before any JavaScript runs again, which ForceGc arranges (see Holds).
+void Unpin(napi_env env, Window* w) {
+  if (!w->pinned) return;
+  napi_value ab = nullptr;
+  bool detached = false;
+  if (napi_get_reference_value(env, w->ref, &ab) == napi_ok && ab) {
+    napi_is_detached_arraybuffer(env, ab, &detached);
+  }
+  if (detached && !w->detached) w->moved = true;
+  w->checked = w->region->envd->epoch;
+  uint32_t count = 0;
+  napi_reference_unref(env, w->ref, &count);
+  w->pinned = false;
+}
+
+// Checks and lets go the pinned windows of collected handles; says whether
+// there were any.
+bool UnpinOrphans(EnvData* envd) {
+  if (envd->orphans.empty()) return false;
+  std::vector<Region*> orphans;
+  orphans.swap(envd->orphans);
+  napi_env env = envd->env;
+  napi_handle_scope scope;
+  bool scoped = napi_open_handle_scope(env, &scope) == napi_ok;
+  for (Region* r : orphans) {
+    for (Window* w = r->windows; w; w = w->next) Unpin(env, w);
+    Unref(r);  // taken by HandleFinalize
+  }
+  if (scoped) napi_close_handle_scope(env, scope);
+  return true;
+}
+
 // A full collection, so that the finalizers of dropped mappings run now.
 // Node-API has no call for it: V8's Isolate::LowMemoryNotification does it
 // where the runtime exports V8's C++ API (Node, and Bun's compatibility
@@ -490,11 +535,21 @@ void ForceGc() {
   static const LowMemory low_memory =
       reinterpret_cast<LowMemory>(os::FindSymbol("_ZN2v87Isolate21LowMemoryNotificationEv"));
   void* isolate = get_current && low_memory ? get_current() : nullptr;
-  if (isolate) {
+  EnvData* envd = t_envd;
+  // Two rounds at most: the first lets go the windows of handles collected
+  // before, the second those of handles the first collected.
+  for (int round = 0; isolate && round < 2; round++) {
+    bool unpinned = envd && UnpinOrphans(envd);
+    if (round > 0 && !unpinned) break;
     g_forced_gcs++;
+    if (envd) envd->forcing = true;
     low_memory(isolate);
+    if (envd) {
+      envd->forcing = false;
+      envd->epoch++;
+    }
   }
-  if (t_envd) DrainFreed(t_envd);  // windows released during the collection
+  if (envd) DrainFreed(envd);  // windows released during the collection
 }
 
 // Before making a mapping: if this process holds many, collect garbage so
@@ -539,6 +594,14 @@ void HandleFinalize(node_api_basic_env env, void* data, void*) {
     r->on_fault = nullptr;
   }
   r->handle_alive = false;
+  // Pinned windows are checked and let go outside the collection (see Pin).
+  for (Window* w = r->windows; w; w = w->next) {
+    if (!w->pinned) continue;
+    r->refs++;
+    r->envd->orphans.push_back(r);
+    if (r->envd->async) uv_async_send(r->envd->async);
+    break;
+  }
   Release(r);
   Unref(r);
 }
@@ -562,14 +625,22 @@ void LetGo(Window* w) {
 // Whether a window still holds its range. Its ArrayBuffer object, even
 // detached, may be held by native code with the pointer (Node's thread pool
 // keeps the object of a Buffer it works on): until the object is collected.
-// Its memory may live on in another ArrayBuffer where it was moved (a
-// transfer, or any transfer list on Deno): until the memory is released too.
-// The memory's release alone proves nothing: on Node, detaching releases it
-// while a job still has the pointer.
+// Its memory may live on in another ArrayBuffer where it was moved: until
+// the memory is released too. The memory's release alone proves nothing:
+// on Node, detaching releases it while a job still has the pointer.
+//
+// Whether it was moved is known for a window detached by us (unmap(),
+// resize(): not moved, and it cannot be moved after), for one found
+// detached by a check (moved), and for one collected in a forced collection
+// right after a check found it not moved (vouched). Any other death may
+// follow a move, so it waits for the memory's release as well; the range
+// stays mapped (the moved copy still reads the file) until then.
 bool Holds(const Window* w) {
   if (w->moved && g_store_follows_object) return true;  // nothing will tell when the memory goes
   if (!w->object_dead) return true;
-  return (g_wait_for_store || w->moved) && !w->store_freed;
+  if (w->moved) return !w->store_freed;
+  if (w->detached || w->vouched) return false;
+  return !w->store_freed;
 }
 
 void Update(Window* w) {
@@ -602,6 +673,9 @@ void WindowCleanup(napi_env env, void* data, void*) {
 void WindowFinalize(node_api_basic_env env, void* data, void*) {
   Window* w = static_cast<Window*>(data);
   w->object_dead = true;
+  EnvData* envd = w->region->envd;
+  // No JavaScript ran between the check and this collection: it was not moved.
+  w->vouched = envd->forcing && !w->moved && w->checked == envd->epoch;
   Update(w);
   if (node_api_post_finalizer(env, WindowCleanup, w, nullptr) != napi_ok) {
     // The environment is going away; the struct is left to the process.
@@ -702,12 +776,17 @@ void DetachAll(napi_env env, Region* r) {
     // collected: native code may hold the ArrayBuffer (and its pointer)
     // while it runs. A moved one holds it until its memory is released.
     if (was_detached) w->moved = true;
+    if (w->pinned) {
+      uint32_t count = 0;
+      napi_reference_unref(env, w->ref, &count);
+      w->pinned = false;
+    }
   }
 }
 
 // An external ArrayBuffer over `length` bytes at `offset` (user
-// coordinates), registered as a window of `r`.
-napi_value NewWindow(napi_env env, Region* r, size_t offset, size_t length) {
+// coordinates), registered as a window of `r`; pinned (see Pin) if `pin`.
+napi_value NewWindow(napi_env env, Region* r, size_t offset, size_t length, bool pin) {
   napi_value ab;
   if (length == 0 || !r->base) {
     CHECK_NAPI(env, napi_create_arraybuffer(env, 0, nullptr, &ab));
@@ -747,6 +826,8 @@ napi_value NewWindow(napi_env env, Region* r, size_t offset, size_t length) {
     ThrowStatus(env, s, "napi_add_finalizer");
     return nullptr;
   }
+  uint32_t count = 0;
+  if (pin && napi_reference_ref(env, w->ref, &count) == napi_ok) w->pinned = true;
   return ab;
 }
 
@@ -1059,7 +1140,7 @@ napi_value WindowJs(napi_env env, napi_callback_info info) {
     return nullptr;
   }
   DrainFreed(r->envd);
-  return NewWindow(env, r, static_cast<size_t>(offset), static_cast<size_t>(length));
+  return NewWindow(env, r, static_cast<size_t>(offset), static_cast<size_t>(length), true);
 }
 
 void CancelWaits(Region* r);
@@ -1694,7 +1775,7 @@ napi_value RawMmapJs(napi_env env, napi_callback_info info) {
     ThrowSys(env, e);
     return nullptr;
   }
-  napi_value buf = NewWindow(env, r, 0, r->length);
+  napi_value buf = NewWindow(env, r, 0, r->length, false);  // the user's to drop: never pinned
   if (!buf) {
     Release(r);
     Unref(r);
@@ -1871,7 +1952,9 @@ void ReportFaults(napi_env env, EnvData* envd, Region* r, bool final) {
 // Runs on the thread's event loop after the guard woke it.
 void OnFaultWake(uv_async_t* async) {
   EnvData* envd = static_cast<EnvData*>(async->data);
-  DrainFreed(envd);  // the same wake-up serves released windows
+  // The same wake-up serves released windows and collected handles.
+  DrainFreed(envd);
+  UnpinOrphans(envd);
   napi_env env = envd->env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
@@ -2109,8 +2192,7 @@ napi_value NotifyJs(napi_env env, napi_callback_info info) {
 }
 
 // The process-wide switches lib/ sets, each from one boolean argument.
-// setWaitForStore and setStoreFollowsObject only ever switch on, before the
-// first window is made.
+// setStoreFollowsObject only ever switches on, before the first window is made.
 napi_value SetFlag(napi_env env, napi_callback_info info, std::atomic<bool>* flag, bool only_on) {
   Args a(env, info);
   bool on;
@@ -2122,11 +2204,6 @@ napi_value SetFlag(napi_env env, napi_callback_info info, std::atomic<bool>* fla
 // setRefuseExternalForTest(bool): see g_refuse_external.
 napi_value SetRefuseExternalJs(napi_env env, napi_callback_info info) {
   return SetFlag(env, info, &g_refuse_external, false);
-}
-
-// setWaitForStore(bool): see g_wait_for_store.
-napi_value SetWaitForStoreJs(napi_env env, napi_callback_info info) {
-  return SetFlag(env, info, &g_wait_for_store, true);
 }
 
 // setStoreFollowsObject(bool): see g_store_follows_object.
@@ -2145,19 +2222,14 @@ napi_value GuardReassertJs(napi_env env, napi_callback_info info) {
   return v;
 }
 
-// probeWindow() => a one-byte external ArrayBuffer over static memory, for
-// the load-time probe of what postMessage does with external memory.
-napi_value ProbeWindowJs(napi_env env, napi_callback_info) {
-  static uint8_t probe[1];
-  napi_value ab;
-  napi_status s = g_refuse_external ? napi_no_external_buffers_allowed
-                                    : napi_create_external_arraybuffer(env, probe, 1, nullptr, nullptr, &ab);
-  if (s != napi_ok) return Undefined(env);
-  return ab;
-}
-
 void EnvTeardown(napi_env, void* data, void*) {
   EnvData* envd = static_cast<EnvData*>(data);
+  // The runtime finalized every object and released the memory of the last
+  // external ArrayBuffers (Node does that in cleanup hooks, before this):
+  // give those ranges back.
+  for (Region* r : envd->orphans) Unref(r);
+  envd->orphans.clear();
+  DrainFreed(envd);
   envd->dead = true;
   FreeEnvData(envd);
 }
@@ -2211,10 +2283,8 @@ napi_value Init(napi_env env, napi_value exports) {
       {"rawMincore", RawMincoreJs}, {"stats", StatsJs},
       {"fileAdvise", FileAdviseJs},
       {"setRefuseExternalForTest", SetRefuseExternalJs},
-      {"setWaitForStore", SetWaitForStoreJs},
       {"setStoreFollowsObject", SetStoreFollowsObjectJs},
       {"guardReassert", GuardReassertJs},
-      {"probeWindow", ProbeWindowJs},
       {"faults", FaultsJs},
       {"share", ShareJs},
       {"attach", AttachJs},

@@ -155,3 +155,42 @@ test("a window moved away by ArrayBuffer.prototype.transfer(), then unmap(): the
   assert.match(r.stdout, /moved memory read after unmap, sum 0/, ended(r));
   t.done();
 });
+
+test("memory moved away by transfer() keeps its mapping when the mapping is dropped without unmap() and collected", {
+  skip: typeof ArrayBuffer.prototype.transfer !== "function" ? "this runtime has no ArrayBuffer.prototype.transfer"
+    : portable ? "the portable backend's memory is a heap ArrayBuffer: a move takes it whole" : false,
+}, () => {
+  const t = tempDir();
+  const p = t.file("dropped.bin", Buffer.alloc(1 << 20, 0x41));
+  const r = runChild(`
+    import { map, mapAnonymous } from "memmap";
+    const gc = globalThis.gc ?? ((full) => globalThis.Bun.gc(full));
+    const collect = async () => { for (let i = 0; i < 3; i++) { gc(true); await new Promise((res) => setTimeout(res, 20)); } };
+    const moved = [];
+    // Moved while the mapping lives, then the mapping dropped.
+    for (let i = 0; i < 8; i++) {
+      let m = map(${JSON.stringify(p)});
+      moved.push(m.view(8192, 64).buffer.transfer(), m.buffer.buffer.transfer());
+      m = null;
+    }
+    // A view kept past its mapping's collection, moved only then.
+    let kept = [];
+    for (let i = 0; i < 8; i++) kept.push(map(${JSON.stringify(p)}).view(4096, 64));
+    await collect();
+    for (const v of kept) moved.push(v.buffer.transfer());
+    kept = null;
+    await collect();
+    // New mappings may take any address the dropped ones gave back; fill them.
+    const fresh = [];
+    for (let i = 0; i < 64; i++) { const a = mapAnonymous(1 << 20); a.buffer.fill(0x55); fresh.push(a); }
+    let other = 0;
+    for (const ab of moved) for (const b of new Uint8Array(ab)) if (b !== 0x41) other++;
+    for (const ab of moved) new Uint8Array(ab).fill(7);   // nor may a write land in another mapping
+    const intact = fresh.every((a) => a.buffer.every((b) => b === 0x55));
+    console.log("moved", moved.length, "read after collection, bytes not the file's:", other, "fresh intact", intact);
+  `, ["--expose-gc"]);
+  assert.equal(r.signal, null, ended(r));
+  assert.equal(r.status, 0, ended(r));
+  assert.match(r.stdout, /moved 24 read after collection, bytes not the file's: 0 fresh intact true/, ended(r));
+  t.done();
+});

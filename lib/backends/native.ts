@@ -9,21 +9,9 @@ const ACCESS = { read: 0, write: 1, copy: 2 } as const;
 
 // Windows are not marked untransferable (markAsUntransferable): on Node 24+
 // and Deno the mark is a V8 detach key, and Node-API's detach (unmap) then
-// aborts the process. None is needed where postMessage and structuredClone
-// cannot move an external ArrayBuffer's memory: Node 20 copies it, Node 22+
-// and Bun throw DataCloneError. Where they can (Deno), the addon is told to
-// keep a window's range mapped until the moved memory itself is released.
-// The probe asks the runtime rather than its name.
-function storesCanMove(addon: NativeAddon): boolean {
-  const probe = addon.probeWindow();
-  if (probe === undefined) return false;
-  try {
-    structuredClone(probe, { transfer: [probe] });
-  } catch {
-    return false; // refused: nothing moves
-  }
-  return probe.byteLength === 0; // detached by the transfer: the memory moved
-}
+// aborts the process. Instead, the addon keeps a window's range mapped until
+// both its object is collected and its memory released, so memory moved to
+// another ArrayBuffer (transfer(), a transfer list on Deno) stays readable.
 
 // Where a runtime refuses external buffers (napi_no_external_buffers_allowed),
 // a mapping degrades to the portable backend's copies instead of failing.
@@ -156,7 +144,6 @@ function keepTheGuard(addon: NativeAddon): void {
 }
 
 export function nativeBackend(addon: NativeAddon, reason: string): Backend {
-  if (storesCanMove(addon)) addon.setWaitForStore(true);
   // Bun calls an external ArrayBuffer's finalizer when the object its memory
   // was moved from (ArrayBuffer.prototype.transfer) dies, not when the memory
   // goes: a range whose window was moved is then kept quarantined for good.
