@@ -1484,6 +1484,17 @@ napi_value ResidencyJs(napi_env env, napi_callback_info info) {
   return buf;
 }
 
+// Copies a private mapping's own pages into `to`, a fresh mapping of the
+// same kind (see os::CopyPrivatePages). A fresh file mapping is guarded for
+// the copy: the file may have shrunk meanwhile.
+SysErr CopyOwnPages(Region* r, void* to, size_t len, bool file) {
+  int slot = -1;
+  if (file && (slot = guard::Add(to, len, nullptr, nullptr)) < 0) return Fail(ENOMEM, "mmap");
+  os::CopyPrivatePages(r->base, to, std::min(len, r->map_len), !file);
+  if (slot >= 0) guard::Remove(slot);
+  return Ok();
+}
+
 // resize(handle, newLength). Views handed out before are detached.
 napi_value ResizeJs(napi_env env, napi_callback_info info) {
   Args a(env, info);
@@ -1547,27 +1558,35 @@ napi_value ResizeJs(napi_env env, napi_callback_info info) {
   }
   size_t new_map_len = new_length > 0 ? r->delta + static_cast<size_t>(new_length) : 0;
   // Windows over the current range may still be held by native code (a
-  // thread-pool job with the pointer): then the range must not move away
-  // under them. Where the pages live in the file or the memfd (a shared
-  // mapping), the new range is mapped afresh and the old one is retired:
-  // quarantined, and given back when its last window is collected.
-  // Private mappings still move with mremap (their own pages would be lost
-  // otherwise): see docs/safety.md.
-  bool retire = r->base && r->holding > 0 && file &&
-                (r->access == Access::kWrite || r->access == Access::kAnonShared);
+  // thread-pool job with the pointer, memory moved by transfer()): then the
+  // range must not move away under them. It grows where it is if it can.
+  // Otherwise the new range is mapped afresh and the old one is retired:
+  // quarantined, and given back when its last window is collected. A shared
+  // mapping's pages live in the file (or memfd); a private one's own pages
+  // (written, or copied on write) are copied over first.
+  bool shared = r->access == Access::kWrite || r->access == Access::kAnonShared;
+  bool held = r->base && r->holding > 0;
+  bool retire = false;
   void* base = nullptr;
   if (new_map_len == 0) {
-    base = nullptr;
-  } else if (retire) {
-    e = WithReclaim([&] {
-      return os::MapFile(Access::kWrite, r->fd, r->file_offset, new_map_len, r->opts, &base);
-    });
+    retire = held;
   } else if (!r->base) {
     e = WithReclaim([&] {
-      return file ? os::MapFile(r->access == Access::kAnonShared ? Access::kWrite : r->access,
-                                r->fd, r->file_offset, new_map_len, r->opts, &base)
+      return file ? os::MapFile(shared ? Access::kWrite : r->access, r->fd, r->file_offset, new_map_len, r->opts, &base)
                   : os::MapAnonymous(r->access, new_map_len, r->opts, &base);
     });
+  } else if (held && new_map_len >= r->map_len && !os::RemapInPlace(r->base, r->map_len, new_map_len)) {
+    base = r->base;  // grown in place: every window over it stays valid
+  } else if (held) {
+    retire = true;
+    e = WithReclaim([&] {
+      return file ? os::MapFile(shared ? Access::kWrite : r->access, r->fd, r->file_offset, new_map_len, r->opts, &base)
+                  : os::MapAnonymous(r->access, new_map_len, r->opts, &base);
+    });
+    if (!e && !shared && (e = CopyOwnPages(r, base, new_map_len, file))) {
+      os::Unmap(base, new_map_len);
+      base = nullptr;
+    }
   } else {
     // Out of the guard while the range moves: its old address may be reused.
     guard::Move(r->slot, nullptr, 0);

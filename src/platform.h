@@ -86,6 +86,15 @@ SysErr Unmap(void* addr, size_t length);
 SysErr Quarantine(void* addr, size_t length);
 // Moves or resizes a mapping; *out receives the (possibly new) address.
 SysErr Remap(void* addr, size_t old_length, size_t new_length, void** out);
+// Resizes a mapping where it is, or fails (ENOMEM: no room after it).
+SysErr RemapInPlace(void* addr, size_t old_length, size_t new_length);
+// Copies into `to` every page of the private mapping `from` that holds the
+// process's own bytes (written, or copied on write), over the pages that
+// hold the first `length` bytes. Pages still shared with the file or never touched are left alone,
+// so `to` (a fresh mapping of the same file range, or fresh anonymous memory
+// when `to_zeroed`) ends up with `from`'s contents. Both ranges must be safe
+// to touch (guarded against SIGBUS where they map a file).
+void CopyPrivatePages(const void* from, void* to, size_t length, bool to_zeroed);
 
 SysErr Sync(void* addr, size_t length, bool async);
 SysErr SyncRaw(void* addr, size_t length, int flags);

@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <algorithm>
 #include <climits>
 #include <ctime>
 #if defined(__linux__)
@@ -279,6 +280,74 @@ SysErr Remap(void* addr, size_t old_length, size_t new_length, void** out) {
   (void)out;
   return Fail(ENOTSUP, "mremap");
 #endif
+}
+
+SysErr RemapInPlace(void* addr, size_t old_length, size_t new_length) {
+#if defined(__linux__)
+  if (mremap(addr, old_length, new_length, 0) == MAP_FAILED) return Fail(errno, "mremap");
+  return Ok();
+#else
+  (void)addr;
+  (void)old_length;
+  (void)new_length;
+  return Fail(ENOTSUP, "mremap");
+#endif
+}
+
+namespace {
+
+bool AllZero(const uint8_t* p, size_t n) {
+  static const uint8_t zeros[256] = {};
+  for (size_t i = 0; i < n; i += sizeof zeros) {
+    if (memcmp(p + i, zeros, sizeof zeros) != 0) return false;
+  }
+  return true;
+}
+
+// Copies one page unless `to` holds its bytes already.
+void CopyPage(const uint8_t* from, uint8_t* to, size_t page, bool to_zeroed) {
+  if (to_zeroed ? AllZero(from, page) : memcmp(from, to, page) == 0) return;
+  memcpy(to, from, page);
+}
+
+}  // namespace
+
+// Which pages are the process's own comes from /proc/self/pagemap: one
+// 64-bit entry a page, bit 63 present, 62 swapped, 61 "file page or shared
+// anonymous". A present or swapped page that is not a file page is
+// anonymous: written (copy on write), or the zero page of a read. The flags
+// are readable without privilege (only the frame numbers are hidden).
+// Where pagemap cannot be read, every page is compared instead: correct,
+// but it reads the whole range.
+void CopyPrivatePages(const void* from_v, void* to_v, size_t length, bool to_zeroed) {
+  const uint8_t* from = static_cast<const uint8_t*>(from_v);
+  uint8_t* to = static_cast<uint8_t*>(to_v);
+  const size_t page = PageSize();
+  const size_t pages = (length + page - 1) / page;  // mappings hold whole pages
+  int fd = -1;
+#if defined(__linux__)
+  fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+#endif
+  uint64_t entries[512];
+  size_t i = 0;
+  while (i < pages) {
+    size_t n = std::min(pages - i, sizeof entries / sizeof entries[0]);
+    off_t at = static_cast<off_t>((reinterpret_cast<uintptr_t>(from) / page + i) * sizeof(uint64_t));
+    ssize_t got = fd >= 0 ? pread(fd, entries, n * sizeof(uint64_t), at) : -1;
+    if (got < static_cast<ssize_t>(sizeof(uint64_t))) {
+      if (fd >= 0) close(fd);
+      fd = -1;
+      for (; i < pages; i++) CopyPage(from + i * page, to + i * page, page, to_zeroed);
+      break;
+    }
+    n = static_cast<size_t>(got) / sizeof(uint64_t);
+    for (size_t k = 0; k < n; k++, i++) {
+      uint64_t e = entries[k];
+      bool own = ((e >> 63) & 1 || (e >> 62) & 1) && !((e >> 61) & 1);
+      if (own) CopyPage(from + i * page, to + i * page, page, to_zeroed);
+    }
+  }
+  if (fd >= 0) close(fd);
 }
 
 SysErr Sync(void* addr, size_t length, bool async) {

@@ -130,3 +130,62 @@ test("crypto.randomFill still running when resize() moves a shared mapping: no c
   assert.equal(readFileSync(p)[0], 0x21, "writes through the resized mapping reached the file");
   t.done();
 });
+
+test("crypto.randomFill still running when resize() moves or shrinks a private mapping: no crash, the mapping's own bytes kept, the file untouched", { skip: portable ? "the portable backend's resize() copies into a new heap Buffer; the old one is kept while reachable (lib/detach.ts)" : false }, () => {
+  const t = tempDir();
+  const p = t.file("private.bin", pattern(8 << 20));
+  const r = survives(`
+    import { map, mapAnonymous } from "memmap";
+    import { randomFill } from "node:crypto";
+    import { readFileSync } from "node:fs";
+    const file = readFileSync(${JSON.stringify(p)});
+    let done = 0, checked = 0;
+    const fail = (what) => { console.log("WRONG", what); process.exit(3); };
+    for (let i = 0; i < 24; i++) {
+      const kind = ["read", "copy", "anonymous"][i % 3];
+      const grow = (i >> 1) % 2 === 0;
+      const m = kind === "anonymous" ? mapAnonymous(6 << 20) : map(${JSON.stringify(p)}, { access: kind, length: 6 << 20 });
+      // The mapping's own pages: written at both ends of what the resize keeps.
+      m.buffer[0] = 0xa1; m.buffer[4095] = 0xa2; m.buffer[(4 << 20) - 1] = 0xa3;
+      randomFill(m.view(5 << 20, 1 << 20), () => done++);  // the pool writes into the old range
+      m.resize(grow ? (kind === "anonymous" ? 64 << 20 : 8 << 20) : 4 << 20); // a read or copy mapping can't pass the file's end
+      const b = m.buffer;
+      if (b[0] !== 0xa1 || b[4095] !== 0xa2 || b[(4 << 20) - 1] !== 0xa3) fail(kind + " lost its own bytes");
+      const clean = kind === "anonymous" ? b.subarray(4096, 1 << 20).every((x) => x === 0)
+                                         : b.subarray(4096, 1 << 20).equals(file.subarray(4096, 1 << 20));
+      if (!clean) fail(kind + ": untouched pages changed");
+      b[8] = 0x33;                                           // the new range works
+      m.unmap();
+      checked++;
+    }
+    while (done < 24) await new Promise((res) => setTimeout(res, 5));
+    console.log("checked", checked, "all", done, "jobs ended");
+  `);
+  assert.match(r.stdout, /checked 24 all 24 jobs ended/, ended(r));
+  assert.ok(readFileSync(p).equals(pattern(8 << 20)), "a private mapping never writes the file");
+  t.done();
+});
+
+test("resize() of a private mapping whose windows are held copies only its own pages, not the file's", { skip: portable ? "the portable backend holds a copy of the file anyway" : false }, () => {
+  const t = tempDir();
+  const p = t.file("big.bin", pattern(256 << 20));
+  const r = survives(`
+    import { map } from "memmap";
+    import { readFileSync } from "node:fs";
+    const anon = () => Number(/RssAnon:\\s+(\\d+)/.exec(readFileSync("/proc/self/status", "utf8"))[1]) * 1024;
+    const m = map(${JSON.stringify(p)}, { access: "copy" });
+    const held = m.buffer;                    // a window over the old range: the resize must not move under it
+    let sum = 0;
+    for (let i = 0; i < held.length; i += 4096) sum += held[i]; // every page read: the file's, not ours
+    held.fill(7, 0, 1 << 20);                 // 1 MiB of the mapping's own
+    const before = anon();
+    m.resize(200 << 20);
+    const grown = anon() - before;
+    const b = m.buffer;
+    if (b[0] !== 7 || b[(1 << 20) - 1] !== 7 || b[1 << 20] !== ${pattern(256 << 20)[1 << 20]}) { console.log("WRONG bytes"); process.exit(3); }
+    console.log("anonymous memory grew by", grown, "bytes; sum", sum);
+  `);
+  const grown = Number(/grew by (-?\d+) bytes/.exec(r.stdout)?.[1]);
+  assert.ok(grown < 32 << 20, `resize() copied ${grown} bytes; at most the 1 MiB written (plus noise) was expected\n${ended(r)}`);
+  t.done();
+});
