@@ -194,3 +194,38 @@ test("memory moved away by transfer() keeps its mapping when the mapping is drop
   assert.match(r.stdout, /moved 24 read after collection, bytes not the file's: 0 fresh intact true/, ended(r));
   t.done();
 });
+
+test("memory moved away by transfer(), then resize() of a private or shared mapping: the moved memory stays readable and writes land in no other mapping", {
+  skip: typeof ArrayBuffer.prototype.transfer !== "function" ? "this runtime has no ArrayBuffer.prototype.transfer"
+    : portable ? "the portable backend's memory is a heap ArrayBuffer: a move takes it whole" : false,
+}, () => {
+  const t = tempDir();
+  const p = t.file("resized.bin", Buffer.alloc(4 << 20, 0x41));
+  const r = runChild(`
+    import { map, mapAnonymous } from "memmap";
+    const gc = globalThis.gc ?? ((full) => globalThis.Bun.gc(full));
+    const moved = [];
+    const maps = [];
+    for (const access of ["read", "copy", "write"]) {
+      for (const size of [1 << 20, 3 << 20]) {
+        const m = map(${JSON.stringify(p)}, { access, length: 2 << 20 });
+        moved.push(m.view(4096, 64).buffer.transfer(), m.buffer.buffer.transfer());
+        m.resize(size);                                      // shrinks (a fresh range) or grows
+        maps.push(m);
+      }
+    }
+    for (let i = 0; i < 3; i++) { gc(true); await new Promise((res) => setTimeout(res, 20)); }
+    const fresh = [];
+    for (let i = 0; i < 32; i++) { const a = mapAnonymous(2 << 20); a.buffer.fill(0x55); fresh.push(a); }
+    let other = 0;
+    for (const ab of moved) for (const b of new Uint8Array(ab)) if (b !== 0x41 && b !== 0) other++;
+    for (const ab of moved) new Uint8Array(ab).fill(7);
+    const intact = fresh.every((a) => a.buffer.every((b) => b === 0x55));
+    const mapsIntact = maps.every((m) => m.buffer.every((b) => b === 0x41 || b === 7));
+    console.log("moved", moved.length, "bytes neither the file's nor zero:", other, "fresh intact", intact, "mappings readable", mapsIntact);
+  `, ["--expose-gc"]);
+  assert.equal(r.signal, null, ended(r));
+  assert.equal(r.status, 0, ended(r));
+  assert.match(r.stdout, /moved 12 bytes neither the file's nor zero: 0 fresh intact true mappings readable true/, ended(r));
+  t.done();
+});
