@@ -21,7 +21,7 @@ if (process.argv[2] === "--consumer") {
   for (;;) {
     const sent = Atomics.load(words, SENT);
     if (sent === count) {
-      await box.waitAsync(SENT, sent); // sleeps until the producer notifies
+      await box.waitAsync(SENT, sent, Infinity, { persistent: true }); // sleeps until the producer notifies; persistent: nothing else keeps this process alive
       continue;
     }
     const text = box.buffer.toString("utf8", SLOT, SLOT + Atomics.load(words, LENGTH));

@@ -59,7 +59,7 @@ export interface BackendMapping extends WindowSource {
   /** An id that attach() in another thread of this process maps. */
   share(): number;
   wait(byteOffset: number, expected: number, timeoutMs: number): "ok" | "not-equal" | "timed-out";
-  waitAsync(byteOffset: number, expected: number, timeoutMs: number): Promise<"ok" | "not-equal" | "timed-out">;
+  waitAsync(byteOffset: number, expected: number, timeoutMs: number, persistent: boolean): Promise<"ok" | "not-equal" | "timed-out">;
   notify(byteOffset: number, count: number): number;
 }
 

@@ -55,12 +55,19 @@ export function native<T>(fn: () => T, path?: string): T {
 }
 
 /** The same for a promise-returning native call. */
-export async function nativeAsync<T>(fn: () => Promise<T>, path?: string): Promise<T> {
+export function nativeAsync<T>(fn: () => Promise<T>, path?: string): Promise<T> {
+  // Not an async function: its suspended frame would keep `fn` (and the
+  // mapping it closes over) reachable for as long as the native promise is
+  // pending, and a pending waitAsync() must not keep its mapping alive.
+  let pending: Promise<T>;
   try {
-    return await fn();
+    pending = fn();
   } catch (e) {
-    throw fromNative(e, path);
+    return Promise.reject(fromNative(e, path));
   }
+  return pending.then(undefined, (e: unknown) => {
+    throw fromNative(e, path);
+  });
 }
 
 function coded<E extends Error>(err: E, code: string): E & { code: string } {

@@ -49,7 +49,7 @@ export interface NativeAddon {
   shmUnlink(name: string): void;
   closeFd(fd: number): void;
   wait(h: NativeHandle, byteOffset: number, expected: number, timeoutMs: number): WaitResult;
-  waitAsync(h: NativeHandle, byteOffset: number, expected: number, timeoutMs: number): Promise<WaitResult>;
+  waitAsync(h: NativeHandle, byteOffset: number, expected: number, timeoutMs: number, persistent: boolean): Promise<WaitResult>;
   notify(h: NativeHandle, byteOffset: number, count: number): number;
   setFaultCallback(h: NativeHandle, fn: ((offset: number, length: number, pages: number) => void) | null): void;
   fileAdvise(path: string | null, fd: number, offset: number, length: number, advice: string): void;

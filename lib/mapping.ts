@@ -337,14 +337,21 @@ export class Mapping implements Disposable {
     return native(() => this.#open().wait(at, expected, timeout));
   }
 
-  /** {@link Mapping.wait} on the thread pool, off the event loop. */
-  waitAsync(index: number, expected: number, timeoutMs = Infinity): Promise<"ok" | "not-equal" | "timed-out"> {
+  /**
+   * {@link Mapping.wait} without blocking: on a waiter thread of memmap's
+   * own, never on the thread pool. Like Atomics.waitAsync, a pending wait
+   * does not keep the event loop alive, unless `persistent` is set (as
+   * fs.watch's option). unmap(), or the mapping's collection, rejects it
+   * with ERR_MEMMAP_CLOSED.
+   */
+  waitAsync(index: number, expected: number, timeoutMs = Infinity, options?: { persistent?: boolean }): Promise<"ok" | "not-equal" | "timed-out"> {
     try {
       const at = this.#word(index);
       validateInteger(expected, "expected", -0x80000000, 0x7fffffff);
       const timeout = timeoutMs === Infinity ? -1 : validateInteger(timeoutMs, "timeoutMs");
+      const persistent = optionalBoolean(optionsObject(options), "persistent");
       const m = this.#open();
-      return nativeAsync(() => m.waitAsync(at, expected, timeout));
+      return nativeAsync(() => m.waitAsync(at, expected, timeout, persistent));
     } catch (e) {
       return Promise.reject(e);
     }

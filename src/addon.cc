@@ -61,12 +61,16 @@
 
 #include "guard.h"
 #include "platform.h"
+#include "waiter.h"
 
 namespace memmap {
 namespace {
 
 struct EnvData;
 struct Region;
+// How a waitAsync() call ended: by the waiter (woken, timed out, failed),
+// by unmap(), or by the collection of its mapping's handle.
+enum class WaitEnd { kWaiter, kUnmapped, kCollected };
 
 // One external ArrayBuffer over part of a Region. Lives until both of its
 // finalizers ran: the object's (napi_add_finalizer, inside GC) and the
@@ -122,7 +126,7 @@ struct Region {
   double fault_offset = -1;      // the gone range's start in that call
   napi_ref on_fault = nullptr;  // JavaScript callback for faults, if any
   uint64_t shared_id = 0;       // in the shared-memory registry (share/attach)
-  std::vector<struct Work*> waits;  // waitAsync() work running on this range
+  std::vector<struct AsyncWait*> waits;  // waitAsync() calls pending on this range
   Window* windows = nullptr;  // every window not yet freed (a list)
   size_t holding = 0;         // windows that keep the range mapped
 };
@@ -145,6 +149,11 @@ struct EnvData {
   std::atomic<bool> any_freed{false};
   // Regions whose handle was collected with pinned windows (see Pin).
   std::vector<Region*> orphans;
+  // Pending waitAsync() calls of this thread, and how they come back.
+  std::set<struct AsyncWait*> waits;
+  size_t persistent_waits = 0;          // ...of which keep the event loop alive
+  uint64_t wait_seq = 0;
+  napi_threadsafe_function wait_tsfn = nullptr;
   uint64_t epoch = 1;       // forced collections so far, plus one
   bool forcing = false;     // inside a forced collection (ForceGc)
 };
@@ -480,6 +489,7 @@ void Release(Region* r) {
 }
 
 void DrainFreed(EnvData* envd);
+void CancelWaits(napi_env env, Region* r, WaitEnd end);
 // This thread's environment (one per thread: the main thread or a worker).
 thread_local EnvData* t_envd = nullptr;
 
@@ -594,6 +604,7 @@ void HandleFinalize(node_api_basic_env env, void* data, void*) {
     r->on_fault = nullptr;
   }
   r->handle_alive = false;
+  CancelWaits(nullptr, r, WaitEnd::kCollected);  // nobody can notify through this mapping any more
   // Pinned windows are checked and let go outside the collection (see Pin).
   for (Window* w = r->windows; w; w = w->next) {
     if (!w->pinned) continue;
@@ -1143,7 +1154,6 @@ napi_value WindowJs(napi_env env, napi_callback_info info) {
   return NewWindow(env, r, static_cast<size_t>(offset), static_cast<size_t>(length), true);
 }
 
-void CancelWaits(Region* r);
 void ReportFaults(napi_env env, EnvData* envd, Region* r, bool final);
 
 // unmap(handle) => boolean (false when it was already closed)
@@ -1162,7 +1172,7 @@ napi_value UnmapJs(napi_env env, napi_callback_info info) {
   // the callback is let go.
   if (r->on_fault && r->slot >= 0) ReportFaults(env, GetEnvData(env), r, true);
   DetachAll(env, r);
-  CancelWaits(r);  // they end within one slice
+  CancelWaits(env, r, WaitEnd::kUnmapped);  // rejected now
   if (r->on_fault) {
     napi_delete_reference(env, r->on_fault);
     r->on_fault = nullptr;
@@ -1193,25 +1203,18 @@ napi_value FlushSyncJs(napi_env env, napi_callback_info info) {
   return Undefined(env);
 }
 
-// Thread-pool work on a range: flush (msync MS_SYNC) or prefetch.
+// Thread-pool work on a range.
+enum class WorkKind { kFlush, kPrefetch };
+
 struct Work {
   napi_async_work work = nullptr;
   napi_deferred deferred = nullptr;
   Region* region = nullptr;
   uint8_t* addr = nullptr;
   size_t len = 0;
-  int kind = 0;  // 0 flush, 1 prefetch, 2 wait
+  WorkKind kind = WorkKind::kFlush;
   SysErr result;
-  int32_t expected = 0;      // wait: the value to wait on
-  int64_t timeout_ns = -1;   // wait: -1 for none
-  int outcome = 0;           // wait: see os::WaitOnAddress
-  std::atomic<bool> cancelled{false};  // wait: unmap() ran
-  bool slice_expired = false;          // wait: queue another slice
 };
-
-void CancelWaits(Region* r) {
-  for (Work* w : r->waits) w->cancelled = true;
-}
 
 // Whether this thread can still run JavaScript: an experimental Node-API env
 // answers napi_cannot_run_js once teardown (worker termination, exit) began.
@@ -1235,96 +1238,32 @@ bool CanRunJs(EnvData* envd) {
   return alive;
 }
 
-const char* WaitOutcome(int outcome) {
-  return outcome == 0 ? "ok" : outcome == 1 ? "not-equal" : "timed-out";
-}
-
-// A wait on the thread pool lasts one slice at most; the JavaScript thread
-// queues the next slice (WorkComplete). So unmap() (which sets `cancelled`)
-// ends a wait within a slice without waking other processes' waiters on the
-// word, and nothing in the pool outlives a worker's teardown or process
-// exit by more than a slice: both wait for (or join) the pool's threads.
-constexpr int64_t kWaitSlice = 50 * 1000000LL;
-
-void RunWait(Work* w) {
-  w->slice_expired = false;
-  if (w->cancelled) return;
-  int64_t slice = w->timeout_ns < 0 ? kWaitSlice : std::min(w->timeout_ns, kWaitSlice);
-  int o = 0;
-  SysErr e = os::WaitOnAddress(w->addr, w->expected, slice, &o);
-  if (e) {
-    w->result = e;
-    return;
-  }
-  if (o == 2) {
-    if (w->timeout_ns >= 0) {
-      w->timeout_ns -= slice;
-      if (w->timeout_ns <= 0) {
-        w->outcome = 2;
-        return;
-      }
-    }
-    w->slice_expired = true;  // not over yet: wait another slice
-    return;
-  }
-  w->outcome = o;
-}
-
 void WorkExecute(napi_env, void* data) {
   Work* w = static_cast<Work*>(data);
-  if (w->kind == 2) return RunWait(w);
   if (w->len == 0) return;
-  w->result = w->kind == 0 ? os::Sync(w->addr, w->len, false)
-                           : os::Populate(w->addr, w->len);
+  w->result = w->kind == WorkKind::kFlush ? os::Sync(w->addr, w->len, false) : os::Populate(w->addr, w->len);
+}
+
+napi_value CodedError(napi_env env, const char* code, const std::string& text) {
+  napi_value err = nullptr, msg, c;
+  napi_create_string_utf8(env, text.c_str(), text.size(), &msg);
+  napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &c);
+  napi_create_error(env, c, msg, &err);
+  return err ? err : Undefined(env);
 }
 
 void WorkComplete(napi_env env, napi_status status, void* data) {
   Work* w = static_cast<Work*>(data);
   Region* r = w->region;
-  if (w->kind == 2 && status == napi_ok && !w->result && w->slice_expired && !w->cancelled) {
-    // Another slice, unless this thread is going away (then the wait ends
-    // with the mapping: rejected below as closed).
-    if (CanRunJs(r->envd)) {
-      napi_delete_async_work(env, w->work);
-      w->work = nullptr;
-      napi_value name;
-      napi_create_string_utf8(env, "memmap.waitAsync", NAPI_AUTO_LENGTH, &name);
-      if (napi_create_async_work(env, nullptr, name, WorkExecute, WorkComplete, w, &w->work) == napi_ok &&
-          napi_queue_async_work(env, w->work) == napi_ok) {
-        return;
-      }
-    }
-    w->cancelled = true;
-  }
   r->inflight--;
-  if (w->kind == 2) {
-    auto it = std::find(r->waits.begin(), r->waits.end(), w);
-    if (it != r->waits.end()) r->waits.erase(it);
-  }
-  if (w->kind == 2 && status == napi_ok && !w->result) {
-    if (w->cancelled) {
-      napi_value err = nullptr, msg, code;
-      napi_create_string_utf8(env, "The mapping was unmapped while waitAsync() waited", NAPI_AUTO_LENGTH, &msg);
-      napi_create_string_utf8(env, "ERR_MEMMAP_CLOSED", NAPI_AUTO_LENGTH, &code);
-      napi_create_error(env, code, msg, &err);
-      napi_reject_deferred(env, w->deferred, err ? err : Undefined(env));
-    } else {
-      napi_value v;
-      napi_create_string_utf8(env, WaitOutcome(w->outcome), NAPI_AUTO_LENGTH, &v);
-      napi_resolve_deferred(env, w->deferred, v);
-    }
-  } else if (status == napi_ok && !w->result && w->kind == 0 && r->access == Access::kWrite &&
+  if (status == napi_ok && !w->result && w->kind == WorkKind::kFlush && r->access == Access::kWrite &&
       FaultCount(r) > 0) {
-    napi_value err = nullptr, msg, code;
-    std::string text = "The file was truncated (or failed) under this write mapping: what was written past its end is lost";
-    napi_create_string_utf8(env, text.c_str(), text.size(), &msg);
-    napi_create_string_utf8(env, "ERR_MEMMAP_TRUNCATED", NAPI_AUTO_LENGTH, &code);
-    napi_create_error(env, code, msg, &err);
-    napi_reject_deferred(env, w->deferred, err ? err : Undefined(env));
+    napi_reject_deferred(env, w->deferred, CodedError(env, "ERR_MEMMAP_TRUNCATED",
+        "The file was truncated (or failed) under this write mapping: what was written past its end is lost"));
   } else if (status == napi_ok && !w->result) {
     napi_resolve_deferred(env, w->deferred, Undefined(env));
   } else {
-    SysErr e = w->result ? w->result : Fail(ECANCELED, w->kind == 0 ? "msync" : "madvise");
+    SysErr e = w->result ? w->result : Fail(ECANCELED, w->kind == WorkKind::kFlush ? "msync" : "madvise");
     napi_value err = MakeSysError(env, e);
     napi_reject_deferred(env, w->deferred, err ? err : Undefined(env));
   }
@@ -1334,12 +1273,12 @@ void WorkComplete(napi_env env, napi_status status, void* data) {
   delete w;
 }
 
-napi_value QueueWork(napi_env env, napi_callback_info info, int kind) {
+napi_value QueueWork(napi_env env, napi_callback_info info, WorkKind kind) {
   Args a(env, info);
   RangeArgs ra;
   if (!ParseRange(a, 3, &ra)) return nullptr;
   Region* r = ra.region;
-  if (kind == 0 && !CheckNotTruncated(env, r)) return nullptr;
+  if (kind == WorkKind::kFlush && !CheckNotTruncated(env, r)) return nullptr;
   Work* w = new Work();
   w->kind = kind;
   w->region = r;
@@ -1348,7 +1287,7 @@ napi_value QueueWork(napi_env env, napi_callback_info info, int kind) {
   napi_value promise, name;
   napi_status s = napi_create_promise(env, &w->deferred, &promise);
   if (s == napi_ok) {
-    napi_create_string_utf8(env, kind == 0 ? "memmap.flush" : "memmap.prefetch",
+    napi_create_string_utf8(env, kind == WorkKind::kFlush ? "memmap.flush" : "memmap.prefetch",
                             NAPI_AUTO_LENGTH, &name);
     s = napi_create_async_work(env, nullptr, name, WorkExecute, WorkComplete, w,
                                &w->work);
@@ -1366,48 +1305,177 @@ napi_value QueueWork(napi_env env, napi_callback_info info, int kind) {
 }
 
 napi_value FlushJs(napi_env env, napi_callback_info info) {
-  return QueueWork(env, info, 0);
+  return QueueWork(env, info, WorkKind::kFlush);
 }
 
 napi_value PrefetchJs(napi_env env, napi_callback_info info) {
-  return QueueWork(env, info, 1);
+  return QueueWork(env, info, WorkKind::kPrefetch);
+}
+
+// ---------------------------------------------------------------------------
+// waitAsync(): on the waiter's threads (src/waiter.h), never on the pool.
+// Like Atomics.waitAsync, a pending wait does not keep the event loop alive,
+// unless it was made `persistent`. It holds the range (inflight) but not the
+// handle: unmap() rejects it at once, and the handle's collection ends it
+// too ("ok", on a later turn), so nothing waits on a mapping nobody has.
+// Ended waits come back to their thread through a thread-safe function.
+
+struct AsyncWait {
+  waiter::Wait wait;
+  napi_deferred deferred = nullptr;
+  Region* region = nullptr;
+  bool persistent = false;
+  WaitEnd end = WaitEnd::kWaiter;
+  uint64_t seq = 0;  // arrival order, for notify()
+};
+
+// A wait ended by its mapping's collection resolves "ok", as a spurious
+// wake-up: a rejection nobody handles would end the process, and nobody can
+// look at the word again anyway.
+const char* WaitOutcome(waiter::Outcome o) {
+  return o == waiter::Outcome::kTimedOut ? "timed-out" : "ok";
+}
+
+// On the wait's own thread: settles its promise and lets the range go.
+// `env` is null when the environment is being torn down: nothing settles.
+void FinishWait(napi_env env, AsyncWait* aw) {
+  Region* r = aw->region;
+  EnvData* envd = r->envd;
+  envd->waits.erase(aw);
+  if (aw->persistent && --envd->persistent_waits == 0 && env && envd->wait_tsfn) {
+    napi_unref_threadsafe_function(env, envd->wait_tsfn);
+  }
+  auto it = std::find(r->waits.begin(), r->waits.end(), aw);
+  if (it != r->waits.end()) r->waits.erase(it);
+  r->inflight--;
+  if (env) {
+    napi_handle_scope scope;
+    bool scoped = napi_open_handle_scope(env, &scope) == napi_ok;
+    if (aw->end == WaitEnd::kUnmapped) {
+      napi_reject_deferred(env, aw->deferred, CodedError(env, "ERR_MEMMAP_CLOSED", "The mapping was unmapped while waitAsync() waited"));
+    } else if (aw->wait.outcome == waiter::Outcome::kFailed) {
+      napi_value err = MakeSysError(env, aw->wait.error);
+      napi_reject_deferred(env, aw->deferred, err ? err : Undefined(env));
+    } else {
+      napi_value v;
+      napi_create_string_utf8(env, WaitOutcome(aw->wait.outcome), NAPI_AUTO_LENGTH, &v);
+      napi_resolve_deferred(env, aw->deferred, v);
+    }
+    if (scoped) napi_close_handle_scope(env, scope);
+  }
+  Release(r);
+  Unref(r);
+  delete aw;
+}
+
+void WaitCallJs(napi_env env, napi_value, void*, void* data) {
+  FinishWait(env, static_cast<AsyncWait*>(data));
+}
+
+// The waiter's `done`, on a waiter thread: back to the wait's own thread.
+// The thread-safe function is there: its finalizer cancels every pending
+// wait (under the waiter's lock) before it goes.
+void WaitDone(waiter::Wait* w) {
+  AsyncWait* aw = static_cast<AsyncWait*>(w->owner);
+  napi_call_threadsafe_function(aw->region->envd->wait_tsfn, aw, napi_tsfn_nonblocking);
+}
+
+// The environment is going: its pending waits end here, unsettled.
+void CancelEnvWaits(EnvData* envd) {
+  std::vector<AsyncWait*> waits(envd->waits.begin(), envd->waits.end());
+  for (AsyncWait* aw : waits) {
+    if (waiter::Cancel(&aw->wait)) FinishWait(nullptr, aw);
+  }
+}
+
+// The runtime destroys the thread-safe function (at the environment's teardown).
+void WaitTsfnFinalize(napi_env, void* data, void*) {
+  EnvData* envd = static_cast<EnvData*>(data);
+  CancelEnvWaits(envd);
+  envd->wait_tsfn = nullptr;
+}
+
+// Ends the waits of `r` that are still pending: settled now (unmap(), with
+// `env`), or on a later turn (the handle's collection, inside GC).
+void CancelWaits(napi_env env, Region* r, WaitEnd end) {
+  std::vector<AsyncWait*> waits = r->waits;
+  for (AsyncWait* aw : waits) {
+    if (!waiter::Cancel(&aw->wait)) continue;  // ended already: on its way back
+    aw->end = end;
+    if (env) {
+      FinishWait(env, aw);
+    } else {
+      napi_call_threadsafe_function(r->envd->wait_tsfn, aw, napi_tsfn_nonblocking);
+    }
+  }
 }
 
 int32_t* WordAt(napi_env env, Args& a, Region** out);
 
-// waitAsync(handle, byteOffset, expected, timeoutMs (-1: none)) => Promise<string>
+// waitAsync(handle, byteOffset, expected, timeoutMs (-1: none), persistent) => Promise<string>
 napi_value WaitAsyncJs(napi_env env, napi_callback_info info) {
   Args a(env, info);
-  if (!a.Need(4)) return nullptr;
+  if (!a.Need(5)) return nullptr;
   Region* r = nullptr;
   int32_t* word = WordAt(env, a, &r);
   int64_t expected, timeout;
+  bool persistent;
   if (!word || !a.Int(2, "expected", INT32_MIN, INT32_MAX, &expected) ||
-      !a.Int(3, "timeout", -1, (int64_t{1} << 53), &timeout)) {
+      !a.Int(3, "timeout", -1, (int64_t{1} << 53), &timeout) || !a.Bool(4, &persistent)) {
     return nullptr;
   }
-  Work* w = new Work();
-  w->kind = 2;
-  w->region = r;
-  w->addr = reinterpret_cast<uint8_t*>(word);
-  w->expected = static_cast<int32_t>(expected);
-  w->timeout_ns = timeout < 0 ? -1 : timeout * 1000000;
-  napi_value promise, name;
-  napi_status s = napi_create_promise(env, &w->deferred, &promise);
-  if (s == napi_ok) {
-    napi_create_string_utf8(env, "memmap.waitAsync", NAPI_AUTO_LENGTH, &name);
-    s = napi_create_async_work(env, nullptr, name, WorkExecute, WorkComplete, w, &w->work);
-  }
-  if (s == napi_ok) s = napi_queue_async_work(env, w->work);
+  EnvData* envd = r->envd;
+  napi_deferred deferred;
+  napi_value promise;
+  napi_status s = napi_create_promise(env, &deferred, &promise);
   if (s != napi_ok) {
-    if (w->work) napi_delete_async_work(env, w->work);
-    delete w;
-    ThrowStatus(env, s, "napi_queue_async_work");
+    ThrowStatus(env, s, "napi_create_promise");
     return nullptr;
   }
+  // Settled at once, as Atomics.waitAsync does: the value differs, or no time to wait.
+  const char* now = nullptr;
+  if (__atomic_load_n(word, __ATOMIC_SEQ_CST) != static_cast<int32_t>(expected)) now = "not-equal";
+  else if (timeout == 0) now = "timed-out";
+  if (now) {
+    napi_value v;
+    napi_create_string_utf8(env, now, NAPI_AUTO_LENGTH, &v);
+    napi_resolve_deferred(env, deferred, v);
+    return promise;
+  }
+  if (!envd->wait_tsfn) {
+    napi_value name;
+    napi_create_string_utf8(env, "memmap.waitAsync", NAPI_AUTO_LENGTH, &name);
+    s = napi_create_threadsafe_function(env, nullptr, nullptr, name, 0, 1, envd, WaitTsfnFinalize, envd, WaitCallJs,
+                                        &envd->wait_tsfn);
+    if (s == napi_ok) s = napi_unref_threadsafe_function(env, envd->wait_tsfn);
+    if (s != napi_ok) {
+      envd->wait_tsfn = nullptr;
+      napi_reject_deferred(env, deferred, CodedError(env, "ERR_MEMMAP_WAIT", "waitAsync() cannot call back on this runtime"));
+      return promise;
+    }
+  }
+  AsyncWait* aw = new AsyncWait();
+  aw->seq = ++envd->wait_seq;
+  aw->deferred = deferred;
+  aw->region = r;
+  aw->persistent = persistent;
+  aw->wait.word = word;
+  aw->wait.expected = static_cast<int32_t>(expected);
+  aw->wait.deadline_ns = timeout < 0 ? -1 : os::MonotonicNs() + timeout * 1000000;
+  aw->wait.done = WaitDone;
+  aw->wait.owner = aw;
+  // Before Add: the waiter may end it at once, and its thread then finds it.
   r->inflight++;
   r->refs++;
-  r->waits.push_back(w);
+  r->waits.push_back(aw);
+  envd->waits.insert(aw);
+  if (persistent && envd->persistent_waits++ == 0) napi_ref_threadsafe_function(env, envd->wait_tsfn);
+  SysErr e = waiter::Add(&aw->wait);
+  if (e) {
+    aw->wait.outcome = waiter::Outcome::kFailed;
+    aw->wait.error = e;
+    FinishWait(env, aw);
+  }
   return promise;
 }
 
@@ -1989,6 +2057,7 @@ void OnFaultWake(uv_async_t* async) {
 void CleanupEnv(void* data) {
   EnvData* envd = static_cast<EnvData*>(data);
   if (t_envd == envd) t_envd = nullptr;
+  CancelEnvWaits(envd);
   for (Region* r : envd->live) guard::Silence(r->slot);
   uv_async_t* async = nullptr;
   {
@@ -2161,13 +2230,14 @@ napi_value WaitJs(napi_env env, napi_callback_info info) {
       !a.Int(3, "timeout", -1, (int64_t{1} << 53), &timeout)) {
     return nullptr;
   }
-  // In slices, as waitAsync() does: between two, the thread checks that it
+  // In slices: between two, the thread checks that it
   // can still run JavaScript. worker.terminate() and process.exit() stop the
   // thread's JavaScript and then wait for it; a wait that never looked up
   // would hold them forever (Atomics.wait is woken by the termination).
   // A notify() that changes nothing, sent in the instant between two slices,
   // is missed, as it would be by a waiter that had not started yet; the
   // usual protocols change the word before they notify.
+  constexpr int64_t kWaitSlice = 50 * 1000000LL;
   EnvData* envd = GetEnvData(env);
   int64_t remaining = timeout < 0 ? -1 : timeout * 1000000;
   int outcome = 0;
@@ -2187,7 +2257,7 @@ napi_value WaitJs(napi_env env, napi_callback_info info) {
     }
   }
   napi_value v;
-  napi_create_string_utf8(env, WaitOutcome(outcome), NAPI_AUTO_LENGTH, &v);
+  napi_create_string_utf8(env, outcome == 0 ? "ok" : outcome == 1 ? "not-equal" : "timed-out", NAPI_AUTO_LENGTH, &v);
   return v;
 }
 
@@ -2199,11 +2269,31 @@ napi_value NotifyJs(napi_env env, napi_callback_info info) {
   int32_t* word = WordAt(env, a, &r);
   int64_t count;
   if (!word || !a.Int(2, "count", 0, INT32_MAX, &count)) return nullptr;
+  // This thread's own waits on the word first, oldest first, settled here
+  // (as Atomics.notify settles its thread's waitAsync calls): through the
+  // waiter, the wake-up would come back on a later turn of an event loop
+  // that a pending wait does not keep alive.
   int woken = 0;
-  SysErr e = os::WakeAddress(word, static_cast<int32_t>(count), &woken);
-  if (e) {
-    ThrowSys(env, e);
-    return nullptr;
+  std::vector<AsyncWait*> mine;
+  for (AsyncWait* aw : r->envd->waits) {
+    if (aw->wait.word == word) mine.push_back(aw);
+  }
+  std::sort(mine.begin(), mine.end(), [](AsyncWait* x, AsyncWait* y) { return x->seq < y->seq; });
+  for (AsyncWait* aw : mine) {
+    if (woken == count) break;
+    if (!waiter::Cancel(&aw->wait)) continue;  // ended already: on its way back
+    aw->wait.outcome = waiter::Outcome::kWoken;
+    FinishWait(env, aw);
+    woken++;
+  }
+  if (woken < count) {
+    int others = 0;
+    SysErr e = os::WakeAddress(word, static_cast<int32_t>(count - woken), &others);
+    if (e) {
+      ThrowSys(env, e);
+      return nullptr;
+    }
+    woken += others;
   }
   napi_value v;
   napi_create_int32(env, woken, &v);

@@ -119,6 +119,23 @@ SysErr SharedMemoryUnlink(const std::string& name);
 // 2 the timeout passed ("timed-out"). timeout_ns < 0: no timeout.
 SysErr WaitOnAddress(void* addr, int32_t expected, int64_t timeout_ns, int* outcome);
 SysErr WakeAddress(void* addr, int32_t count, int* woken);
+// Waits until one of `n` words (n <= kMaxWaitTargets) is woken, as
+// WaitOnAddress does for one. `deadline_ns` is on MonotonicNs()'s clock (< 0:
+// none). Ok with *woken the index of a woken word; EAGAIN when a word no
+// longer held its expected value on entry (which one is not said);
+// ETIMEDOUT; EINTR; ENOSYS where the system cannot wait on several words at
+// once (Linux before 5.16: futex_waitv).
+struct WaitTarget {
+  const int32_t* addr = nullptr;
+  int32_t expected = 0;
+};
+constexpr size_t kMaxWaitTargets = 128;
+SysErr WaitOnAny(const WaitTarget* targets, size_t n, int64_t deadline_ns, int* woken);
+// A monotonic clock, in nanoseconds.
+int64_t MonotonicNs();
+// Starts a detached thread running fn(arg), with asynchronous signals
+// blocked (they stay with the threads that run JavaScript).
+SysErr StartThread(void (*fn)(void*), void* arg);
 
 // posix_fadvise(2) on an open file: advice about its page cache.
 SysErr FileAdvise(int fd, int64_t offset, int64_t length, int advice);

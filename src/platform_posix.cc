@@ -7,6 +7,8 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 #include <algorithm>
 #include <climits>
@@ -514,6 +516,94 @@ SysErr WakeAddress(void* addr, int32_t count, int* woken) {
 #else
   (void)addr; (void)count; (void)woken;
   return Fail(ENOTSUP, "futex");
+#endif
+}
+
+int64_t MonotonicNs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+namespace {
+struct ThreadStart {
+  void (*fn)(void*);
+  void* arg;
+};
+void* ThreadMain(void* p) {
+  ThreadStart start = *static_cast<ThreadStart*>(p);
+  delete static_cast<ThreadStart*>(p);
+  start.fn(start.arg);
+  return nullptr;
+}
+}  // namespace
+
+SysErr StartThread(void (*fn)(void*), void* arg) {
+  pthread_attr_t attr;
+  if (pthread_attr_init(&attr) != 0) return Fail(ENOMEM, "pthread_create");
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_attr_setstacksize(&attr, 256 * 1024);
+  // Asynchronous signals stay with the threads that run JavaScript: block
+  // them here (the new thread inherits the mask), then restore this
+  // thread's. Not the ones an access raises: a blocked SIGBUS would kill the
+  // process instead of reaching the fault guard.
+  sigset_t all, old;
+  sigfillset(&all);
+  sigdelset(&all, SIGBUS);
+  sigdelset(&all, SIGSEGV);
+  sigdelset(&all, SIGFPE);
+  sigdelset(&all, SIGILL);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  pthread_t thread;
+  ThreadStart* start = new ThreadStart{fn, arg};
+  int r = pthread_create(&thread, &attr, ThreadMain, start);
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  pthread_attr_destroy(&attr);
+  if (r != 0) {
+    delete start;
+    return Fail(r, "pthread_create");
+  }
+  return Ok();
+}
+
+#if defined(__linux__)
+#ifndef SYS_futex_waitv
+#define SYS_futex_waitv 449  // the same number on every architecture
+#endif
+// <linux/futex.h> has these from 5.16 on; spelled out for older headers.
+struct FutexWaitv {
+  uint64_t val;
+  uint64_t uaddr;
+  uint32_t flags;
+  uint32_t reserved;
+};
+constexpr uint32_t kFutex2Size32 = 0x02;  // FUTEX2_SIZE_U32; not FUTEX2_PRIVATE: words may be shared
+#endif
+
+SysErr WaitOnAny(const WaitTarget* targets, size_t n, int64_t deadline_ns, int* woken) {
+#if defined(__linux__)
+  if (n == 0 || n > kMaxWaitTargets) return Fail(EINVAL, "futex_waitv");
+  FutexWaitv waiters[kMaxWaitTargets];
+  for (size_t i = 0; i < n; i++) {
+    waiters[i].val = static_cast<uint32_t>(targets[i].expected);
+    waiters[i].uaddr = reinterpret_cast<uintptr_t>(targets[i].addr);
+    waiters[i].flags = kFutex2Size32;
+    waiters[i].reserved = 0;
+  }
+  struct timespec ts;
+  struct timespec* tp = nullptr;
+  if (deadline_ns >= 0) {
+    ts.tv_sec = static_cast<time_t>(deadline_ns / 1000000000);
+    ts.tv_nsec = static_cast<long>(deadline_ns % 1000000000);
+    tp = &ts;
+  }
+  long r = syscall(SYS_futex_waitv, waiters, static_cast<unsigned>(n), 0u, tp, CLOCK_MONOTONIC);
+  if (r < 0) return Fail(errno, "futex_waitv");
+  *woken = static_cast<int>(r);
+  return Ok();
+#else
+  (void)targets; (void)n; (void)deadline_ns; (void)woken;
+  return Fail(ENOSYS, "futex_waitv");
 #endif
 }
 

@@ -6,7 +6,7 @@ import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { attach, mapAnonymous, openShared, unlinkShared, type SharedHandle } from "memmap";
-import { nativeOnly, portable, root } from "./helpers.js";
+import { nativeOnly, portable, root, tempDir } from "./helpers.js";
 
 const ONLY = nativeOnly("shared memory cannot be made from JavaScript; the portable backend refuses it with ENOTSUP (tested below)");
 const DIST = pathToFileURL(join(root, "dist", "index.js")).href;
@@ -123,7 +123,7 @@ test("a parent and a child process exchange 10,000 messages through named shared
       for (let i = 1; i <= 10000; i++) {
         for (let seen = Atomics.load(a, 0); seen !== i; seen = Atomics.load(a, 0)) {
           if (seen > i) { bad++; break; }
-          await m.waitAsync(0, seen, 10000);
+          await m.waitAsync(0, seen, 10000, { persistent: true }); // nothing else keeps this process alive
         }
         if (Atomics.load(a, 1) !== i * 7) bad++;
         Atomics.store(a, 3, i * 11);
@@ -181,7 +181,8 @@ test("wait and notify: outcomes, the main thread, unmap during waitAsync, bad in
   const m = mapAnonymous(64, { shared: true });
   const a = new Int32Array(m.buffer.buffer, m.buffer.byteOffset, 16);
   assert.equal(await m.waitAsync(0, 1), "not-equal");
-  assert.equal(await m.waitAsync(0, 0, 10), "timed-out");
+  assert.equal(await m.waitAsync(0, 0, 10, { persistent: true }), "timed-out");
+  assert.equal(await m.waitAsync(0, 0, 0), "timed-out");
   const woken = m.waitAsync(1, 0);
   await new Promise((resolve) => setTimeout(resolve, 0)); // give it a moment to start; the result holds either way
   Atomics.store(a, 1, 5);
@@ -206,12 +207,12 @@ test("the portable backend refuses shared memory with ENOTSUP", { skip: portable
 });
 
 test("a pending waitAsync never holds up process.exit() or worker.terminate()", { ...ONLY, timeout: 120_000 }, async () => {
-  // Both wait for the thread pool; a wait there lasts one slice at most.
+  // A wait is on a waiter thread, which neither exit nor termination waits for.
   const { spawnSync } = await import("node:child_process");
   const r = spawnSync(process.execPath, ["--input-type=module", "-e", `
     import { mapAnonymous } from "memmap";
     const m = mapAnonymous(4096, { shared: true });
-    m.waitAsync(0, 0); // would wait forever
+    m.waitAsync(0, 0, Infinity, { persistent: true }); // would wait forever
     setImmediate(() => { console.log("exiting"); process.exit(0); });
   `], { cwd: root, encoding: "utf8", timeout: 60_000 });
   assert.equal(r.signal, null, "process.exit() finished (the guard timeout did not have to kill it)");
@@ -222,7 +223,8 @@ test("a pending waitAsync never holds up process.exit() or worker.terminate()", 
     const w = new Worker(`
       const { workerData, parentPort } = require("node:worker_threads");
       import(${JSON.stringify(DIST)}).then(({ attach }) => {
-        attach(workerData).waitAsync(0, 0);
+        globalThis.m = attach(workerData);
+        globalThis.m.waitAsync(0, 0, Infinity, { persistent: true });
         parentPort.postMessage("waiting");
       });
     `, { eval: true, workerData: m.share() });
@@ -230,6 +232,75 @@ test("a pending waitAsync never holds up process.exit() or worker.terminate()", 
     assert.equal(await w.terminate(), 1);
   }
   m.unmap();
+});
+
+test("waitAsync() keeps the process alive only when persistent, like Atomics.waitAsync, and a wait on a collected mapping ends", { ...ONLY, timeout: 120_000 }, async () => {
+  const { spawnSync } = await import("node:child_process");
+  const child = (code: string) => spawnSync(process.execPath, ["--expose-gc", "--input-type=module", "-e", code], { cwd: root, encoding: "utf8", timeout: 60_000 });
+  // Pending, not persistent: the process ends on its own, as with Atomics.waitAsync.
+  let r = child(`
+    import { mapAnonymous } from "memmap";
+    globalThis.m = mapAnonymous(4096, { shared: true });
+    m.waitAsync(0, 0).then((v) => console.log("settled", v));
+    m.waitAsync(0, 0, 500).then((v) => console.log("settled", v));
+    Atomics.waitAsync(new Int32Array(new SharedArrayBuffer(4)), 0, 0).value.then((v) => console.log("settled", v));
+    process.on("exit", () => console.log("exited"));
+  `);
+  assert.equal(r.signal, null, `the process ended on its own (not killed after 60 s)\n${r.stderr}`);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, "exited\n");
+  // Persistent: the process stays until the wait ends.
+  r = child(`
+    import { mapAnonymous } from "memmap";
+    globalThis.m = mapAnonymous(4096, { shared: true });
+    m.waitAsync(0, 0, 300, { persistent: true }).then((v) => console.log("settled", v));
+  `);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, "settled timed-out\n");
+  // A persistent wait on a mapping nobody holds ends when the mapping is
+  // collected (a spurious wake-up: "ok"), and then keeps nothing alive.
+  r = child(`
+    import { mapAnonymous } from "memmap";
+    const gc = globalThis.gc ?? (() => globalThis.Bun.gc(true));
+    mapAnonymous(4096, { shared: true }).waitAsync(0, 0, Infinity, { persistent: true }).then(
+      (v) => console.log("settled", v), (e) => console.log("rejected", e.code));
+    setTimeout(gc, 10);
+  `);
+  assert.equal(r.signal, null, `the process ended on its own (not killed after 60 s)\n${r.stderr}`);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, "settled ok\n");
+});
+
+test("waitAsync() holds no thread-pool thread: a wait is woken from another process while the only pool thread is blocked", { ...ONLY, timeout: 120_000 }, async () => {
+  const { spawnSync } = await import("node:child_process");
+  const t = tempDir();
+  const fifo = t.file("pipe");
+  if (spawnSync("mkfifo", [fifo]).status !== 0) {
+    t.done();
+    return;
+  }
+  const name = uniqueName();
+  const r = spawnSync(process.execPath, ["--input-type=module", "-e", `
+    import { openShared, unlinkShared } from "memmap";
+    import { openSync, read, writeFileSync } from "node:fs";
+    import { spawn } from "node:child_process";
+    read(openSync(${JSON.stringify(fifo)}, "r+"), Buffer.alloc(16), 0, 16, null, () => {}); // the pool's one thread, forever
+    const m = openShared(${JSON.stringify(name)}, { size: 4096, exclusive: true });
+    const waits = [0, 0, 1, 2].map((i) => m.waitAsync(i, 0, Infinity, { persistent: true }));
+    spawn(process.execPath, ["--input-type=module", "-e", \`
+      import { openShared } from "memmap";
+      const m = openShared(${JSON.stringify(name)}, { create: false });
+      const a = new Int32Array(m.buffer.buffer, m.buffer.byteOffset, 4);
+      for (const i of [0, 1, 2]) { Atomics.store(a, i, 1); m.notify(i); }
+    \`], { stdio: "inherit" });
+    console.log((await Promise.all(waits)).join(" "));
+    unlinkShared(${JSON.stringify(name)});
+    writeFileSync(${JSON.stringify(fifo)}, Buffer.alloc(16)); // frees the pool thread: exit waits for it
+  `], { cwd: root, encoding: "utf8", timeout: 60_000, env: { ...process.env, UV_THREADPOOL_SIZE: "1" } });
+  assert.equal(r.signal, null, `the waits ended (the child was not killed after 60 s)\n${r.stderr}`);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, "ok ok ok ok\n");
+  t.done();
 });
 
 test("a worker blocked in wait() never holds up worker.terminate() or process.exit()", { ...ONLY, timeout: 120_000 }, async () => {

@@ -27,7 +27,7 @@ async function shared(blocking) {
     const a = new Int32Array(box.buffer.buffer, box.buffer.byteOffset, 4);
     Atomics.store(a, 2, 1); box.notify(2); // ready
     for (let i = 1; i <= ${N}; i++) {
-      while (Atomics.load(a, 0) !== i) ${blocking ? "box.wait(0, i - 1, Infinity, { allowMainThread: true });" : "await box.waitAsync(0, i - 1);"}
+      while (Atomics.load(a, 0) !== i) ${blocking ? "box.wait(0, i - 1, Infinity, { allowMainThread: true });" : "await box.waitAsync(0, i - 1, Infinity, { persistent: true });"}
       Atomics.store(a, 1, i);
       box.notify(1);
     }

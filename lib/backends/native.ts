@@ -109,8 +109,10 @@ class NativeMapping implements BackendMapping {
     return this.#copy ? this.#copy.wait(byteOffset, expected, timeoutMs) : this.#addon.wait(this.#h, byteOffset, expected, timeoutMs);
   }
 
-  waitAsync(byteOffset: number, expected: number, timeoutMs: number): Promise<"ok" | "not-equal" | "timed-out"> {
-    return this.#copy ? this.#copy.waitAsync(byteOffset, expected, timeoutMs) : this.#addon.waitAsync(this.#h, byteOffset, expected, timeoutMs);
+  waitAsync(byteOffset: number, expected: number, timeoutMs: number, persistent: boolean): Promise<"ok" | "not-equal" | "timed-out"> {
+    return this.#copy
+      ? this.#copy.waitAsync(byteOffset, expected, timeoutMs, persistent)
+      : this.#addon.waitAsync(this.#h, byteOffset, expected, timeoutMs, persistent);
   }
 
   notify(byteOffset: number, count: number): number {
