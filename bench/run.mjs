@@ -113,6 +113,7 @@ for (const name of trials) {
     const c = r.rows.find((x) => x.driver.startsWith("C ") && x.driver.includes("mmap") && !x.skipped);
     let text = r.text;
     if (c) text += `\n\nmemmap takes ${fmt(r.baseMs / median(c.ms), 2)}x the time of the C loop over mmap (the physical reference).`;
+    if (trial.note) text += `\n\n${trial.note}`;
     sections.push(text);
   }
 }

@@ -2,7 +2,8 @@
 // A smoke test that any runtime runs as a plain script (Deno has no node:test
 // runner for this suite): map, read, write, flush, unmap, and check that
 // every Buffer was detached; views by the million; a post with a transfer
-// list, then unmap(); an OutputFile. Ends with one "N passed, N failed" line.
+// list, then unmap(); waitAsync; memory moved by transfer() from a dropped
+// mapping; an OutputFile. Ends with one "N passed, N failed" line.
 //   node scripts/smoke.mjs | bun scripts/smoke.mjs | deno run -A scripts/smoke.mjs
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -85,6 +86,38 @@ await check("a view posted with a transfer list, then unmap(): copied, refused, 
     // unmap(): it reads zeros.
     assert(sum === 3 * 64 || (moved && sum === 0), `read ${sum}`);
   }
+});
+
+await check("waitAsync: not-equal at once, timed out, woken by notify, rejected by unmap", async () => {
+  if (backend.name !== "native") return; // the portable backend has no shared memory
+  const m = mapAnonymous(4096, { shared: true });
+  const a = new Int32Array(m.buffer.buffer, m.buffer.byteOffset, 4);
+  assert((await m.waitAsync(0, 1)) === "not-equal", "not-equal");
+  assert((await m.waitAsync(0, 0, 20, { persistent: true })) === "timed-out", "timed-out");
+  const woken = m.waitAsync(1, 0);
+  Atomics.store(a, 1, 1);
+  m.notify(1);
+  assert((await woken) === "ok", "woken");
+  const pending = m.waitAsync(2, 0, Infinity, { persistent: true });
+  m.unmap();
+  let code = null;
+  try { await pending; } catch (e) { code = e.code; }
+  assert(code === "ERR_MEMMAP_CLOSED", `unmap() rejected it with ${code}`);
+});
+
+await check("memory moved by transfer(), the mapping dropped: the moved copy reads the file's bytes or zeros", async () => {
+  if (typeof ArrayBuffer.prototype.transfer !== "function" || backend.name !== "native") return;
+  const p = join(dir, "moved.bin");
+  writeFileSync(p, Buffer.alloc(1 << 20, 0x41));
+  const moved = [];
+  for (let i = 0; i < 8; i++) moved.push(map(p).view(8192, 64).buffer.transfer());
+  for (let i = 0; i < 50; i++) { new ArrayBuffer(1 << 20); await new Promise((res) => setTimeout(res, 1)); } // give the collector a chance
+  const fresh = [];
+  for (let i = 0; i < 16; i++) { const f = mapAnonymous(1 << 20); f.buffer.fill(0x55); fresh.push(f); }
+  for (const ab of moved) for (const b of new Uint8Array(ab)) assert(b === 0x41 || b === 0, `read ${b}`);
+  for (const ab of moved) new Uint8Array(ab).fill(7);
+  assert(fresh.every((f) => f.buffer.every((b) => b === 0x55)), "no other mapping was written");
+  for (const f of fresh) f.unmap();
 });
 
 await check("OutputFile: write() per record, commit", async () => {

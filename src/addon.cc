@@ -154,7 +154,7 @@ struct EnvData {
   size_t persistent_waits = 0;          // ...of which keep the event loop alive
   uint64_t wait_seq = 0;
   napi_threadsafe_function wait_tsfn = nullptr;
-  uint64_t epoch = 1;       // forced collections so far, plus one
+  uint64_t epoch = 1;       // bumped before each round of a forced collection (see Pin)
   bool forcing = false;     // inside a forced collection (ForceGc)
 };
 
@@ -549,15 +549,15 @@ void ForceGc() {
   // Two rounds at most: the first lets go the windows of handles collected
   // before, the second those of handles the first collected.
   for (int round = 0; isolate && round < 2; round++) {
+    // A new epoch: a check made before now (JavaScript may have run since)
+    // vouches for nothing in this collection.
+    if (envd) envd->epoch++;
     bool unpinned = envd && UnpinOrphans(envd);
     if (round > 0 && !unpinned) break;
     g_forced_gcs++;
     if (envd) envd->forcing = true;
     low_memory(isolate);
-    if (envd) {
-      envd->forcing = false;
-      envd->epoch++;
-    }
+    if (envd) envd->forcing = false;
   }
   if (envd) DrainFreed(envd);  // windows released during the collection
 }

@@ -2,6 +2,7 @@
 #include "waiter.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <climits>
 #include <mutex>
@@ -28,7 +29,7 @@ constexpr size_t kMaxIdle = 4;
 // at its control word again.
 constexpr int64_t kSliceNs = 50 * 1000000LL;
 // Whether futex_waitv works: -1 not known yet, 0 no, 1 yes.
-int g_multi = -1;
+std::atomic<int> g_multi{-1};
 
 int32_t Load(const int32_t* p) { return __atomic_load_n(p, __ATOMIC_SEQ_CST); }
 
