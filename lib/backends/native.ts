@@ -133,16 +133,39 @@ class NativeMapping implements BackendMapping {
 // own newListener/removeListener handlers run first), the guard takes the
 // signal back and chains to what it found. Signals reach only the main
 // thread's process object.
-function keepTheGuard(addon: NativeAddon): void {
-  if (!isMainThread) return;
+// Returns what a new mapping calls first: it takes the signal back if a
+// listener came or went since and the later re-assertion has not run yet.
+function keepTheGuard(addon: NativeAddon): () => void {
+  if (!isMainThread) return () => {};
   const listening = () => process.listenerCount("SIGBUS") > 0;
+  // Node's libuv installs its handler in its own 'newListener' hook, which
+  // runs before this one, and restores SIG_DFL in 'removeListener'. Bun
+  // changes the handler after the listener is added or removed, so the
+  // guard takes the signal back again once the calling code has run on
+  // (a microtask), or at the next map() if that comes first.
+  let stale = false;
+  const reassert = () => {
+    stale = false;
+    addon.guardReassert(listening());
+  };
+  const changed = () => {
+    if (!stale) queueMicrotask(reassert);
+    stale = true;
+  };
   process.on("newListener", (name) => {
-    if (name === "SIGBUS") addon.guardReassert(true); // being added: libuv's handler is in place already
+    if (name !== "SIGBUS") return;
+    addon.guardReassert(true); // being added: libuv's handler is in place already
+    changed();
   });
   process.on("removeListener", (name) => {
-    if (name === "SIGBUS") addon.guardReassert(listening());
+    if (name !== "SIGBUS") return;
+    addon.guardReassert(listening());
+    changed();
   });
   if (listening()) addon.guardReassert(true);
+  return () => {
+    if (stale) reassert();
+  };
 }
 
 export function nativeBackend(addon: NativeAddon, reason: string): Backend {
@@ -151,7 +174,7 @@ export function nativeBackend(addon: NativeAddon, reason: string): Backend {
   // goes: a range whose window was moved is then kept quarantined for good.
   // (Measured on Bun 1.4.5; no probe can see it without a collection.)
   if (process.versions["bun"] !== undefined) addon.setStoreFollowsObject(true);
-  keepTheGuard(addon);
+  const guardCurrent = keepTheGuard(addon);
   return {
     name: "native",
     reason,
@@ -160,6 +183,7 @@ export function nativeBackend(addon: NativeAddon, reason: string): Backend {
     adviceNames: Object.freeze([...addon.adviceNames]),
     fileAdviceNames: Object.freeze([...addon.fileAdviceNames]),
     attach(id: number): BackendMapping {
+      guardCurrent();
       const [h, length] = addon.attach(id);
       return new NativeMapping(addon, h, length, () => {
         throw Object.assign(new Error("This runtime refuses external buffers, and shared memory cannot be copied"), { code: "ERR_MEMMAP_NO_EXTERNAL" });
@@ -172,6 +196,7 @@ export function nativeBackend(addon: NativeAddon, reason: string): Backend {
       addon.fileAdvise(path, fd, offset, length, advice);
     },
     mapFile(req: MapFileRequest): BackendMapping {
+      guardCurrent();
       const [h, length] = addon.mapFile(
         req.path, req.fd, ACCESS[req.access], req.offset, req.length, req.size, req.mode,
         req.exec, req.populate, req.hugePages, req.lock,
@@ -180,6 +205,7 @@ export function nativeBackend(addon: NativeAddon, reason: string): Backend {
       return new NativeMapping(addon, h, length, remake);
     },
     mapAnonymous(req: MapAnonymousRequest): BackendMapping {
+      guardCurrent();
       const h = addon.mapAnonymous(req.length, req.shared, req.exec, req.populate, req.hugePages, req.lock);
       return new NativeMapping(addon, h, req.length, () => degraded.mapAnonymous({ ...req, lock: false }));
     },
