@@ -2378,38 +2378,56 @@ napi_value Init(napi_env env, napi_value exports) {
   struct Fn {
     const char* name;
     napi_callback cb;
+    uint32_t arity;
   };
+  // Each with its arity: the function's `length`, which test/exports.test.ts
+  // checks against NativeAddon in lib/load.ts.
   static const Fn fns[] = {
-      {"mapFile", MapFileJs},       {"mapAnonymous", MapAnonymousJs},
-      {"window", WindowJs},             {"unmap", UnmapJs},
-      {"flushSync", FlushSyncJs},   {"flush", FlushJs},
-      {"prefetch", PrefetchJs},     {"advise", AdviseJs},
-      {"lock", LockJs},             {"residency", ResidencyJs},
-      {"resize", ResizeJs},         {"rawMmap", RawMmapJs},
-      {"rawMunmap", RawMunmapJs},   {"rawMsync", RawMsyncJs},
-      {"rawMadvise", RawMadviseJs}, {"rawMprotect", RawMprotectJs},
-      {"rawMlock", RawMlockJs},     {"rawMunlock", RawMunlockJs},
-      {"rawMincore", RawMincoreJs}, {"stats", StatsJs},
-      {"fileAdvise", FileAdviseJs},
-      {"setRefuseExternalForTest", SetRefuseExternalJs},
-      {"setStoreFollowsObject", SetStoreFollowsObjectJs},
-      {"guardReassert", GuardReassertJs},
-      {"faults", FaultsJs},
-      {"share", ShareJs},
-      {"attach", AttachJs},
-      {"fd", FdJs},
-      {"shmOpen", ShmOpenJs},
-      {"shmUnlink", ShmUnlinkJs},
-      {"closeFd", CloseFdJs},
-      {"wait", WaitJs},
-      {"waitAsync", WaitAsyncJs},
-      {"notify", NotifyJs},
-      {"setFaultCallback", SetFaultCallbackJs},
+      {"mapFile", MapFileJs, 11},
+      {"mapAnonymous", MapAnonymousJs, 6},
+      {"window", WindowJs, 3},
+      {"unmap", UnmapJs, 1},
+      {"flushSync", FlushSyncJs, 4},
+      {"flush", FlushJs, 3},
+      {"prefetch", PrefetchJs, 3},
+      {"advise", AdviseJs, 4},
+      {"lock", LockJs, 4},
+      {"residency", ResidencyJs, 3},
+      {"resize", ResizeJs, 2},
+      {"rawMmap", RawMmapJs, 5},
+      {"rawMunmap", RawMunmapJs, 1},
+      {"rawMsync", RawMsyncJs, 2},
+      {"rawMadvise", RawMadviseJs, 2},
+      {"rawMprotect", RawMprotectJs, 2},
+      {"rawMlock", RawMlockJs, 1},
+      {"rawMunlock", RawMunlockJs, 1},
+      {"rawMincore", RawMincoreJs, 1},
+      {"stats", StatsJs, 0},
+      {"fileAdvise", FileAdviseJs, 5},
+      {"setRefuseExternalForTest", SetRefuseExternalJs, 1},
+      {"setStoreFollowsObject", SetStoreFollowsObjectJs, 1},
+      {"guardReassert", GuardReassertJs, 1},
+      {"faults", FaultsJs, 1},
+      {"share", ShareJs, 1},
+      {"attach", AttachJs, 1},
+      {"fd", FdJs, 1},
+      {"shmOpen", ShmOpenJs, 4},
+      {"shmUnlink", ShmUnlinkJs, 1},
+      {"closeFd", CloseFdJs, 1},
+      {"wait", WaitJs, 4},
+      {"waitAsync", WaitAsyncJs, 5},
+      {"notify", NotifyJs, 3},
+      {"setFaultCallback", SetFaultCallbackJs, 2},
   };
+
   for (const Fn& f : fns) {
     napi_value fn;
     CHECK_NAPI(env, napi_create_function(env, f.name, NAPI_AUTO_LENGTH, f.cb,
                                          nullptr, &fn));
+    napi_value arity;
+    CHECK_NAPI(env, napi_create_uint32(env, f.arity, &arity));
+    napi_property_descriptor length = {"length", nullptr, nullptr, nullptr, nullptr, arity, napi_configurable, nullptr};
+    CHECK_NAPI(env, napi_define_properties(env, fn, 1, &length));
     CHECK_NAPI(env, napi_set_named_property(env, exports, f.name, fn));
   }
   napi_value v, constants, advice;
