@@ -38,7 +38,6 @@ export interface NativeAddon {
   /** live: ranges mapped (process); forcedGcs: collections forced; windows: native window records (this thread). */
   stats(): { live: number; forcedGcs: number; windows: number };
   fileAdviceNames: string[];
-  setRefuseExternalForTest(on: boolean): void;
   setStoreFollowsObject(on: boolean): void;
   guardReassert(jsListening: boolean): boolean;
   faults(h: NativeHandle): number;
@@ -64,7 +63,13 @@ export type NativeHandle = { readonly __memmapHandle: unique symbol };
 /** The package's root folder (this file is dist/load.js). */
 export const packageRoot = join(dirname(fileURLToPath(import.meta.url)), "..");
 
+/** The test build's extra export (binding.gyp's memmap_test; MEMMAP_TEST_ADDON=1 loads it). */
+export interface TestAddon extends NativeAddon {
+  setRefuseExternalForTest(on: boolean): void;
+}
+
 export function candidates(root = packageRoot): string[] {
+  if (process.env["MEMMAP_TEST_ADDON"] === "1") return [join(root, "build", "Release", "memmap_test.node")];
   return [
     join(root, "prebuilds", `${process.platform}-${process.arch}`, "memmap.node"),
     join(root, "build", "Release", "memmap.node"),

@@ -162,7 +162,8 @@ std::atomic<size_t> g_live{0};      // ranges mapped by this addon, process-wide
 std::atomic<size_t> g_next_gc{0};   // when g_live reaches this, collect first
 std::atomic<uint64_t> g_forced_gcs{0};
 // Tests set this to act as a runtime that refuses external buffers
-// (Electron 21+ returns napi_no_external_buffers_allowed).
+// (Electron 21+ returns napi_no_external_buffers_allowed). Only the test
+// build (MEMMAP_TEST_HOOKS, binding.gyp's memmap_test) exports the switch.
 std::atomic<bool> g_refuse_external{false};
 // Set (by lib/backends/native.ts) on Bun, which calls an external
 // ArrayBuffer's finalizer when the object its memory was moved *from* dies,
@@ -2310,10 +2311,12 @@ napi_value SetFlag(napi_env env, napi_callback_info info, std::atomic<bool>* fla
   return Undefined(env);
 }
 
+#ifdef MEMMAP_TEST_HOOKS
 // setRefuseExternalForTest(bool): see g_refuse_external.
 napi_value SetRefuseExternalJs(napi_env env, napi_callback_info info) {
   return SetFlag(env, info, &g_refuse_external, false);
 }
+#endif
 
 // setStoreFollowsObject(bool): see g_store_follows_object.
 napi_value SetStoreFollowsObjectJs(napi_env env, napi_callback_info info) {
@@ -2404,7 +2407,9 @@ napi_value Init(napi_env env, napi_value exports) {
       {"rawMincore", RawMincoreJs, 1},
       {"stats", StatsJs, 0},
       {"fileAdvise", FileAdviseJs, 5},
+#ifdef MEMMAP_TEST_HOOKS
       {"setRefuseExternalForTest", SetRefuseExternalJs, 1},
+#endif
       {"setStoreFollowsObject", SetStoreFollowsObjectJs, 1},
       {"guardReassert", GuardReassertJs, 1},
       {"faults", FaultsJs, 1},

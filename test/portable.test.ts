@@ -2,7 +2,7 @@
 // backend's fallback to copies where a runtime refuses external buffers.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { cpSync, mkdirSync, readFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { adviseFile, backend, createOutput, map, mapAnonymous } from "memmap";
 import { createRequire } from "node:module";
@@ -52,19 +52,30 @@ test("where the addon is absent, the portable backend is chosen and says why; fo
   t.done();
 });
 
-test("where external buffers are refused, a native mapping degrades to copies and keeps its promises", nativeOnly("this is the native backend's fallback"), () => {
-  const addon = createRequire(import.meta.url)(join(root, "build", "Release", "memmap.node")) as { setRefuseExternalForTest(on: boolean): void };
+const testAddon = join(root, "build", "Release", "memmap_test.node");
+
+test("where external buffers are refused, a native mapping degrades to copies and keeps its promises", {
+  skip: portable ? "native backend only: this is the native backend's fallback"
+    : !existsSync(testAddon) ? "needs the test build of the addon (npm run build:test-addon), which has the switch" : false,
+}, () => {
   const t = tempDir();
   const p = t.file("refused", pattern(10_000));
-  addon.setRefuseExternalForTest(true);
-  try {
-    const m = map(p, { access: "write", offset: 100 });
+  // The production addon has no switch: a child loads the test build (the
+  // same code plus the switch) through MEMMAP_TEST_ADDON.
+  const r = runChild(`
+    import assert from "node:assert/strict";
+    import { readFileSync } from "node:fs";
+    import { createRequire } from "node:module";
+    import { map, mapAnonymous } from "memmap";
+    const addon = createRequire(import.meta.url)(${JSON.stringify(testAddon)});
+    addon.setRefuseExternalForTest(true);
+    const m = map(${JSON.stringify(p)}, { access: "write", offset: 100 });
     assert.equal(m.byteLength, 9_900);
-    assert.ok(m.buffer.equals(pattern(10_000).subarray(100)));
+    assert.equal(m.buffer.toString("latin1", 0, 50), readFileSync(${JSON.stringify(p)}).toString("latin1", 100, 150));
     m.buffer.write("copied", 0);
     const v = m.view(0, 10);
     m.flushSync();
-    assert.equal(readFileSync(p).toString("utf8", 100, 106), "copied");
+    assert.equal(readFileSync(${JSON.stringify(p)}).toString("utf8", 100, 106), "copied");
     m.unmap();
     assert.equal(v.length, 0, "views are detached on unmap()");
     assert.throws(() => m.buffer, { code: "ERR_MEMMAP_CLOSED" });
@@ -72,10 +83,16 @@ test("where external buffers are refused, a native mapping degrades to copies an
     a.buffer.fill(3);
     assert.equal(a.buffer[4095], 3);
     a.unmap();
-  } finally {
-    addon.setRefuseExternalForTest(false);
-  }
+    console.log("degraded and kept its promises");
+  `, [], { MEMMAP_TEST_ADDON: "1" });
+  assert.equal(r.status, 0, ended(r));
+  assert.match(r.stdout, /degraded and kept its promises/, ended(r));
   t.done();
+});
+
+test("the production addon has no test switch", nativeOnly("it reads the built addon"), () => {
+  const addon = createRequire(import.meta.url)(join(root, "build", "Release", "memmap.node")) as Record<string, unknown>;
+  assert.equal(addon["setRefuseExternalForTest"], undefined);
 });
 
 test("the portable backend answers honestly: lock and exec are ENOTSUP, every page is resident, advice is accepted", portableOnly, async () => {
