@@ -323,11 +323,11 @@ test("a worker blocked in wait() never holds up worker.terminate() or process.ex
   const r = spawnSync(process.execPath, ["--input-type=module", "-e", `
     import { mapAnonymous } from "memmap";
     import { Worker } from "node:worker_threads";
-    const m = mapAnonymous(4096, { shared: true });
+    globalThis.m = mapAnonymous(4096, { shared: true }); // held: a collected mapping takes its shared memory along
     const w = new Worker(\`
       import("node:worker_threads").then(({ workerData, parentPort }) =>
         import(${JSON.stringify(DIST)}).then(({ attach }) => { parentPort.postMessage("waiting"); attach(workerData).wait(0, 0); }));
-    \`, { eval: true, workerData: m.share() });
+    \`, { eval: true, workerData: globalThis.m.share() });
     await new Promise((resolve) => w.once("message", resolve));
     setTimeout(() => { console.log("exiting"); process.exit(0); }, 100);
   `], { cwd: root, encoding: "utf8", timeout: 60_000 });
