@@ -1,4 +1,4 @@
-// Every error memmap throws is made here, shaped like Node's own:
+// Every error the library throws is made here, shaped like Node's own:
 // system failures like fs errors (code, errno, syscall, path), bad arguments
 // as TypeError/RangeError with Node's ERR_* codes and the argument named.
 import { getSystemErrorMap } from "node:util";
@@ -45,8 +45,8 @@ export function fromNative(e: unknown, path?: string): unknown {
   return e;
 }
 
-/** Calls `fn`, converting native system failures on the way out. */
-export function native<T>(fn: () => T, path?: string): T {
+/** Calls a backend (native or portable), converting system failures on the way out. */
+export function backendCall<T>(fn: () => T, path?: string): T {
   try {
     return fn();
   } catch (e) {
@@ -54,8 +54,8 @@ export function native<T>(fn: () => T, path?: string): T {
   }
 }
 
-/** The same for a promise-returning native call. */
-export function nativeAsync<T>(fn: () => Promise<T>, path?: string): Promise<T> {
+/** The same for a promise-returning backend call. */
+export function backendCallAsync<T>(fn: () => Promise<T>, path?: string): Promise<T> {
   // Not an async function: its suspended frame would keep `fn` (and the
   // mapping it closes over) reachable for as long as the native promise is
   // pending, and a pending waitAsync() must not keep its mapping alive.
@@ -105,6 +105,11 @@ export function outOfRange(name: string, range: string, value: unknown): RangeEr
 /** A range that does not fit the file or the mapping. */
 export function rangeError(message: string): RangeError {
   return coded(new RangeError(message), "ERR_OUT_OF_RANGE");
+}
+
+/** A memmap-specific failure: an Error with one of memmap's ERR_MEMMAP_* codes, and any further properties. */
+export function memmapError(code: string, message: string, extra: Record<string, unknown> = {}): Error & { code: string } {
+  return Object.assign(coded(new Error(message), code), extra);
 }
 
 /** Thrown by every method of a mapping after unmap(). */

@@ -5,6 +5,7 @@ import { createRequire } from "node:module";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { memmapError } from "./errors.js";
 
 /** The functions the addon exports (see src/addon.cc). */
 export interface NativeAddon {
@@ -92,7 +93,5 @@ export function loadAddon(root = packageRoot): NativeAddon {
       failures.push(`${file}: ${(e as Error).message}`);
     }
   }
-  const err = new Error(`memmap: the native addon could not be loaded:\n  ${failures.join("\n  ")}`);
-  (err as Error & { code: string }).code = "ERR_MEMMAP_NO_ADDON";
-  throw err;
+  throw memmapError("ERR_MEMMAP_NO_ADDON", `memmap: the native addon could not be loaded:\n  ${failures.join("\n  ")}`);
 }

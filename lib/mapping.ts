@@ -6,7 +6,7 @@ import type { FileHandle } from "node:fs/promises";
 import type { Access, BackendMapping } from "./backend.js";
 import { backend } from "./select.js";
 import { Windows } from "./windows.js";
-import { closedError, fromNative, invalidArgType, invalidArgValue, native, nativeAsync, rangeError } from "./errors.js";
+import { closedError, fromNative, memmapError, invalidArgType, invalidArgValue, backendCall, backendCallAsync, rangeError } from "./errors.js";
 import {
   optionalBoolean, optionalInteger, optionsObject, resolveRange, validateInteger, validateOneOf, type Range,
 } from "./validate.js";
@@ -185,7 +185,7 @@ export class Mapping implements Disposable {
             `(buffer.constants.MAX_LENGTH = ${bufferConstants.MAX_LENGTH}); use view(offset, length)`,
         );
       }
-      this.#buffer = native(() => w.whole());
+      this.#buffer = backendCall(() => w.whole());
     }
     return this.#buffer;
   }
@@ -231,7 +231,7 @@ export class Mapping implements Disposable {
   #onRange<T>(range: Range | undefined, call: (m: BackendMapping, offset: number, length: number) => T): T {
     const m = this.#open();
     const r = resolveRange(range, m.byteLength);
-    return native(() => call(m, r.offset, r.length), this.#path);
+    return backendCall(() => call(m, r.offset, r.length), this.#path);
   }
 
   // The same for thread-pool work: argument errors reject, they do not throw.
@@ -244,7 +244,7 @@ export class Mapping implements Disposable {
     } catch (e) {
       return Promise.reject(e);
     }
-    return nativeAsync(() => call(m, r.offset, r.length), this.#path);
+    return backendCallAsync(() => call(m, r.offset, r.length), this.#path);
   }
 
   /** Writes the range back to the file and waits for it (msync MS_SYNC), off the main thread. */
@@ -332,9 +332,9 @@ export class Mapping implements Disposable {
     validateInteger(expected, "expected", -0x80000000, 0x7fffffff);
     const timeout = timeoutMs === Infinity ? -1 : validateInteger(timeoutMs, "timeoutMs");
     if (isMainThread && !optionalBoolean(optionsObject(options), "allowMainThread")) {
-      throw Object.assign(new Error("wait() blocks the thread: use waitAsync() on the main thread, or pass { allowMainThread: true }"), { code: "ERR_MEMMAP_BLOCKING" });
+      throw memmapError("ERR_MEMMAP_BLOCKING", "wait() blocks the thread: use waitAsync() on the main thread, or pass { allowMainThread: true }");
     }
-    return native(() => this.#open().wait(at, expected, timeout));
+    return backendCall(() => this.#open().wait(at, expected, timeout));
   }
 
   /**
@@ -351,7 +351,7 @@ export class Mapping implements Disposable {
       const timeout = timeoutMs === Infinity ? -1 : validateInteger(timeoutMs, "timeoutMs");
       const persistent = optionalBoolean(optionsObject(options), "persistent");
       const m = this.#open();
-      return nativeAsync(() => m.waitAsync(at, expected, timeout, persistent));
+      return backendCallAsync(() => m.waitAsync(at, expected, timeout, persistent));
     } catch (e) {
       return Promise.reject(e);
     }
@@ -361,7 +361,7 @@ export class Mapping implements Disposable {
   notify(index: number, count = Infinity): number {
     const at = this.#word(index);
     const n = count === Infinity ? 0x7fffffff : validateInteger(count, "count", 0, 0x7fffffff);
-    return native(() => this.#open().notify(at, n));
+    return backendCall(() => this.#open().notify(at, n));
   }
 
   /**
@@ -374,7 +374,7 @@ export class Mapping implements Disposable {
   resize(newLength: number): void {
     const m = this.#open();
     validateInteger(newLength, "newLength");
-    native(() => m.resize(newLength), this.#path);
+    backendCall(() => m.resize(newLength), this.#path);
     this.#buffer = undefined;
     this.#windows = new Windows(m, m.byteLength); // the old ones were detached
   }
@@ -390,7 +390,7 @@ export class Mapping implements Disposable {
     this.#m = null;
     this.#windows = null;
     this.#buffer = undefined;
-    return native(() => m.unmap(), this.#path);
+    return backendCall(() => m.unmap(), this.#path);
   }
 
   /** Same as unmap(), for `using m = map(...)`. */
@@ -457,7 +457,7 @@ export function map(file: FileLike, options?: MapOptions): Mapping {
   };
   const onFault = o["onFault"];
   if (onFault !== undefined && typeof onFault !== "function") throw invalidArgType("options.onFault", "of type function", onFault);
-  const m = native(() => backend.mapFile(req), path ?? undefined);
+  const m = backendCall(() => backend.mapFile(req), path ?? undefined);
   const mapping = new Mapping(m, access, offset, path ?? undefined);
   if (typeof onFault === "function") mapping._watchFaults(onFault as (fault: Fault) => void);
   return mapping;
@@ -480,7 +480,7 @@ export function mapAnonymous(length: number, options?: AnonymousOptions): Mappin
     hugePages: optionalBoolean(o, "hugePages"),
     lock: optionalBoolean(o, "lock"),
   };
-  return new Mapping(native(() => backend.mapAnonymous(req)), "anonymous", 0);
+  return new Mapping(backendCall(() => backend.mapAnonymous(req)), "anonymous", 0);
 }
 
 /**
@@ -497,5 +497,5 @@ export function adviseFile(file: FileLike, advice: FileAdvice, range?: Range): v
   const r = optionsObject(range, "range");
   const offset = optionalInteger(r, "offset", 0);
   const length = optionalInteger(r, "length", 0);
-  native(() => backend.adviseFile(path, fd, offset, length, advice), path ?? undefined);
+  backendCall(() => backend.adviseFile(path, fd, offset, length, advice), path ?? undefined);
 }

@@ -18,7 +18,7 @@ import { fileURLToPath } from "node:url";
 import { map, type Mapping } from "./mapping.js";
 import { detachHeap } from "./detach.js";
 import { backend } from "./select.js";
-import { closedError, invalidArgType, invalidArgValue, outOfRange, rangeError } from "./errors.js";
+import { closedError, invalidArgType, invalidArgValue, memmapError, outOfRange, rangeError } from "./errors.js";
 import { optionalBoolean, optionsObject, validateInteger, MAX_SAFE } from "./validate.js";
 
 const fsync = promisify(fsp.fsync);
@@ -152,9 +152,7 @@ function openInPlace(path: string, regular: boolean): number {
   closeSync(probe);
   if (st.isFIFO() || st.isSocket()) throw notSeekable(path);
   if (!st.isFile() && !regular) return openSync(path, flags); // a device: opening it does not wait
-  throw Object.assign(new Error(`createOutput: ${path} changed type while it was being opened`), {
-    code: "ERR_MEMMAP_CHANGED", path,
-  });
+  throw memmapError("ERR_MEMMAP_CHANGED", `createOutput: ${path} changed type while it was being opened`, { path });
 }
 
 function fsyncDirectory(dir: string): void {

@@ -14,7 +14,7 @@
 import { nativeAddon } from "./select.js";
 // The raw layer is the system calls themselves: it has no portable form, and
 // importing it where the addon cannot load throws ERR_MEMMAP_NO_ADDON.
-import { invalidArgType, native } from "./errors.js";
+import { invalidArgType, backendCall } from "./errors.js";
 import { validateInteger } from "./validate.js";
 
 const addon = nativeAddon();
@@ -40,27 +40,27 @@ export function mmap(fd: number, offset: number, length: number, prot: number, f
   validateInteger(length, "length", 1);
   validateInteger(prot, "prot", 0, 0x7fffffff);
   validateInteger(flags, "flags", 0, 0x7fffffff);
-  return Buffer.from(native(() => addon.rawMmap(fd, offset, length, prot, flags)));
+  return Buffer.from(backendCall(() => addon.rawMmap(fd, offset, length, prot, flags)));
 }
 
 /** munmap(2) of a Buffer returned by mmap(); the Buffer is detached. */
 export function munmap(buffer: Buffer): void {
   const b = checkView(buffer);
-  native(() => addon.rawMunmap(b));
+  backendCall(() => addon.rawMunmap(b));
 }
 
 /** msync(2) over the pages `buffer` covers. */
 export function msync(buffer: ArrayBufferView, flags: number): void {
   const b = checkView(buffer);
   validateInteger(flags, "flags", 0, 0x7fffffff);
-  native(() => addon.rawMsync(b, flags));
+  backendCall(() => addon.rawMsync(b, flags));
 }
 
 /** madvise(2) over the pages `buffer` covers. MADV_HWPOISON and the like are refused. */
 export function madvise(buffer: ArrayBufferView, advice: number): void {
   const b = checkView(buffer);
   validateInteger(advice, "advice", 0, 0x7fffffff);
-  native(() => addon.rawMadvise(b, advice));
+  backendCall(() => addon.rawMadvise(b, advice));
 }
 
 /**
@@ -71,23 +71,23 @@ export function madvise(buffer: ArrayBufferView, advice: number): void {
 export function mprotect(buffer: ArrayBufferView, prot: number): void {
   const b = checkView(buffer);
   validateInteger(prot, "prot", 0, 0x7fffffff);
-  native(() => addon.rawMprotect(b, prot));
+  backendCall(() => addon.rawMprotect(b, prot));
 }
 
 /** mlock(2) over the pages `buffer` covers. */
 export function mlock(buffer: ArrayBufferView): void {
   const b = checkView(buffer);
-  native(() => addon.rawMlock(b));
+  backendCall(() => addon.rawMlock(b));
 }
 
 /** munlock(2) over the pages `buffer` covers. */
 export function munlock(buffer: ArrayBufferView): void {
   const b = checkView(buffer);
-  native(() => addon.rawMunlock(b));
+  backendCall(() => addon.rawMunlock(b));
 }
 
 /** mincore(2): one byte a page, 1 where resident. */
 export function mincore(buffer: ArrayBufferView): Uint8Array {
   const b = checkView(buffer);
-  return native(() => addon.rawMincore(b));
+  return backendCall(() => addon.rawMincore(b));
 }

@@ -8,6 +8,7 @@ import type { Backend } from "./backend.js";
 import { nativeBackend } from "./backends/native.js";
 import { portableBackend } from "./backends/portable.js";
 import { loadAddon, type NativeAddon } from "./load.js";
+import { memmapError } from "./errors.js";
 
 let addon: NativeAddon | undefined;
 let addonError: Error | undefined;
@@ -28,9 +29,7 @@ export function nativeAddon(): NativeAddon {
 function choose(): Backend {
   const forced = process.env["MEMMAP_BACKEND"];
   if (forced !== undefined && forced !== "" && forced !== "native" && forced !== "portable") {
-    const err = new Error(`MEMMAP_BACKEND must be "native" or "portable", not "${forced}"`);
-    (err as Error & { code: string }).code = "ERR_MEMMAP_BACKEND";
-    throw err;
+    throw memmapError("ERR_MEMMAP_BACKEND", `MEMMAP_BACKEND must be "native" or "portable", not "${forced}"`);
   }
   if (forced === "portable") return portableBackend("MEMMAP_BACKEND=portable");
   let a: NativeAddon;
@@ -38,9 +37,7 @@ function choose(): Backend {
     a = nativeAddon();
   } catch (e) {
     if (forced === "native") {
-      const err = new Error(`MEMMAP_BACKEND=native, but ${(e as Error).message}`);
-      (err as Error & { code: string }).code = "ERR_MEMMAP_NO_ADDON";
-      throw err;
+      throw memmapError("ERR_MEMMAP_NO_ADDON", `MEMMAP_BACKEND=native, but ${(e as Error).message}`);
     }
     return portableBackend(`the native addon could not be loaded: ${(e as Error).message}`);
   }

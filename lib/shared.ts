@@ -3,7 +3,7 @@
 // shared memory that unrelated processes (in any language) open by name.
 import { backend } from "./select.js";
 import { Mapping, map, type SharedHandle } from "./mapping.js";
-import { invalidArgType, invalidArgValue, native } from "./errors.js";
+import { invalidArgType, invalidArgValue, backendCall } from "./errors.js";
 import { optionalBoolean, optionsObject, validateInteger } from "./validate.js";
 
 /**
@@ -17,7 +17,7 @@ export function attach(handle: SharedHandle): Mapping {
   const h = optionsObject(handle, "handle");
   if (h["kind"] !== "memmap.SharedHandle") throw invalidArgType("handle", "a SharedHandle from Mapping.share()", handle);
   const id = validateInteger(h["id"], "handle.id", 1);
-  return new Mapping(native(() => backend.attach(id)), "anonymous", 0);
+  return new Mapping(backendCall(() => backend.attach(id)), "anonymous", 0);
 }
 
 // POSIX names: one component, no slash but an optional leading one (which
@@ -55,11 +55,11 @@ export function openShared(name: string, options?: SharedOptions): Mapping {
   const create = optionalBoolean(o, "create", true);
   const exclusive = optionalBoolean(o, "exclusive", false);
   const mode = o["mode"] === undefined ? 0o600 : validateInteger(o["mode"], "options.mode", 0, 0o7777);
-  const [fd, created] = native(() => backend.shmOpen(bare, create, exclusive, mode), `/${bare}`);
+  const [fd, created] = backendCall(() => backend.shmOpen(bare, create, exclusive, mode), `/${bare}`);
   try {
     return map(fd, size >= 0 ? { access: "write", size } : { access: "write" });
   } catch (e) {
-    if (created) native(() => backend.shmUnlink(bare));
+    if (created) backendCall(() => backend.shmUnlink(bare));
     throw e;
   } finally {
     backend.closeShm(fd); // the mapping keeps its own
@@ -69,5 +69,5 @@ export function openShared(name: string, options?: SharedOptions): Mapping {
 /** Removes a name made by {@link openShared}; mappings of it stay valid until unmapped. */
 export function unlinkShared(name: string): void {
   const bare = shmName(name);
-  native(() => backend.shmUnlink(bare), `/${bare}`);
+  backendCall(() => backend.shmUnlink(bare), `/${bare}`);
 }

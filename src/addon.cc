@@ -753,10 +753,14 @@ SysErr Adopt(Region* r, void* base, size_t map_len) {
 
 uint32_t FaultCount(const Region* r) { return guard::Faults(r->slot, nullptr); }
 
+// What ERR_MEMMAP_TRUNCATED says, thrown (flush, unmap) or as a rejection (flush()).
+std::string TruncatedMessage(uint32_t faults) {
+  return "The file was truncated (or failed) under this write mapping: " + std::to_string(faults) +
+         " page(s) past its end were replaced with zeros, and what was written to them is lost";
+}
+
 void ThrowTruncated(napi_env env, uint32_t faults) {
-  ThrowCode(env, "ERR_MEMMAP_TRUNCATED",
-            "The file was truncated (or failed) under this write mapping: " + std::to_string(faults) +
-                " page(s) past its end were replaced with zeros, and what was written to them is lost");
+  ThrowCode(env, "ERR_MEMMAP_TRUNCATED", TruncatedMessage(faults));
 }
 
 // A write mapping whose file shrank under it lost what was written to the
@@ -1259,8 +1263,7 @@ void WorkComplete(napi_env env, napi_status status, void* data) {
   r->inflight--;
   if (status == napi_ok && !w->result && w->kind == WorkKind::kFlush && r->access == Access::kWrite &&
       FaultCount(r) > 0) {
-    napi_reject_deferred(env, w->deferred, CodedError(env, "ERR_MEMMAP_TRUNCATED",
-        "The file was truncated (or failed) under this write mapping: what was written past its end is lost"));
+    napi_reject_deferred(env, w->deferred, CodedError(env, "ERR_MEMMAP_TRUNCATED", TruncatedMessage(FaultCount(r))));
   } else if (status == napi_ok && !w->result) {
     napi_resolve_deferred(env, w->deferred, Undefined(env));
   } else {
@@ -1575,9 +1578,13 @@ napi_value ResizeJs(napi_env env, napi_callback_info info) {
   }
   if (!CheckOpen(env, r)) return nullptr;
   if (r->inflight > 0) {
-    ThrowCode(env, "ERR_MEMMAP_BUSY",
-              "The mapping cannot be resized while a flush() or prefetch() "
-              "is running on it; await it first");
+    // Say what is pending: thread-pool work, waits, or both.
+    size_t waits = r->waits.size();
+    bool work = static_cast<size_t>(r->inflight) > waits;
+    std::string what = work && waits ? "a flush() or prefetch() is running and a waitAsync() is pending"
+                       : work        ? "a flush() or prefetch() is running"
+                                     : "a waitAsync() is pending";
+    ThrowCode(env, "ERR_MEMMAP_BUSY", "The mapping cannot be resized while " + what + " on it; await it first");
     return nullptr;
   }
   if (FaultCount(r) > 0) {

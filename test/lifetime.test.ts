@@ -106,7 +106,7 @@ test("resize() of an anonymous mapping keeps its bytes; refused while a flush ru
   m.resize(4 * pageSize);
   assert.equal(m.buffer.toString("utf8", 0, 4), "anon");
   const f = m.flush();
-  assert.throws(() => m.resize(pageSize), { code: "ERR_MEMMAP_BUSY" });
+  assert.throws(() => m.resize(pageSize), { code: "ERR_MEMMAP_BUSY", message: /flush\(\)/ });
   await f;
   m.resize(pageSize);
   assert.equal(m.byteLength, pageSize);

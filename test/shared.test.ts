@@ -194,6 +194,7 @@ test("wait and notify: outcomes, the main thread, unmap during waitAsync, bad in
   assert.throws(() => m.notify(-1), { code: "ERR_OUT_OF_RANGE" });
   assert.throws(() => m.notify(1.5), { code: "ERR_OUT_OF_RANGE" });
   const pending = m.waitAsync(2, 0);
+  assert.throws(() => m.resize(8192), { code: "ERR_MEMMAP_BUSY", message: /while a waitAsync\(\) is pending/ });
   m.unmap();
   await assert.rejects(pending, { code: "ERR_MEMMAP_CLOSED" });
   assert.throws(() => mapAnonymous(10).share(), { code: "ERR_MEMMAP_NOT_SHAREABLE" });

@@ -4,6 +4,7 @@ import type { Backend, BackendMapping, MapAnonymousRequest, MapFileRequest } fro
 import type { NativeAddon, NativeHandle } from "../load.js";
 import type { Window } from "../windows.js";
 import { portableBackend } from "./portable.js";
+import { memmapError } from "../errors.js";
 
 const ACCESS = { read: 0, write: 1, copy: 2 } as const;
 
@@ -186,7 +187,7 @@ export function nativeBackend(addon: NativeAddon, reason: string): Backend {
       guardCurrent();
       const [h, length] = addon.attach(id);
       return new NativeMapping(addon, h, length, () => {
-        throw Object.assign(new Error("This runtime refuses external buffers, and shared memory cannot be copied"), { code: "ERR_MEMMAP_NO_EXTERNAL" });
+        throw memmapError("ERR_MEMMAP_NO_EXTERNAL", "This runtime refuses external buffers, and shared memory cannot be copied");
       });
     },
     shmOpen: (name, create, exclusive, mode) => addon.shmOpen(name, create, exclusive, mode),

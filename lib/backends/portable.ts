@@ -14,7 +14,7 @@ import * as fs from "node:fs";
 import { promisify } from "node:util";
 import { constants as bufferConstants } from "node:buffer";
 import type { Backend, BackendMapping, MapAnonymousRequest, MapFileRequest } from "../backend.js";
-import { rangeError, systemError } from "../errors.js";
+import { memmapError, rangeError, systemError } from "../errors.js";
 import type { Window } from "../windows.js";
 import { detachHeap } from "../detach.js";
 
@@ -167,9 +167,9 @@ class PortableMapping implements BackendMapping {
 
   #checkNotTransferred(): void {
     if (this.#buf.buffer.byteLength === 0 && this.#buf.length === 0 && this.#expected > 0) {
-      throw Object.assign(
-        new Error("The mapping's memory was transferred to another thread (postMessage/structuredClone transfer list); its contents cannot be written back"),
-        { code: "ERR_MEMMAP_TRANSFERRED" },
+      throw memmapError(
+        "ERR_MEMMAP_TRANSFERRED",
+        "The mapping's memory was transferred to another thread (postMessage/structuredClone transfer list); its contents cannot be written back",
       );
     }
   }
@@ -251,7 +251,7 @@ class PortableMapping implements BackendMapping {
 
   resize(newLength: number): void {
     if (this.#inflight > 0) {
-      throw Object.assign(new Error("The mapping cannot be resized while a flush() is running on it; await it first"), { code: "ERR_MEMMAP_BUSY" });
+      throw memmapError("ERR_MEMMAP_BUSY", "The mapping cannot be resized while a flush() is running on it; await it first");
     }
     if (this.#access === "write") this.#checkNotTransferred();
     const next = allocate(newLength);
