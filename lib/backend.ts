@@ -3,6 +3,9 @@
 // place where one is chosen.
 import type { WindowSource } from "./windows.js";
 
+/** What a wait ends with, as Atomics.wait says it. */
+export type WaitResult = "ok" | "not-equal" | "timed-out";
+
 /** How a file is mapped. */
 export type Access = "read" | "write" | "copy";
 
@@ -58,8 +61,8 @@ export interface BackendMapping extends WindowSource {
   readonly fd: number;
   /** An id that attach() in another thread of this process maps. */
   share(): number;
-  wait(byteOffset: number, expected: number, timeoutMs: number): "ok" | "not-equal" | "timed-out";
-  waitAsync(byteOffset: number, expected: number, timeoutMs: number, persistent: boolean): Promise<"ok" | "not-equal" | "timed-out">;
+  wait(byteOffset: number, expected: number, timeoutMs: number): WaitResult;
+  waitAsync(byteOffset: number, expected: number, timeoutMs: number, persistent: boolean): Promise<WaitResult>;
   notify(byteOffset: number, count: number): number;
 }
 

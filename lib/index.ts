@@ -3,7 +3,7 @@ export type { MapOptions, AnonymousOptions, Advice, FileAdvice, Fault, Residency
 export { attach, openShared, unlinkShared } from "./shared.js";
 export type { SharedOptions } from "./shared.js";
 export { backend } from "./select.js";
-export type { Backend } from "./backend.js";
+export type { Backend, WaitResult } from "./backend.js";
 export type { SystemError } from "./errors.js";
 export { createOutput, openRegion, OutputFile, RegionWriter, TEMP_FILE_PATTERN } from "./output.js";
 export type { OutputOptions, OutputRegion } from "./output.js";

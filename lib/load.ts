@@ -5,6 +5,7 @@ import { createRequire } from "node:module";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { WaitResult } from "./backend.js";
 import { memmapError } from "./errors.js";
 
 /** The functions the addon exports (see src/addon.cc). */
@@ -55,8 +56,6 @@ export interface NativeAddon {
   fileAdvise(path: string | null, fd: number, offset: number, length: number, advice: string): void;
 }
 
-/** What a wait ends with, as Atomics.wait says it. */
-export type WaitResult = "ok" | "not-equal" | "timed-out";
 
 /** An opaque native handle (a Node-API external). */
 export type NativeHandle = { readonly __memmapHandle: unique symbol };

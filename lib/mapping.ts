@@ -3,7 +3,7 @@ import { constants as bufferConstants } from "node:buffer";
 import { isMainThread } from "node:worker_threads";
 import { fileURLToPath } from "node:url";
 import type { FileHandle } from "node:fs/promises";
-import type { Access, BackendMapping } from "./backend.js";
+import type { Access, BackendMapping, WaitResult } from "./backend.js";
 import { backend } from "./select.js";
 import { Windows } from "./windows.js";
 import { closedError, fromNative, memmapError, invalidArgType, invalidArgValue, backendCall, backendCallAsync, rangeError } from "./errors.js";
@@ -107,15 +107,36 @@ export const allocationGranularity: number = backend.allocationGranularity;
  * {@link Mapping.resize}), so no code can reach unmapped memory: a detached
  * Buffer has length 0 and reads `undefined`.
  */
+/**
+ * What the rest of lib/ (and the tests) may do with a Mapping that users
+ * cannot: set by Mapping's static block, not exported from the package.
+ */
+export let mappingInternals: {
+  watchFaults(m: Mapping, fn: (fault: Fault) => void): void;
+  write(m: Mapping, offset: number, data: Uint8Array): void;
+  /** Windows the mapping made (lib/windows.ts). */
+  windowCount(m: Mapping): number;
+};
+
 export class Mapping implements Disposable {
   #m: BackendMapping | null;
   #windows: Windows | null;
   #buffer: Buffer | undefined;
   readonly #path: string | undefined;
+  #faultedAtUnmap = false;
+  #onFault: ((offset: number, length: number, pages: number) => void) | undefined;
   /** The file offset of the first byte (0 for anonymous mappings). */
   readonly offset: number;
   /** `"read"`, `"write"`, `"copy"`, or `"anonymous"`. */
   readonly access: Access | "anonymous";
+
+  static {
+    mappingInternals = {
+      watchFaults: (m, fn) => m.#watchFaults(fn),
+      write: (m, offset, data) => m.#write(offset, data),
+      windowCount: (m) => m.#windows?.count ?? 0,
+    };
+  }
 
   /** @internal Use map() or mapAnonymous(). */
   constructor(m: BackendMapping, access: Access | "anonymous", offset: number, path?: string) {
@@ -146,8 +167,6 @@ export class Mapping implements Disposable {
     return this.#m === null;
   }
 
-  #faultedAtUnmap = false;
-
   /**
    * True once the file shrank (or failed) under the mapping and the fault
    * guard replaced pages past its end with zeros instead of letting the
@@ -159,15 +178,12 @@ export class Mapping implements Disposable {
     return this.#m === null ? this.#faultedAtUnmap : this.#m.faults > 0;
   }
 
-  /** @internal */
-  _watchFaults(fn: (fault: Fault) => void): void {
+  #watchFaults(fn: (fault: Fault) => void): void {
     const m = this.#open();
     // The Mapping keeps the function alive; the addon holds it weakly.
     this.#onFault = (offset: number, length: number, pages: number) => fn({ mapping: this, offset, length, pages });
     m.onFault(this.#onFault);
   }
-
-  #onFault: ((offset: number, length: number, pages: number) => void) | undefined;
 
   /**
    * A zero-copy Buffer over the whole mapping (the same Buffer each time).
@@ -212,13 +228,8 @@ export class Mapping implements Disposable {
     }
   }
 
-  /** @internal Windows this mapping made (lib/windows.ts), for tests. */
-  get _windowCount(): number {
-    return this.#windows?.count ?? 0;
-  }
-
-  /** @internal Copies `data` into the mapping at a checked offset, through a window (no view made). */
-  _write(offset: number, data: Uint8Array): void {
+  // Copies `data` into the mapping at a checked offset, through a window (no view made).
+  #write(offset: number, data: Uint8Array): void {
     const w = this.#openWindows();
     try {
       w.write(offset, data); // no closure: OutputFile.write() calls this per record
@@ -327,7 +338,7 @@ export class Mapping implements Disposable {
    * `expected` (like Atomics.wait, across threads and processes: futex).
    * Refused on the main thread unless `allowMainThread` is set.
    */
-  wait(index: number, expected: number, timeoutMs = Infinity, options?: { allowMainThread?: boolean }): "ok" | "not-equal" | "timed-out" {
+  wait(index: number, expected: number, timeoutMs = Infinity, options?: { allowMainThread?: boolean }): WaitResult {
     const at = this.#word(index);
     validateInteger(expected, "expected", -0x80000000, 0x7fffffff);
     const timeout = timeoutMs === Infinity ? -1 : validateInteger(timeoutMs, "timeoutMs");
@@ -344,7 +355,7 @@ export class Mapping implements Disposable {
    * fs.watch's option). unmap(), or the mapping's collection, rejects it
    * with ERR_MEMMAP_CLOSED.
    */
-  waitAsync(index: number, expected: number, timeoutMs = Infinity, options?: { persistent?: boolean }): Promise<"ok" | "not-equal" | "timed-out"> {
+  waitAsync(index: number, expected: number, timeoutMs = Infinity, options?: { persistent?: boolean }): Promise<WaitResult> {
     try {
       const at = this.#word(index);
       validateInteger(expected, "expected", -0x80000000, 0x7fffffff);
@@ -459,7 +470,7 @@ export function map(file: FileLike, options?: MapOptions): Mapping {
   if (onFault !== undefined && typeof onFault !== "function") throw invalidArgType("options.onFault", "of type function", onFault);
   const m = backendCall(() => backend.mapFile(req), path ?? undefined);
   const mapping = new Mapping(m, access, offset, path ?? undefined);
-  if (typeof onFault === "function") mapping._watchFaults(onFault as (fault: Fault) => void);
+  if (typeof onFault === "function") mappingInternals.watchFaults(mapping, onFault as (fault: Fault) => void);
   return mapping;
 }
 

@@ -15,7 +15,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import { randomBytes } from "node:crypto";
 import { constants as bufferConstants } from "node:buffer";
 import { fileURLToPath } from "node:url";
-import { map, type Mapping } from "./mapping.js";
+import { map, mappingInternals, type Mapping } from "./mapping.js";
 import { detachHeap } from "./detach.js";
 import { backend } from "./select.js";
 import { closedError, invalidArgType, invalidArgValue, memmapError, outOfRange, rangeError } from "./errors.js";
@@ -214,6 +214,12 @@ function track(output: object, l: Leftover): void {
  *
  * The file is `[ mapped region of \`size\` bytes | appended tail ]`.
  */
+/** For tests: not exported from the package. Set by OutputFile's static block. */
+export let outputInternals: {
+  /** Windows the output's mapping made (lib/windows.ts). */
+  windowCount(o: OutputFile): number;
+};
+
 export class OutputFile implements Disposable {
   /** The destination. */
   readonly path: string;
@@ -256,9 +262,8 @@ export class OutputFile implements Disposable {
     if (this.#state !== "open") throw closedError();
   }
 
-  /** @internal Windows the region's mapping made, for tests. */
-  get _windowCount(): number {
-    return this.#mapping?._windowCount ?? 0;
+  static {
+    outputInternals = { windowCount: (o) => (o.#mapping ? mappingInternals.windowCount(o.#mapping) : 0) };
   }
 
   /** Size of the mapped region. */
@@ -300,7 +305,7 @@ export class OutputFile implements Disposable {
       throw rangeError(`Writing ${bytes.length} bytes at ${offset} passes the end of the region (${this.#size} bytes); use append() or grow()`);
     }
     // Straight into the mapping's window (or the heap): no view per call.
-    if (this.#mapping) this.#mapping._write(offset, bytes);
+    if (this.#mapping) mappingInternals.write(this.#mapping, offset, bytes);
     else this.#heap!.set(bytes, offset);
     return bytes.length;
   }
@@ -660,7 +665,7 @@ export class RegionWriter implements Disposable {
     validateInteger(offset, "offset", 0, this.length);
     if (bytes.length > this.length - offset) throw rangeError(`Writing ${bytes.length} bytes at ${offset} passes the end of the region (${this.length} bytes)`);
     if (this.#closed) throw closedError();
-    if (this.#mapping) this.#mapping._write(offset, bytes);
+    if (this.#mapping) mappingInternals.write(this.#mapping, offset, bytes);
     else this.#heap!.set(bytes, offset);
     return bytes.length;
   }

@@ -1,6 +1,6 @@
 // The native backend: the Node-API addon of src/.
 import { isMainThread } from "node:worker_threads";
-import type { Backend, BackendMapping, MapAnonymousRequest, MapFileRequest } from "../backend.js";
+import type { Backend, BackendMapping, MapAnonymousRequest, MapFileRequest, WaitResult } from "../backend.js";
 import type { NativeAddon, NativeHandle } from "../load.js";
 import type { Window } from "../windows.js";
 import { portableBackend } from "./portable.js";
@@ -106,11 +106,11 @@ class NativeMapping implements BackendMapping {
     return this.#copy ? this.#copy.share() : this.#addon.share(this.#h);
   }
 
-  wait(byteOffset: number, expected: number, timeoutMs: number): "ok" | "not-equal" | "timed-out" {
+  wait(byteOffset: number, expected: number, timeoutMs: number): WaitResult {
     return this.#copy ? this.#copy.wait(byteOffset, expected, timeoutMs) : this.#addon.wait(this.#h, byteOffset, expected, timeoutMs);
   }
 
-  waitAsync(byteOffset: number, expected: number, timeoutMs: number, persistent: boolean): Promise<"ok" | "not-equal" | "timed-out"> {
+  waitAsync(byteOffset: number, expected: number, timeoutMs: number, persistent: boolean): Promise<WaitResult> {
     return this.#copy
       ? this.#copy.waitAsync(byteOffset, expected, timeoutMs, persistent)
       : this.#addon.waitAsync(this.#h, byteOffset, expected, timeoutMs, persistent);

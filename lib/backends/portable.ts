@@ -13,7 +13,7 @@ import {
 import * as fs from "node:fs";
 import { promisify } from "node:util";
 import { constants as bufferConstants } from "node:buffer";
-import type { Backend, BackendMapping, MapAnonymousRequest, MapFileRequest } from "../backend.js";
+import type { Backend, BackendMapping, MapAnonymousRequest, MapFileRequest, WaitResult } from "../backend.js";
 import { memmapError, rangeError, systemError } from "../errors.js";
 import type { Window } from "../windows.js";
 import { detachHeap } from "../detach.js";
@@ -230,11 +230,11 @@ class PortableMapping implements BackendMapping {
     throw unsupported("memfd_create");
   }
 
-  wait(): "ok" | "not-equal" | "timed-out" {
+  wait(): WaitResult {
     throw unsupported("futex");
   }
 
-  async waitAsync(): Promise<"ok" | "not-equal" | "timed-out"> {
+  async waitAsync(): Promise<WaitResult> {
     throw unsupported("futex");
   }
 
