@@ -36,7 +36,6 @@ test("prefetch() pages a file in off the main thread; advise('dontneed') drops p
     a.unmap();
   }
   m.unmap();
-  t.done();
 });
 
 test("advise() accepts the named advice and refuses the rest", () => {
@@ -48,7 +47,6 @@ test("advise() accepts the named advice and refuses the rest", () => {
   assert.throws(() => m.advise("remove" as never), { code: "ERR_INVALID_ARG_VALUE" });
   assert.throws(() => m.advise(3 as never), { code: "ERR_INVALID_ARG_VALUE" });
   m.unmap();
-  t.done();
 });
 
 test("lock() and unlock() on every kind of mapping", nativeOnly("the portable backend cannot lock memory and says so (ENOTSUP, portable.test.ts)"), () => {
@@ -62,5 +60,4 @@ test("lock() and unlock() on every kind of mapping", nativeOnly("the portable ba
     assert.equal(m.residency().resident, 4);
     m.unmap();
   }
-  t.done();
 });

@@ -83,7 +83,6 @@ test("stat agrees with fincore and vmtouch: pages, resident pages, percentage", 
   } else {
     t.diagnostic("vmtouch is not installed: total comparison skipped");
   }
-  tr.done();
 });
 
 test("touch reads files in and evict drops them; plain summary when not on a terminal", ONLY, () => {
@@ -97,7 +96,6 @@ test("touch reads files in and evict drops them; plain summary when not on a ter
   assert.equal(json(["stat", tr.dir]).totals.residentPages, 15);
   const again = cli(["evict", "-v", "--bytes", join(tr.dir, "a.bin")]);
   assert.match(again.stdout, new RegExp(`a\\.bin  0/11 pages  0/${10 * pageSize + 1}  0%`));
-  tr.done();
 });
 
 test("touch draws a progress bar (files, bytes, rate) on a terminal", ONLY, (t) => {
@@ -113,7 +111,6 @@ test("touch draws a progress bar (files, bytes, rate) on a terminal", ONLY, (t) 
   assert.equal(r.status, 0, r.stdout + r.stderr);
   assert.match(r.stdout, /\r\[#+\] 4\/4 files  [\d.]+ (B|KiB|MiB)  [\d.]+ (B|KiB|MiB|GiB)\/s/, JSON.stringify(r.stdout));
   assert.match(r.stdout, /Touched Pages: 15\/15/);
-  tr.done();
 });
 
 test("special files, dangling links and unreadable paths are reported and counted, never fatal; exit 1", ONLY, () => {
@@ -133,7 +130,6 @@ test("special files, dangling links and unreadable paths are reported and counte
   assert.equal(missing.status, 1);
   assert.match(missing.stderr, /ENOENT/);
   assert.match(missing.stdout, /Files: 1\n/);
-  tr.done();
 });
 
 test("usage errors exit 2; --help exits 0 for every command", () => {
@@ -170,7 +166,6 @@ test("lock holds the pages locked until SIGTERM, then unlocks and exits 0", ONLY
   assert.equal(signal, null);
   assert.equal(code, 0);
   assert.match(stdout, /Unlocked 3 files/);
-  tr.done();
 });
 
 test("lock names RLIMIT_MEMLOCK when the limit refuses", ONLY, (t) => {
@@ -186,12 +181,10 @@ test("lock names RLIMIT_MEMLOCK when the limit refuses", ONLY, (t) => {
     process.execPath, BIN, "lock", big], { cwd: root, encoding: "utf8", timeout: 60_000 });
   if (/setpriv:/.test(r.stderr)) {
     t.skip(`setpriv refused here: ${r.stderr.trim()}`);
-    tr.done();
     return;
   }
   assert.equal(r.status, 1, r.stdout + r.stderr);
   assert.match(r.stderr, /RLIMIT_MEMLOCK/);
-  tr.done();
 });
 
 test("a big file is read in by touch in chunks and counted right", ONLY, () => {
@@ -207,7 +200,6 @@ test("a big file is read in by touch in chunks and counted right", ONLY, () => {
   const r = json(["touch", tr.dir]);
   assert.equal(r.totals.pages, (80 << 20) / pageSize + 1);
   assert.equal(r.totals.residentPages, r.totals.pages);
-  tr.done();
 });
 
 test("on the portable backend the command refuses, naming the reason", { skip: portable ? false : "portable backend only" }, () => {

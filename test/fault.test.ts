@@ -71,7 +71,6 @@ for (const [label, keep] of [["to 0", 0], ["to half", 8 * PAGE]] as const) {
     assert.equal(out.faults.length, 1, "the fault was reported once");
     assert.deepEqual(out.faults[0].slice(0, 2), [keep, 16 * PAGE - keep], "with the byte range that is gone");
     assert.equal(readFileSync(p).length, keep, "the writes past the end went nowhere");
-    t.done();
   });
 }
 
@@ -92,7 +91,6 @@ test("a read mapping truncated underneath reads zeros and flushes without error"
   assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
   const out = JSON.parse(r.stdout.split("\n").filter(Boolean).pop()!);
   assert.deepEqual(out, { faulted: true, tail: 0 });
-  t.done();
 });
 
 test("a file truncated by another process while the child reads it in a loop", ONLY, async () => {
@@ -119,7 +117,6 @@ test("a file truncated by another process while the child reads it in a loop", O
   assert.equal(r.signal, null, `${r.stdout}${r.stderr}`);
   assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
   assert.match(r.stdout, /"faulted":true/);
-  t.done();
 });
 
 test("a SIGBUS that is not memmap's still ends the process the default way", ONLY, () => {
@@ -150,7 +147,6 @@ test("OutputFile: a temporary file truncated under the writer fails the commit, 
   assert.match(r.stdout, /commit failed: ERR_MEMMAP_TRUNCATED/);
   assert.equal(readFileSync(dest, "utf8"), "old", "the destination keeps its content");
   assert.deepEqual(readdirSync(t.dir), ["out.bin"], "the temporary file was removed");
-  t.done();
 });
 
 for (const [label, setup, expectListener] of [
@@ -190,7 +186,6 @@ for (const [label, setup, expectListener] of [
     assert.equal(r.status, 0, ended(res));
     assert.match(r.stdout, /read after truncation, sum 0 faulted true/, ended(res));
     if (expectListener) assert.match(r.stdout, /listener heard 1/, ended(res));
-    t.done();
   });
 }
 
@@ -212,7 +207,6 @@ test("after a truncation: prefetch() reads the zeros in and says faulted, resize
   assert.equal(r.status, 0, ended(r));
   assert.match(r.stdout, /prefetch: ok faulted: true byte past the end: 0/, ended(r));
   assert.match(r.stdout, /resize: ERR_MEMMAP_TRUNCATED/, ended(r));
-  t.done();
 });
 
 test("a character device mapping (/dev/zero) resizes like mmap maps it: to any length", ONLY, () => {
@@ -253,5 +247,4 @@ test("onFault: told once for a range that is gone, however many pages a thread-p
   assert.equal(r.status, 0, ended(r));
   assert.match(r.stdout, /calls while open: 1 after unmap: 2 last: \[0,8388608,2048\]/, ended(r));
   assert.match(r.stdout, /same tick: \[\[16384,1,true\]\]/, ended(r));
-  t.done();
 });

@@ -1,4 +1,5 @@
 // Shared test helpers: temporary files and child processes.
+import { afterEach } from "node:test";
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -7,18 +8,24 @@ import { fileURLToPath } from "node:url";
 
 export const root = resolve(fileURLToPath(new URL("..", import.meta.url)));
 
-/** A fresh temporary directory, removed when `done` is called. */
-export function tempDir(): { dir: string; file(name: string, data?: string | Uint8Array): string; done(): void } {
+const tempDirs = new Set<string>();
+// Every test's temporary folders go after it, passed or failed (a top-level
+// hook: it applies to every test of a file that imports this one).
+afterEach(() => {
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+  tempDirs.clear();
+});
+
+/** A temporary folder, removed after the test that made it. */
+export function tempDir(): { dir: string; file(name: string, data?: string | Uint8Array): string } {
   const dir = mkdtempSync(join(tmpdir(), "memmap-test-"));
+  tempDirs.add(dir);
   return {
     dir,
     file(name, data) {
       const p = join(dir, name);
       if (data !== undefined) writeFileSync(p, data);
       return p;
-    },
-    done() {
-      rmSync(dir, { recursive: true, force: true });
     },
   };
 }

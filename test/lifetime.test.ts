@@ -22,7 +22,6 @@ test("unmap() detaches the buffer, every view and every subarray", () => {
   }
   assert.throws(() => whole.readUInt32LE(0), RangeError);
   assert.equal(m.unmap(), false, "a second unmap() does nothing");
-  t.done();
 });
 
 test("every method of a closed mapping throws ERR_MEMMAP_CLOSED", async () => {
@@ -62,7 +61,6 @@ test("unmap() while a flush is running: the flush completes, the views are detac
   assert.equal(b.length, 0);
   await done;
   assert.equal(readFileSync(p).toString("utf8", 0, 7), "pending");
-  t.done();
 });
 
 test("resize() grows a write mapping and its file, keeps the bytes and detaches old views", () => {
@@ -85,7 +83,6 @@ test("resize() grows a write mapping and its file, keeps the bytes and detaches 
   m.resize(pageSize);
   assert.ok(m.buffer.equals(pattern(pageSize)));
   m.unmap();
-  t.done();
 });
 
 test("resize() of a read mapping cannot pass the end of the file", () => {
@@ -97,7 +94,6 @@ test("resize() of a read mapping cannot pass the end of the file", () => {
   assert.throws(() => m.resize(3 * pageSize), { code: "ERR_OUT_OF_RANGE" });
   assert.equal(m.byteLength, 3 * pageSize - 5, "a refused resize changes nothing");
   m.unmap();
-  t.done();
 });
 
 test("resize() of an anonymous mapping keeps its bytes; refused while a flush runs", async () => {

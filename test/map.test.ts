@@ -23,7 +23,6 @@ test("a read mapping shows the file's bytes, zero-copy", () => {
   assert.ok(m.buffer.equals(data));
   assert.equal(m.buffer, m.buffer, "buffer is cached");
   m.unmap();
-  t.done();
 });
 
 test("an unaligned offset maps exactly the bytes fs.readSync reads there", () => {
@@ -42,7 +41,6 @@ test("an unaligned offset maps exactly the bytes fs.readSync reads there", () =>
     m.unmap();
   }
   closeSync(fd);
-  t.done();
 });
 
 test("a zero-length file and length 0 give an empty mapping", () => {
@@ -59,7 +57,6 @@ test("a zero-length file and length 0 give an empty mapping", () => {
   const z = map(full, { length: 0, offset: 3 });
   assert.equal(z.byteLength, 0);
   z.unmap();
-  t.done();
 });
 
 test("a read range past the end of the file is a RangeError, not a later SIGBUS", () => {
@@ -69,7 +66,6 @@ test("a read range past the end of the file is a RangeError, not a later SIGBUS"
   assert.throws(() => map(p, { offset: 50, length: 51 }), { name: "RangeError", code: "ERR_OUT_OF_RANGE" });
   assert.throws(() => map(p, { offset: 101 }), { name: "RangeError", code: "ERR_OUT_OF_RANGE" });
   assert.throws(() => map(p, { access: "write", length: 4096 }), { code: "ERR_OUT_OF_RANGE" });
-  t.done();
 });
 
 test("writes into a read mapping never reach the file", () => {
@@ -82,7 +78,6 @@ test("writes into a read mapping never reach the file", () => {
   m.flushSync();
   m.unmap();
   assert.ok(readFileSync(p).equals(data), "the file is unchanged");
-  t.done();
 });
 
 test("copy-on-write: writes are visible in the mapping and never in the file", async () => {
@@ -99,7 +94,6 @@ test("copy-on-write: writes are visible in the mapping and never in the file", a
   other.unmap();
   m.unmap();
   assert.ok(readFileSync(p).equals(data));
-  t.done();
 });
 
 test("a write mapping's bytes are in the file after flushSync, read through another fd", () => {
@@ -114,7 +108,6 @@ test("a write mapping's bytes are in the file after flushSync, read through anot
   closeSync(fd);
   assert.equal(got.toString(), "hello, file");
   m.unmap();
-  t.done();
 });
 
 test("flush() and scheduleFlush() write back too", async () => {
@@ -130,7 +123,6 @@ test("flush() and scheduleFlush() write back too", async () => {
   assert.equal(readFileSync(p).toString("utf8", 10, 15), "sched");
   await assert.rejects(m.flush({ offset: 0, length: 3 * pageSize }), { code: "ERR_OUT_OF_RANGE" });
   m.unmap();
-  t.done();
 });
 
 test("size creates a missing file and grows a short one; without size the file must exist", () => {
@@ -150,7 +142,6 @@ test("size creates a missing file and grows a short one; without size the file m
   assert.equal(n.byteLength, 3 * pageSize + 5);
   n.unmap();
   assert.throws(() => map(p, { access: "read", size: 10 }), { code: "ERR_INVALID_ARG_VALUE" });
-  t.done();
 });
 
 test("a file descriptor, a FileHandle and a file: URL can be mapped", async () => {
@@ -172,7 +163,6 @@ test("a file descriptor, a FileHandle and a file: URL can be mapped", async () =
   const c = map(pathToFileURL(p));
   assert.equal(c.byteLength, 1000);
   c.unmap();
-  t.done();
 });
 
 test("a write mapping of a descriptor outlives the descriptor", nativeOnly("the portable backend writes back through the caller's descriptor, which must stay open until unmap()"), async () => {
@@ -185,7 +175,6 @@ test("a write mapping of a descriptor outlives the descriptor", nativeOnly("the 
   m.flushSync();
   m.unmap();
   assert.equal(readFileSync(p)[5], 99);
-  t.done();
 });
 
 test("system errors look like fs errors", () => {
@@ -210,7 +199,6 @@ test("system errors look like fs errors", () => {
     assert.throws(() => map(fd, { access: "write" }), { code: "EACCES", syscall: "mmap" });
     closeSync(fd);
   }
-  t.done();
 });
 
 test("exec, populate, hugePages and lock options map the same bytes", nativeOnly("exec and lock need real mappings; the portable backend refuses them with ENOTSUP (tested in portable.test.ts)"), () => {
@@ -226,7 +214,6 @@ test("exec, populate, hugePages and lock options map the same bytes", nativeOnly
   const x = map(p, { exec: true });
   assert.ok(x.buffer.equals(data));
   x.unmap();
-  t.done();
 });
 
 test("a failed map leaves the file as it was", () => {
@@ -238,7 +225,6 @@ test("a failed map leaves the file as it was", () => {
   const q = t.file("absent");
   assert.throws(() => map(q, { access: "write", size: 200, length: 300 }), { code: "ERR_OUT_OF_RANGE" });
   assert.equal(existsSync(q), false, "a file created for the map is removed again");
-  t.done();
 });
 
 test("options are checked with Node's error codes", () => {
@@ -254,5 +240,4 @@ test("options are checked with Node's error codes", () => {
   assert.throws(() => map("a\u0000b"), { code: "ERR_INVALID_ARG_VALUE" });
   assert.throws(() => map(new URL("http://x/y")), { code: "ERR_INVALID_ARG_VALUE" });
   assert.throws(() => map(-1), { code: "ERR_OUT_OF_RANGE" });
-  t.done();
 });

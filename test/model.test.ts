@@ -259,7 +259,6 @@ test("random sequences of map, write, fs write, flush, advise, resize and unmap 
             // the failure being reported matters more
           }
         }
-        t.done();
       }
     }),
     { seed, numRuns: runs },

@@ -108,7 +108,6 @@ for (const mapped of [true, false]) {
       await assert.rejects(out.commit(), { code: "ERR_MEMMAP_CLOSED" });
       out.abort(); // after commit: nothing
       assert.ok(readFileSync(out_path).equals(expected));
-      t.done();
     });
   }
 }
@@ -135,7 +134,6 @@ test("grow() keeps earlier bytes and absorbs the appended tail at the same offse
     assert.ok(got.subarray(0, 5000).equals(pattern(5000)));
     assert.equal(got.toString("utf8", 5000, 5005), "tail!");
     assert.equal(got.toString("utf8", 19_990), "0123456789");
-    t.done();
   }
 });
 
@@ -156,7 +154,6 @@ test("abort() and `using` leave an existing path with its old content and no tem
   }
   assert.equal(readFileSync(p, "utf8"), "precious");
   assert.deepEqual(readdirSync(t.dir), ["keep.bin"]);
-  t.done();
 });
 
 test("a process killed with SIGKILL mid-write leaves path untouched, a recognisable temporary file at most", async () => {
@@ -178,7 +175,6 @@ test("a process killed with SIGKILL mid-write leaves path untouched, a recognisa
   for (const name of readdirSync(t.dir)) {
     if (name !== "victim.bin") assert.match(name, TEMP_FILE_PATTERN);
   }
-  t.done();
 });
 
 test("atomic: false writes in place; a device such as /dev/null is written, never replaced", async () => {
@@ -201,7 +197,6 @@ test("atomic: false writes in place; a device such as /dev/null is written, neve
   const o3 = createOutput(q, { size: 10, atomic: false });
   o3.abort();
   assert.equal(existsSync(q), false, "a file created in place is removed by abort()");
-  t.done();
 });
 
 test("regions may not overlap and are checked", () => {
@@ -222,7 +217,6 @@ test("regions may not overlap and are checked", () => {
   if (out.mapped) assert.equal(out.view(200, 9).toString(), "in region", "mapped: a region's writes are the output's bytes at once");
   out.commitSync();
   assert.equal(readFileSync(out.path).toString("utf8", 200, 209), "in region", "a region's writes are in the committed file");
-  t.done();
 });
 
 test("createOutput checks its arguments", () => {
@@ -232,7 +226,6 @@ test("createOutput checks its arguments", () => {
   assert.throws(() => createOutput(42 as never, { size: 1 }), { code: "ERR_INVALID_ARG_TYPE" });
   assert.throws(() => createOutput(join(t.dir, "missing-dir", "x"), { size: 1 }), { code: "ENOENT" });
   assert.deepEqual(readdirSync(t.dir), []);
-  t.done();
 });
 
 test("an output larger than the free space: ENOSPC at createOutput and at grow, nothing left behind", nativeOnly("Node's fs cannot reserve blocks (no fallocate): on the portable backend a full disk is an ENOSPC from commit"), (t) => {
@@ -241,7 +234,6 @@ test("an output larger than the free space: ENOSPC at createOutput and at grow, 
     execFileSync("mount", ["-t", "tmpfs", "-o", "size=1m", "memmap-test", tmp.dir], { stdio: "pipe" });
   } catch (e) {
     t.skip(`cannot mount a 1 MiB tmpfs here (${String((e as { stderr?: Buffer }).stderr ?? e).trim()})`);
-    tmp.done();
     return;
   }
   try {
@@ -262,7 +254,6 @@ test("an output larger than the free space: ENOSPC at createOutput and at grow, 
     // Lazy, so that a failed assertion above (which may leave a file open)
     // is what the test reports.
     execFileSync("umount", ["-l", tmp.dir]);
-    tmp.done();
   }
 });
 
@@ -295,5 +286,4 @@ test("outputs dropped without commit() or abort() give back their descriptor and
   const left = readdirSync(t.dir).filter((n) => TEMP_FILE_PATTERN.test(n));
   assert.deepEqual(left, [], "no temporary file survives a normal exit");
   assert.deepEqual(readdirSync(t.dir).filter((n) => n.startsWith("out") || n.startsWith("kept")), [], "no destination was created");
-  t.done();
 });

@@ -49,7 +49,6 @@ test("where the addon is absent, the portable backend is chosen and says why; fo
   const bogus = run({ MEMMAP_BACKEND: "fast" });
   assert.notEqual(bogus.status, 0);
   assert.match(bogus.stderr, /MEMMAP_BACKEND must be "native" or "portable"/);
-  t.done();
 });
 
 const testAddon = join(root, "build", "Release", "memmap_test.node");
@@ -87,7 +86,6 @@ test("where external buffers are refused, a native mapping degrades to copies an
   `, [], { MEMMAP_TEST_ADDON: "1" });
   assert.equal(r.status, 0, ended(r));
   assert.match(r.stdout, /degraded and kept its promises/, ended(r));
-  t.done();
 });
 
 test("the production addon has no test switch", nativeOnly("it reads the built addon"), () => {
@@ -111,7 +109,6 @@ test("the portable backend answers honestly: lock and exec are ENOTSUP, every pa
   assert.equal(r.pages, 4);
   assert.equal(r.resident, 4);
   m.unmap();
-  t.done();
 });
 
 test("portable: a write mapping whose memory was transferred away says so instead of losing the writes", portableOnly, () => {
@@ -122,7 +119,6 @@ test("portable: a write mapping whose memory was transferred away says so instea
   structuredClone(m.buffer.buffer, { transfer: [m.buffer.buffer as ArrayBuffer] });
   assert.throws(() => m.flushSync(), { code: "ERR_MEMMAP_TRANSFERRED" });
   assert.throws(() => m.unmap(), { code: "ERR_MEMMAP_TRANSFERRED" });
-  t.done();
 });
 
 test("portable: a write mapping dropped without unmap() is written back when it is collected", portableOnly, () => {
@@ -140,7 +136,6 @@ test("portable: a write mapping dropped without unmap() is written back when it 
   `, ["--expose-gc"], { MEMMAP_BACKEND: "portable" });
   assert.equal(r.status, 0, ended(r));
   assert.equal(r.stdout.trim(), "kept");
-  t.done();
 });
 
 test("OutputFile on the current backend: same bytes as the heap path", () => {
@@ -152,5 +147,4 @@ test("OutputFile on the current backend: same bytes as the heap path", () => {
   out.commitSync();
   assert.ok(readFileSync(a).subarray(0, 1000).equals(pattern(1000)));
   assert.equal(readFileSync(a).toString("utf8", 1000), "tail");
-  t.done();
 });

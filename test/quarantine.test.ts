@@ -42,14 +42,12 @@ test("crypto.randomFill still running when unmap() comes: no crash, the file unt
   // race and wrote before unmap(), which leaves random bytes at the start).
   const after = readFileSync(p);
   assert.ok(after.subarray(1 << 20).equals(pattern(8 << 20).subarray(1 << 20)), "nothing past the first MiB changed");
-  t.done();
 });
 
 test("an fs.read() pending into a mapping that was unmapped lands nowhere: not in the next mapping at that address, not in the file", () => {
   const t = tempDir();
   const fifo = t.file("pipe");
   if (spawnSync("mkfifo", [fifo]).status !== 0) {
-    t.done();
     return;
   }
   const fileA = t.file("a.bin", Buffer.alloc(1 << 16, 0x41));
@@ -83,7 +81,6 @@ test("an fs.read() pending into a mapping that was unmapped lands nowhere: not i
   assert.match(r.stdout, /m2 clean: true f2 clean: true/, ended(r));
   assert.ok(readFileSync(fileA).equals(Buffer.alloc(1 << 16, 0x41)), "fileA: the late read did not reach it after unmap()");
   assert.ok(readFileSync(fileB).equals(Buffer.alloc(1 << 16, 0x42)), "fileB untouched");
-  t.done();
 });
 
 test("a quarantined range is given back once its windows are collected", { skip: portable ? "native backend only: counts the addon's mappings" : process.versions["bun"] ? "relies on node --expose-gc" : false }, () => {
@@ -128,7 +125,6 @@ test("crypto.randomFill still running when resize() moves a shared mapping: no c
   `);
   assert.match(r.stdout, /all 40 jobs ended/, ended(r));
   assert.equal(readFileSync(p)[0], 0x21, "writes through the resized mapping reached the file");
-  t.done();
 });
 
 test("crypto.randomFill still running when resize() moves or shrinks a private mapping: no crash, the mapping's own bytes kept, the file untouched", { skip: portable ? "the portable backend's resize() copies into a new heap Buffer; the old one is kept while reachable (lib/detach.ts)" : false }, () => {
@@ -163,7 +159,6 @@ test("crypto.randomFill still running when resize() moves or shrinks a private m
   `);
   assert.match(r.stdout, /checked 24 all 24 jobs ended/, ended(r));
   assert.ok(readFileSync(p).equals(pattern(8 << 20)), "a private mapping never writes the file");
-  t.done();
 });
 
 test("resize() of a private mapping whose windows are held copies only its own pages, not the file's", { skip: portable ? "the portable backend holds a copy of the file anyway" : false }, () => {
@@ -187,5 +182,4 @@ test("resize() of a private mapping whose windows are held copies only its own p
   `);
   const grown = Number(/grew by (-?\d+) bytes/.exec(r.stdout)?.[1]);
   assert.ok(grown < 32 << 20, `resize() copied ${grown} bytes; at most the 1 MiB written (plus noise) was expected\n${ended(r)}`);
-  t.done();
 });

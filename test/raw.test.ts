@@ -31,7 +31,6 @@ test("mmap a file shared, write, msync, read back; munmap detaches", ONLY, () =>
   assert.equal(mincore(b).length, 1);
   munmap(b);
   assert.equal(b.length, 0);
-  t.done();
 });
 
 test("munmap takes only the Buffer mmap returned: a slice, a copy or a second call is EINVAL", ONLY, () => {
@@ -63,7 +62,6 @@ test("mmap refuses what could crash: MAP_FIXED, no PROT_READ, a range past the e
   assert.throws(() => mmap(fd, 0, 0, C["PROT_READ"]!, C["MAP_SHARED"]!), { code: "ERR_OUT_OF_RANGE" });
   assert.throws(() => madvise(Buffer.alloc(1), 100), { code: "EINVAL" });
   closeSync(fd);
-  t.done();
 });
 
 test("a read-only raw mapping takes a JavaScript write without dying; the file is unchanged", ONLY, () => {
@@ -80,7 +78,6 @@ test("a read-only raw mapping takes a JavaScript write without dying; the file i
   assert.equal(r.signal, null, ended(r));
   assert.equal(r.status, 0, ended(r));
   assert.match(r.stdout, /unchanged/);
-  t.done();
 });
 
 test("mprotect is the one documented way to fault: PROT_NONE then a touch kills the child with SIGSEGV", ONLY, () => {

@@ -27,7 +27,6 @@ test("200,000 mappings made and dropped without unmap() in a synchronous loop", 
   assert.equal(r.signal, null, ended(r));
   assert.equal(r.status, 0, ended(r));
   assert.match(r.stdout, /completed 416000000 /, ended(r));
-  t.done();
 });
 
 test("an 8 GiB sparse file: a write at 5 GiB + 123 lands exactly there", nativeOnly("the portable backend holds a mapping in one heap Buffer (at most buffer.constants.MAX_LENGTH)"), () => {
@@ -69,7 +68,6 @@ test("an 8 GiB sparse file: a write at 5 GiB + 123 lands exactly there", nativeO
   r.unmap();
   closeSync(fd);
   assert.equal(bufferConstants.MAX_LENGTH <= 2 ** 53, true);
-  t.done();
 });
 
 test("views that straddle the 2 GiB and 4 GiB window boundaries of an 8 GiB file read and write the file's bytes", nativeOnly("the portable backend holds a mapping in one heap Buffer (at most buffer.constants.MAX_LENGTH)"), () => {
@@ -105,7 +103,6 @@ test("views that straddle the 2 GiB and 4 GiB window boundaries of an 8 GiB file
   m.unmap();
   assert.equal(long.length, 0, "unmap() detached the long view too");
   closeSync(fd);
-  t.done();
 });
 
 test("populate and lock on a read mapping leave anonymous memory small", nativeOnly("the portable backend's mappings are anonymous memory by design"), () => {
@@ -148,7 +145,6 @@ test("populate and lock on a read mapping leave anonymous memory small", nativeO
     assert.ok(out.locked - out.before < limit, `lock: ${JSON.stringify(out)}`);
   }
   assert.ok(out.afterLockMethod - out.before < limit, `lock(): ${JSON.stringify(out)}`);
-  t.done();
 });
 
 test("when descriptors run out, the addon collects dropped mappings and retries (RLIMIT_NOFILE 256)", nativeOnly("this is the addon's own fallback; the portable backend holds no descriptor for read mappings"), () => {
@@ -170,5 +166,4 @@ test("when descriptors run out, the addon collects dropped mappings and retries 
   // Bun's own collector frees the dropped mappings' descriptors in time by
   // itself; Node's does not, and needs the fallback.
   if (process.versions["bun"] === undefined) assert.ok(forced > 0, `5,000 file mappings under a 256-descriptor limit need the EMFILE fallback: ${r.stdout}`);
-  t.done();
 });

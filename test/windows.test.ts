@@ -51,7 +51,6 @@ test("a million OutputFile.write() calls make no view each", async () => {
   await out.commit();
   const st = statSync(t.file("out.bin"));
   assert.equal(st.size, 100 * 1_000_000);
-  t.done();
 });
 
 test("views of every length come from windows no longer than max(512 KiB, 4 x length)", nativeOnly("the portable backend's mapping is one heap ArrayBuffer"), () => {
@@ -100,7 +99,6 @@ test("resize() detaches the old views and subarrays; new views see the bytes", (
   assert.equal(tail.length, 0);
   assert.equal(m.view(0, 10).equals(pattern(10)), true);
   m.unmap();
-  t.done();
 });
 
 test("a window its user detached (ArrayBuffer.prototype.transfer) is replaced by a fresh one", { skip: typeof ArrayBuffer.prototype.transfer !== "function" ? "this runtime has no ArrayBuffer.prototype.transfer" : false }, () => {
@@ -155,7 +153,6 @@ test("a window moved away by ArrayBuffer.prototype.transfer(), then unmap(): the
   assert.equal(r.status, 0, ended(r));
   // The file was let go at unmap(): the moved memory is the quarantine's zeros.
   assert.match(r.stdout, /moved memory read after unmap, sum 0/, ended(r));
-  t.done();
 });
 
 test("memory moved away by transfer() keeps its mapping when the mapping is dropped without unmap() and collected", {
@@ -194,7 +191,6 @@ test("memory moved away by transfer() keeps its mapping when the mapping is drop
   assert.equal(r.signal, null, ended(r));
   assert.equal(r.status, 0, ended(r));
   assert.match(r.stdout, /moved 24 read after collection, bytes not the file's: 0 fresh intact true/, ended(r));
-  t.done();
 });
 
 test("memory moved away by transfer(), then resize() of a private or shared mapping: the moved memory stays readable and writes land in no other mapping", {
@@ -229,5 +225,4 @@ test("memory moved away by transfer(), then resize() of a private or shared mapp
   assert.equal(r.signal, null, ended(r));
   assert.equal(r.status, 0, ended(r));
   assert.match(r.stdout, /moved 12 bytes neither the file's nor zero: 0 fresh intact true mappings readable true/, ended(r));
-  t.done();
 });

@@ -44,7 +44,6 @@ test("two worker_threads map, read, write and drop mappings at the same time", a
   assert.equal(b.sum, expected);
   assert.equal(a.first, 1);
   assert.equal(b.first, 2);
-  t.done();
 });
 
 test("workers that exit or are terminated with live mappings, views and running flushes end cleanly", () => {
