@@ -84,8 +84,13 @@ export class Windows {
 
   // The slot that holds [offset, offset + length), made if need be.
   #find(offset: number, length: number): Slot {
+    // The last window, if it holds the range and is no longer than the
+    // layout allows for this length (a post copies the whole window).
     const last = this.#last;
-    if (last !== null && offset >= last.start && offset + length <= last.end && last.buffer.byteLength !== 0) return last;
+    if (
+      last !== null && offset >= last.start && offset + length <= last.end && last.buffer.byteLength !== 0 &&
+      last.end - last.start <= Math.max(2 * BASE_STRIDE, 4 * length)
+    ) return last;
     let stride = BASE_STRIDE;
     let k = 0;
     while (stride < length) {
