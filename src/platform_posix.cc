@@ -473,15 +473,22 @@ SysErr SharedMemoryUnlink(const std::string& name) {
   return Ok();
 }
 
+#if defined(__linux__)
+namespace {
+// `ns` as a timespec in `ts`, or null when it is negative (no timeout).
+struct timespec* Timespec(int64_t ns, struct timespec* ts) {
+  if (ns < 0) return nullptr;
+  ts->tv_sec = static_cast<time_t>(ns / 1000000000);
+  ts->tv_nsec = static_cast<long>(ns % 1000000000);
+  return ts;
+}
+}  // namespace
+#endif
+
 SysErr WaitOnAddress(void* addr, int32_t expected, int64_t timeout_ns, int* outcome) {
 #if defined(__linux__)
   struct timespec ts;
-  struct timespec* tp = nullptr;
-  if (timeout_ns >= 0) {
-    ts.tv_sec = static_cast<time_t>(timeout_ns / 1000000000);
-    ts.tv_nsec = static_cast<long>(timeout_ns % 1000000000);
-    tp = &ts;
-  }
+  struct timespec* tp = Timespec(timeout_ns, &ts);
   // Not FUTEX_PRIVATE_FLAG: the word may be shared with other processes.
   long r = syscall(SYS_futex, addr, FUTEX_WAIT, expected, tp, nullptr, 0);
   if (r == 0) {
@@ -591,12 +598,7 @@ SysErr WaitOnAny(const WaitTarget* targets, size_t n, int64_t deadline_ns, int* 
     waiters[i].reserved = 0;
   }
   struct timespec ts;
-  struct timespec* tp = nullptr;
-  if (deadline_ns >= 0) {
-    ts.tv_sec = static_cast<time_t>(deadline_ns / 1000000000);
-    ts.tv_nsec = static_cast<long>(deadline_ns % 1000000000);
-    tp = &ts;
-  }
+  struct timespec* tp = Timespec(deadline_ns, &ts);
   long r = syscall(SYS_futex_waitv, waiters, static_cast<unsigned>(n), 0u, tp, CLOCK_MONOTONIC);
   if (r < 0) return Fail(errno, "futex_waitv");
   *woken = static_cast<int>(r);
