@@ -45,7 +45,10 @@ export interface BackendMapping extends WindowSource {
   readonly byteLength: number;
   /** Detaches every window and releases the range; false if already released. */
   unmap(): boolean;
-  flushSync(offset: number, length: number, async: boolean): void;
+  /** Writes the range back and waits for it (msync MS_SYNC). */
+  flushSync(offset: number, length: number): void;
+  /** Schedules write-back of the range and returns at once (msync MS_ASYNC). */
+  scheduleFlush(offset: number, length: number): void;
   flush(offset: number, length: number): Promise<void>;
   prefetch(offset: number, length: number): Promise<void>;
   advise(offset: number, length: number, advice: string): void;

@@ -22,7 +22,8 @@ export interface NativeAddon {
   /** An external ArrayBuffer over mapping bytes [offset, offset + length): see lib/windows.ts. */
   window(h: NativeHandle, offset: number, length: number): ArrayBuffer;
   unmap(h: NativeHandle): boolean;
-  flushSync(h: NativeHandle, offset: number, length: number, async: boolean): void;
+  /** msync(2) over a range: MS_ASYNC when `async`, else MS_SYNC. */
+  msync(h: NativeHandle, offset: number, length: number, async: boolean): void;
   flush(h: NativeHandle, offset: number, length: number): Promise<void>;
   prefetch(h: NativeHandle, offset: number, length: number): Promise<void>;
   advise(h: NativeHandle, offset: number, length: number, advice: string): void;

@@ -265,12 +265,12 @@ export class Mapping implements Disposable {
 
   /** Writes the range back to the file and waits for it (msync MS_SYNC), on this thread. */
   flushSync(range?: Range): void {
-    this.#onRange(range, (m, offset, length) => m.flushSync(offset, length, false));
+    this.#onRange(range, (m, offset, length) => m.flushSync(offset, length));
   }
 
   /** Schedules write-back of the range and returns at once (msync MS_ASYNC). */
   scheduleFlush(range?: Range): void {
-    this.#onRange(range, (m, offset, length) => m.flushSync(offset, length, true));
+    this.#onRange(range, (m, offset, length) => m.scheduleFlush(offset, length));
   }
 
   /** Tells the kernel how the range will be used (madvise). */

@@ -1194,8 +1194,8 @@ napi_value UnmapJs(napi_env env, napi_callback_info info) {
   return result;
 }
 
-// flushSync(handle, offset, length, async)
-napi_value FlushSyncJs(napi_env env, napi_callback_info info) {
+// msync(handle, offset, length, async): MS_ASYNC when async, else MS_SYNC
+napi_value MsyncJs(napi_env env, napi_callback_info info) {
   Args a(env, info);
   RangeArgs ra;
   bool async;
@@ -2397,7 +2397,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"mapAnonymous", MapAnonymousJs, 6},
       {"window", WindowJs, 3},
       {"unmap", UnmapJs, 1},
-      {"flushSync", FlushSyncJs, 4},
+      {"msync", MsyncJs, 4},
       {"flush", FlushJs, 3},
       {"prefetch", PrefetchJs, 3},
       {"advise", AdviseJs, 4},

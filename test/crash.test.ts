@@ -169,7 +169,7 @@ test("garbage arguments of every type to every function never abort", () => {
     for (const name of Object.keys(addon)) if (typeof addon[name] === "function" && name !== "rawMprotect") tryAll("addon." + name, addon[name], 11);
     // Handles of one kind given where another is expected.
     const h = addon.mapAnonymous(4096, false, false, false, false, false);
-    for (const name of ["window", "flushSync", "advise", "lock", "residency", "resize", "unmap"]) {
+    for (const name of ["window", "msync", "advise", "lock", "residency", "resize", "unmap"]) {
       for (const args of [[h], [h, -1, 1], [h, 0, 2 ** 53], [h, 0, 4097, true], [{}, 0, 1], [Buffer.alloc(1), 0, 1]]) {
         calls++;
         try { addon[name](...args) } catch (e) { if (!(e instanceof Error)) bad.push(name) }

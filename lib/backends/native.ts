@@ -60,9 +60,14 @@ class NativeMapping implements BackendMapping {
     return this.#addon.unmap(this.#h);
   }
 
-  flushSync(offset: number, length: number, async: boolean): void {
-    if (this.#copy) return this.#copy.flushSync(offset, length, async);
-    this.#addon.flushSync(this.#h, offset, length, async);
+  flushSync(offset: number, length: number): void {
+    if (this.#copy) return this.#copy.flushSync(offset, length);
+    this.#addon.msync(this.#h, offset, length, false);
+  }
+
+  scheduleFlush(offset: number, length: number): void {
+    if (this.#copy) return this.#copy.scheduleFlush(offset, length);
+    this.#addon.msync(this.#h, offset, length, true);
   }
 
   flush(offset: number, length: number): Promise<void> {

@@ -161,7 +161,12 @@ class PortableMapping implements BackendMapping {
     return true;
   }
 
-  flushSync(offset: number, length: number, _async: boolean): void {
+  flushSync(offset: number, length: number): void {
+    this.#writeBack(offset, length);
+  }
+
+  // Node's fs has no asynchronous write-back that returns at once: the same.
+  scheduleFlush(offset: number, length: number): void {
     this.#writeBack(offset, length);
   }
 
