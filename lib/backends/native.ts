@@ -15,118 +15,115 @@ const ACCESS = { read: 0, write: 1, copy: 2 } as const;
 // another ArrayBuffer (transfer(), a transfer list on Deno) stays readable.
 
 // Where a runtime refuses external buffers (napi_no_external_buffers_allowed),
-// a mapping degrades to the portable backend's copies instead of failing.
-const degraded = portableBackend("this runtime refuses external buffers");
+// a mapping falls back to the portable backend's copies instead of failing.
+const copies = portableBackend("this runtime refuses external buffers");
 
 class NativeMapping implements BackendMapping {
   #addon: NativeAddon;
   #h: NativeHandle;
   #length: number;
-  #remake: () => BackendMapping;
-  #copy: BackendMapping | null = null;
+  #mapCopies: () => BackendMapping;
+  #copies: BackendMapping | null = null;
 
-  constructor(addon: NativeAddon, h: NativeHandle, length: number, remake: () => BackendMapping) {
+  // `mapCopies` maps the same range with the portable backend, for when the
+  // runtime refuses the addon's external buffers.
+  constructor(addon: NativeAddon, h: NativeHandle, length: number, mapCopies: () => BackendMapping) {
     this.#addon = addon;
     this.#h = h;
     this.#length = length;
-    this.#remake = remake;
+    this.#mapCopies = mapCopies;
   }
 
   get byteLength(): number {
-    return this.#copy ? this.#copy.byteLength : this.#length;
-  }
-
-  /** True when this mapping fell back to copies. */
-  get degraded(): boolean {
-    return this.#copy !== null;
+    return this.#copies ? this.#copies.byteLength : this.#length;
   }
 
   window(start: number, length: number): Window {
-    if (this.#copy) return this.#copy.window(start, length);
+    if (this.#copies) return this.#copies.window(start, length);
     try {
       return { buffer: this.#addon.window(this.#h, start, length), start };
     } catch (e) {
       if ((e as { code?: string }).code !== "ERR_MEMMAP_NO_EXTERNAL") throw e;
       // No window of this mapping ever reached JavaScript, so nothing was
       // written through it: the same range, as copies, is the same mapping.
-      this.#copy = this.#remake();
+      this.#copies = this.#mapCopies();
       this.#addon.unmap(this.#h);
-      return this.#copy.window(start, length);
+      return this.#copies.window(start, length);
     }
   }
 
   unmap(): boolean {
-    if (this.#copy) return this.#copy.unmap();
+    if (this.#copies) return this.#copies.unmap();
     return this.#addon.unmap(this.#h);
   }
 
   flushSync(offset: number, length: number): void {
-    if (this.#copy) return this.#copy.flushSync(offset, length);
+    if (this.#copies) return this.#copies.flushSync(offset, length);
     this.#addon.msync(this.#h, offset, length, false);
   }
 
   scheduleFlush(offset: number, length: number): void {
-    if (this.#copy) return this.#copy.scheduleFlush(offset, length);
+    if (this.#copies) return this.#copies.scheduleFlush(offset, length);
     this.#addon.msync(this.#h, offset, length, true);
   }
 
   flush(offset: number, length: number): Promise<void> {
-    if (this.#copy) return this.#copy.flush(offset, length);
+    if (this.#copies) return this.#copies.flush(offset, length);
     return this.#addon.flush(this.#h, offset, length);
   }
 
   prefetch(offset: number, length: number): Promise<void> {
-    if (this.#copy) return this.#copy.prefetch(offset, length);
+    if (this.#copies) return this.#copies.prefetch(offset, length);
     return this.#addon.prefetch(this.#h, offset, length);
   }
 
   advise(offset: number, length: number, advice: string): void {
-    if (this.#copy) return this.#copy.advise(offset, length, advice);
+    if (this.#copies) return this.#copies.advise(offset, length, advice);
     this.#addon.advise(this.#h, offset, length, advice);
   }
 
   lock(offset: number, length: number, lock: boolean): void {
-    if (this.#copy) return this.#copy.lock(offset, length, lock);
+    if (this.#copies) return this.#copies.lock(offset, length, lock);
     this.#addon.lock(this.#h, offset, length, lock);
   }
 
   residency(offset: number, length: number): Uint8Array {
-    if (this.#copy) return this.#copy.residency(offset, length);
+    if (this.#copies) return this.#copies.residency(offset, length);
     return this.#addon.residency(this.#h, offset, length);
   }
 
   get faults(): number {
-    return this.#copy ? 0 : this.#addon.faults(this.#h);
+    return this.#copies ? 0 : this.#addon.faults(this.#h);
   }
 
   onFault(fn: ((offset: number, length: number, pages: number) => void) | null): void {
-    if (!this.#copy) this.#addon.setFaultCallback(this.#h, fn);
+    if (!this.#copies) this.#addon.setFaultCallback(this.#h, fn);
   }
 
   get fd(): number {
-    return this.#copy ? this.#copy.fd : this.#addon.fd(this.#h);
+    return this.#copies ? this.#copies.fd : this.#addon.fd(this.#h);
   }
 
   share(): number {
-    return this.#copy ? this.#copy.share() : this.#addon.share(this.#h);
+    return this.#copies ? this.#copies.share() : this.#addon.share(this.#h);
   }
 
   wait(byteOffset: number, expected: number, timeoutMs: number): WaitResult {
-    return this.#copy ? this.#copy.wait(byteOffset, expected, timeoutMs) : this.#addon.wait(this.#h, byteOffset, expected, timeoutMs);
+    return this.#copies ? this.#copies.wait(byteOffset, expected, timeoutMs) : this.#addon.wait(this.#h, byteOffset, expected, timeoutMs);
   }
 
   waitAsync(byteOffset: number, expected: number, timeoutMs: number, persistent: boolean): Promise<WaitResult> {
-    return this.#copy
-      ? this.#copy.waitAsync(byteOffset, expected, timeoutMs, persistent)
+    return this.#copies
+      ? this.#copies.waitAsync(byteOffset, expected, timeoutMs, persistent)
       : this.#addon.waitAsync(this.#h, byteOffset, expected, timeoutMs, persistent);
   }
 
   notify(byteOffset: number, count: number): number {
-    return this.#copy ? this.#copy.notify(byteOffset, count) : this.#addon.notify(this.#h, byteOffset, count);
+    return this.#copies ? this.#copies.notify(byteOffset, count) : this.#addon.notify(this.#h, byteOffset, count);
   }
 
   resize(newLength: number): void {
-    if (this.#copy) return this.#copy.resize(newLength);
+    if (this.#copies) return this.#copies.resize(newLength);
     this.#addon.resize(this.#h, newLength);
     this.#length = newLength;
   }
@@ -207,13 +204,12 @@ export function nativeBackend(addon: NativeAddon, reason: string): Backend {
         req.path, req.fd, ACCESS[req.access], req.offset, req.length, req.size, req.mode,
         req.exec, req.populate, req.hugePages, req.lock,
       );
-      const remake = () => degraded.mapFile({ ...req, size: -1, length, lock: false });
-      return new NativeMapping(addon, h, length, remake);
+      return new NativeMapping(addon, h, length, () => copies.mapFile({ ...req, size: -1, length, lock: false }));
     },
     mapAnonymous(req: MapAnonymousRequest): BackendMapping {
       guardCurrent();
       const h = addon.mapAnonymous(req.length, req.shared, req.exec, req.populate, req.hugePages, req.lock);
-      return new NativeMapping(addon, h, req.length, () => degraded.mapAnonymous({ ...req, lock: false }));
+      return new NativeMapping(addon, h, req.length, () => copies.mapAnonymous({ ...req, lock: false }));
     },
   };
 }
