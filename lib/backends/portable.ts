@@ -61,8 +61,9 @@ function allocate(length: number): Buffer {
   return Buffer.from(ab);
 }
 
-// What a dropped "write" mapping must still do: write back, then close.
-interface Pending {
+// The file behind a mapping: what a dropped "write" mapping must still
+// write back, and the descriptor to close.
+interface FileState {
   fd: number;
   own: boolean;
   buf: Buffer | null;
@@ -75,7 +76,7 @@ interface Pending {
 // Whether the descriptor still names the mapping's file. JavaScript sees the
 // number (mapping.fd) and can close it; the number may then be reused for
 // another file or a socket, which must never be written or closed.
-function intact(p: Pending): boolean {
+function intact(p: FileState): boolean {
   try {
     const st = fstatSync(p.fd);
     return st.dev === p.dev && st.ino === p.ino;
@@ -84,15 +85,15 @@ function intact(p: Pending): boolean {
   }
 }
 
-function checkIntact(p: Pending): void {
+function checkIntact(p: FileState): void {
   if (!intact(p)) throw systemError(9 /* EBADF */, "fstat");
 }
 
-function closeIfIntact(p: Pending): void {
+function closeIfIntact(p: FileState): void {
   if (intact(p)) closeSync(p.fd);
 }
 
-const finalizer = new FinalizationRegistry<Pending>((p) => {
+const finalizer = new FinalizationRegistry<FileState>((p) => {
   try {
     if (p.buf && intact(p)) writeFully(p.fd, p.buf, p.position);
   } catch {
@@ -104,7 +105,7 @@ const finalizer = new FinalizationRegistry<Pending>((p) => {
 
 class PortableMapping implements BackendMapping {
   #buf: Buffer;
-  #state: Pending | null; // file mappings: the descriptor and what to write back
+  #state: FileState | null; // file mappings: the descriptor and what to write back
   #path: string | null;
   #access: MapFileRequest["access"] | "anonymous";
   #position: number;
@@ -113,7 +114,7 @@ class PortableMapping implements BackendMapping {
   #expected: number; // the length the buffer must have unless it was transferred away
   #closeWhenIdle: (() => void) | null = null;
 
-  constructor(buf: Buffer, access: MapFileRequest["access"] | "anonymous", position: number, state: Pending | null, path: string | null) {
+  constructor(buf: Buffer, access: MapFileRequest["access"] | "anonymous", position: number, state: FileState | null, path: string | null) {
     this.#buf = buf;
     this.#access = access;
     this.#position = position;
@@ -337,7 +338,7 @@ function mapFile(req: MapFileRequest): BackendMapping {
       closeSync(fd);
       return new PortableMapping(buf, req.access, req.offset, null, req.path);
     }
-    const state: Pending | null = write ? { fd, own, buf, position: req.offset, dev: st.dev, ino: st.ino } : null;
+    const state: FileState | null = write ? { fd, own, buf, position: req.offset, dev: st.dev, ino: st.ino } : null;
     return new PortableMapping(buf, req.access, req.offset, state, req.path);
   } catch (e) {
     for (const u of undo.reverse()) {
