@@ -3,6 +3,18 @@
 // place where one is chosen.
 import type { WindowSource } from "./windows.js";
 
+/** Named advice for Mapping#advise (madvise). Not every name exists on every platform. */
+export const ADVICE = Object.freeze([
+  "normal", "random", "sequential", "willneed", "dontneed", "free", "hugepage", "nohugepage",
+  "mergeable", "unmergeable", "dontdump", "dodump", "dontfork", "dofork", "cold", "pageout",
+  "populate_read", "populate_write",
+] as const);
+export type Advice = (typeof ADVICE)[number];
+
+/** Advice about a file's page cache (posix_fadvise). */
+export const FILE_ADVICE = Object.freeze(["normal", "sequential", "random", "willneed", "dontneed", "noreuse"] as const);
+export type FileAdvice = (typeof FILE_ADVICE)[number];
+
 /** What a wait ends with, as Atomics.wait says it. */
 export type WaitResult = "ok" | "not-equal" | "timed-out";
 

@@ -3,7 +3,7 @@ import { constants as bufferConstants } from "node:buffer";
 import { isMainThread } from "node:worker_threads";
 import { fileURLToPath } from "node:url";
 import type { FileHandle } from "node:fs/promises";
-import type { Access, BackendMapping, WaitResult } from "./backend.js";
+import type { Access, Advice, BackendMapping, FileAdvice, WaitResult } from "./backend.js";
 import { backend } from "./select.js";
 import { Windows } from "./windows.js";
 import { closedError, fromNative, memmapError, invalidArgType, invalidArgValue, backendCall, backendCallAsync, rangeError } from "./errors.js";
@@ -75,14 +75,7 @@ export interface AnonymousOptions {
   exec?: boolean;
 }
 
-/** Named advice for Mapping#advise (madvise). Not every name exists on every platform. */
-export type Advice =
-  | "normal" | "random" | "sequential" | "willneed" | "dontneed" | "free" | "hugepage" | "nohugepage"
-  | "mergeable" | "unmergeable" | "dontdump" | "dodump" | "dontfork" | "dofork" | "cold" | "pageout"
-  | "populate_read" | "populate_write";
-
-/** Advice about a file's page cache (posix_fadvise). */
-export type FileAdvice = "normal" | "sequential" | "random" | "willneed" | "dontneed" | "noreuse";
+export type { Advice, FileAdvice } from "./backend.js";
 
 /** Which pages of a range are in memory (mincore). */
 export interface Residency {

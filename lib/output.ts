@@ -6,7 +6,7 @@
 // the destination. Where the file cannot be mapped, the same API writes a
 // heap buffer at commit, as the linker's outbuf_nommap.go does.
 import {
-  closeSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, renameSync, statSync, unlinkSync, writeSync,
+  closeSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, renameSync, statSync, unlinkSync,
   type Stats,
 } from "node:fs";
 import * as fsp from "node:fs";
@@ -17,6 +17,7 @@ import { constants as bufferConstants } from "node:buffer";
 import { fileURLToPath } from "node:url";
 import { map, mappingInternals, type Mapping } from "./mapping.js";
 import { detachHeap } from "./detach.js";
+import { writeFully, writeFullyAsync } from "./io.js";
 import { backend } from "./select.js";
 import { closedError, invalidArgType, invalidArgValue, memmapError, outOfRange, rangeError } from "./errors.js";
 import { optionalBoolean, optionsObject, validateInteger, MAX_SAFE } from "./validate.js";
@@ -25,7 +26,6 @@ const fsync = promisify(fsp.fsync);
 const ftruncate = promisify(fsp.ftruncate);
 const rename = promisify(fsp.rename);
 const close = promisify(fsp.close);
-const write = promisify(fsp.write);
 const openAsync = promisify(fsp.open);
 
 export interface OutputOptions {
@@ -80,22 +80,6 @@ function toBytes(data: unknown, name: string): Uint8Array {
   if (typeof data === "string") return Buffer.from(data, "utf8");
   if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   throw invalidArgType(name, "of type string or an instance of Buffer, TypedArray or DataView", data);
-}
-
-// Writes all of `data` at `position`, however many write(2) calls it takes.
-function writeAllSync(fd: number, data: Uint8Array, position: number): void {
-  let done = 0;
-  while (done < data.length) {
-    done += writeSync(fd, data, done, data.length - done, position + done);
-  }
-}
-
-async function writeAll(fd: number, data: Uint8Array, position: number): Promise<void> {
-  let done = 0;
-  while (done < data.length) {
-    const { bytesWritten } = await write(fd, data, done, data.length - done, position + done);
-    done += bytesWritten;
-  }
 }
 
 function statOrNull(path: string): Stats | null {
@@ -318,7 +302,7 @@ export class OutputFile implements Disposable {
     this.#open();
     const bytes = toBytes(data, "data");
     const at = this.#size + this.#tail;
-    if (bytes.length > 0) writeAllSync(this.#fd, bytes, at);
+    if (bytes.length > 0) writeFully(this.#fd, bytes, at);
     this.#tail += bytes.length;
     return at;
   }
@@ -431,7 +415,7 @@ export class OutputFile implements Disposable {
         this.#mapping.unmap();
         this.#mapping = null;
       } else {
-        for (const [from, to] of this.#heapRuns()) writeAllSync(this.#fd, this.#heap!.subarray(from, to), from);
+        for (const [from, to] of this.#heapRuns()) writeFully(this.#fd, this.#heap!.subarray(from, to), from);
       }
       if (this.#regular) {
         ftruncateSync(this.#fd, this.length);
@@ -460,7 +444,7 @@ export class OutputFile implements Disposable {
         this.#mapping.unmap();
         this.#mapping = null;
       } else {
-        for (const [from, to] of this.#heapRuns()) await writeAll(this.#fd, this.#heap!.subarray(from, to), from);
+        for (const [from, to] of this.#heapRuns()) await writeFullyAsync(this.#fd, this.#heap!.subarray(from, to), from);
       }
       if (this.#regular) {
         await ftruncate(this.#fd, this.length);
@@ -680,7 +664,7 @@ export class RegionWriter implements Disposable {
     } else if (this.#heap && this.#heap.length > 0) {
       const fd = openSync(this.#path, "r+");
       try {
-        writeAllSync(fd, this.#heap, this.offset);
+        writeFully(fd, this.#heap, this.offset);
       } finally {
         closeSync(fd);
       }

@@ -8,17 +8,16 @@
 // written to a "write" mapping is lost (unmap(), and garbage collection of a
 // dropped mapping, write it back).
 import {
-  closeSync, fstatSync, ftruncateSync, openSync, readSync, writeSync,
+  closeSync, fstatSync, ftruncateSync, openSync,
 } from "node:fs";
 import * as fs from "node:fs";
-import { promisify } from "node:util";
 import { constants as bufferConstants } from "node:buffer";
-import type { Backend, BackendMapping, MapAnonymousRequest, MapFileRequest, WaitResult } from "../backend.js";
+import { ADVICE, FILE_ADVICE, type Backend, type BackendMapping, type MapAnonymousRequest, type MapFileRequest, type WaitResult } from "../backend.js";
 import { memmapError, rangeError, systemError } from "../errors.js";
 import type { Window } from "../windows.js";
 import { detachHeap } from "../detach.js";
+import { readFully, writeFully, writeFullyAsync } from "../io.js";
 
-const write = promisify(fs.write);
 
 /** What the portable backend says where a platform feature cannot be had. */
 function unsupported(syscall: string): Error {
@@ -28,20 +27,6 @@ function unsupported(syscall: string): Error {
 }
 
 const PAGE = 4096;
-
-function readFully(fd: number, buf: Buffer, position: number): void {
-  let done = 0;
-  while (done < buf.length) {
-    const n = readSync(fd, buf, done, buf.length - done, position + done);
-    if (n === 0) break; // past the end: the rest stays zero
-    done += n;
-  }
-}
-
-function writeFully(fd: number, buf: Uint8Array, position: number): void {
-  let done = 0;
-  while (done < buf.length) done += writeSync(fd, buf, done, buf.length - done, position + done);
-}
 
 function allocate(length: number): Buffer {
   if (length > bufferConstants.MAX_LENGTH) {
@@ -195,11 +180,7 @@ class PortableMapping implements BackendMapping {
       // on the thread pool (unmap() then leaves the descriptor open for it).
       const copy = Buffer.from(this.#buf.subarray(offset, offset + length));
       const state = this.#state;
-      let done = 0;
-      while (done < copy.length) {
-        const { bytesWritten } = await write(state.fd, copy, done, copy.length - done, this.#position + offset + done);
-        done += bytesWritten;
-      }
+      await writeFullyAsync(state.fd, copy, this.#position + offset);
     } finally {
       if (--this.#inflight === 0 && this.#closeWhenIdle) {
         this.#closeWhenIdle();
@@ -362,11 +343,6 @@ function mapAnonymous(req: MapAnonymousRequest): BackendMapping {
   return new PortableMapping(allocate(req.length), "anonymous", 0, null, null);
 }
 
-export const ADVICE = Object.freeze([
-  "normal", "random", "sequential", "willneed", "dontneed", "free", "hugepage", "nohugepage",
-  "mergeable", "unmergeable", "dontdump", "dodump", "dontfork", "dofork", "cold", "pageout",
-  "populate_read", "populate_write",
-]);
 
 /** The portable backend; `reason` says why it was chosen. */
 export function portableBackend(reason: string): Backend {
@@ -376,7 +352,7 @@ export function portableBackend(reason: string): Backend {
     pageSize: PAGE,
     allocationGranularity: PAGE,
     adviceNames: ADVICE,
-    fileAdviceNames: Object.freeze(["normal", "sequential", "random", "willneed", "dontneed", "noreuse"]),
+    fileAdviceNames: FILE_ADVICE,
     mapFile,
     mapAnonymous,
     attach() {
