@@ -8,7 +8,7 @@ import { backend } from "./select.js";
 import { Windows } from "./windows.js";
 import { closedError, fromNative, memmapError, invalidArgType, invalidArgValue, backendCall, backendCallAsync, rangeError } from "./errors.js";
 import {
-  optionalBoolean, optionalInteger, optionsObject, resolveRange, validateInteger, validateOneOf, type Range,
+  optionalBoolean, optionalInteger, optionsObject, resolveRange, spanLength, validateInteger, validateOneOf, type Range,
 } from "./validate.js";
 
 export type { Access, Range };
@@ -209,8 +209,7 @@ export class Mapping implements Disposable {
   view(offset: number, length?: number): Buffer {
     const w = this.#openWindows();
     const size = this.#m!.byteLength;
-    validateInteger(offset, "offset", 0, size);
-    const len = length === undefined ? size - offset : validateInteger(length, "length", 0, size - offset);
+    const len = spanLength(offset, length, size);
     if (len > bufferConstants.MAX_LENGTH) {
       throw rangeError(`A view can be at most buffer.constants.MAX_LENGTH (${bufferConstants.MAX_LENGTH}) bytes`);
     }

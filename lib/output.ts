@@ -20,7 +20,7 @@ import { detachHeap } from "./detach.js";
 import { writeFully, writeFullyAsync } from "./io.js";
 import { backend } from "./select.js";
 import { closedError, invalidArgType, invalidArgValue, memmapError, outOfRange, rangeError } from "./errors.js";
-import { optionalBoolean, optionsObject, validateInteger, MAX_SAFE } from "./validate.js";
+import { optionalBoolean, optionsObject, spanLength, validateInteger, MAX_SAFE } from "./validate.js";
 
 const fsync = promisify(fsp.fsync);
 const ftruncate = promisify(fsp.ftruncate);
@@ -274,8 +274,7 @@ export class OutputFile implements Disposable {
   /** A zero-copy window on the region, to fill in place. */
   view(offset: number, length?: number): Buffer {
     this.#open();
-    validateInteger(offset, "offset", 0, this.#size);
-    const len = length === undefined ? this.#size - offset : validateInteger(length, "length", 0, this.#size - offset);
+    const len = spanLength(offset, length, this.#size);
     if (this.#mapping) return this.#mapping.view(offset, len);
     return this.#heap!.subarray(offset, offset + len);
   }
@@ -362,7 +361,7 @@ export class OutputFile implements Disposable {
   region(offset: number, length: number): OutputRegion {
     this.#open();
     validateInteger(offset, "offset", 0, this.#size);
-    validateInteger(length, "length", 0, this.#size - offset);
+    validateInteger(length, "length", 0, this.#size - offset); // required: no default to the end
     for (const r of this.#regions) {
       if (offset < r.offset + r.length && r.offset < offset + length) {
         throw invalidArgValue("offset", offset, `overlaps the region [${r.offset}, ${r.offset + r.length}) already handed out`);
@@ -638,8 +637,7 @@ export class RegionWriter implements Disposable {
   /** A window on the region. */
   view(offset: number, length?: number): Buffer {
     if (this.#closed) throw closedError();
-    validateInteger(offset, "offset", 0, this.length);
-    const len = length === undefined ? this.length - offset : validateInteger(length, "length", 0, this.length - offset);
+    const len = spanLength(offset, length, this.length);
     return this.#mapping ? this.#mapping.view(offset, len) : this.#heap!.subarray(offset, offset + len);
   }
 

@@ -65,3 +65,12 @@ export function resolveRange(range: unknown, byteLength: number, name = "range")
   }
   return { offset, length };
 }
+
+/**
+ * Checks a span of `size` bytes: `offset` in [0, size], `length` (default: to
+ * the end) in [0, size - offset]. Returns the length.
+ */
+export function spanLength(offset: unknown, length: unknown, size: number): number {
+  const at = validateInteger(offset, "offset", 0, size);
+  return length === undefined ? size - at : validateInteger(length, "length", 0, size - at);
+}

@@ -5,7 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { BASE_STRIDE, Windows, type Window, type WindowSource } from "../dist/windows.js";
-import { resolveRange } from "../dist/validate.js";
+import { resolveRange, spanLength } from "../dist/validate.js";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -95,4 +95,16 @@ test("an optional range resolves against the byteLength, or is refused naming th
   assert.throws(() => resolveRange({ offset: -1 }, 100), { code: "ERR_OUT_OF_RANGE" });
   assert.throws(() => resolveRange({ offset: 1.5 }, 100), { code: "ERR_OUT_OF_RANGE" });
   assert.throws(() => resolveRange(5, 100), { code: "ERR_INVALID_ARG_TYPE" });
+});
+
+test("a span (view(), OutputFile.view()) defaults to the end, and is refused past it naming the argument", () => {
+  assert.equal(spanLength(0, undefined, 100), 100);
+  assert.equal(spanLength(30, undefined, 100), 70);
+  assert.equal(spanLength(100, undefined, 100), 0);
+  assert.equal(spanLength(30, 70, 100), 70);
+  assert.equal(spanLength(0, 0, 0), 0);
+  assert.throws(() => spanLength(101, undefined, 100), { code: "ERR_OUT_OF_RANGE", message: /"offset"/ });
+  assert.throws(() => spanLength(30, 71, 100), { code: "ERR_OUT_OF_RANGE", message: /"length".*<= 70/ });
+  assert.throws(() => spanLength(-1, 1, 100), { code: "ERR_OUT_OF_RANGE" });
+  assert.throws(() => spanLength("1", 1, 100), { code: "ERR_INVALID_ARG_TYPE" });
 });
