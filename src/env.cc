@@ -1,0 +1,99 @@
+// The per-thread environment: the fault guard's wake-up, teardown, and the
+// switches lib/ sets.
+
+#include "internal.h"
+
+namespace memmap {
+
+// Runs on the thread's event loop after the guard woke it.
+void OnFaultWake(uv_async_t* async) {
+  EnvData* envd = static_cast<EnvData*>(async->data);
+  // The same wake-up serves released windows and collected handles.
+  DrainFreed(envd);
+  UnpinOrphans(envd);
+  napi_env env = envd->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  std::vector<Region*> regions(envd->live.begin(), envd->live.end());
+  for (Region* r : regions) {
+    if (envd->live.count(r) == 0) continue;  // released by a callback meanwhile
+    ReportFaults(env, envd, r, false);
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+// Before the environment goes: the guard must stop waking this thread.
+void CleanupEnv(void* data) {
+  EnvData* envd = static_cast<EnvData*>(data);
+  if (t_envd == envd) t_envd = nullptr;
+  CancelEnvWaits(envd);
+  for (Region* r : envd->live) guard::Silence(r->slot);
+  uv_async_t* async = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(envd->freed_mutex);  // see StoreFreed
+    async = envd->async;
+    envd->async = nullptr;
+  }
+  if (async) {
+    uv_close(reinterpret_cast<uv_handle_t*>(async),
+             [](uv_handle_t* h) { delete reinterpret_cast<uv_async_t*>(h); });
+  }
+}
+
+// The process-wide switches lib/ sets, each from one boolean argument.
+// setStoreFollowsObject only ever switches on, before the first window is made.
+napi_value SetFlag(napi_env env, napi_callback_info info, std::atomic<bool>* flag, bool only_on) {
+  Args a(env, info);
+  bool on;
+  if (!a.Need(1) || !a.Bool(0, &on)) return nullptr;
+  if (on || !only_on) *flag = on;
+  return Undefined(env);
+}
+
+#ifdef MEMMAP_TEST_HOOKS
+// setRefuseExternalForTest(bool): see g_refuse_external.
+napi_value SetRefuseExternalJs(napi_env env, napi_callback_info info) {
+  return SetFlag(env, info, &g_refuse_external, false);
+}
+#endif
+
+// setStoreFollowsObject(bool): see g_store_follows_object.
+napi_value SetStoreFollowsObjectJs(napi_env env, napi_callback_info info) {
+  return SetFlag(env, info, &g_store_follows_object, true);
+}
+
+// guardReassert(jsListening) => boolean: see guard::Reassert. Called by
+// lib/backends/native.ts whenever a 'SIGBUS' listener is added or removed.
+napi_value GuardReassertJs(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  bool listening;
+  if (!a.Need(1) || !a.Bool(0, &listening)) return nullptr;
+  napi_value v;
+  napi_get_boolean(env, guard::Reassert(listening), &v);
+  return v;
+}
+
+void EnvTeardown(napi_env, void* data, void*) {
+  EnvData* envd = static_cast<EnvData*>(data);
+  // The runtime finalized every object and released the memory of the last
+  // external ArrayBuffers (Node does that in cleanup hooks, before this):
+  // give those ranges back.
+  for (Region* r : envd->orphans) Unref(r);
+  envd->orphans.clear();
+  DrainFreed(envd);
+  envd->dead = true;
+  FreeEnvData(envd);
+}
+
+bool RegisterEnv(napi_env env, napi_value exports) {
+  static const FnSpec fns[] = {
+#ifdef MEMMAP_TEST_HOOKS
+      {"setRefuseExternalForTest", SetRefuseExternalJs, 1},
+#endif
+      {"setStoreFollowsObject", SetStoreFollowsObjectJs, 1},
+      {"guardReassert", GuardReassertJs, 1},
+  };
+  return DefineFunctions(env, exports, fns, sizeof fns / sizeof fns[0]);
+}
+
+}  // namespace memmap

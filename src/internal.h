@@ -1,0 +1,402 @@
+// Internals shared by the addon's files: the records of a mapping and its
+// windows, the per-thread environment, and what every binding uses. The
+// lifetime rules are at the top of src/lifetime.cc. Each file registers its
+// own functions (Register*, called by src/addon.cc at load).
+#pragma once
+
+#define NAPI_EXPERIMENTAL
+#include <node_api.h>
+#include <uv.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "guard.h"
+#include "platform.h"
+#include "waiter.h"
+
+namespace memmap {
+
+struct Args;
+struct RangeArgs;
+
+struct EnvData;
+struct Region;
+// How a waitAsync() call ended: by the waiter (woken, timed out, failed),
+// by unmap(), or by the collection of its mapping's handle.
+enum class WaitEnd { kWaiter, kUnmapped, kCollected };
+
+// A range that resize() moved a mapping away from while windows over it
+// were still alive: quarantined, and given back when the last one goes.
+struct Retired {
+  uint8_t* base = nullptr;
+  size_t len = 0;
+  size_t holding = 0;  // windows over it not yet let go
+};
+
+// One external ArrayBuffer over part of a Region. Lives until both of its
+// finalizers ran: the object's (napi_add_finalizer, inside GC) and the
+// memory's (the external ArrayBuffer's own, which some runtimes call later,
+// or on another thread: see StoreFreed).
+struct Window {
+  Region* region = nullptr;
+  uint64_t checked = 0;        // the collection epoch in which it was last found not moved (see Pinning in src/windows.cc)
+  Retired* retired = nullptr;  // set when resize() retired the range it is over
+  napi_ref ref = nullptr;      // weak, from napi_add_finalizer
+  Window* prev = nullptr;      // in region->windows
+  Window* next = nullptr;
+  bool holding = true;         // counted in region->holding
+  bool object_dead = false;    // the ArrayBuffer object was collected
+  bool ref_deleted = false;    // ...and its reference deleted (WindowCleanup)
+  bool detached = false;       // detached by unmap() or resize()
+  bool store_freed = false;    // the memory's finalizer ran (on this thread's queue)
+  bool moved = false;          // found detached by someone else: its memory lives on elsewhere
+  bool pinned = false;         // `ref` is strong: the object cannot be collected (see Pinning in src/windows.cc)
+  bool vouched = false;        // collected right after a check found it not moved
+};
+
+struct Region {
+  EnvData* envd = nullptr;
+  Access access = Access::kRead;
+  MapOptions opts;
+  uint8_t* base = nullptr;  // what mmap returned; nullptr when nothing mapped
+  size_t map_len = 0;       // what was passed to mmap
+  size_t delta = 0;         // offset of the user's first byte within base
+  size_t length = 0;        // the user's byteLength
+  int64_t file_offset = 0;  // page-aligned file offset of base
+  int fd = -1;              // kept for resize() and lock() of file mappings
+  uint64_t fd_dev = 0;      // what `fd` was when this Region took it (see FdIntact)
+  uint64_t fd_ino = 0;
+  uint8_t* shadow = nullptr;  // hidden read-only shared mapping for lock()
+  int64_t reported = 0;       // bytes reported to V8 as external memory
+  bool handle_alive = false;
+  bool closed = false;
+  bool quarantined = false;  // base..map_len is inert memory now (see Quarantine)
+  int inflight = 0;
+  int refs = 0;  // what keeps this struct (not the range) alive
+  Window* raw_window = nullptr;  // the one window of a raw mapping
+  int slot = -1;             // in the fault guard's table (guard.h)
+  uint32_t faults_reported = 0;  // pages counted in the last onFault call
+  double fault_offset = -1;      // the gone range's start in that call
+  napi_ref on_fault = nullptr;  // JavaScript callback for faults, if any
+  uint64_t shared_id = 0;       // in the shared-memory registry (share/attach)
+  std::vector<struct AsyncWait*> waits;  // waitAsync() calls pending on this range
+  Window* windows = nullptr;  // every window not yet freed (a list)
+  size_t holding = 0;         // windows that keep the range mapped
+};
+
+struct EnvData {
+  uv_async_t* async = nullptr;   // woken by the fault guard
+  napi_async_context fault_context = nullptr;
+  std::set<Region*> live;        // regions with a guard slot
+  napi_ref noop = nullptr;  // a function to probe with: can JavaScript still run?
+  napi_env env = nullptr;
+  std::map<uintptr_t, Region*> raw;  // raw mappings by base address
+  size_t regions = 0;                // Region structs still allocated
+  size_t windows = 0;                // Window structs still allocated
+  bool dead = false;                 // the environment is being torn down
+  // Windows whose memory was released, possibly on another thread (Deno
+  // frees ArrayBuffer memory on a background thread): handled on this
+  // thread by DrainFreed, woken through `async`.
+  std::mutex freed_mutex;
+  std::vector<Window*> freed;
+  std::atomic<bool> any_freed{false};
+  // Regions whose handle was collected with pinned windows (see Pinning in src/windows.cc).
+  std::vector<Region*> orphans;
+  // Pending waitAsync() calls of this thread, and how they come back.
+  std::set<struct AsyncWait*> waits;
+  size_t persistent_waits = 0;          // ...of which keep the event loop alive
+  uint64_t wait_seq = 0;
+  napi_threadsafe_function wait_tsfn = nullptr;
+  uint64_t epoch = 1;       // bumped before each round of a forced collection (see Pinning in src/windows.cc)
+  bool forcing = false;     // inside a forced collection (ForceGc)
+};
+
+// Process-wide state (src/lifetime.cc) and this thread's environment (src/windows.cc).
+extern std::atomic<size_t> g_live;
+extern std::atomic<size_t> g_next_gc;
+extern std::atomic<uint64_t> g_forced_gcs;
+extern std::atomic<bool> g_refuse_external;
+extern std::atomic<bool> g_store_follows_object;
+extern thread_local EnvData* t_envd;
+
+// One exported function: its name, its callback and its arity (the
+// function's `length`, which test/exports.test.ts holds to lib/load.ts).
+struct FnSpec {
+  const char* name;
+  napi_callback cb;
+  uint32_t arity;
+};
+
+// src/napi_util.cc
+bool DefineFunctions(napi_env env, napi_value exports, const FnSpec* fns, size_t count);
+napi_value MakeSysError(napi_env env, const SysErr& e);
+void ThrowSys(napi_env env, const SysErr& e);
+void ThrowCode(napi_env env, const char* code, const std::string& msg);
+void ThrowRange(napi_env env, const std::string& msg);
+void ThrowType(napi_env env, const std::string& msg);
+void ThrowStatus(napi_env env, napi_status status, const char* what);
+napi_value Undefined(napi_env env);
+napi_value Result(napi_env env, const SysErr& e);
+napi_value CodedError(napi_env env, const char* code, const std::string& text);
+
+// src/lifetime.cc
+EnvData* GetEnvData(napi_env env);
+void FreeEnvData(EnvData* envd);
+void Unref(Region* r);
+int64_t ReportedCost(const Region* r);
+void Report(Region* r, int64_t bytes);
+void OwnFd(Region* r, int fd);
+bool StatOwnFd(const Region* r, FileInfo* fi);
+bool FdIntact(const Region* r);
+bool CheckFdIntact(napi_env env, const Region* r);
+void Quarantine(Region* r);
+void Release(Region* r);
+void DeleteRef(napi_env env, void* data, void*);
+void HandleFinalize(node_api_basic_env env, void* data, void*);
+Region* NewRegion(EnvData* envd, Access access);
+void WakeEnv(void* arg);
+SysErr Guard(Region* r);
+SysErr Adopt(Region* r, void* base, size_t map_len);
+uint32_t FaultCount(const Region* r);
+std::string TruncatedMessage(uint32_t faults);
+void ThrowTruncated(napi_env env, uint32_t faults);
+bool CheckNotTruncated(napi_env env, Region* r);
+napi_value NewHandle(napi_env env, Region* r);
+bool CheckOpen(napi_env env, Region* r);
+bool PageRange(napi_env env, Region* r, int64_t offset, int64_t length,
+               uint8_t** addr, size_t* len);
+bool ParseRange(Args& a, size_t argc, RangeArgs* out);
+
+// src/windows.cc
+size_t MinGcTrigger();
+void Unpin(napi_env env, Window* w);
+bool UnpinOrphans(EnvData* envd);
+void ForceGc();
+void Reclaim();
+bool IsExhaustion(const SysErr& e);
+void LetGo(Window* w);
+bool Holds(const Window* w);
+void Update(Window* w);
+void MaybeFreeWindow(Window* w);
+void WindowCleanup(napi_env env, void* data, void*);
+void WindowFinalize(node_api_basic_env env, void* data, void*);
+void DrainFreed(EnvData* envd);
+void StoreFreed(node_api_basic_env, void*, void* hint);
+void DetachAll(napi_env env, Region* r);
+napi_value NewWindow(napi_env env, Region* r, size_t offset, size_t length, bool pin);
+napi_value WindowJs(napi_env env, napi_callback_info info);
+
+// src/map_api.cc
+napi_value MapFileJs(napi_env env, napi_callback_info info);
+napi_value MapAnonymousJs(napi_env env, napi_callback_info info);
+napi_value UnmapJs(napi_env env, napi_callback_info info);
+napi_value MsyncJs(napi_env env, napi_callback_info info);
+
+// src/range_api.cc
+napi_value AdviseJs(napi_env env, napi_callback_info info);
+napi_value LockJs(napi_env env, napi_callback_info info);
+napi_value ResidencyJs(napi_env env, napi_callback_info info);
+napi_value FileAdviseJs(napi_env env, napi_callback_info info);
+napi_value StatsJs(napi_env env, napi_callback_info);
+napi_value FaultsJs(napi_env env, napi_callback_info info);
+napi_value SetFaultCallbackJs(napi_env env, napi_callback_info info);
+void ReportFaults(napi_env env, EnvData* envd, Region* r, bool final);
+
+// src/resize.cc
+SysErr CopyOwnPages(Region* r, void* to, size_t len, bool file);
+napi_value ResizeJs(napi_env env, napi_callback_info info);
+
+// src/work.cc
+bool CanRunJs(EnvData* envd);
+void WorkExecute(napi_env, void* data);
+void WorkComplete(napi_env env, napi_status status, void* data);
+napi_value FlushJs(napi_env env, napi_callback_info info);
+napi_value PrefetchJs(napi_env env, napi_callback_info info);
+
+// src/wait.cc
+const char* WaitOutcome(waiter::Outcome o);
+void FinishWait(napi_env env, AsyncWait* aw);
+void WaitCallJs(napi_env env, napi_value, void*, void* data);
+void WaitDone(waiter::Wait* w);
+void CancelEnvWaits(EnvData* envd);
+void WaitTsfnFinalize(napi_env, void* data, void*);
+void CancelWaits(napi_env env, Region* r, WaitEnd end);
+napi_value WaitAsyncJs(napi_env env, napi_callback_info info);
+int32_t* WordAt(napi_env env, Args& a, Region** out);
+napi_value WaitJs(napi_env env, napi_callback_info info);
+napi_value NotifyJs(napi_env env, napi_callback_info info);
+
+// src/shared.cc
+void DropShared(uint64_t id);
+napi_value ShareJs(napi_env env, napi_callback_info info);
+napi_value AttachJs(napi_env env, napi_callback_info info);
+napi_value FdJs(napi_env env, napi_callback_info info);
+napi_value ShmOpenJs(napi_env env, napi_callback_info info);
+napi_value CloseFdJs(napi_env env, napi_callback_info info);
+napi_value ShmUnlinkJs(napi_env env, napi_callback_info info);
+
+// src/raw.cc
+napi_value RawMmapJs(napi_env env, napi_callback_info info);
+napi_value RawMunmapJs(napi_env env, napi_callback_info info);
+napi_value RawOp(napi_env env, napi_callback_info info, int op);
+napi_value RawMsyncJs(napi_env env, napi_callback_info info);
+napi_value RawMadviseJs(napi_env env, napi_callback_info info);
+napi_value RawMprotectJs(napi_env env, napi_callback_info info);
+napi_value RawMlockJs(napi_env env, napi_callback_info info);
+napi_value RawMunlockJs(napi_env env, napi_callback_info info);
+napi_value RawMincoreJs(napi_env env, napi_callback_info info);
+
+// src/env.cc
+void OnFaultWake(uv_async_t* async);
+void CleanupEnv(void* data);
+napi_value SetFlag(napi_env env, napi_callback_info info, std::atomic<bool>* flag, bool only_on);
+napi_value SetRefuseExternalJs(napi_env env, napi_callback_info info);
+napi_value SetStoreFollowsObjectJs(napi_env env, napi_callback_info info);
+napi_value GuardReassertJs(napi_env env, napi_callback_info info);
+void EnvTeardown(napi_env, void* data, void*);
+
+// The files that register functions, called by src/addon.cc.
+bool RegisterWindows(napi_env env, napi_value exports);
+bool RegisterMapApi(napi_env env, napi_value exports);
+bool RegisterRangeApi(napi_env env, napi_value exports);
+bool RegisterResize(napi_env env, napi_value exports);
+bool RegisterWork(napi_env env, napi_value exports);
+bool RegisterWait(napi_env env, napi_value exports);
+bool RegisterShared(napi_env env, napi_value exports);
+bool RegisterRaw(napi_env env, napi_value exports);
+bool RegisterEnv(napi_env env, napi_value exports);
+
+#define CHECK_NAPI(env, call)                 \
+  do {                                        \
+    napi_status status_ = (call);             \
+    if (status_ != napi_ok) {                 \
+      ThrowStatus((env), status_, #call);     \
+      return nullptr;                         \
+    }                                         \
+  } while (0)
+
+// ---------------------------------------------------------------------------
+// Arguments.
+
+struct Args {
+  napi_env env;
+  static constexpr size_t kMax = 12;
+  size_t argc = kMax;
+  napi_value argv[kMax];
+  bool ok = true;
+
+  Args(napi_env e, napi_callback_info info) : env(e) {
+    if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok) {
+      ok = false;
+      ThrowStatus(env, napi_generic_failure, "napi_get_cb_info");
+    }
+  }
+
+  bool Need(size_t n) {
+    if (!ok) return false;
+    if (argc < n || n > kMax) {
+      ThrowType(env, "expected " + std::to_string(n) + " arguments");
+      ok = false;
+    }
+    return ok;
+  }
+
+  // An integer argument: a finite number with no fractional part within
+  // [min, max]. Anything else is a TypeError/RangeError, never an abort.
+  bool Int(size_t i, const char* name, int64_t min, int64_t max,
+           int64_t* out) {
+    if (!ok) return false;
+    napi_valuetype t;
+    if (napi_typeof(env, argv[i], &t) != napi_ok || t != napi_number) {
+      ThrowType(env, std::string("The \"") + name + "\" argument must be of type number");
+      return ok = false;
+    }
+    double d;
+    napi_get_value_double(env, argv[i], &d);
+    if (!(d >= static_cast<double>(min) && d <= static_cast<double>(max)) ||
+        d != static_cast<double>(static_cast<int64_t>(d))) {
+      ThrowRange(env, std::string("The value of \"") + name + "\" is out of range.");
+      return ok = false;
+    }
+    *out = static_cast<int64_t>(d);
+    return true;
+  }
+
+  bool Bool(size_t i, bool* out) {
+    if (!ok) return false;
+    if (napi_get_value_bool(env, argv[i], out) != napi_ok) {
+      ThrowType(env, "expected a boolean");
+      return ok = false;
+    }
+    return true;
+  }
+
+  bool String(size_t i, const char* name, std::string* out) {
+    if (!ok) return false;
+    size_t len = 0;
+    if (napi_get_value_string_utf8(env, argv[i], nullptr, 0, &len) != napi_ok) {
+      ThrowType(env, std::string("The \"") + name + "\" argument must be of type string");
+      return ok = false;
+    }
+    out->resize(len + 1);
+    napi_get_value_string_utf8(env, argv[i], &(*out)[0], len + 1, &len);
+    out->resize(len);
+    if (out->find('\0') != std::string::npos) {
+      napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE",
+                            (std::string("The \"") + name + "\" argument must not contain null bytes").c_str());
+      return ok = false;
+    }
+    return true;
+  }
+
+  bool IsNull(size_t i) {
+    napi_valuetype t;
+    return napi_typeof(env, argv[i], &t) == napi_ok &&
+           (t == napi_null || t == napi_undefined);
+  }
+
+  Region* Handle(size_t i) {
+    if (!ok) return nullptr;
+    napi_valuetype t;
+    void* data = nullptr;
+    if (napi_typeof(env, argv[i], &t) != napi_ok || t != napi_external ||
+        napi_get_value_external(env, argv[i], &data) != napi_ok || !data) {
+      ThrowType(env, "expected a memmap handle");
+      ok = false;
+      return nullptr;
+    }
+    return static_cast<Region*>(data);
+  }
+};
+
+// The shape most calls share: (handle, offset, length, ...) on an open
+// mapping, the range checked and widened to whole pages.
+struct RangeArgs {
+  Region* region = nullptr;
+  uint8_t* addr = nullptr;
+  size_t len = 0;
+};
+
+// Runs `op`; when it fails for want of mappings, descriptors or memory,
+// collects garbage once and tries again.
+template <typename Op>
+SysErr WithReclaim(Op op) {
+  SysErr e = op();
+  if (e && IsExhaustion(e)) {
+    ForceGc();
+    e = op();
+  }
+  return e;
+}
+
+}  // namespace memmap

@@ -1,0 +1,320 @@
+// The lifetime of mappings: the registry of live ranges, and the rules that
+// decide when an address range may be given back to the system. Argument
+// checking, defaults and error shaping are in TypeScript (lib/); the addon
+// still refuses anything it is handed that it cannot use, with an exception
+// and never an abort.
+//
+// Lifetime rules (the heart of "no call sequence can crash the process"):
+//  * A Region is one mmap'd range. Three things may keep it mapped:
+//    its JavaScript handle (until unmap() or GC), every window (an external
+//    ArrayBuffer over part of the range) that still holds it, and every
+//    piece of thread-pool work that is running on its addresses.
+//  * JavaScript reaches the memory only through windows: a few per mapping,
+//    made on demand by lib/windows.ts, which cuts every view() out of one.
+//    A window is registered once for detaching and for its two finalizers,
+//    so the number of native records does not grow with the views.
+//  * A window holds the range until its ArrayBuffer object is collected
+//    (detached or not: see Holds). Its memory may have been moved to another
+//    ArrayBuffer (ArrayBuffer.prototype.transfer(), any transfer list on
+//    Deno), which may still read it: then it holds the range until that
+//    memory itself is released (the store finalizer). A dead object cannot
+//    be asked whether it was moved, so the question is asked while it
+//    lives: a window is pinned (a strong reference) while its mapping's
+//    handle lives, and checked when the handle goes or at unmap(). A window
+//    whose death no check vouches for waits for its memory's release too.
+//    See Pin.
+//  * unmap() detaches every window first, so JavaScript can never reach the
+//    range again. It unmaps at once only if nothing else can reach it. A
+//    detached window whose ArrayBuffer was not yet collected may be held by
+//    native code (a thread-pool job of Node's crypto, zlib or fs has the
+//    pointer): then the range is quarantined, that is replaced at once by
+//    inert anonymous memory (the file is let go), and given back when the
+//    last window is collected. Work of ours (flush, prefetch) still running
+//    on the range keeps the real mapping until it ends.
+//  * Garbage collection: the handle and each window carry a finalizer. The
+//    range is unmapped when the handle and the last window are gone. It is
+//    unmapped once: Release() clears `base` and is the only caller of
+//    munmap for safe mappings.
+//  * NAPI_EXPERIMENTAL makes Node run these (basic) finalizers synchronously
+//    inside the garbage collection, rather than on a later turn of the event
+//    loop. Together with a forced collection when the process nears its
+//    mapping limit (Reclaim in src/windows.cc), a synchronous loop that maps and drops
+//    hundreds of thousands of mappings never reaches vm.max_map_count.
+
+#include "internal.h"
+
+namespace memmap {
+
+std::atomic<size_t> g_live{0};      // ranges mapped by this addon, process-wide
+std::atomic<size_t> g_next_gc{0};   // when g_live reaches this, collect first
+std::atomic<uint64_t> g_forced_gcs{0};
+// Tests set this to act as a runtime that refuses external buffers
+// (Electron 21+ returns napi_no_external_buffers_allowed). Only the test
+// build (MEMMAP_TEST_HOOKS, binding.gyp's memmap_test) exports the switch.
+std::atomic<bool> g_refuse_external{false};
+// Set (by lib/backends/native.ts) on Bun, which calls an external
+// ArrayBuffer's finalizer when the object its memory was moved *from* dies,
+// while the ArrayBuffer it was moved to may still read it: there a window
+// found moved is never let go (its range stays quarantined for good).
+std::atomic<bool> g_store_follows_object{false};
+
+EnvData* GetEnvData(napi_env env) {
+  void* data = nullptr;
+  napi_get_instance_data(env, &data);
+  return static_cast<EnvData*>(data);
+}
+
+void FreeEnvData(EnvData* envd) {
+  if (envd->dead && envd->regions == 0) delete envd;
+}
+
+void Unref(Region* r) {
+  if (--r->refs > 0) return;
+  EnvData* envd = r->envd;
+  envd->regions--;
+  delete r;
+  FreeEnvData(envd);
+}
+
+
+int64_t ReportedCost(const Region* r) {
+  // Anonymous memory is real memory: report all of it, as a Buffer would.
+  // File mappings are backed by the page cache, which the kernel can reclaim
+  // at will; reporting gigabytes would only make V8 collect without cause.
+  // Their scarce resources (mappings, descriptors) are watched by Reclaim().
+  int64_t len = static_cast<int64_t>(r->map_len);
+  if (r->access == Access::kAnonPrivate || r->access == Access::kAnonShared) {
+    return len;
+  }
+  return std::min<int64_t>(len, 16 << 20) + (64 << 10);
+}
+
+void Report(Region* r, int64_t bytes) {
+  if (r->envd->dead) return;
+  int64_t ignored;
+  // Callable from a finalizer: it takes a basic env.
+  napi_adjust_external_memory(r->envd->env, bytes - r->reported, &ignored);
+  r->reported = bytes;
+}
+
+// Takes `fd` as the mapping's own descriptor, noting which file it is.
+void OwnFd(Region* r, int fd) {
+  r->fd = fd;
+  FileInfo fi;
+  if (fd >= 0 && !os::Stat(fd, &fi)) {
+    r->fd_dev = fi.dev;
+    r->fd_ino = fi.ino;
+  }
+}
+
+// Stats `r->fd` if it still names the file the mapping took. JavaScript sees
+// the number (mapping.fd) and can close it; the number may then be reused
+// for another file or a socket, which memmap must never use or close.
+bool StatOwnFd(const Region* r, FileInfo* fi) {
+  return r->fd >= 0 && !os::Stat(r->fd, fi) && fi->dev == r->fd_dev && fi->ino == r->fd_ino;
+}
+
+bool FdIntact(const Region* r) {
+  FileInfo fi;
+  return StatOwnFd(r, &fi);
+}
+
+bool CheckFdIntact(napi_env env, const Region* r) {
+  if (r->fd < 0 || FdIntact(r)) return true;
+  ThrowSys(env, Fail(EBADF, "fstat"));  // closed by someone else: nothing to do safely
+  return false;
+}
+
+// Gives the range back to the system when nothing can reach it any more.
+// Touches no JavaScript: it runs inside garbage collection.
+// unmap() ran, but something may still reach the range: a window that was
+// detached yet not collected (native code, such as a thread-pool job of
+// Node's crypto, zlib or fs, holds the ArrayBuffer while it runs), or memory
+// moved to another ArrayBuffer. The file goes at once; the addresses stay
+// taken by inert memory until nothing can reach them (Release).
+void Quarantine(Region* r) {
+  if (r->quarantined || !r->base) return;
+  if (os::Quarantine(r->base, r->map_len)) return;  // cannot: keep the mapping as it is
+  r->quarantined = true;
+  if (r->slot >= 0) {
+    // Anonymous memory cannot raise SIGBUS: out of the guard's table.
+    guard::Remove(r->slot);
+    r->slot = -1;
+    r->envd->live.erase(r);
+  }
+  if (r->shadow) {
+    os::Unmap(r->shadow, r->map_len);
+    r->shadow = nullptr;
+  }
+  if (r->fd >= 0) {
+    if (FdIntact(r)) os::Close(r->fd);
+    r->fd = -1;
+  }
+  DropShared(r->shared_id);
+  r->shared_id = 0;
+  Report(r, 0);
+}
+
+void Release(Region* r) {
+  if (r->handle_alive || r->inflight > 0 || r->holding > 0) {
+    // Closed by unmap() and no work of ours still on the range: only
+    // stragglers can reach it. Let the file go now.
+    if (r->closed && r->inflight == 0) Quarantine(r);
+    return;
+  }
+  if (r->slot >= 0) {
+    // Out of the guard's table before the range is given back.
+    guard::Remove(r->slot);
+    r->slot = -1;
+    r->envd->live.erase(r);
+  }
+  if (r->base) {
+    if (r->access == Access::kRaw) {
+      r->envd->raw.erase(reinterpret_cast<uintptr_t>(r->base));
+    }
+    os::Unmap(r->base, r->map_len);
+    r->base = nullptr;
+    g_live--;
+  }
+  if (r->shadow) {
+    os::Unmap(r->shadow, r->map_len);
+    r->shadow = nullptr;
+  }
+  if (r->fd >= 0) {
+    if (FdIntact(r)) os::Close(r->fd);  // never a number that now names something else
+    r->fd = -1;
+  }
+  DropShared(r->shared_id);
+  r->shared_id = 0;
+  Report(r, 0);
+}
+
+void DeleteRef(napi_env env, void* data, void*) {
+  napi_delete_reference(env, static_cast<napi_ref>(data));
+}
+
+void HandleFinalize(node_api_basic_env env, void* data, void*) {
+  Region* r = static_cast<Region*>(data);
+  if (r->on_fault) {
+    // References can only be deleted outside garbage collection.
+    node_api_post_finalizer(env, DeleteRef, r->on_fault, nullptr);
+    r->on_fault = nullptr;
+  }
+  r->handle_alive = false;
+  CancelWaits(nullptr, r, WaitEnd::kCollected);  // nobody can notify through this mapping any more
+  // Pinned windows are checked and let go outside the collection (see Pinning in src/windows.cc).
+  for (Window* w = r->windows; w; w = w->next) {
+    if (!w->pinned) continue;
+    r->refs++;
+    r->envd->orphans.push_back(r);
+    if (r->envd->async) uv_async_send(r->envd->async);
+    break;
+  }
+  Release(r);
+  Unref(r);
+}
+
+Region* NewRegion(EnvData* envd, Access access) {
+  Region* r = new Region();
+  r->envd = envd;
+  r->access = access;
+  r->refs = 1;  // dropped by the handle finalizer (or by the raw view)
+  envd->regions++;
+  return r;
+}
+
+void WakeEnv(void* arg) { uv_async_send(static_cast<uv_async_t*>(arg)); }
+
+// Registers a mapped range with the fault guard.
+SysErr Guard(Region* r) {
+  r->slot = guard::Add(r->base, r->map_len, r->envd->async ? WakeEnv : nullptr, r->envd->async);
+  if (r->slot < 0) return Fail(ENOMEM, "mmap");  // the guard's table is full
+  r->envd->live.insert(r);
+  return Ok();
+}
+
+// Takes ownership of a fresh mapping. On failure the caller Release()s it.
+SysErr Adopt(Region* r, void* base, size_t map_len) {
+  r->base = static_cast<uint8_t*>(base);
+  r->map_len = map_len;
+  if (base) g_live++;
+  Report(r, base ? ReportedCost(r) : 0);
+  return base ? Guard(r) : Ok();
+}
+
+uint32_t FaultCount(const Region* r) { return guard::Faults(r->slot, nullptr); }
+
+// What ERR_MEMMAP_TRUNCATED says, thrown (flush, unmap) or as a rejection (flush()).
+std::string TruncatedMessage(uint32_t faults) {
+  return "The file was truncated (or failed) under this write mapping: " + std::to_string(faults) +
+         " page(s) past its end were replaced with zeros, and what was written to them is lost";
+}
+
+void ThrowTruncated(napi_env env, uint32_t faults) {
+  ThrowCode(env, "ERR_MEMMAP_TRUNCATED", TruncatedMessage(faults));
+}
+
+// A write mapping whose file shrank under it lost what was written to the
+// pages past the new end: flush() and unmap() must say so.
+bool CheckNotTruncated(napi_env env, Region* r) {
+  if (r->access != Access::kWrite || FaultCount(r) == 0) return true;
+  ThrowTruncated(env, FaultCount(r));
+  return false;
+}
+
+napi_value NewHandle(napi_env env, Region* r) {
+  napi_value h;
+  r->handle_alive = true;
+  napi_status s = napi_create_external(env, r, HandleFinalize, nullptr, &h);
+  if (s != napi_ok) {
+    r->handle_alive = false;
+    Release(r);
+    Unref(r);
+    ThrowStatus(env, s, "napi_create_external");
+    return nullptr;
+  }
+  return h;
+}
+
+bool CheckOpen(napi_env env, Region* r) {
+  if (r->closed) {
+    ThrowCode(env, "ERR_MEMMAP_CLOSED", "The mapping is closed");
+    return false;
+  }
+  return true;
+}
+
+// A range in the user's coordinates, checked and widened to whole pages.
+bool PageRange(napi_env env, Region* r, int64_t offset, int64_t length,
+               uint8_t** addr, size_t* len) {
+  if (offset < 0 || length < 0 || static_cast<uint64_t>(offset) > r->length ||
+      static_cast<uint64_t>(length) > r->length - static_cast<uint64_t>(offset)) {
+    ThrowRange(env, "The range is outside the mapping");
+    return false;
+  }
+  *addr = nullptr;
+  *len = 0;
+  if (!r->base || length == 0) return true;
+  size_t page = os::PageSize();
+  uintptr_t start = reinterpret_cast<uintptr_t>(r->base) + r->delta +
+                    static_cast<uintptr_t>(offset);
+  uintptr_t end = start + static_cast<uintptr_t>(length);
+  uintptr_t a = start & ~(page - 1);
+  *addr = reinterpret_cast<uint8_t*>(a);
+  *len = end - a;
+  return true;
+}
+
+bool ParseRange(Args& a, size_t argc, RangeArgs* out) {
+  if (!a.Need(argc)) return false;
+  int64_t offset, length;
+  out->region = a.Handle(0);
+  if (!out->region || !a.Int(1, "offset", 0, (int64_t{1} << 53), &offset) ||
+      !a.Int(2, "length", 0, (int64_t{1} << 53), &length)) {
+    return false;
+  }
+  return CheckOpen(a.env, out->region) &&
+         PageRange(a.env, out->region, offset, length, &out->addr, &out->len);
+}
+
+}  // namespace memmap

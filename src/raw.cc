@@ -1,0 +1,229 @@
+// The raw layer: the golang.org/x/sys/unix calls, over buffers this addon
+// made.
+
+#include "internal.h"
+
+namespace memmap {
+
+struct RawBuf {
+  Region* region = nullptr;
+  uint8_t* data = nullptr;
+  size_t length = 0;
+  size_t byte_offset = 0;
+  napi_value arraybuffer = nullptr;
+};
+
+// Finds the raw mapping that holds the whole of `value` (a Buffer or other
+// typed array); EINVAL when there is none, like x/sys's mmapper.
+bool FindRaw(napi_env env, napi_value value, RawBuf* out) {
+  bool is_ta = false;
+  if (napi_is_typedarray(env, value, &is_ta) != napi_ok || !is_ta) {
+    ThrowType(env, "The \"buffer\" argument must be a Buffer returned by mmap()");
+    return false;
+  }
+  napi_typedarray_type type;
+  size_t count;
+  void* data;
+  if (napi_get_typedarray_info(env, value, &type, &count, &data,
+                               &out->arraybuffer, &out->byte_offset) != napi_ok) {
+    ThrowType(env, "The \"buffer\" argument must be a Buffer returned by mmap()");
+    return false;
+  }
+  size_t elem = 1;
+  switch (type) {
+    case napi_int16_array: case napi_uint16_array: elem = 2; break;
+    case napi_int32_array: case napi_uint32_array: case napi_float32_array: elem = 4; break;
+    case napi_float64_array: case napi_bigint64_array: case napi_biguint64_array: elem = 8; break;
+    default: elem = 1;
+  }
+  out->data = static_cast<uint8_t*>(data);
+  out->length = count * elem;
+  EnvData* envd = GetEnvData(env);
+  uintptr_t p = reinterpret_cast<uintptr_t>(data);
+  if (data && out->length > 0) {
+    auto it = envd->raw.upper_bound(p);
+    if (it != envd->raw.begin()) {
+      --it;
+      Region* r = it->second;
+      uintptr_t base = reinterpret_cast<uintptr_t>(r->base);
+      if (r->base && !r->closed && p >= base && p + out->length <= base + r->map_len) {
+        out->region = r;
+        return true;
+      }
+    }
+  }
+  ThrowSys(env, Fail(EINVAL, "memmap"));
+  return false;
+}
+
+// mmap(fd, offset, length, prot, flags) => Buffer
+napi_value RawMmapJs(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  if (!a.Need(5)) return nullptr;
+  int64_t fd, offset, length, prot, flags;
+  if (!a.Int(0, "fd", -1, 0x7fffffff, &fd) ||
+      !a.Int(1, "offset", 0, (int64_t{1} << 53), &offset) ||
+      !a.Int(2, "length", 1, (int64_t{1} << 53), &length) ||
+      !a.Int(3, "prot", 0, 0x7fffffff, &prot) ||
+      !a.Int(4, "flags", 0, 0x7fffffff, &flags)) {
+    return nullptr;
+  }
+  const char* why = nullptr;
+  if (!os::RawProtAllowed(static_cast<int>(prot)) ||
+      !os::RawFlagsAllowed(static_cast<int>(flags), static_cast<int>(prot), &why)) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE",
+                          why ? why : "unsupported PROT_* bits");
+    return nullptr;
+  }
+  if (offset % static_cast<int64_t>(os::PageSize()) != 0) {
+    ThrowSys(env, Fail(EINVAL, "mmap"));
+    return nullptr;
+  }
+  bool anon = os::RawIsAnonymous(static_cast<int>(flags));
+  if (!anon) {
+    if (fd < 0) {
+      ThrowSys(env, Fail(EBADF, "mmap"));
+      return nullptr;
+    }
+    FileInfo fi;
+    SysErr e = os::Stat(static_cast<int>(fd), &fi);
+    if (e) {
+      ThrowSys(env, e);
+      return nullptr;
+    }
+    // Touching a page past the end of a file raises SIGBUS: refuse it here.
+    if ((fi.regular || fi.block) && (offset > fi.size || length > fi.size - offset)) {
+      ThrowRange(env, "The range [" + std::to_string(offset) + ", " +
+                          std::to_string(offset + length) +
+                          ") passes the end of the file (" +
+                          std::to_string(fi.size) + " bytes)");
+      return nullptr;
+    }
+  }
+  Reclaim();
+  void* base = nullptr;
+  SysErr e = WithReclaim([&] {
+    return os::MapRaw(anon ? -1 : static_cast<int>(fd), offset,
+                      static_cast<size_t>(length), static_cast<int>(prot),
+                      static_cast<int>(flags), &base);
+  });
+  if (e) {
+    ThrowSys(env, e);
+    return nullptr;
+  }
+  EnvData* envd = GetEnvData(env);
+  Region* r = NewRegion(envd, Access::kRaw);
+  r->length = static_cast<size_t>(length);
+  envd->raw[reinterpret_cast<uintptr_t>(base)] = r;
+  if ((e = Adopt(r, base, r->length))) {
+    Release(r);
+    Unref(r);
+    ThrowSys(env, e);
+    return nullptr;
+  }
+  napi_value buf = NewWindow(env, r, 0, r->length, false);  // the user's to drop: never pinned
+  if (!buf) {
+    Release(r);
+    Unref(r);
+    return nullptr;
+  }
+  r->raw_window = r->windows;
+  Unref(r);  // from here the Buffer alone keeps the region
+  return buf;
+}
+
+// munmap(buffer): only the very Buffer that mmap() returned.
+napi_value RawMunmapJs(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  if (!a.Need(1)) return nullptr;
+  RawBuf b;
+  if (!FindRaw(env, a.argv[0], &b)) return nullptr;
+  Region* r = b.region;
+  bool same = false;
+  napi_value ab = nullptr;
+  if (r->raw_window && b.data == r->base && b.length == r->map_len &&
+      b.byte_offset == 0 && r->raw_window->ref &&
+      napi_get_reference_value(env, r->raw_window->ref, &ab) == napi_ok && ab) {
+    napi_strict_equals(env, ab, b.arraybuffer, &same);
+  }
+  if (!same) {
+    ThrowSys(env, Fail(EINVAL, "munmap"));
+    return nullptr;
+  }
+  r->closed = true;
+  DetachAll(env, r);
+  Release(r);
+  return Undefined(env);
+}
+
+// The raw calls that take (buffer, int).
+napi_value RawOp(napi_env env, napi_callback_info info, int op) {
+  Args a(env, info);
+  if (!a.Need(op >= 3 ? 1 : 2)) return nullptr;
+  int64_t arg = 0;
+  if (op < 3 && !a.Int(1, op == 0 ? "flags" : op == 1 ? "advice" : "prot", 0,
+                       0x7fffffff, &arg)) {
+    return nullptr;
+  }
+  RawBuf b;
+  if (!FindRaw(env, a.argv[0], &b)) return nullptr;
+  size_t page = os::PageSize();
+  uintptr_t start = reinterpret_cast<uintptr_t>(b.data);
+  uintptr_t aligned = start & ~(page - 1);
+  void* p = reinterpret_cast<void*>(aligned);
+  size_t n = start + b.length - aligned;
+  SysErr e;
+  switch (op) {
+    case 0: e = os::SyncRaw(p, n, static_cast<int>(arg)); break;
+    case 1:
+      if (!os::RawAdviceAllowed(static_cast<int>(arg))) {
+        napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE",
+                              "This advice is not allowed from JavaScript");
+        return nullptr;
+      }
+      e = os::Advise(p, n, static_cast<int>(arg));
+      break;
+    case 2:
+      if (!os::RawProtAllowed(static_cast<int>(arg))) {
+        napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", "unsupported PROT_* bits");
+        return nullptr;
+      }
+      e = os::Protect(p, n, static_cast<int>(arg));
+      break;
+    case 3: e = os::Lock(p, n); break;
+    case 4: e = os::Unlock(p, n); break;
+    case 5: {
+      size_t pages = (n + page - 1) / page;
+      void* data = nullptr;
+      napi_value out;
+      CHECK_NAPI(env, napi_create_buffer(env, pages, &data, &out));
+      e = os::Residency(p, n, static_cast<uint8_t*>(data));
+      if (e) break;
+      return out;
+    }
+  }
+  return Result(env, e);
+}
+
+napi_value RawMsyncJs(napi_env env, napi_callback_info info) { return RawOp(env, info, 0); }
+napi_value RawMadviseJs(napi_env env, napi_callback_info info) { return RawOp(env, info, 1); }
+napi_value RawMprotectJs(napi_env env, napi_callback_info info) { return RawOp(env, info, 2); }
+napi_value RawMlockJs(napi_env env, napi_callback_info info) { return RawOp(env, info, 3); }
+napi_value RawMunlockJs(napi_env env, napi_callback_info info) { return RawOp(env, info, 4); }
+napi_value RawMincoreJs(napi_env env, napi_callback_info info) { return RawOp(env, info, 5); }
+
+bool RegisterRaw(napi_env env, napi_value exports) {
+  static const FnSpec fns[] = {
+      {"rawMmap", RawMmapJs, 5},
+      {"rawMunmap", RawMunmapJs, 1},
+      {"rawMsync", RawMsyncJs, 2},
+      {"rawMadvise", RawMadviseJs, 2},
+      {"rawMprotect", RawMprotectJs, 2},
+      {"rawMlock", RawMlockJs, 1},
+      {"rawMunlock", RawMunlockJs, 1},
+      {"rawMincore", RawMincoreJs, 1},
+  };
+  return DefineFunctions(env, exports, fns, sizeof fns / sizeof fns[0]);
+}
+
+}  // namespace memmap

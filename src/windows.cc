@@ -1,0 +1,316 @@
+// Windows (the external ArrayBuffers JavaScript reaches a mapping through),
+// their finalizers and pins, and forced collections.
+
+#include "internal.h"
+
+namespace memmap {
+
+// The number of live mappings at which the first forced collection comes:
+// a quarter of vm.max_map_count.
+size_t MinGcTrigger() {
+  static const size_t trigger = [] {
+    size_t max = os::MaxMapCount();
+    return max >= 4096 ? max / 4 : size_t{8192};
+  }();
+  return trigger;
+}
+
+// This thread's environment (one per thread: the main thread or a worker).
+thread_local EnvData* t_envd = nullptr;
+
+// Pinning. A window is made pinned (its reference strong) unless it is a raw
+// mapping's, so that its object outlives its mapping's handle. When the
+// handle is collected, its pinned windows wait in `orphans` until this
+// thread next runs outside a collection (OnFaultWake, or ForceGc before it
+// collects): there each is checked, moved (detached by someone else) or not,
+// and let go. The check vouches for the window only if it is collected
+// before any JavaScript runs again, which ForceGc arranges (see Holds).
+void Unpin(napi_env env, Window* w) {
+  if (!w->pinned) return;
+  napi_value ab = nullptr;
+  bool detached = false;
+  if (napi_get_reference_value(env, w->ref, &ab) == napi_ok && ab) {
+    napi_is_detached_arraybuffer(env, ab, &detached);
+  }
+  if (detached && !w->detached) w->moved = true;
+  w->checked = w->region->envd->epoch;
+  uint32_t count = 0;
+  napi_reference_unref(env, w->ref, &count);
+  w->pinned = false;
+}
+
+// Checks and lets go the pinned windows of collected handles; says whether
+// there were any.
+bool UnpinOrphans(EnvData* envd) {
+  if (envd->orphans.empty()) return false;
+  std::vector<Region*> orphans;
+  orphans.swap(envd->orphans);
+  napi_env env = envd->env;
+  napi_handle_scope scope;
+  bool scoped = napi_open_handle_scope(env, &scope) == napi_ok;
+  for (Region* r : orphans) {
+    for (Window* w = r->windows; w; w = w->next) Unpin(env, w);
+    Unref(r);  // taken by HandleFinalize
+  }
+  if (scoped) napi_close_handle_scope(env, scope);
+  return true;
+}
+
+// A full collection, so that the finalizers of dropped mappings run now.
+// Node-API has no call for it: V8's Isolate::LowMemoryNotification does it
+// where the runtime exports V8's C++ API (Node, and Bun's compatibility
+// layer). It is looked up by name rather than linked, because Deno exports
+// no V8 symbols: linking it would end a Deno process at the first call
+// ("undefined symbol"). Without it, nothing is forced: Deno's own GC runs.
+void ForceGc() {
+  using GetCurrent = void* (*)();
+  using LowMemory = void (*)(void*);  // a member function: `this` comes first
+  static const GetCurrent get_current =
+      reinterpret_cast<GetCurrent>(os::FindSymbol("_ZN2v87Isolate10GetCurrentEv"));
+  static const LowMemory low_memory =
+      reinterpret_cast<LowMemory>(os::FindSymbol("_ZN2v87Isolate21LowMemoryNotificationEv"));
+  void* isolate = get_current && low_memory ? get_current() : nullptr;
+  EnvData* envd = t_envd;
+  // Two rounds at most: the first lets go the windows of handles collected
+  // before, the second those of handles the first collected.
+  for (int round = 0; isolate && round < 2; round++) {
+    // A new epoch: a check made before now (JavaScript may have run since)
+    // vouches for nothing in this collection.
+    if (envd) envd->epoch++;
+    bool unpinned = envd && UnpinOrphans(envd);
+    if (round > 0 && !unpinned) break;
+    g_forced_gcs++;
+    if (envd) envd->forcing = true;
+    low_memory(isolate);
+    if (envd) envd->forcing = false;
+  }
+  if (envd) DrainFreed(envd);  // windows released during the collection
+}
+
+// Before making a mapping: if this process holds many, collect garbage so
+// that the finalizers of dropped mappings unmap them (synchronously, see the
+// top of src/lifetime.cc). The trigger then moves to twice what survived.
+void Reclaim() {
+  if (t_envd) DrainFreed(t_envd);
+  size_t live = g_live.load();
+  size_t next = g_next_gc.load();
+  if (next == 0) next = MinGcTrigger();
+  if (live < next) return;
+  ForceGc();
+  g_next_gc = std::max(MinGcTrigger(), g_live.load() * 2);
+}
+
+bool IsExhaustion(const SysErr& e) {
+  return e.err == ENOMEM || e.err == EMFILE || e.err == ENFILE ||
+         e.err == EAGAIN;
+}
+
+// A window stops holding its range (see the top of src/lifetime.cc).
+void LetGo(Window* w) {
+  if (!w->holding) return;
+  w->holding = false;
+  if (Retired* t = w->retired) {
+    if (--t->holding == 0) {
+      os::Unmap(t->base, t->len);
+      g_live--;
+      delete t;
+    }
+    return;
+  }
+  w->region->holding--;
+  Release(w->region);
+}
+
+// Whether a window still holds its range. Its ArrayBuffer object, even
+// detached, may be held by native code with the pointer (Node's thread pool
+// keeps the object of a Buffer it works on): until the object is collected.
+// Its memory may live on in another ArrayBuffer where it was moved: until
+// the memory is released too. The memory's release alone proves nothing:
+// on Node, detaching releases it while a job still has the pointer.
+//
+// Whether it was moved is known for a window detached by us (unmap(),
+// resize(): not moved, and it cannot be moved after), for one found
+// detached by a check (moved), and for one collected in a forced collection
+// right after a check found it not moved (vouched). Any other death may
+// follow a move, so it waits for the memory's release as well; the range
+// stays mapped (the moved copy still reads the file) until then.
+bool Holds(const Window* w) {
+  if (w->moved && g_store_follows_object) return true;  // nothing will tell when the memory goes
+  if (!w->object_dead) return true;
+  if (w->moved) return !w->store_freed;
+  if (w->detached || w->vouched) return false;
+  return !w->store_freed;
+}
+
+void Update(Window* w) {
+  if (w->holding && !Holds(w)) LetGo(w);
+}
+
+// Frees the struct once both finalizers have run.
+void MaybeFreeWindow(Window* w) {
+  if (!w->ref_deleted || !w->store_freed) return;
+  Region* r = w->region;
+  if (w->prev) w->prev->next = w->next;
+  else r->windows = w->next;
+  if (w->next) w->next->prev = w->prev;
+  if (r->raw_window == w) r->raw_window = nullptr;
+  r->envd->windows--;
+  delete w;
+  Unref(r);
+}
+
+// Runs later, outside garbage collection, where references may be deleted.
+void WindowCleanup(napi_env env, void* data, void*) {
+  Window* w = static_cast<Window*>(data);
+  if (w->ref) napi_delete_reference(env, w->ref);
+  w->ref = nullptr;
+  w->ref_deleted = true;
+  MaybeFreeWindow(w);
+}
+
+// The ArrayBuffer object was collected (inside GC: no JavaScript here).
+void WindowFinalize(node_api_basic_env env, void* data, void*) {
+  Window* w = static_cast<Window*>(data);
+  w->object_dead = true;
+  EnvData* envd = w->region->envd;
+  // No JavaScript ran between the check and this collection: it was not moved.
+  w->vouched = envd->forcing && !w->moved && w->checked == envd->epoch;
+  Update(w);
+  if (node_api_post_finalizer(env, WindowCleanup, w, nullptr) != napi_ok) {
+    // The environment is going away; the struct is left to the process.
+  }
+}
+
+// On this thread: the windows whose memory was released.
+void DrainFreed(EnvData* envd) {
+  if (!envd->any_freed.load(std::memory_order_acquire)) return;
+  std::vector<Window*> freed;
+  {
+    std::lock_guard<std::mutex> lock(envd->freed_mutex);
+    freed.swap(envd->freed);
+    envd->any_freed = false;
+  }
+  for (Window* w : freed) {
+    w->store_freed = true;
+    Update(w);
+    MaybeFreeWindow(w);
+  }
+}
+
+// The external ArrayBuffer's memory was released: by Node on a later turn
+// of the event loop, by Bun inside GC, by Deno on a background thread. So
+// it only queues the window for this thread and wakes it.
+void StoreFreed(node_api_basic_env, void*, void* hint) {
+  Window* w = static_cast<Window*>(hint);
+  EnvData* envd = w->region->envd;  // the window's region ref keeps both alive
+  std::lock_guard<std::mutex> lock(envd->freed_mutex);
+  envd->freed.push_back(w);
+  envd->any_freed.store(true, std::memory_order_release);
+  // Under the lock: CleanupEnv takes `async` away under it before closing it.
+  if (envd->async) uv_async_send(envd->async);
+}
+
+// Detaches every window handed out, so no JavaScript can reach the range.
+//
+// A window already detached when unmap() comes was detached by someone else:
+// ArrayBuffer.prototype.transfer() or a transfer list moved its memory to
+// another ArrayBuffer, which may still read it. Such a window holds the range
+// until that memory is released (the store finalizer). One that this call
+// detaches holds it until its object is collected.
+void DetachAll(napi_env env, Region* r) {
+  for (Window* w = r->windows; w; w = w->next) {
+    if (w->object_dead || w->detached) continue;
+    napi_value ab = nullptr;
+    bool was_detached = false;
+    if (w->ref && napi_get_reference_value(env, w->ref, &ab) == napi_ok && ab) {
+      napi_is_detached_arraybuffer(env, ab, &was_detached);
+      if (!was_detached) napi_detach_arraybuffer(env, ab);
+    }
+    w->detached = true;
+    // Detached, the window still holds the range until its object is
+    // collected: native code may hold the ArrayBuffer (and its pointer)
+    // while it runs. A moved one holds it until its memory is released.
+    if (was_detached) w->moved = true;
+    if (w->pinned) {
+      uint32_t count = 0;
+      napi_reference_unref(env, w->ref, &count);
+      w->pinned = false;
+    }
+  }
+}
+
+// An external ArrayBuffer over `length` bytes at `offset` (user
+// coordinates), registered as a window of `r`; pinned (see Pinning above) if `pin`.
+napi_value NewWindow(napi_env env, Region* r, size_t offset, size_t length, bool pin) {
+  napi_value ab;
+  if (length == 0 || !r->base) {
+    CHECK_NAPI(env, napi_create_arraybuffer(env, 0, nullptr, &ab));
+    return ab;
+  }
+  uint8_t* p = r->base + r->delta + offset;
+  Window* w = new Window();
+  w->region = r;
+  napi_status created = g_refuse_external ? napi_no_external_buffers_allowed
+                                          : napi_create_external_arraybuffer(env, p, length, StoreFreed, w, &ab);
+  if (created != napi_ok) {
+    delete w;
+    if (created == napi_no_external_buffers_allowed) {
+      // The JavaScript side degrades this mapping to copies (see lib/backends/native.ts).
+      ThrowCode(env, "ERR_MEMMAP_NO_EXTERNAL", "This runtime refuses external buffers");
+      return nullptr;
+    }
+    ThrowStatus(env, created, "napi_create_external_arraybuffer");
+    return nullptr;
+  }
+  // From here the store finalizer will run: the struct must stay until then.
+  w->next = r->windows;
+  if (r->windows) r->windows->prev = w;
+  r->windows = w;
+  r->holding++;
+  r->refs++;
+  r->envd->windows++;
+  napi_status s = napi_add_finalizer(env, ab, w, WindowFinalize, nullptr, &w->ref);
+  if (s != napi_ok) {
+    // Cannot track it: make sure it can never be used.
+    napi_detach_arraybuffer(env, ab);
+    w->detached = true;
+    w->object_dead = true;
+    w->ref_deleted = true;
+    w->ref = nullptr;
+    LetGo(w);
+    ThrowStatus(env, s, "napi_add_finalizer");
+    return nullptr;
+  }
+  uint32_t count = 0;
+  if (pin && napi_reference_ref(env, w->ref, &count) == napi_ok) w->pinned = true;
+  return ab;
+}
+
+// window(handle, offset, length) => ArrayBuffer over those bytes; see lib/windows.ts.
+napi_value WindowJs(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  if (!a.Need(3)) return nullptr;
+  Region* r = a.Handle(0);
+  int64_t offset, length;
+  if (!r || !a.Int(1, "offset", 0, (int64_t{1} << 53), &offset) ||
+      !a.Int(2, "length", 0, (int64_t{1} << 53), &length)) {
+    return nullptr;
+  }
+  if (!CheckOpen(env, r)) return nullptr;
+  if (static_cast<uint64_t>(offset) > r->length ||
+      static_cast<uint64_t>(length) > r->length - static_cast<uint64_t>(offset)) {
+    ThrowRange(env, "The window is outside the mapping");
+    return nullptr;
+  }
+  DrainFreed(r->envd);
+  return NewWindow(env, r, static_cast<size_t>(offset), static_cast<size_t>(length), true);
+}
+
+bool RegisterWindows(napi_env env, napi_value exports) {
+  static const FnSpec fns[] = {
+      {"window", WindowJs, 3},
+  };
+  return DefineFunctions(env, exports, fns, sizeof fns / sizeof fns[0]);
+}
+
+}  // namespace memmap

@@ -1,0 +1,114 @@
+// Thread-pool work on a range: flush (msync MS_SYNC) and prefetch.
+
+#include "internal.h"
+
+namespace memmap {
+
+enum class WorkKind { kFlush, kPrefetch };
+
+struct Work {
+  napi_async_work work = nullptr;
+  napi_deferred deferred = nullptr;
+  Region* region = nullptr;
+  uint8_t* addr = nullptr;
+  size_t len = 0;
+  WorkKind kind = WorkKind::kFlush;
+  SysErr result;
+};
+
+// Whether this thread can still run JavaScript: an experimental Node-API env
+// answers napi_cannot_run_js once teardown (worker termination, exit) began.
+bool CanRunJs(EnvData* envd) {
+  napi_env env = envd->env;
+  napi_handle_scope scope;
+  bool alive = false;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return false;
+  napi_value fn, global, result;
+  if (envd->noop && napi_get_reference_value(env, envd->noop, &fn) == napi_ok && fn &&
+      napi_get_global(env, &global) == napi_ok) {
+    alive = napi_call_function(env, global, fn, 0, nullptr, &result) == napi_ok;
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (pending) {
+      napi_value ignored;
+      napi_get_and_clear_last_exception(env, &ignored);
+    }
+  }
+  napi_close_handle_scope(env, scope);
+  return alive;
+}
+
+void WorkExecute(napi_env, void* data) {
+  Work* w = static_cast<Work*>(data);
+  if (w->len == 0) return;
+  w->result = w->kind == WorkKind::kFlush ? os::Sync(w->addr, w->len, false) : os::Populate(w->addr, w->len);
+}
+
+void WorkComplete(napi_env env, napi_status status, void* data) {
+  Work* w = static_cast<Work*>(data);
+  Region* r = w->region;
+  r->inflight--;
+  if (status == napi_ok && !w->result && w->kind == WorkKind::kFlush && r->access == Access::kWrite &&
+      FaultCount(r) > 0) {
+    napi_reject_deferred(env, w->deferred, CodedError(env, "ERR_MEMMAP_TRUNCATED", TruncatedMessage(FaultCount(r))));
+  } else if (status == napi_ok && !w->result) {
+    napi_resolve_deferred(env, w->deferred, Undefined(env));
+  } else {
+    SysErr e = w->result ? w->result : Fail(ECANCELED, w->kind == WorkKind::kFlush ? "msync" : "madvise");
+    napi_value err = MakeSysError(env, e);
+    napi_reject_deferred(env, w->deferred, err ? err : Undefined(env));
+  }
+  if (w->work) napi_delete_async_work(env, w->work);
+  Release(r);  // unmap() may have been waiting for this work
+  Unref(r);
+  delete w;
+}
+
+napi_value QueueWork(napi_env env, napi_callback_info info, WorkKind kind) {
+  Args a(env, info);
+  RangeArgs ra;
+  if (!ParseRange(a, 3, &ra)) return nullptr;
+  Region* r = ra.region;
+  if (kind == WorkKind::kFlush && !CheckNotTruncated(env, r)) return nullptr;
+  Work* w = new Work();
+  w->kind = kind;
+  w->region = r;
+  w->addr = ra.addr;
+  w->len = ra.len;
+  napi_value promise, name;
+  napi_status s = napi_create_promise(env, &w->deferred, &promise);
+  if (s == napi_ok) {
+    napi_create_string_utf8(env, kind == WorkKind::kFlush ? "memmap.flush" : "memmap.prefetch",
+                            NAPI_AUTO_LENGTH, &name);
+    s = napi_create_async_work(env, nullptr, name, WorkExecute, WorkComplete, w,
+                               &w->work);
+  }
+  if (s == napi_ok) s = napi_queue_async_work(env, w->work);
+  if (s != napi_ok) {
+    if (w->work) napi_delete_async_work(env, w->work);
+    delete w;
+    ThrowStatus(env, s, "napi_queue_async_work");
+    return nullptr;
+  }
+  r->inflight++;
+  r->refs++;
+  return promise;
+}
+
+napi_value FlushJs(napi_env env, napi_callback_info info) {
+  return QueueWork(env, info, WorkKind::kFlush);
+}
+
+napi_value PrefetchJs(napi_env env, napi_callback_info info) {
+  return QueueWork(env, info, WorkKind::kPrefetch);
+}
+
+bool RegisterWork(napi_env env, napi_value exports) {
+  static const FnSpec fns[] = {
+      {"flush", FlushJs, 3},
+      {"prefetch", PrefetchJs, 3},
+  };
+  return DefineFunctions(env, exports, fns, sizeof fns / sizeof fns[0]);
+}
+
+}  // namespace memmap
