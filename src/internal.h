@@ -224,6 +224,7 @@ napi_value FlushJs(napi_env env, napi_callback_info info);
 napi_value PrefetchJs(napi_env env, napi_callback_info info);
 
 // src/wait.cc
+bool ParseWait(Args& a, size_t argc, Region** r, int32_t** word, int64_t* expected, int64_t* timeout);
 const char* WaitOutcome(waiter::Outcome o);
 void FinishWait(napi_env env, AsyncWait* aw);
 void WaitCallJs(napi_env env, napi_value, void*, void* data);

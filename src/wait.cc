@@ -102,18 +102,23 @@ void CancelWaits(napi_env env, Region* r, WaitEnd end) {
   }
 }
 
+// (handle, byteOffset, expected, timeoutMs (-1: none), ...) of wait() and
+// waitAsync(): the word, and what to wait for.
+bool ParseWait(Args& a, size_t argc, Region** r, int32_t** word, int64_t* expected, int64_t* timeout) {
+  if (!a.Need(argc)) return false;
+  *word = WordAt(a.env, a, r);
+  return *word && a.Int(2, "expected", INT32_MIN, INT32_MAX, expected) &&
+         a.Int(3, "timeout", -1, (int64_t{1} << 53), timeout);
+}
+
 // waitAsync(handle, byteOffset, expected, timeoutMs (-1: none), persistent) => Promise<string>
 napi_value WaitAsyncJs(napi_env env, napi_callback_info info) {
   Args a(env, info);
-  if (!a.Need(5)) return nullptr;
   Region* r = nullptr;
-  int32_t* word = WordAt(env, a, &r);
+  int32_t* word;
   int64_t expected, timeout;
   bool persistent;
-  if (!word || !a.Int(2, "expected", INT32_MIN, INT32_MAX, &expected) ||
-      !a.Int(3, "timeout", -1, (int64_t{1} << 53), &timeout) || !a.Bool(4, &persistent)) {
-    return nullptr;
-  }
+  if (!ParseWait(a, 5, &r, &word, &expected, &timeout) || !a.Bool(4, &persistent)) return nullptr;
   EnvData* envd = r->envd;
   napi_deferred deferred;
   napi_value promise;
@@ -185,14 +190,10 @@ int32_t* WordAt(napi_env env, Args& a, Region** out) {
 // wait(handle, byteOffset, expected, timeoutMs (-1: none)) => "ok" | "not-equal" | "timed-out"
 napi_value WaitJs(napi_env env, napi_callback_info info) {
   Args a(env, info);
-  if (!a.Need(4)) return nullptr;
   Region* r = nullptr;
-  int32_t* word = WordAt(env, a, &r);
+  int32_t* word;
   int64_t expected, timeout;
-  if (!word || !a.Int(2, "expected", INT32_MIN, INT32_MAX, &expected) ||
-      !a.Int(3, "timeout", -1, (int64_t{1} << 53), &timeout)) {
-    return nullptr;
-  }
+  if (!ParseWait(a, 4, &r, &word, &expected, &timeout)) return nullptr;
   // In slices: between two, the thread checks that it
   // can still run JavaScript. worker.terminate() and process.exit() stop the
   // thread's JavaScript and then wait for it; a wait that never looked up
