@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import type { WaitResult } from "./backend.js";
 import { memmapError } from "./errors.js";
 
-/** The functions the addon exports (see src/addon.cc). */
+/** The functions the addon exports (each src/*.cc registers its own; test/exports.test.ts checks this list). */
 export interface NativeAddon {
   pageSize: number;
   allocationGranularity: number;

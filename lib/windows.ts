@@ -67,7 +67,7 @@ export class Windows {
   #last: Slot | null = null;
   // Windows their user detached (their memory was moved elsewhere), kept
   // until unmap(): the addon then finds them detached and keeps the range
-  // mapped for the moved memory (see DetachAll in src/addon.cc).
+  // mapped for the moved memory (see DetachAll in src/windows.cc).
   #retired: ArrayBuffer[] = [];
 
   constructor(source: WindowSource, byteLength: number) {

@@ -1,4 +1,4 @@
-// The addon's export table (src/addon.cc) and the NativeAddon interface that
+// The addon's export tables (each src/*.cc registers its own functions) and the NativeAddon interface that
 // lib/ calls it through (lib/load.ts) are written by hand, twice: this test
 // holds them to each other, name by name, and for functions arity by arity
 // (the addon sets each function's `length` from its table).
