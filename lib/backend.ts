@@ -100,4 +100,10 @@ export interface Backend {
   closeShm(fd: number): void;
   /** posix_fadvise on a file, by path or descriptor; length 0: to the end. */
   adviseFile(path: string | null, fd: number, offset: number, length: number, advice: string): void;
+  /**
+   * Grows the file behind `fd` to `size` bytes (never shrinks it), reserving
+   * the blocks where it can, so that a full disk is ENOSPC now and not at a
+   * later write. A failure leaves the file's size as it was.
+   */
+  reserveFile(fd: number, size: number): void;
 }

@@ -55,6 +55,8 @@ export interface NativeAddon {
   notify(h: NativeHandle, byteOffset: number, count: number): number;
   setFaultCallback(h: NativeHandle, fn: ((offset: number, length: number, pages: number) => void) | null): void;
   fileAdvise(path: string | null, fd: number, offset: number, length: number, advice: string): void;
+  /** Grows the file behind `fd` to `size` bytes, reserving the blocks (fallocate); on failure the size is as it was. */
+  reserveFile(fd: number, size: number): void;
 }
 
 

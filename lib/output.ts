@@ -19,7 +19,7 @@ import { map, mappingInternals, type Mapping } from "./mapping.js";
 import { detachHeap } from "./detach.js";
 import { writeFully, writeFullyAsync } from "./io.js";
 import { backend } from "./select.js";
-import { closedError, invalidArgType, invalidArgValue, memmapError, outOfRange, rangeError } from "./errors.js";
+import { backendCall, closedError, invalidArgType, invalidArgValue, memmapError, outOfRange, rangeError } from "./errors.js";
 import { optionalBoolean, optionsObject, spanLength, validateInteger, MAX_SAFE } from "./validate.js";
 
 const fsync = promisify(fsp.fsync);
@@ -92,11 +92,9 @@ function statOrNull(path: string): Stats | null {
 }
 
 // Grows the file to `size` bytes and reserves the blocks (fallocate), as the
-// mapped path does, so that a full disk is ENOSPC now and not at commit: a
-// zero-length mapping with `size` does exactly that without mapping anything,
-// and puts the file back as it was on failure.
+// mapped path does, so that a full disk is ENOSPC now and not at commit.
 function reserve(fd: number, size: number): void {
-  map(fd, { access: "write", size, length: 0 }).unmap();
+  backendCall(() => backend.reserveFile(fd, size));
 }
 
 // An output is written at positions (the region, then the tail): a pipe or

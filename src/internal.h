@@ -207,6 +207,7 @@ napi_value AdviseJs(napi_env env, napi_callback_info info);
 napi_value LockJs(napi_env env, napi_callback_info info);
 napi_value ResidencyJs(napi_env env, napi_callback_info info);
 napi_value FileAdviseJs(napi_env env, napi_callback_info info);
+napi_value ReserveFileJs(napi_env env, napi_callback_info info);
 napi_value StatsJs(napi_env env, napi_callback_info);
 napi_value FaultsJs(napi_env env, napi_callback_info info);
 napi_value SetFaultCallbackJs(napi_env env, napi_callback_info info);

@@ -195,6 +195,23 @@ void ReportFaults(napi_env env, EnvData* envd, Region* r, bool final) {
   }
 }
 
+// reserveFile(fd, size): grows the file to `size` bytes, reserving the
+// blocks where the file system can (os::Reserve), so that a full disk is
+// ENOSPC now and not SIGBUS later. A failure leaves the file's size as it was.
+napi_value ReserveFileJs(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  int64_t fd, size;
+  if (!a.Need(2) || !a.Int(0, "fd", 0, 0x7fffffff, &fd) || !a.Int(1, "size", 0, (int64_t{1} << 53), &size)) {
+    return nullptr;
+  }
+  FileInfo fi;
+  SysErr e = os::Stat(static_cast<int>(fd), &fi);
+  if (!e && size > fi.size && (e = os::Reserve(static_cast<int>(fd), fi.size, size))) {
+    os::Truncate(static_cast<int>(fd), fi.size);
+  }
+  return Result(env, e);
+}
+
 bool RegisterRangeApi(napi_env env, napi_value exports) {
   static const FnSpec fns[] = {
       {"advise", AdviseJs, 4},
@@ -202,6 +219,7 @@ bool RegisterRangeApi(napi_env env, napi_value exports) {
       {"residency", ResidencyJs, 3},
       {"stats", StatsJs, 0},
       {"fileAdvise", FileAdviseJs, 5},
+      {"reserveFile", ReserveFileJs, 2},
       {"faults", FaultsJs, 1},
       {"setFaultCallback", SetFaultCallbackJs, 2},
   };

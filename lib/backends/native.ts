@@ -198,6 +198,7 @@ export function nativeBackend(addon: NativeAddon, reason: string): Backend {
     adviseFile(path, fd, offset, length, advice) {
       addon.fileAdvise(path, fd, offset, length, advice);
     },
+    reserveFile: (fd, size) => addon.reserveFile(fd, size),
     mapFile(req: MapFileRequest): BackendMapping {
       guardCurrent();
       const [h, length] = addon.mapFile(

@@ -367,6 +367,10 @@ export function portableBackend(reason: string): Backend {
     closeShm() {
       throw unsupported("shm_open");
     },
+    // Node's fs cannot reserve blocks (no fallocate): the size only.
+    reserveFile(fd, size) {
+      if (size > fstatSync(fd).size) ftruncateSync(fd, size);
+    },
     adviseFile(path, fd, offset, length, advice) {
       void path; void fd; void offset; void length; void advice;
       throw unsupported("posix_fadvise");
