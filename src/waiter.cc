@@ -19,10 +19,11 @@ struct Thread {
 
 namespace {
 
-// Guards every Thread and every pending Wait. Threads are never freed while
-// the process runs; an ended thread is simply not in g_threads.
-std::mutex g_mutex;
-std::vector<Thread*> g_threads;
+// Guards every Thread and every pending Wait. Allocated once and never
+// destroyed: exit() runs static destructors while waiter threads, and on
+// Deno workers' JavaScript, may still be in Add, Cancel or Run.
+std::mutex& g_mutex = *new std::mutex();
+std::vector<Thread*>& g_threads = *new std::vector<Thread*>();
 size_t g_idle = 0;
 constexpr size_t kMaxIdle = 4;
 // Without futex_waitv, how long a thread sleeps on its word before it looks
