@@ -46,6 +46,7 @@ napi_value ResizeJs(napi_env env, napi_callback_info info) {
   }
   bool file = r->fd >= 0;
   int64_t grown_from = -1;  // the file's size before this call grew it
+  bool device = false;      // a character device (/dev/zero): each mmap of it is new memory
   SysErr e;
   if (file) {
     FileInfo fi;
@@ -56,6 +57,7 @@ napi_value ResizeJs(napi_env env, napi_callback_info info) {
     int64_t end = r->file_offset + static_cast<int64_t>(r->delta) + new_length;
     // A character device (/dev/zero) has no size to pass: mmap takes any
     // length of it, and so does a resize.
+    device = fi.character;
     if (end > fi.size && !fi.character) {
       if ((r->access != Access::kWrite && r->access != Access::kAnonShared) || !fi.regular) {
         ThrowRange(env, "The new length passes the end of the file (" +
@@ -108,7 +110,12 @@ napi_value ResizeJs(napi_env env, napi_callback_info info) {
       return file ? os::MapFile(shared ? Access::kWrite : r->access, r->fd, r->file_offset, new_map_len, r->opts, &base)
                   : os::MapAnonymous(r->access, new_map_len, r->opts, &base);
     });
-    if (!e && !shared && (e = CopyOwnPages(r, base, new_map_len, file))) {
+    if (!e && shared && device) {
+      // A shared mapping of a device is not the device's pages: every
+      // mmap(MAP_SHARED) of /dev/zero is a fresh zero-filled object. The
+      // bytes move with the mapping.
+      memcpy(base, r->base, std::min(new_map_len, r->map_len));
+    } else if (!e && !shared && (e = CopyOwnPages(r, base, new_map_len, file))) {
       os::Unmap(base, new_map_len);
       base = nullptr;
     }

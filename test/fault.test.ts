@@ -215,6 +215,18 @@ test("a character device mapping (/dev/zero) resizes like mmap maps it: to any l
   assert.equal(m.byteLength, 4 * PAGE);
   assert.equal(m.buffer[3 * PAGE], 0);
   m.unmap();
+  // Each shared mmap of /dev/zero is new memory: a write mapping's bytes move with it.
+  for (const access of ["write", "read", "copy"] as const) {
+    for (const to of [PAGE / 2 + 123, 2 * PAGE, 8 * PAGE]) {
+      const w = map("/dev/zero", { access, length: 2 * PAGE });
+      const held = w.buffer; // a live window: the range is retired, not moved
+      held.fill(0x5a);
+      w.resize(to);
+      const kept = w.buffer.subarray(0, Math.min(2 * PAGE, to));
+      assert.ok(kept.every((b) => b === 0x5a), `${access} /dev/zero resized to ${to}: the bytes written before are kept`);
+      w.unmap();
+    }
+  }
 });
 
 test("onFault: told once for a range that is gone, however many pages a thread-pool job faults, and never lost at unmap()", ONLY, () => {
