@@ -80,6 +80,7 @@ void EnvTeardown(napi_env, void* data, void*) {
   // give those ranges back.
   for (Region* r : envd->orphans) Unref(r);
   envd->orphans.clear();
+  CancelEnvWaits(envd);  // and those stranded while the thread-safe function closed
   DrainFreed(envd);
   envd->dead = true;
   FreeEnvData(envd);

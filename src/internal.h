@@ -117,6 +117,7 @@ struct EnvData {
   size_t persistent_waits = 0;          // ...of which keep the event loop alive
   uint64_t wait_seq = 0;
   napi_threadsafe_function wait_tsfn = nullptr;
+  std::vector<struct AsyncWait*> stranded;  // ended while it was closing (under freed_mutex)
   uint64_t epoch = 1;       // bumped before each round of a forced collection (see Pinning in src/windows.cc)
   bool forcing = false;     // inside a forced collection (ForceGc)
 };
@@ -225,6 +226,7 @@ napi_value FlushJs(napi_env env, napi_callback_info info);
 napi_value PrefetchJs(napi_env env, napi_callback_info info);
 
 // src/wait.cc
+void SendBack(struct AsyncWait* aw);
 bool ParseWait(Args& a, size_t argc, Region** r, int32_t** word, int64_t* expected, int64_t* timeout);
 const char* WaitOutcome(waiter::Outcome o);
 void FinishWait(napi_env env, AsyncWait* aw);

@@ -68,8 +68,17 @@ void WaitCallJs(napi_env env, napi_value, void*, void* data) {
 // The thread-safe function is there: its finalizer cancels every pending
 // wait (under the waiter's lock) before it goes.
 void WaitDone(waiter::Wait* w) {
-  AsyncWait* aw = static_cast<AsyncWait*>(w->owner);
-  napi_call_threadsafe_function(aw->region->envd->wait_tsfn, aw, napi_tsfn_nonblocking);
+  SendBack(static_cast<AsyncWait*>(w->owner));
+}
+
+// Hands an ended wait to its thread. While the environment is closing the
+// thread-safe function refuses it: it then waits in `stranded`, which
+// CancelEnvWaits empties (a dropped wait would keep its range mapped for good).
+void SendBack(AsyncWait* aw) {
+  EnvData* envd = aw->region->envd;
+  if (envd->wait_tsfn && napi_call_threadsafe_function(envd->wait_tsfn, aw, napi_tsfn_nonblocking) == napi_ok) return;
+  std::lock_guard<std::mutex> lock(envd->freed_mutex);
+  envd->stranded.push_back(aw);
 }
 
 // The environment is going: its pending waits end here, unsettled.
@@ -78,6 +87,14 @@ void CancelEnvWaits(EnvData* envd) {
   for (AsyncWait* aw : waits) {
     if (waiter::Cancel(&aw->wait)) FinishWait(nullptr, aw);
   }
+  // Those that ended while the thread-safe function was closing. No more
+  // can come: every wait of this environment has ended or was cancelled.
+  std::vector<AsyncWait*> stranded;
+  {
+    std::lock_guard<std::mutex> lock(envd->freed_mutex);
+    stranded.swap(envd->stranded);
+  }
+  for (AsyncWait* aw : stranded) FinishWait(nullptr, aw);
 }
 
 // The runtime destroys the thread-safe function (at the environment's teardown).
@@ -97,7 +114,7 @@ void CancelWaits(napi_env env, Region* r, WaitEnd end) {
     if (env) {
       FinishWait(env, aw);
     } else {
-      napi_call_threadsafe_function(r->envd->wait_tsfn, aw, napi_tsfn_nonblocking);
+      SendBack(aw);
     }
   }
 }
