@@ -20,7 +20,9 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
+#include <time.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -176,8 +178,51 @@ bool Reassert(bool js_listening) {
   return sigaction(SIGBUS, &sa, nullptr) == 0;
 }
 
+namespace {
+
+// The keeper: a thread that takes the signal back every kKeepMs from
+// whoever took it since, for what JavaScript's hooks cannot see: a 'SIGBUS'
+// listener added on the main thread when only workers loaded memmap, or a
+// runtime (Bun) that installs its handler some time after the listener is
+// added. A handler found that way is treated as libuv's (faults never go to
+// it: they would retry forever), so an access that faults while another
+// handler holds the signal spins for one period at most.
+constexpr long kKeepMs = 100;
+std::once_flag g_keeper_once;
+
+void* Keep(void*) {
+  struct timespec period = {0, kKeepMs * 1000000L};
+  for (;;) {
+    nanosleep(&period, nullptr);
+    if (g_high.load(std::memory_order_acquire) > 0) Reassert(true);
+  }
+  return nullptr;
+}
+
+void StartKeeper() {
+  std::call_once(g_keeper_once, [] {
+    pthread_attr_t attr;
+    if (pthread_attr_init(&attr) != 0) return;
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 64 * 1024);
+    // Asynchronous signals stay with the threads that run JavaScript.
+    sigset_t all, old;
+    sigfillset(&all);
+    sigdelset(&all, SIGBUS);
+    sigdelset(&all, SIGSEGV);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_t thread;
+    pthread_create(&thread, &attr, Keep, nullptr);  // without it, the hooks in lib/ still work
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    pthread_attr_destroy(&attr);
+  });
+}
+
+}  // namespace
+
 int Add(void* addr, size_t len, Notify notify, void* arg) {
   if (addr == nullptr || len == 0) return -1;
+  StartKeeper();
   int hint = g_hint.load(std::memory_order_relaxed);
   for (int n = 0; n < kSlots; n++) {
     int i = (hint + n) % kSlots;

@@ -7,6 +7,8 @@ import { spawn, spawnSync } from "node:child_process";
 import { readdirSync, readFileSync, truncateSync } from "node:fs";
 import { map } from "memmap";
 import { ended, nativeOnly, pattern, root, runChild, tempDir } from "./helpers.js";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 
 const ONLY = nativeOnly("the portable backend holds the bytes in memory: nothing can fault (docs/backends.md)");
 const PAGE = 4096;
@@ -188,6 +190,39 @@ for (const [label, setup, expectListener] of [
     if (expectListener) assert.match(r.stdout, /listener heard 1/, ended(res));
   });
 }
+
+test("a SIGBUS listener added on the main thread when only a worker loaded memmap does not switch the guard off (the keeper takes the signal back)", ONLY, () => {
+  const t = tempDir();
+  const p = t.file("victim.bin", pattern(16 * PAGE));
+  const code = `
+    import { Worker } from "node:worker_threads";
+    // An ES module: the worker inherits the child's --input-type=module.
+    const w = new Worker(\`
+      import { parentPort, workerData } from "node:worker_threads";
+      import { truncateSync } from "node:fs";
+      const { map } = await import(workerData.url);
+      const m = map(workerData.p);
+      parentPort.postMessage("mapped");
+      parentPort.once("message", () => {
+        truncateSync(workerData.p, 0);
+        let sum = 0;
+        const b = m.buffer;
+        for (let i = 0; i < b.length; i += ${PAGE}) sum += b[i];   // faults: zeros, not a spin
+        parentPort.postMessage("read after truncation, sum " + sum + " faulted " + m.faulted);
+      });
+    \`, { eval: true, workerData: { p: ${JSON.stringify(p)}, url: ${JSON.stringify(pathToFileURL(join(root, "dist", "index.js")).href)} } });
+    await new Promise((res) => w.once("message", res));
+    process.on("SIGBUS", () => {});   // the main thread never loaded memmap: nothing there sees this
+    w.postMessage("go");
+    console.log(await new Promise((res) => w.once("message", res)));
+    process.exit(0);
+  `;
+  const r = spawnSync(process.execPath, ["--input-type=module", "-e", code], { cwd: root, encoding: "utf8", timeout: 30_000 });
+  const res = { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
+  assert.equal(r.signal, null, `killed by ${r.signal} (SIGTERM: still spinning after 30 s) ${ended(res)}`);
+  assert.equal(r.status, 0, ended(res));
+  assert.match(r.stdout, /read after truncation, sum 0 faulted true/, ended(res));
+});
 
 test("after a truncation: prefetch() reads the zeros in and says faulted, resize() is ERR_MEMMAP_TRUNCATED", ONLY, () => {
   const t = tempDir();
