@@ -122,6 +122,34 @@ await check("memory moved by transfer(), the mapping dropped: the moved copy rea
   for (const f of fresh) f.unmap();
 });
 
+await check("mappings a worker made and kept let their files go when the worker ends", async () => {
+  if (backend.name !== "native") return;
+  const { Worker } = await import("node:worker_threads");
+  const { readdirSync } = await import("node:fs");
+  const fds = () => readdirSync("/proc/self/fd").length;
+  const p = join(dir, "kept.bin");
+  writeFileSync(p, Buffer.alloc(1 << 16, 1));
+  const url = new URL("../dist/index.js", import.meta.url).href;
+  const run = () => new Promise((res, rej) => {
+    // Dynamic imports only: Deno runs an eval worker as a classic script.
+    const w = new Worker(`
+      import("node:worker_threads").then(async ({ parentPort, workerData }) => {
+        const { map } = await import(workerData.url);
+        globalThis.kept = [];
+        for (let i = 0; i < 8; i++) globalThis.kept.push(map(workerData.p));
+        parentPort.postMessage("mapped");
+      });
+    `, { eval: true, workerData: { url, p } });
+    w.once("error", rej);
+    w.once("message", () => w.terminate().then(res, rej));
+  });
+  await run(); // the first worker's own descriptors (runtime start-up) are not the point
+  const before = fds();
+  for (let i = 0; i < 10; i++) await run();
+  const after = fds();
+  assert(after - before < 40, `80 mappings in ended workers still hold ${after - before} descriptors`);
+});
+
 await check("OutputFile: write() per record, commit", async () => {
   const p = join(dir, "out.bin");
   const out = createOutput(p, { size: 100 * 10_000 });

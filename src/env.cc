@@ -27,6 +27,14 @@ void CleanupEnv(void* data) {
   EnvData* envd = static_cast<EnvData*>(data);
   if (t_envd == envd) t_envd = nullptr;
   CancelEnvWaits(envd);
+  // No JavaScript of this thread can reach its mappings again: their files
+  // and descriptors go now (quarantined), not when their finalizers run,
+  // which Deno never does for a worker's objects. The addresses go back
+  // with the finalizers, where they run.
+  std::vector<Region*> regions(envd->live.begin(), envd->live.end());
+  for (Region* r : regions) {
+    if (r->inflight == 0) Quarantine(r);
+  }
   for (Region* r : envd->live) guard::Silence(r->slot);
   uv_async_t* async = nullptr;
   {
