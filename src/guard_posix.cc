@@ -17,10 +17,10 @@
 //    async-signal-safe;
 //  * errno is saved and restored around all of it.
 #include "guard.h"
+#include "platform.h"
 
 #include <dlfcn.h>
 #include <errno.h>
-#include <pthread.h>
 #include <signal.h>
 #include <time.h>
 #include <string.h>
@@ -190,32 +190,17 @@ namespace {
 constexpr long kKeepMs = 100;
 std::once_flag g_keeper_once;
 
-void* Keep(void*) {
+void Keep(void*) {
   struct timespec period = {0, kKeepMs * 1000000L};
   for (;;) {
     nanosleep(&period, nullptr);
     if (g_high.load(std::memory_order_acquire) > 0) Reassert(true);
   }
-  return nullptr;
 }
 
 void StartKeeper() {
-  std::call_once(g_keeper_once, [] {
-    pthread_attr_t attr;
-    if (pthread_attr_init(&attr) != 0) return;
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&attr, 64 * 1024);
-    // Asynchronous signals stay with the threads that run JavaScript.
-    sigset_t all, old;
-    sigfillset(&all);
-    sigdelset(&all, SIGBUS);
-    sigdelset(&all, SIGSEGV);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    pthread_t thread;
-    pthread_create(&thread, &attr, Keep, nullptr);  // without it, the hooks in lib/ still work
-    pthread_sigmask(SIG_SETMASK, &old, nullptr);
-    pthread_attr_destroy(&attr);
-  });
+  // Without it, the hooks in lib/ still work.
+  std::call_once(g_keeper_once, [] { os::StartThread(Keep, nullptr); });
 }
 
 }  // namespace
