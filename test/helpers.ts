@@ -9,12 +9,16 @@ import { fileURLToPath } from "node:url";
 export const root = resolve(fileURLToPath(new URL("..", import.meta.url)));
 
 const tempDirs = new Set<string>();
-// Every test's temporary folders go after it, passed or failed (a top-level
-// hook: it applies to every test of a file that imports this one).
-afterEach(() => {
+function removeTempDirs(): void {
   for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
   tempDirs.clear();
-});
+}
+// Every test's temporary folders go after it, passed or failed (a top-level
+// hook: it applies to every test of a file that imports this one). Bun runs
+// every file in one process and evaluates this module once, so the hook
+// covers only the first file there: the exit hook removes the rest.
+afterEach(removeTempDirs);
+process.on("exit", removeTempDirs);
 
 /** A temporary folder, removed after the test that made it. */
 export function tempDir(): { dir: string; file(name: string, data?: string | Uint8Array): string } {
