@@ -66,11 +66,8 @@ export type NativeHandle = { readonly __memmapHandle: unique symbol };
 /** The package's root folder (this file is dist/load.js). */
 export const packageRoot = join(dirname(fileURLToPath(import.meta.url)), "..");
 
-/** The test build's extra export (binding.gyp's memmap_test; MEMMAP_TEST_ADDON=1 loads it). */
-export interface TestAddon extends NativeAddon {
-  setRefuseExternalForTest(on: boolean): void;
-}
-
+// MEMMAP_TEST_ADDON=1 loads the test build (binding.gyp's memmap_test), whose
+// one extra export, setRefuseExternalForTest, only tests call.
 export function candidates(root = packageRoot): string[] {
   if (process.env["MEMMAP_TEST_ADDON"] === "1") return [join(root, "build", "Release", "memmap_test.node")];
   return [

@@ -65,10 +65,6 @@ export class Windows {
   #own = new Map<string, Slot>();
   #whole: Slot | null = null;
   #last: Slot | null = null;
-  // Windows their user detached (their memory was moved elsewhere), kept
-  // until unmap(): the addon then finds them detached and keeps the range
-  // mapped for the moved memory (see DetachAll in src/windows.cc).
-  #retired: ArrayBuffer[] = [];
 
   constructor(source: WindowSource, byteLength: number) {
     this.#source = source;
@@ -103,7 +99,6 @@ export class Windows {
       const key = `${offset}:${length}`;
       slot = this.#own.get(key);
       if (slot === undefined || slot.buffer.byteLength === 0) {
-        if (slot !== undefined) this.#retired.push(slot.buffer);
         slot = slotOf(this.#source.window(offset, length));
         this.#own.set(key, slot);
       }
@@ -113,9 +108,9 @@ export class Windows {
       slot = level.get(index);
       // A window can be detached by its user (ArrayBuffer.prototype.transfer,
       // a transfer list where the runtime moves external memory): then a
-      // fresh one replaces it.
+      // fresh one replaces it (the addon keeps the detached one pinned while
+      // the mapping lives: see Pinning in src/windows.cc).
       if (slot === undefined || slot.buffer.byteLength === 0) {
-        if (slot !== undefined) this.#retired.push(slot.buffer);
         const start = index * stride;
         slot = slotOf(this.#source.window(start, Math.min(2 * stride, this.#byteLength - start)));
         level.set(index, slot);
@@ -136,7 +131,6 @@ export class Windows {
   whole(): Buffer {
     if (this.#byteLength === 0) return Buffer.alloc(0);
     if (this.#whole === null || this.#whole.buffer.byteLength === 0) {
-      if (this.#whole !== null) this.#retired.push(this.#whole.buffer);
       this.#whole = slotOf(this.#source.window(0, this.#byteLength));
     }
     const s = this.#whole;
