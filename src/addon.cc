@@ -1,7 +1,10 @@
 // The addon's entry point: this thread's environment, the fault guard, and
 // the exports, which each file registers itself. The layout of src/:
-//  * internal.h: the records of a mapping (Region), its windows, this
-//    thread's environment (EnvData), and what every binding uses.
+//  * mapping.{h,cc}: one mapped range and its file (Mapping), with no
+//    Node-API in it: open, size rules, map, remap, lock, guard slot, unmap.
+//  * internal.h: what JavaScript holds of a mapping (Region, which holds a
+//    Mapping), its windows, this thread's environment (EnvData), and what
+//    every binding uses.
 //  * lifetime.cc: when a range may be given back (the rules are at its top);
 //    windows.cc: windows, their finalizers and pins, forced collections.
 //  * map_api.cc, range_api.cc, resize.cc, work.cc: the safe API.
@@ -25,6 +28,9 @@ napi_value Init(napi_env env, napi_value exports) {
   }
   // The fault guard, and the wake-up it sends this thread.
   guard::Install();
+  // A Mapping short of mappings, descriptors or memory collects garbage
+  // (dropped mappings are unmapped by their finalizers) and tries again.
+  g_on_exhaustion = ForceGc;
 
   uv_loop_t* loop = nullptr;
   if (napi_get_uv_event_loop(env, &loop) == napi_ok && loop) {

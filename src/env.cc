@@ -14,10 +14,10 @@ void OnFaultWake(uv_async_t* async) {
   napi_env env = envd->env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
-  std::vector<Region*> regions(envd->live.begin(), envd->live.end());
+  std::vector<Region*> regions(envd->regions.begin(), envd->regions.end());
   for (Region* r : regions) {
-    if (envd->live.count(r) == 0) continue;  // released by a callback meanwhile
-    ReportFaults(env, envd, r, false);
+    if (envd->regions.count(r) == 0) continue;  // freed by a callback meanwhile
+    if (r->map.guarded()) ReportFaults(env, envd, r, false);
   }
   napi_close_handle_scope(env, scope);
 }
@@ -31,11 +31,10 @@ void CleanupEnv(void* data) {
   // and descriptors go now (quarantined), not when their finalizers run,
   // which Deno never does for a worker's objects. The addresses go back
   // with the finalizers, where they run.
-  std::vector<Region*> regions(envd->live.begin(), envd->live.end());
-  for (Region* r : regions) {
+  for (Region* r : envd->regions) {
     if (r->inflight == 0) Quarantine(r);
+    r->map.Silence();
   }
-  for (Region* r : envd->live) guard::Silence(r->slot);
   uv_async_t* async = nullptr;
   {
     std::lock_guard<std::mutex> lock(envd->freed_mutex);  // see StoreFreed

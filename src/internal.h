@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "guard.h"
+#include "mapping.h"
 #include "platform.h"
 #include "waiter.h"
 
@@ -38,8 +39,7 @@ enum class WaitEnd { kWaiter, kUnmapped, kCollected };
 // A range that resize() moved a mapping away from while windows over it
 // were still alive: quarantined, and given back when the last one goes.
 struct Retired {
-  uint8_t* base = nullptr;
-  size_t len = 0;
+  Mapping range;       // unmapped when this is deleted
   size_t holding = 0;  // windows over it not yet let go
 };
 
@@ -64,27 +64,18 @@ struct Window {
   bool vouched = false;        // collected right after a check found it not moved
 };
 
+// A mapping as JavaScript holds it: the range (a Mapping, with no
+// Node-API in it) and what can reach it from JavaScript: its handle, its
+// windows, thread-pool work and waits on it.
 struct Region {
   EnvData* envd = nullptr;
-  Access access = Access::kRead;
-  MapOptions opts;
-  uint8_t* base = nullptr;  // what mmap returned; nullptr when nothing mapped
-  size_t map_len = 0;       // what was passed to mmap
-  size_t delta = 0;         // offset of the user's first byte within base
-  size_t length = 0;        // the user's byteLength
-  int64_t file_offset = 0;  // page-aligned file offset of base
-  int fd = -1;              // kept for resize() and lock() of file mappings
-  uint64_t fd_dev = 0;      // what `fd` was when this Region took it (see FdIntact)
-  uint64_t fd_ino = 0;
-  uint8_t* shadow = nullptr;  // hidden read-only shared mapping for lock()
-  int64_t reported = 0;       // bytes reported to V8 as external memory
+  Mapping map;                 // the range and its file (src/mapping.h)
+  int64_t reported = 0;        // bytes reported to V8 as external memory
   bool handle_alive = false;
   bool closed = false;
-  bool quarantined = false;  // base..map_len is inert memory now (see Quarantine)
   int inflight = 0;
   int refs = 0;  // what keeps this struct (not the range) alive
   Window* raw_window = nullptr;  // the one window of a raw mapping
-  int slot = -1;             // in the fault guard's table (guard.h)
   uint32_t faults_reported = 0;  // pages counted in the last onFault call
   double fault_offset = -1;      // the gone range's start in that call
   napi_ref on_fault = nullptr;  // JavaScript callback for faults, if any
@@ -97,11 +88,10 @@ struct Region {
 struct EnvData {
   uv_async_t* async = nullptr;   // woken by the fault guard
   napi_async_context fault_context = nullptr;
-  std::set<Region*> live;        // regions with a guard slot
+  std::set<Region*> regions;     // Region structs of this thread still allocated
   napi_ref noop = nullptr;  // a function to probe with: can JavaScript still run?
   napi_env env = nullptr;
   std::map<uintptr_t, Region*> raw;  // raw mappings by base address
-  size_t regions = 0;                // Region structs still allocated
   size_t windows = 0;                // Window structs still allocated
   bool dead = false;                 // the environment is being torn down
   // Windows whose memory was released, possibly on another thread (Deno
@@ -123,7 +113,6 @@ struct EnvData {
 };
 
 // Process-wide state (src/lifetime.cc) and this thread's environment (src/windows.cc).
-extern std::atomic<size_t> g_live;
 extern std::atomic<size_t> g_next_gc;
 extern std::atomic<uint64_t> g_forced_gcs;
 extern std::atomic<bool> g_refuse_external;
@@ -142,12 +131,13 @@ struct FnSpec {
 bool DefineFunctions(napi_env env, napi_value exports, const FnSpec* fns, size_t count);
 napi_value MakeSysError(napi_env env, const SysErr& e);
 void ThrowSys(napi_env env, const SysErr& e);
+void ThrowError(napi_env env, const Error& e);
 void ThrowCode(napi_env env, const char* code, const std::string& msg);
 void ThrowRange(napi_env env, const std::string& msg);
 void ThrowType(napi_env env, const std::string& msg);
 void ThrowStatus(napi_env env, napi_status status, const char* what);
 napi_value Undefined(napi_env env);
-napi_value Result(napi_env env, const SysErr& e);
+napi_value Result(napi_env env, const Error& e);  // undefined, or throws e
 napi_value CodedError(napi_env env, const char* code, const std::string& text);
 
 // src/lifetime.cc
@@ -156,26 +146,17 @@ void FreeEnvData(EnvData* envd);
 void Unref(Region* r);
 int64_t ReportedCost(const Region* r);
 void Report(Region* r, int64_t bytes);
-void OwnFd(Region* r, int fd);
-bool StatOwnFd(const Region* r, FileInfo* fi);
-bool FdIntact(const Region* r);
 bool CheckFdIntact(napi_env env, const Region* r);
 void Quarantine(Region* r);
 void Release(Region* r);
 void DeleteRef(napi_env env, void* data, void*);
 void HandleFinalize(node_api_basic_env env, void* data, void*);
-Region* NewRegion(EnvData* envd, Access access);
-void WakeEnv(void* arg);
-SysErr Guard(Region* r);
-SysErr Adopt(Region* r, void* base, size_t map_len);
-uint32_t FaultCount(const Region* r);
+Region* NewRegion(EnvData* envd, Access access, const MapOptions& opts = MapOptions());
 std::string TruncatedMessage(uint32_t faults);
 void ThrowTruncated(napi_env env, uint32_t faults);
 bool CheckNotTruncated(napi_env env, Region* r);
 napi_value NewHandle(napi_env env, Region* r);
 bool CheckOpen(napi_env env, Region* r);
-bool PageRange(napi_env env, Region* r, int64_t offset, int64_t length,
-               uint8_t** addr, size_t* len);
 bool ParseRange(Args& a, size_t argc, RangeArgs* out);
 
 // src/windows.cc
@@ -184,7 +165,6 @@ void Unpin(napi_env env, Window* w);
 bool UnpinOrphans(EnvData* envd);
 void ForceGc();
 void Reclaim();
-bool IsExhaustion(const SysErr& e);
 void LetGo(Window* w);
 bool Holds(const Window* w);
 void Update(Window* w);
@@ -198,6 +178,7 @@ napi_value NewWindow(napi_env env, Region* r, size_t offset, size_t length, bool
 napi_value WindowJs(napi_env env, napi_callback_info info);
 
 // src/map_api.cc
+napi_value HandleAndLength(napi_env env, Region* r, const Error& e);
 napi_value MapFileJs(napi_env env, napi_callback_info info);
 napi_value MapAnonymousJs(napi_env env, napi_callback_info info);
 napi_value UnmapJs(napi_env env, napi_callback_info info);
@@ -215,7 +196,6 @@ napi_value SetFaultCallbackJs(napi_env env, napi_callback_info info);
 void ReportFaults(napi_env env, EnvData* envd, Region* r, bool final);
 
 // src/resize.cc
-SysErr CopyOwnPages(Region* r, void* to, size_t len, bool file);
 napi_value ResizeJs(napi_env env, napi_callback_info info);
 
 // src/work.cc
@@ -252,7 +232,6 @@ napi_value ShmUnlinkJs(napi_env env, napi_callback_info info);
 // src/raw.cc
 napi_value RawMmapJs(napi_env env, napi_callback_info info);
 napi_value RawMunmapJs(napi_env env, napi_callback_info info);
-napi_value RawOp(napi_env env, napi_callback_info info, int op);
 napi_value RawMsyncJs(napi_env env, napi_callback_info info);
 napi_value RawMadviseJs(napi_env env, napi_callback_info info);
 napi_value RawMprotectJs(napi_env env, napi_callback_info info);
@@ -390,17 +369,5 @@ struct RangeArgs {
   uint8_t* addr = nullptr;
   size_t len = 0;
 };
-
-// Runs `op`; when it fails for want of mappings, descriptors or memory,
-// collects garbage once and tries again.
-template <typename Op>
-SysErr WithReclaim(Op op) {
-  SysErr e = op();
-  if (e && IsExhaustion(e)) {
-    ForceGc();
-    e = op();
-  }
-  return e;
-}
 
 }  // namespace memmap

@@ -33,8 +33,9 @@
 //    on the range keeps the real mapping until it ends.
 //  * Garbage collection: the handle and each window carry a finalizer. The
 //    range is unmapped when the handle and the last window are gone. It is
-//    unmapped once: Release() clears `base` and is the only caller of
-//    munmap for safe mappings.
+//    unmapped once: Release() is the only caller of Mapping::Unmap, which
+//    clears the base (a range resize() retired is unmapped when its
+//    Retired record is deleted, by the last window's LetGo).
 //  * NAPI_EXPERIMENTAL makes Node run these (basic) finalizers synchronously
 //    inside the garbage collection, rather than on a later turn of the event
 //    loop. Together with a forced collection when the process nears its
@@ -45,8 +46,7 @@
 
 namespace memmap {
 
-std::atomic<size_t> g_live{0};      // ranges mapped by this addon, process-wide
-std::atomic<size_t> g_next_gc{0};   // when g_live reaches this, collect first
+std::atomic<size_t> g_next_gc{0};   // when Mapping::Live() reaches this, collect first
 std::atomic<uint64_t> g_forced_gcs{0};
 // Tests set this to act as a runtime that refuses external buffers
 // (Electron 21+ returns napi_no_external_buffers_allowed). Only the test
@@ -65,27 +65,24 @@ EnvData* GetEnvData(napi_env env) {
 }
 
 void FreeEnvData(EnvData* envd) {
-  if (envd->dead && envd->regions == 0) delete envd;
+  if (envd->dead && envd->regions.empty()) delete envd;
 }
 
 void Unref(Region* r) {
   if (--r->refs > 0) return;
   EnvData* envd = r->envd;
-  envd->regions--;
+  envd->regions.erase(r);
   delete r;
   FreeEnvData(envd);
 }
-
 
 int64_t ReportedCost(const Region* r) {
   // Anonymous memory is real memory: report all of it, as a Buffer would.
   // File mappings are backed by the page cache, which the kernel can reclaim
   // at will; reporting gigabytes would only make V8 collect without cause.
   // Their scarce resources (mappings, descriptors) are watched by Reclaim().
-  int64_t len = static_cast<int64_t>(r->map_len);
-  if (r->access == Access::kAnonPrivate || r->access == Access::kAnonShared) {
-    return len;
-  }
+  int64_t len = static_cast<int64_t>(r->map.map_len());
+  if (r->map.anonymous()) return len;
   return std::min<int64_t>(len, 16 << 20) + (64 << 10);
 }
 
@@ -97,64 +94,26 @@ void Report(Region* r, int64_t bytes) {
   r->reported = bytes;
 }
 
-// Takes `fd` as the mapping's own descriptor, noting which file it is.
-void OwnFd(Region* r, int fd) {
-  r->fd = fd;
-  FileInfo fi;
-  if (fd >= 0 && !os::Stat(fd, &fi)) {
-    r->fd_dev = fi.dev;
-    r->fd_ino = fi.ino;
-  }
-}
-
-// Stats `r->fd` if it still names the file the mapping took. JavaScript sees
-// the number (mapping.fd) and can close it; the number may then be reused
-// for another file or a socket, which memmap must never use or close.
-bool StatOwnFd(const Region* r, FileInfo* fi) {
-  return r->fd >= 0 && !os::Stat(r->fd, fi) && fi->dev == r->fd_dev && fi->ino == r->fd_ino;
-}
-
-bool FdIntact(const Region* r) {
-  FileInfo fi;
-  return StatOwnFd(r, &fi);
-}
-
 bool CheckFdIntact(napi_env env, const Region* r) {
-  if (r->fd < 0 || FdIntact(r)) return true;
+  if (r->map.fd() < 0 || r->map.FdIntact()) return true;
   ThrowSys(env, Fail(EBADF, "fstat"));  // closed by someone else: nothing to do safely
   return false;
 }
 
-// Gives the range back to the system when nothing can reach it any more.
-// Touches no JavaScript: it runs inside garbage collection.
 // unmap() ran, but something may still reach the range: a window that was
 // detached yet not collected (native code, such as a thread-pool job of
 // Node's crypto, zlib or fs, holds the ArrayBuffer while it runs), or memory
 // moved to another ArrayBuffer. The file goes at once; the addresses stay
 // taken by inert memory until nothing can reach them (Release).
 void Quarantine(Region* r) {
-  if (r->quarantined || !r->base) return;
-  if (os::Quarantine(r->base, r->map_len)) return;  // cannot: keep the mapping as it is
-  r->quarantined = true;
-  if (r->slot >= 0) {
-    // Anonymous memory cannot raise SIGBUS: out of the guard's table.
-    guard::Remove(r->slot);
-    r->slot = -1;
-    r->envd->live.erase(r);
-  }
-  if (r->shadow) {
-    os::Unmap(r->shadow, r->map_len);
-    r->shadow = nullptr;
-  }
-  if (r->fd >= 0) {
-    if (FdIntact(r)) os::Close(r->fd);
-    r->fd = -1;
-  }
+  if (!r->map.Quarantine()) return;  // already, or cannot: the mapping stays as it is
   DropShared(r->shared_id);
   r->shared_id = 0;
   Report(r, 0);
 }
 
+// Gives the range back to the system when nothing can reach it any more.
+// Touches no JavaScript: it runs inside garbage collection.
 void Release(Region* r) {
   if (r->handle_alive || r->inflight > 0 || r->holding > 0) {
     // Closed by unmap() and no work of ours still on the range: only
@@ -162,28 +121,10 @@ void Release(Region* r) {
     if (r->closed && r->inflight == 0) Quarantine(r);
     return;
   }
-  if (r->slot >= 0) {
-    // Out of the guard's table before the range is given back.
-    guard::Remove(r->slot);
-    r->slot = -1;
-    r->envd->live.erase(r);
+  if (r->map.access() == Access::kRaw && r->map.mapped()) {
+    r->envd->raw.erase(reinterpret_cast<uintptr_t>(r->map.base()));
   }
-  if (r->base) {
-    if (r->access == Access::kRaw) {
-      r->envd->raw.erase(reinterpret_cast<uintptr_t>(r->base));
-    }
-    os::Unmap(r->base, r->map_len);
-    r->base = nullptr;
-    g_live--;
-  }
-  if (r->shadow) {
-    os::Unmap(r->shadow, r->map_len);
-    r->shadow = nullptr;
-  }
-  if (r->fd >= 0) {
-    if (FdIntact(r)) os::Close(r->fd);  // never a number that now names something else
-    r->fd = -1;
-  }
+  r->map.Unmap();  // the only unmap of a safe mapping's range
   DropShared(r->shared_id);
   r->shared_id = 0;
   Report(r, 0);
@@ -214,35 +155,17 @@ void HandleFinalize(node_api_basic_env env, void* data, void*) {
   Unref(r);
 }
 
-Region* NewRegion(EnvData* envd, Access access) {
+static void WakeEnv(void* arg) { uv_async_send(static_cast<uv_async_t*>(arg)); }
+
+Region* NewRegion(EnvData* envd, Access access, const MapOptions& opts) {
   Region* r = new Region();
   r->envd = envd;
-  r->access = access;
+  // The fault guard wakes this thread after a fault in the range.
+  r->map.Configure(access, opts, envd->async ? WakeEnv : nullptr, envd->async);
   r->refs = 1;  // dropped by the handle finalizer (or by the raw view)
-  envd->regions++;
+  envd->regions.insert(r);
   return r;
 }
-
-void WakeEnv(void* arg) { uv_async_send(static_cast<uv_async_t*>(arg)); }
-
-// Registers a mapped range with the fault guard.
-SysErr Guard(Region* r) {
-  r->slot = guard::Add(r->base, r->map_len, r->envd->async ? WakeEnv : nullptr, r->envd->async);
-  if (r->slot < 0) return Fail(ENOMEM, "mmap");  // the guard's table is full
-  r->envd->live.insert(r);
-  return Ok();
-}
-
-// Takes ownership of a fresh mapping. On failure the caller Release()s it.
-SysErr Adopt(Region* r, void* base, size_t map_len) {
-  r->base = static_cast<uint8_t*>(base);
-  r->map_len = map_len;
-  if (base) g_live++;
-  Report(r, base ? ReportedCost(r) : 0);
-  return base ? Guard(r) : Ok();
-}
-
-uint32_t FaultCount(const Region* r) { return guard::Faults(r->slot, nullptr); }
 
 // What ERR_MEMMAP_TRUNCATED says, thrown (flush, unmap) or as a rejection (flush()).
 std::string TruncatedMessage(uint32_t faults) {
@@ -257,8 +180,8 @@ void ThrowTruncated(napi_env env, uint32_t faults) {
 // A write mapping whose file shrank under it lost what was written to the
 // pages past the new end: flush() and unmap() must say so.
 bool CheckNotTruncated(napi_env env, Region* r) {
-  if (r->access != Access::kWrite || FaultCount(r) == 0) return true;
-  ThrowTruncated(env, FaultCount(r));
+  if (r->map.access() != Access::kWrite || r->map.Faults() == 0) return true;
+  ThrowTruncated(env, r->map.Faults());
   return false;
 }
 
@@ -284,27 +207,6 @@ bool CheckOpen(napi_env env, Region* r) {
   return true;
 }
 
-// A range in the user's coordinates, checked and widened to whole pages.
-bool PageRange(napi_env env, Region* r, int64_t offset, int64_t length,
-               uint8_t** addr, size_t* len) {
-  if (offset < 0 || length < 0 || static_cast<uint64_t>(offset) > r->length ||
-      static_cast<uint64_t>(length) > r->length - static_cast<uint64_t>(offset)) {
-    ThrowRange(env, "The range is outside the mapping");
-    return false;
-  }
-  *addr = nullptr;
-  *len = 0;
-  if (!r->base || length == 0) return true;
-  size_t page = os::PageSize();
-  uintptr_t start = reinterpret_cast<uintptr_t>(r->base) + r->delta +
-                    static_cast<uintptr_t>(offset);
-  uintptr_t end = start + static_cast<uintptr_t>(length);
-  uintptr_t a = start & ~(page - 1);
-  *addr = reinterpret_cast<uint8_t*>(a);
-  *len = end - a;
-  return true;
-}
-
 bool ParseRange(Args& a, size_t argc, RangeArgs* out) {
   if (!a.Need(argc)) return false;
   int64_t offset, length;
@@ -313,8 +215,10 @@ bool ParseRange(Args& a, size_t argc, RangeArgs* out) {
       !a.Int(2, "length", 0, (int64_t{1} << 53), &length)) {
     return false;
   }
-  return CheckOpen(a.env, out->region) &&
-         PageRange(a.env, out->region, offset, length, &out->addr, &out->len);
+  if (!CheckOpen(a.env, out->region)) return false;
+  Error e = out->region->map.PageRange(offset, length, &out->addr, &out->len);
+  if (e) ThrowError(a.env, e);
+  return !e;
 }
 
 }  // namespace memmap

@@ -35,6 +35,17 @@ void ThrowCode(napi_env env, const char* code, const std::string& msg) {
   napi_throw_error(env, code, msg.c_str());
 }
 
+// A Mapping's refusal, as the JavaScript error a user expects of it.
+void ThrowError(napi_env env, const Error& e) {
+  switch (e.kind) {
+    case Error::kNone: return;
+    case Error::kSys: ThrowSys(env, e.sys); return;
+    case Error::kRange: ThrowRange(env, e.message); return;
+    case Error::kInvalid: ThrowCode(env, "ERR_INVALID_ARG_VALUE", e.message); return;
+    case Error::kTruncated: ThrowCode(env, "ERR_MEMMAP_TRUNCATED", e.message); return;
+  }
+}
+
 void ThrowRange(napi_env env, const std::string& msg) {
   napi_throw_range_error(env, "ERR_OUT_OF_RANGE", msg.c_str());
 }
@@ -61,9 +72,9 @@ napi_value Undefined(napi_env env) {
 }
 
 // The end of most calls: undefined, or the system error thrown.
-napi_value Result(napi_env env, const SysErr& e) {
+napi_value Result(napi_env env, const Error& e) {
   if (e) {
-    ThrowSys(env, e);
+    ThrowError(env, e);
     return nullptr;
   }
   return Undefined(env);

@@ -30,31 +30,7 @@ napi_value LockJs(napi_env env, napi_callback_info info) {
   RangeArgs ra;
   bool lock;
   if (!ParseRange(a, 4, &ra) || !a.Bool(3, &lock)) return nullptr;
-  Region* r = ra.region;
-  uint8_t* p = ra.addr;
-  size_t n = ra.len;
-  if (n == 0) return Undefined(env);
-  bool private_file = r->access == Access::kRead || r->access == Access::kCopy;
-  SysErr e;
-  if (private_file) {
-    // Locking a private writable range would copy every page (see
-    // platform_posix.cc); lock the page-cache pages through a hidden
-    // read-only shared mapping of the same range instead.
-    if (!r->shadow) {
-      if (!lock) return Undefined(env);
-      if (!CheckFdIntact(env, r)) return nullptr;
-      void* shadow = nullptr;
-      e = os::MapShadow(r->fd, r->file_offset, r->map_len, &shadow);
-      if (e) {
-        ThrowSys(env, e);
-        return nullptr;
-      }
-      r->shadow = static_cast<uint8_t*>(shadow);
-    }
-    p = r->shadow + (p - r->base);
-  }
-  e = lock ? os::Lock(p, n) : os::Unlock(p, n);
-  return Result(env, e);
+  return Result(env, ra.region->map.Lock(ra.addr, ra.len, lock));
 }
 
 // residency(handle, offset, length) => Uint8Array, one byte a page
@@ -116,7 +92,7 @@ napi_value FileAdviseJs(napi_env env, napi_callback_info info) {
 napi_value StatsJs(napi_env env, napi_callback_info) {
   napi_value out, live, gcs;
   CHECK_NAPI(env, napi_create_object(env, &out));
-  napi_create_double(env, static_cast<double>(g_live.load()), &live);
+  napi_create_double(env, static_cast<double>(Mapping::Live()), &live);
   napi_create_double(env, static_cast<double>(g_forced_gcs.load()), &gcs);
   napi_set_named_property(env, out, "live", live);
   napi_set_named_property(env, out, "forcedGcs", gcs);
@@ -135,7 +111,7 @@ napi_value FaultsJs(napi_env env, napi_callback_info info) {
   Region* r = a.Handle(0);
   if (!r) return nullptr;
   napi_value n;
-  napi_create_uint32(env, FaultCount(r), &n);
+  napi_create_uint32(env, r->map.Faults(), &n);
   return n;
 }
 
@@ -165,17 +141,11 @@ napi_value SetFaultCallbackJs(napi_env env, napi_callback_info info) {
 // or, with `final` (unmap()), when pages were counted since the last call.
 void ReportFaults(napi_env env, EnvData* envd, Region* r, bool final) {
   uintptr_t first = 0;
-  uint32_t n = guard::Faults(r->slot, &first);
+  uint32_t n = r->map.Faults(&first);
   if (n <= r->faults_reported || !r->on_fault) return;
   // The bytes that are gone: from the file's new end to the mapping's end
   // (or, for an I/O error, from the first faulting page).
-  uintptr_t user = reinterpret_cast<uintptr_t>(r->base) + r->delta;
-  double offset = first > user ? static_cast<double>(first - user) : 0;
-  FileInfo fi;
-  if (StatOwnFd(r, &fi)) {
-    int64_t start = fi.size - r->file_offset - static_cast<int64_t>(r->delta);
-    if (start < static_cast<int64_t>(r->length)) offset = static_cast<double>(start > 0 ? start : 0);
-  }
+  double offset = r->map.GoneFrom(first);
   if (!final && offset == r->fault_offset) return;  // the same news: wait for a change, or unmap()
   r->faults_reported = n;
   r->fault_offset = offset;
@@ -183,7 +153,7 @@ void ReportFaults(napi_env env, EnvData* envd, Region* r, bool final) {
   if (napi_get_reference_value(env, r->on_fault, &fn) != napi_ok || !fn) return;
   napi_get_global(env, &recv);  // napi_make_callback wants an object
   napi_create_double(env, offset, &argv[0]);
-  napi_create_double(env, static_cast<double>(r->length) - offset, &argv[1]);
+  napi_create_double(env, static_cast<double>(r->map.length()) - offset, &argv[1]);
   napi_create_uint32(env, n, &argv[2]);
   napi_status s = napi_make_callback(env, envd->fault_context, recv, fn, 3, argv, &result);
   bool pending = false;

@@ -45,8 +45,8 @@ bool FindRaw(napi_env env, napi_value value, RawBuf* out) {
     if (it != envd->raw.begin()) {
       --it;
       Region* r = it->second;
-      uintptr_t base = reinterpret_cast<uintptr_t>(r->base);
-      if (r->base && !r->closed && p >= base && p + out->length <= base + r->map_len) {
+      uintptr_t base = reinterpret_cast<uintptr_t>(r->map.base());
+      if (r->map.mapped() && !r->closed && p >= base && p + out->length <= base + r->map.map_len()) {
         out->region = r;
         return true;
       }
@@ -113,15 +113,15 @@ napi_value RawMmapJs(napi_env env, napi_callback_info info) {
   }
   EnvData* envd = GetEnvData(env);
   Region* r = NewRegion(envd, Access::kRaw);
-  r->length = static_cast<size_t>(length);
   envd->raw[reinterpret_cast<uintptr_t>(base)] = r;
-  if ((e = Adopt(r, base, r->length))) {
+  Error adopted = r->map.Adopt(base, static_cast<size_t>(length));
+  if (adopted) {
     Release(r);
     Unref(r);
-    ThrowSys(env, e);
+    ThrowError(env, adopted);
     return nullptr;
   }
-  napi_value buf = NewWindow(env, r, 0, r->length, false);  // the user's to drop: never pinned
+  napi_value buf = NewWindow(env, r, 0, r->map.length(), false);  // the user's to drop: never pinned
   if (!buf) {
     Release(r);
     Unref(r);
@@ -141,7 +141,7 @@ napi_value RawMunmapJs(napi_env env, napi_callback_info info) {
   Region* r = b.region;
   bool same = false;
   napi_value ab = nullptr;
-  if (r->raw_window && b.data == r->base && b.length == r->map_len &&
+  if (r->raw_window && b.data == r->map.base() && b.length == r->map.map_len() &&
       b.byte_offset == 0 && r->raw_window->ref &&
       napi_get_reference_value(env, r->raw_window->ref, &ab) == napi_ok && ab) {
     napi_strict_equals(env, ab, b.arraybuffer, &same);
@@ -156,15 +156,19 @@ napi_value RawMunmapJs(napi_env env, napi_callback_info info) {
   return Undefined(env);
 }
 
-// The raw calls that take (buffer, int).
-napi_value RawOp(napi_env env, napi_callback_info info, int op) {
+// The raw calls on (part of) a buffer mmap() returned. The first three
+// take an integer argument too.
+enum class RawOpKind { kMsync, kMadvise, kMprotect, kMlock, kMunlock, kMincore };
+
+napi_value RawOp(napi_env env, napi_callback_info info, RawOpKind op) {
   Args a(env, info);
-  if (!a.Need(op >= 3 ? 1 : 2)) return nullptr;
+  const char* arg_name = op == RawOpKind::kMsync     ? "flags"
+                         : op == RawOpKind::kMadvise  ? "advice"
+                         : op == RawOpKind::kMprotect ? "prot"
+                                                      : nullptr;
+  if (!a.Need(arg_name ? 2 : 1)) return nullptr;
   int64_t arg = 0;
-  if (op < 3 && !a.Int(1, op == 0 ? "flags" : op == 1 ? "advice" : "prot", 0,
-                       0x7fffffff, &arg)) {
-    return nullptr;
-  }
+  if (arg_name && !a.Int(1, arg_name, 0, 0x7fffffff, &arg)) return nullptr;
   RawBuf b;
   if (!FindRaw(env, a.argv[0], &b)) return nullptr;
   size_t page = os::PageSize();
@@ -174,8 +178,8 @@ napi_value RawOp(napi_env env, napi_callback_info info, int op) {
   size_t n = start + b.length - aligned;
   SysErr e;
   switch (op) {
-    case 0: e = os::SyncRaw(p, n, static_cast<int>(arg)); break;
-    case 1:
+    case RawOpKind::kMsync: e = os::SyncRaw(p, n, static_cast<int>(arg)); break;
+    case RawOpKind::kMadvise:
       if (!os::RawAdviceAllowed(static_cast<int>(arg))) {
         napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE",
                               "This advice is not allowed from JavaScript");
@@ -183,16 +187,16 @@ napi_value RawOp(napi_env env, napi_callback_info info, int op) {
       }
       e = os::Advise(p, n, static_cast<int>(arg));
       break;
-    case 2:
+    case RawOpKind::kMprotect:
       if (!os::RawProtAllowed(static_cast<int>(arg))) {
         napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", "unsupported PROT_* bits");
         return nullptr;
       }
       e = os::Protect(p, n, static_cast<int>(arg));
       break;
-    case 3: e = os::Lock(p, n); break;
-    case 4: e = os::Unlock(p, n); break;
-    case 5: {
+    case RawOpKind::kMlock: e = os::Lock(p, n); break;
+    case RawOpKind::kMunlock: e = os::Unlock(p, n); break;
+    case RawOpKind::kMincore: {
       size_t pages = (n + page - 1) / page;
       void* data = nullptr;
       napi_value out;
@@ -205,12 +209,12 @@ napi_value RawOp(napi_env env, napi_callback_info info, int op) {
   return Result(env, e);
 }
 
-napi_value RawMsyncJs(napi_env env, napi_callback_info info) { return RawOp(env, info, 0); }
-napi_value RawMadviseJs(napi_env env, napi_callback_info info) { return RawOp(env, info, 1); }
-napi_value RawMprotectJs(napi_env env, napi_callback_info info) { return RawOp(env, info, 2); }
-napi_value RawMlockJs(napi_env env, napi_callback_info info) { return RawOp(env, info, 3); }
-napi_value RawMunlockJs(napi_env env, napi_callback_info info) { return RawOp(env, info, 4); }
-napi_value RawMincoreJs(napi_env env, napi_callback_info info) { return RawOp(env, info, 5); }
+napi_value RawMsyncJs(napi_env env, napi_callback_info info) { return RawOp(env, info, RawOpKind::kMsync); }
+napi_value RawMadviseJs(napi_env env, napi_callback_info info) { return RawOp(env, info, RawOpKind::kMadvise); }
+napi_value RawMprotectJs(napi_env env, napi_callback_info info) { return RawOp(env, info, RawOpKind::kMprotect); }
+napi_value RawMlockJs(napi_env env, napi_callback_info info) { return RawOp(env, info, RawOpKind::kMlock); }
+napi_value RawMunlockJs(napi_env env, napi_callback_info info) { return RawOp(env, info, RawOpKind::kMunlock); }
+napi_value RawMincoreJs(napi_env env, napi_callback_info info) { return RawOp(env, info, RawOpKind::kMincore); }
 
 bool RegisterRaw(napi_env env, napi_value exports) {
   static const FnSpec fns[] = {

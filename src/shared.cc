@@ -33,14 +33,14 @@ napi_value ShareJs(napi_env env, napi_callback_info info) {
   if (!a.Need(1)) return nullptr;
   Region* r = a.Handle(0);
   if (!r || !CheckOpen(env, r)) return nullptr;
-  if (r->access != Access::kAnonShared || r->fd < 0) {
+  if (r->map.access() != Access::kAnonShared || r->map.fd() < 0) {
     ThrowCode(env, "ERR_MEMMAP_NOT_SHAREABLE", "Only mapAnonymous(length, { shared: true }) mappings can be shared");
     return nullptr;
   }
   if (r->shared_id == 0) {
     int fd = -1;
     if (!CheckFdIntact(env, r)) return nullptr;
-    SysErr e = WithReclaim([&] { return os::DupFd(r->fd, &fd); });
+    SysErr e = WithReclaim([&] { return os::DupFd(r->map.fd(), &fd); });
     if (e) {
       ThrowSys(env, e);
       return nullptr;
@@ -77,31 +77,8 @@ napi_value AttachJs(napi_env env, napi_callback_info info) {
     return nullptr;
   }
   Region* r = NewRegion(GetEnvData(env), Access::kAnonShared);
-  OwnFd(r, fd);
   r->shared_id = static_cast<uint64_t>(id);
-  FileInfo fi;
-  if (!(e = os::Stat(fd, &fi))) {
-    r->length = static_cast<size_t>(fi.size);
-    if (r->length > 0) {
-      void* base = nullptr;
-      e = WithReclaim([&] { return os::MapFile(Access::kWrite, fd, 0, r->length, r->opts, &base); });
-      if (!e) e = Adopt(r, base, r->length);
-    }
-  }
-  if (e) {
-    Release(r);
-    Unref(r);
-    ThrowSys(env, e);
-    return nullptr;
-  }
-  napi_value h = NewHandle(env, r);
-  if (!h) return nullptr;
-  napi_value out, len;
-  CHECK_NAPI(env, napi_create_array_with_length(env, 2, &out));
-  napi_create_double(env, static_cast<double>(r->length), &len);
-  napi_set_element(env, out, 0, h);
-  napi_set_element(env, out, 1, len);
-  return out;
+  return HandleAndLength(env, r, r->map.MapSharedFd(fd));
 }
 
 // fd(handle) => the mapping's own descriptor (valid until unmap), or -1.
@@ -111,7 +88,7 @@ napi_value FdJs(napi_env env, napi_callback_info info) {
   Region* r = a.Handle(0);
   if (!r || !CheckOpen(env, r)) return nullptr;
   napi_value v;
-  napi_create_int32(env, FdIntact(r) ? r->fd : -1, &v);  // -1 once someone closed it
+  napi_create_int32(env, r->map.FdIntact() ? r->map.fd() : -1, &v);  // -1 once someone closed it
   return v;
 }
 

@@ -196,12 +196,12 @@ int32_t* WordAt(napi_env env, Args& a, Region** out) {
   int64_t offset;
   Region* r = a.Handle(0);
   if (!r || !a.Int(1, "byteOffset", 0, (int64_t{1} << 53), &offset) || !CheckOpen(env, r)) return nullptr;
-  if (offset % 4 != 0 || static_cast<uint64_t>(offset) + 4 > r->length || !r->base) {
+  if (offset % 4 != 0 || static_cast<uint64_t>(offset) + 4 > r->map.length() || !r->map.mapped()) {
     ThrowRange(env, "The index is outside the mapping (or the mapping is empty)");
     return nullptr;
   }
   *out = r;
-  return reinterpret_cast<int32_t*>(r->base + r->delta + offset);
+  return reinterpret_cast<int32_t*>(r->map.data() + offset);
 }
 
 // wait(handle, byteOffset, expected, timeoutMs (-1: none)) => "ok" | "not-equal" | "timed-out"

@@ -92,17 +92,12 @@ void ForceGc() {
 // top of src/lifetime.cc). The trigger then moves to twice what survived.
 void Reclaim() {
   if (t_envd) DrainFreed(t_envd);
-  size_t live = g_live.load();
+  size_t live = Mapping::Live();
   size_t next = g_next_gc.load();
   if (next == 0) next = MinGcTrigger();
   if (live < next) return;
   ForceGc();
-  g_next_gc = std::max(MinGcTrigger(), g_live.load() * 2);
-}
-
-bool IsExhaustion(const SysErr& e) {
-  return e.err == ENOMEM || e.err == EMFILE || e.err == ENFILE ||
-         e.err == EAGAIN;
+  g_next_gc = std::max(MinGcTrigger(), Mapping::Live() * 2);
 }
 
 // A window stops holding its range (see the top of src/lifetime.cc).
@@ -110,11 +105,7 @@ void LetGo(Window* w) {
   if (!w->holding) return;
   w->holding = false;
   if (Retired* t = w->retired) {
-    if (--t->holding == 0) {
-      os::Unmap(t->base, t->len);
-      g_live--;
-      delete t;
-    }
+    if (--t->holding == 0) delete t;  // unmaps the range
     return;
   }
   w->region->holding--;
@@ -243,11 +234,11 @@ void DetachAll(napi_env env, Region* r) {
 // coordinates), registered as a window of `r`; pinned (see Pinning above) if `pin`.
 napi_value NewWindow(napi_env env, Region* r, size_t offset, size_t length, bool pin) {
   napi_value ab;
-  if (length == 0 || !r->base) {
+  if (length == 0 || !r->map.mapped()) {
     CHECK_NAPI(env, napi_create_arraybuffer(env, 0, nullptr, &ab));
     return ab;
   }
-  uint8_t* p = r->base + r->delta + offset;
+  uint8_t* p = r->map.data() + offset;
   Window* w = new Window();
   w->region = r;
   napi_status created = g_refuse_external ? napi_no_external_buffers_allowed
@@ -297,8 +288,8 @@ napi_value WindowJs(napi_env env, napi_callback_info info) {
     return nullptr;
   }
   if (!CheckOpen(env, r)) return nullptr;
-  if (static_cast<uint64_t>(offset) > r->length ||
-      static_cast<uint64_t>(length) > r->length - static_cast<uint64_t>(offset)) {
+  if (static_cast<uint64_t>(offset) > r->map.length() ||
+      static_cast<uint64_t>(length) > r->map.length() - static_cast<uint64_t>(offset)) {
     ThrowRange(env, "The window is outside the mapping");
     return nullptr;
   }

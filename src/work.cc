@@ -48,9 +48,9 @@ void WorkComplete(napi_env env, napi_status status, void* data) {
   Work* w = static_cast<Work*>(data);
   Region* r = w->region;
   r->inflight--;
-  if (status == napi_ok && !w->result && w->kind == WorkKind::kFlush && r->access == Access::kWrite &&
-      FaultCount(r) > 0) {
-    napi_reject_deferred(env, w->deferred, CodedError(env, "ERR_MEMMAP_TRUNCATED", TruncatedMessage(FaultCount(r))));
+  if (status == napi_ok && !w->result && w->kind == WorkKind::kFlush && r->map.access() == Access::kWrite &&
+      r->map.Faults() > 0) {
+    napi_reject_deferred(env, w->deferred, CodedError(env, "ERR_MEMMAP_TRUNCATED", TruncatedMessage(r->map.Faults())));
   } else if (status == napi_ok && !w->result) {
     napi_resolve_deferred(env, w->deferred, Undefined(env));
   } else {
