@@ -3,21 +3,22 @@
 // region of the output in place (or from several worker threads through
 // regions); content of unknown size is appended past it with plain file I/O;
 // commit() flushes, truncates to the exact length, fsyncs and renames over
-// the destination. Where the file cannot be mapped, the same API writes a
-// heap buffer at commit, as the linker's outbuf_nommap.go does.
+// the destination. Where the file cannot be mapped, the region is the
+// portable backend's heap mapping of the file, written back at commit, as
+// the linker's outbuf_nommap.go is a branch of the same OutBuf: one Mapping
+// either way, and no second no-mmap implementation here.
 import {
-  closeSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, renameSync, statSync, unlinkSync,
+  closeSync, fstatSync, fsyncSync, ftruncateSync, openSync, renameSync, statSync, unlinkSync,
   type Stats,
 } from "node:fs";
 import * as fsp from "node:fs";
 import { promisify } from "node:util";
 import { basename, dirname, join, resolve } from "node:path";
 import { randomBytes } from "node:crypto";
-import { constants as bufferConstants } from "node:buffer";
 import { fileURLToPath } from "node:url";
-import { map, mappingInternals, type Mapping } from "./mapping.js";
-import { detachHeap } from "./detach.js";
-import { writeFully, writeFullyAsync } from "./io.js";
+import { map, Mapping, mappingInternals } from "./mapping.js";
+import { heapMapping } from "./backends/portable.js";
+import { writeFully } from "./io.js";
 import { backend } from "./select.js";
 import { backendCall, closedError, invalidArgType, invalidArgValue, memmapError, outOfRange, rangeError } from "./errors.js";
 import { optionalBoolean, optionsObject, spanLength, validateInteger, MAX_SAFE } from "./validate.js";
@@ -39,7 +40,7 @@ export interface OutputOptions {
    * one, never a mix. false: write `path` in place.
    */
   atomic?: boolean;
-  /** false: do not map; write through a heap buffer (the fallback, forced). Default true. */
+  /** false: do not map; write through a heap buffer written back at commit (the fallback, forced). Default true. */
   mapped?: boolean;
 }
 
@@ -54,7 +55,7 @@ export interface OutputRegion {
   /** Offset of the region in the output file. */
   readonly offset: number;
   readonly length: number;
-  /** Whether the output is mapped; if not, the region writes through a heap buffer on close(). */
+  /** Whether the output is mapped; if not, the region is a heap buffer written back on close(). */
   readonly mapped: boolean;
 }
 
@@ -211,8 +212,9 @@ export class OutputFile implements Disposable {
   /** False when the region is a heap buffer written at commit (the fallback). */
   readonly mapped: boolean;
   #fd: number;
-  #mapping: Mapping | null;
-  #heap: Buffer | null;
+  // The region: a mapping of the file, or the portable backend's heap
+  // mapping of it (heapMapping) where it cannot be mapped.
+  #mapping: Mapping;
   #size: number;
   #tail = 0;
   #state: "open" | "committing" | "committed" | "aborted" = "open";
@@ -223,7 +225,7 @@ export class OutputFile implements Disposable {
 
   /** @internal Use createOutput(). */
   constructor(init: {
-    path: string; writePath: string; atomic: boolean; fd: number; mapping: Mapping | null; heap: Buffer | null;
+    path: string; writePath: string; atomic: boolean; fd: number; mapping: Mapping; mapped: boolean;
     size: number; created: boolean; regular: boolean;
   }) {
     this.path = init.path;
@@ -231,8 +233,7 @@ export class OutputFile implements Disposable {
     this.atomic = init.atomic;
     this.#fd = init.fd;
     this.#mapping = init.mapping;
-    this.#heap = init.heap;
-    this.mapped = init.mapping !== null;
+    this.mapped = init.mapped;
     this.#size = init.size;
     this.#created = init.created;
     this.#regular = init.regular;
@@ -245,7 +246,7 @@ export class OutputFile implements Disposable {
   }
 
   static {
-    outputInternals = { windowCount: (o) => (o.#mapping ? mappingInternals.windowCount(o.#mapping) : 0) };
+    outputInternals = { windowCount: (o) => mappingInternals.windowCount(o.#mapping) };
   }
 
   /** Size of the mapped region. */
@@ -266,15 +267,13 @@ export class OutputFile implements Disposable {
   /** A zero-copy Buffer over the whole region (see {@link OutputFile.view} past 4 GiB). */
   get buffer(): Buffer {
     this.#open();
-    return this.#mapping ? this.#mapping.buffer : this.#heap!;
+    return this.#mapping.buffer;
   }
 
   /** A zero-copy window on the region, to fill in place. */
   view(offset: number, length?: number): Buffer {
     this.#open();
-    const len = spanLength(offset, length, this.#size);
-    if (this.#mapping) return this.#mapping.view(offset, len);
-    return this.#heap!.subarray(offset, offset + len);
+    return this.#mapping.view(offset, spanLength(offset, length, this.#size));
   }
 
   /** Copies `data` (bytes, or a string as UTF-8) into the region at `offset`. Returns the bytes written. */
@@ -285,9 +284,8 @@ export class OutputFile implements Disposable {
     if (bytes.length > this.#size - offset) {
       throw rangeError(`Writing ${bytes.length} bytes at ${offset} passes the end of the region (${this.#size} bytes); use append() or grow()`);
     }
-    // Straight into the mapping's window (or the heap): no view per call.
-    if (this.#mapping) mappingInternals.write(this.#mapping, offset, bytes);
-    else this.#heap!.set(bytes, offset);
+    // Straight into the mapping's window: no view per call.
+    mappingInternals.write(this.#mapping, offset, bytes);
     return bytes.length;
   }
 
@@ -317,35 +315,14 @@ export class OutputFile implements Disposable {
     if (newSize < this.#size + this.#tail) {
       throw outOfRange("newSize", `>= ${this.#size + this.#tail} (the region and the appended tail)`, newSize);
     }
-    if (this.#mapping) {
-      try {
-        this.#mapping.resize(newSize);
-      } catch (e) {
-        throw namePaths(e, this.writePath, this.atomic ? this.path : undefined);
-      }
-    } else {
-      if (newSize > bufferConstants.MAX_LENGTH) {
-        throw rangeError(`Without a mapping, the region is one Buffer: at most ${bufferConstants.MAX_LENGTH} bytes`);
-      }
-      if (this.#regular) {
-        try {
-          reserve(this.#fd, newSize);
-        } catch (e) {
-          throw namePaths(e, this.writePath, this.atomic ? this.path : undefined);
-        }
-      }
-      const old = this.#heap!;
-      const next = Buffer.from(new ArrayBuffer(newSize));
-      old.copy(next, 0, 0, this.#size);
-      // The tail lives in the file: read it back into the region.
-      let done = 0;
-      while (done < this.#tail) {
-        const n = readSync(this.#fd, next, this.#size + done, this.#tail - done, this.#size + done);
-        if (n === 0) break;
-        done += n;
-      }
-      this.#heap = next;
-      detachHeap(old);
+    try {
+      // A heap region's file is grown first, with its blocks reserved, as
+      // the mapped region's resize() does itself; the tail, in the file, is
+      // then read into the region by resize().
+      if (!this.mapped && this.#regular) reserve(this.#fd, newSize);
+      this.#mapping.resize(newSize);
+    } catch (e) {
+      throw namePaths(e, this.writePath, this.atomic ? this.path : undefined);
     }
     this.#size = newSize;
     this.#tail = 0;
@@ -369,9 +346,10 @@ export class OutputFile implements Disposable {
     return Object.freeze({ kind: "memmap.OutputRegion", path: this.writePath, offset, length, mapped: this.mapped });
   }
 
-  // The heap region is written at commit, except the ranges handed to
-  // workers, which they wrote themselves.
-  #heapRuns(): Array<[number, number]> {
+  // What commit writes back: the region, except the ranges handed to
+  // workers, which wrote them into the file themselves (a heap region must
+  // not write its own zeros over them).
+  #runs(): Array<[number, number]> {
     const runs: Array<[number, number]> = [];
     const regions = [...this.#regions].sort((a, b) => a.offset - b.offset);
     let at = 0;
@@ -394,8 +372,6 @@ export class OutputFile implements Disposable {
     this.#leftover.remove = false;
     leftovers.delete(this.#leftover);
     dropped.unregister(this);
-    if (this.#heap) detachHeap(this.#heap);
-    this.#heap = null;
   }
 
   /**
@@ -407,13 +383,8 @@ export class OutputFile implements Disposable {
   commitSync(): void {
     this.#beginCommit();
     try {
-      if (this.#mapping) {
-        this.#mapping.flushSync();
-        this.#mapping.unmap();
-        this.#mapping = null;
-      } else {
-        for (const [from, to] of this.#heapRuns()) writeFully(this.#fd, this.#heap!.subarray(from, to), from);
-      }
+      for (const [from, to] of this.#runs()) this.#mapping.flushSync({ offset: from, length: to - from });
+      this.#mapping.unmap();
       if (this.#regular) {
         ftruncateSync(this.#fd, this.length);
         fsyncSync(this.#fd);
@@ -436,13 +407,8 @@ export class OutputFile implements Disposable {
   async commit(): Promise<void> {
     this.#beginCommit();
     try {
-      if (this.#mapping) {
-        await this.#mapping.flush();
-        this.#mapping.unmap();
-        this.#mapping = null;
-      } else {
-        for (const [from, to] of this.#heapRuns()) await writeFullyAsync(this.#fd, this.#heap!.subarray(from, to), from);
-      }
+      for (const [from, to] of this.#runs()) await this.#mapping.flush({ offset: from, length: to - from });
+      this.#mapping.unmap();
       if (this.#regular) {
         await ftruncate(this.#fd, this.length);
         await fsync(this.#fd);
@@ -467,15 +433,11 @@ export class OutputFile implements Disposable {
 
   // Undoes what the output did: unmap, close, remove the file it created.
   #cleanup(): void {
-    if (this.#mapping) {
-      const m = this.#mapping;
-      this.#mapping = null;
-      try {
-        m.unmap();
-      } catch {
-        // Unmapped all the same (unmap() reports, e.g. ERR_MEMMAP_TRUNCATED);
-        // the output is being thrown away.
-      }
+    try {
+      this.#mapping.unmap(); // a heap region writes nothing back: only commit does
+    } catch {
+      // Unmapped all the same (unmap() reports, e.g. ERR_MEMMAP_TRUNCATED);
+      // the output is being thrown away.
     }
     if (this.#fd >= 0) {
       closeSync(this.#fd);
@@ -556,11 +518,12 @@ export function createOutput(path: string | URL, options: OutputOptions): Output
   }
 
   let mapping: Mapping | null = null;
-  let heap: Buffer | null = null;
+  let mapped = false;
   try {
     if (tryMap) {
       try {
         mapping = map(fd, { access: "write", size, length: size });
+        mapped = true;
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
         // File systems without mmap say ENODEV (or EACCES/EINVAL); the heap
@@ -569,13 +532,10 @@ export function createOutput(path: string | URL, options: OutputOptions): Output
       }
     }
     if (mapping === null) {
-      if (size > bufferConstants.MAX_LENGTH) {
-        throw rangeError(`Without a mapping, the region is one Buffer: at most ${bufferConstants.MAX_LENGTH} bytes`);
-      }
-      if (regular) {
-        reserve(fd, size);
-      }
-      heap = Buffer.from(new ArrayBuffer(size));
+      if (regular) reserve(fd, size);
+      // A file created here holds nothing yet; one written in place shows
+      // its bytes, as a mapping of it would. A device is only written.
+      mapping = heapRegion(fd, 0, size, { fill: !created && regular, own: false, writeBack: false });
     }
   } catch (e) {
     closeSync(fd);
@@ -588,7 +548,12 @@ export function createOutput(path: string | URL, options: OutputOptions): Output
     }
     throw namePaths(e, writePath, atomic ? target : undefined);
   }
-  return new OutputFile({ path: target, writePath, atomic, fd, mapping, heap, size, created, regular });
+  return new OutputFile({ path: target, writePath, atomic, fd, mapping, mapped, size, created, regular });
+}
+
+// The fallback region: the portable backend's heap mapping of the file.
+function heapRegion(fd: number, offset: number, length: number, options: Parameters<typeof heapMapping>[3]): Mapping {
+  return new Mapping(backendCall(() => heapMapping(fd, offset, length, options)), "write", offset);
 }
 
 /**
@@ -608,35 +573,39 @@ export function openRegion(handle: OutputRegion): RegionWriter {
 
 /** The writable side of an {@link OutputRegion}. Coordinates are relative to the region. */
 export class RegionWriter implements Disposable {
-  #mapping: Mapping | null = null;
-  #heap: Buffer | null = null;
-  #closed = false;
-  readonly #path: string;
+  #mapping: Mapping;
   /** Offset of the region in the output file. */
   readonly offset: number;
   readonly length: number;
 
   /** @internal Use openRegion(). */
   constructor(path: string, offset: number, length: number, mapped: boolean) {
-    this.#path = path;
     this.offset = offset;
     this.length = length;
-    if (length === 0) this.#heap = Buffer.alloc(0);
-    else if (mapped) this.#mapping = map(path, { access: "write", offset, length });
-    else this.#heap = Buffer.from(new ArrayBuffer(length));
+    if (mapped) {
+      this.#mapping = map(path, { access: "write", offset, length });
+    } else {
+      // The output's heap fallback: this region's own heap mapping of the
+      // file, written back by close() (unmap), which also closes the file.
+      const fd = openSync(path, "r+");
+      try {
+        this.#mapping = heapRegion(fd, offset, length, { fill: true, own: true, writeBack: true });
+      } catch (e) {
+        closeSync(fd);
+        throw e;
+      }
+    }
   }
 
   /** A zero-copy Buffer over the whole region. */
   get buffer(): Buffer {
-    if (this.#closed) throw closedError();
-    return this.#mapping ? this.#mapping.buffer : this.#heap!;
+    return this.#mapping.buffer; // ERR_MEMMAP_CLOSED once closed
   }
 
   /** A window on the region. */
   view(offset: number, length?: number): Buffer {
-    if (this.#closed) throw closedError();
-    const len = spanLength(offset, length, this.length);
-    return this.#mapping ? this.#mapping.view(offset, len) : this.#heap!.subarray(offset, offset + len);
+    if (this.#mapping.closed) throw closedError();
+    return this.#mapping.view(offset, spanLength(offset, length, this.length));
   }
 
   /** Copies `data` into the region at `offset` (region coordinates). */
@@ -644,29 +613,14 @@ export class RegionWriter implements Disposable {
     const bytes = toBytes(data, "data");
     validateInteger(offset, "offset", 0, this.length);
     if (bytes.length > this.length - offset) throw rangeError(`Writing ${bytes.length} bytes at ${offset} passes the end of the region (${this.length} bytes)`);
-    if (this.#closed) throw closedError();
-    if (this.#mapping) mappingInternals.write(this.#mapping, offset, bytes);
-    else this.#heap!.set(bytes, offset);
+    if (this.#mapping.closed) throw closedError();
+    mappingInternals.write(this.#mapping, offset, bytes);
     return bytes.length;
   }
 
-  /** Finishes the region: unmaps it (or writes the heap buffer into the file). Idempotent. */
+  /** Finishes the region: unmaps it (a heap region is written into the file first). Idempotent. */
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    if (this.#mapping) {
-      this.#mapping.unmap();
-      this.#mapping = null;
-    } else if (this.#heap && this.#heap.length > 0) {
-      const fd = openSync(this.#path, "r+");
-      try {
-        writeFully(fd, this.#heap, this.offset);
-      } finally {
-        closeSync(fd);
-      }
-      detachHeap(this.#heap);
-    }
-    this.#heap = null;
+    this.#mapping.unmap();
   }
 
   [Symbol.dispose](): void {

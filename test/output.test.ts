@@ -199,6 +199,25 @@ test("atomic: false writes in place; a device such as /dev/null is written, neve
   assert.equal(existsSync(q), false, "a file created in place is removed by abort()");
 });
 
+test("written in place, the region shows the file's bytes whether mapped or not, and the device fallback grows", () => {
+  for (const mapped of [true, false]) {
+    const t = tempDir();
+    const p = t.file("inplace.bin", "0123456789abcdef");
+    const out = createOutput(p, { size: 8, atomic: false, mapped });
+    assert.equal(out.view(0, 8).toString(), "01234567", `mapped: ${mapped}`);
+    out.write(0, "AB");
+    out.commitSync();
+    assert.equal(readFileSync(p, "utf8"), "AB234567", `mapped: ${mapped}: bytes not written keep the file's`);
+  }
+  const dev = createOutput("/dev/null", { size: 10 });
+  dev.write(0, "0123456789");
+  dev.append("tail");
+  dev.grow(100);
+  assert.equal(dev.view(0, 10).toString(), "0123456789", "kept across grow()");
+  assert.equal(dev.view(10, 90).every((b) => b === 0), true, "a device holds nothing to read back");
+  dev.commitSync();
+});
+
 test("regions may not overlap and are checked", () => {
   const t = tempDir();
   const out = createOutput(t.file("r.bin"), { size: 1000 });

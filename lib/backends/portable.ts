@@ -51,6 +51,8 @@ function allocate(length: number): Buffer {
 interface FileState {
   fd: number;
   own: boolean;
+  /** Whether unmap() (and the finalizer of a dropped mapping) write the range back; else only flush() does. */
+  writeBack: boolean;
   buf: Buffer | null;
   position: number;
   /** Which file `fd` named when the mapping took it (st_dev, st_ino). */
@@ -80,7 +82,7 @@ function closeIfIntact(p: FileState): void {
 
 const finalizer = new FinalizationRegistry<FileState>((p) => {
   try {
-    if (p.buf && intact(p)) writeFully(p.fd, p.buf, p.position);
+    if (p.buf && p.writeBack && intact(p)) writeFully(p.fd, p.buf, p.position);
   } catch {
     // Nowhere to report it from a finalizer; unmap() reports it.
   } finally {
@@ -132,7 +134,7 @@ class PortableMapping implements BackendMapping {
     finalizer.unregister(this);
     let error: unknown;
     try {
-      this.#writeBack(0, this.#expected);
+      if (this.#state?.writeBack) this.#writeBack(0, this.#expected);
     } catch (e) {
       error = e;
     }
@@ -246,12 +248,14 @@ class PortableMapping implements BackendMapping {
     if (this.#state && newLength > this.#buf.length) {
       checkIntact(this.#state);
       const end = this.#position + newLength;
-      const size = fstatSync(this.#state.fd).size;
-      if (end > size) {
+      const st = fstatSync(this.#state.fd);
+      const size = st.size;
+      if (end > size && st.isFile()) { // a device (createOutput's /dev/null) has no size to grow
         if (this.#access !== "write") throw rangeError(`The new length passes the end of the file (${size} bytes)`);
         ftruncateSync(this.#state.fd, end);
       }
-      readFully(this.#state.fd, next.subarray(this.#buf.length), this.#position + this.#buf.length);
+      // What the file holds past the old end (a device, written only, holds nothing).
+      if (st.isFile() || st.isBlockDevice()) readFully(this.#state.fd, next.subarray(this.#buf.length), this.#position + this.#buf.length);
     } else if (this.#path !== null && newLength > this.#buf.length) {
       // A read or copy mapping of a path let go of its descriptor: reopen.
       const fd = openSync(this.#path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY);
@@ -319,7 +323,7 @@ function mapFile(req: MapFileRequest): BackendMapping {
       closeSync(fd);
       return new PortableMapping(buf, req.access, req.offset, null, req.path);
     }
-    const state: FileState | null = write ? { fd, own, buf, position: req.offset, dev: st.dev, ino: st.ino } : null;
+    const state: FileState | null = write ? { fd, own, writeBack: true, buf, position: req.offset, dev: st.dev, ino: st.ino } : null;
     return new PortableMapping(buf, req.access, req.offset, state, req.path);
   } catch (e) {
     for (const u of undo.reverse()) {
@@ -343,6 +347,26 @@ function mapAnonymous(req: MapAnonymousRequest): BackendMapping {
   return new PortableMapping(allocate(req.length), "anonymous", 0, null, null);
 }
 
+
+/**
+ * The portable backend's "write" mapping of `[offset, offset + length)` of a
+ * descriptor that is already open, for createOutput() where a file cannot
+ * be mapped: Go's linker likewise has one output buffer, whose no-mmap form
+ * (outbuf_nommap.go) is a heap slice written back to the file.
+ *  - `fill`: read what the file holds there (past its end: zeros). A file
+ *    just created holds nothing, and is not read.
+ *  - `own`: unmap() closes the descriptor.
+ *  - `writeBack`: unmap() writes the range back. Without it only flush()
+ *    does, so that abandoning the mapping (an aborted output) writes nothing.
+ * Any regular file or device that read(2) and write(2) take will do.
+ */
+export function heapMapping(fd: number, offset: number, length: number, options: { fill: boolean; own: boolean; writeBack: boolean }): BackendMapping {
+  const st = fstatSync(fd);
+  const buf = allocate(length);
+  if (options.fill) readFully(fd, buf, offset);
+  const state: FileState = { fd, own: options.own, writeBack: options.writeBack, buf, position: offset, dev: st.dev, ino: st.ino };
+  return new PortableMapping(buf, "write", offset, state, null);
+}
 
 /** The portable backend; `reason` says why it was chosen. */
 export function portableBackend(reason: string): Backend {
