@@ -32,12 +32,9 @@ export interface NativeAddon {
   resize(h: NativeHandle, newLength: number): void;
   rawMmap(fd: number, offset: number, length: number, prot: number, flags: number): ArrayBuffer;
   rawMunmap(buffer: ArrayBufferView): void;
-  rawMsync(buffer: ArrayBufferView, flags: number): void;
-  rawMadvise(buffer: ArrayBufferView, advice: number): void;
-  rawMprotect(buffer: ArrayBufferView, prot: number): void;
-  rawMlock(buffer: ArrayBufferView): void;
-  rawMunlock(buffer: ArrayBufferView): void;
-  rawMincore(buffer: ArrayBufferView): Buffer;
+  /** The raw calls on the pages `buffer` covers; `arg` is msync's flags, madvise's advice or mprotect's prot. */
+  rawPages(op: "mincore", buffer: ArrayBufferView, arg: number): Buffer;
+  rawPages(op: "msync" | "madvise" | "mprotect" | "mlock" | "munlock", buffer: ArrayBufferView, arg: number): void;
   /** live: ranges mapped (process); forcedGcs: collections forced; windows: native window records (this thread). */
   stats(): { live: number; forcedGcs: number; windows: number };
   fileAdviceNames: string[];

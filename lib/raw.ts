@@ -49,18 +49,21 @@ export function munmap(buffer: Buffer): void {
   backendCall(() => addon.rawMunmap(b));
 }
 
+// The calls on the pages a buffer covers, with their integer argument (if any) checked.
+function onPages(op: "msync" | "madvise" | "mprotect" | "mlock" | "munlock", buffer: ArrayBufferView, arg?: { name: string; value: number }): void {
+  const b = checkView(buffer);
+  if (arg !== undefined) validateInteger(arg.value, arg.name, 0, 0x7fffffff);
+  backendCall(() => addon.rawPages(op, b, arg?.value ?? 0));
+}
+
 /** msync(2) over the pages `buffer` covers. */
 export function msync(buffer: ArrayBufferView, flags: number): void {
-  const b = checkView(buffer);
-  validateInteger(flags, "flags", 0, 0x7fffffff);
-  backendCall(() => addon.rawMsync(b, flags));
+  onPages("msync", buffer, { name: "flags", value: flags });
 }
 
 /** madvise(2) over the pages `buffer` covers. MADV_HWPOISON and the like are refused. */
 export function madvise(buffer: ArrayBufferView, advice: number): void {
-  const b = checkView(buffer);
-  validateInteger(advice, "advice", 0, 0x7fffffff);
-  backendCall(() => addon.rawMadvise(b, advice));
+  onPages("madvise", buffer, { name: "advice", value: advice });
 }
 
 /**
@@ -69,25 +72,21 @@ export function madvise(buffer: ArrayBufferView, advice: number): void {
  * PROT_WRITE), touching `buf` kills the process with SIGSEGV.
  */
 export function mprotect(buffer: ArrayBufferView, prot: number): void {
-  const b = checkView(buffer);
-  validateInteger(prot, "prot", 0, 0x7fffffff);
-  backendCall(() => addon.rawMprotect(b, prot));
+  onPages("mprotect", buffer, { name: "prot", value: prot });
 }
 
 /** mlock(2) over the pages `buffer` covers. */
 export function mlock(buffer: ArrayBufferView): void {
-  const b = checkView(buffer);
-  backendCall(() => addon.rawMlock(b));
+  onPages("mlock", buffer);
 }
 
 /** munlock(2) over the pages `buffer` covers. */
 export function munlock(buffer: ArrayBufferView): void {
-  const b = checkView(buffer);
-  backendCall(() => addon.rawMunlock(b));
+  onPages("munlock", buffer);
 }
 
 /** mincore(2): one byte a page, 1 where resident. */
 export function mincore(buffer: ArrayBufferView): Uint8Array {
   const b = checkView(buffer);
-  return backendCall(() => addon.rawMincore(b));
+  return backendCall(() => addon.rawPages("mincore", b, 0));
 }

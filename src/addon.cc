@@ -17,6 +17,17 @@
 
 namespace memmap {
 
+// exports[name] = an array of the strings.
+static bool SetStrings(napi_env env, napi_value exports, const char* name, const std::vector<std::string>& strings) {
+  napi_value array, v;
+  if (napi_create_array_with_length(env, strings.size(), &array) != napi_ok) return false;
+  for (size_t i = 0; i < strings.size(); i++) {
+    napi_create_string_utf8(env, strings[i].c_str(), strings[i].size(), &v);
+    napi_set_element(env, array, static_cast<uint32_t>(i), v);
+  }
+  return napi_set_named_property(env, exports, name, array) == napi_ok;
+}
+
 napi_value Init(napi_env env, napi_value exports) {
   EnvData* envd = new EnvData();
   envd->env = env;
@@ -58,7 +69,7 @@ napi_value Init(napi_env env, napi_value exports) {
       !RegisterShared(env, exports) || !RegisterRaw(env, exports) || !RegisterEnv(env, exports)) {
     return nullptr;
   }
-  napi_value v, constants, advice;
+  napi_value v, constants;
   napi_create_double(env, static_cast<double>(os::PageSize()), &v);
   napi_set_named_property(env, exports, "pageSize", v);
   napi_create_double(env, static_cast<double>(os::AllocationGranularity()), &v);
@@ -69,20 +80,10 @@ napi_value Init(napi_env env, napi_value exports) {
     napi_set_named_property(env, constants, c.name, v);
   }
   napi_set_named_property(env, exports, "constants", constants);
-  std::vector<std::string> names = os::AdviceNames();
-  CHECK_NAPI(env, napi_create_array_with_length(env, names.size(), &advice));
-  for (size_t i = 0; i < names.size(); i++) {
-    napi_create_string_utf8(env, names[i].c_str(), names[i].size(), &v);
-    napi_set_element(env, advice, static_cast<uint32_t>(i), v);
+  if (!SetStrings(env, exports, "adviceNames", os::AdviceNames()) ||
+      !SetStrings(env, exports, "fileAdviceNames", os::FileAdviceNames())) {
+    return nullptr;
   }
-  napi_set_named_property(env, exports, "adviceNames", advice);
-  std::vector<std::string> file_names = os::FileAdviceNames();
-  CHECK_NAPI(env, napi_create_array_with_length(env, file_names.size(), &advice));
-  for (size_t i = 0; i < file_names.size(); i++) {
-    napi_create_string_utf8(env, file_names[i].c_str(), file_names[i].size(), &v);
-    napi_set_element(env, advice, static_cast<uint32_t>(i), v);
-  }
-  napi_set_named_property(env, exports, "fileAdviceNames", advice);
   return exports;
 }
 

@@ -232,12 +232,7 @@ napi_value ShmUnlinkJs(napi_env env, napi_callback_info info);
 // src/raw.cc
 napi_value RawMmapJs(napi_env env, napi_callback_info info);
 napi_value RawMunmapJs(napi_env env, napi_callback_info info);
-napi_value RawMsyncJs(napi_env env, napi_callback_info info);
-napi_value RawMadviseJs(napi_env env, napi_callback_info info);
-napi_value RawMprotectJs(napi_env env, napi_callback_info info);
-napi_value RawMlockJs(napi_env env, napi_callback_info info);
-napi_value RawMunlockJs(napi_env env, napi_callback_info info);
-napi_value RawMincoreJs(napi_env env, napi_callback_info info);
+napi_value RawPagesJs(napi_env env, napi_callback_info info);
 
 // src/env.cc
 void OnFaultWake(uv_async_t* async);
@@ -270,6 +265,9 @@ bool RegisterEnv(napi_env env, napi_value exports);
 
 // ---------------------------------------------------------------------------
 // Arguments.
+
+// Number.MAX_SAFE_INTEGER + 1: every offset and length JavaScript can pass exactly.
+constexpr int64_t kMaxSafe = int64_t{1} << 53;
 
 struct Args {
   napi_env env;
@@ -347,6 +345,9 @@ struct Args {
     return napi_typeof(env, argv[i], &t) == napi_ok &&
            (t == napi_null || t == napi_undefined);
   }
+
+  // The handle that comes first in a call of `n` arguments.
+  Region* HandleOf(size_t n) { return Need(n) ? Handle(0) : nullptr; }
 
   Region* Handle(size_t i) {
     if (!ok) return nullptr;

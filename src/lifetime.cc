@@ -211,8 +211,8 @@ bool ParseRange(Args& a, size_t argc, RangeArgs* out) {
   if (!a.Need(argc)) return false;
   int64_t offset, length;
   out->region = a.Handle(0);
-  if (!out->region || !a.Int(1, "offset", 0, (int64_t{1} << 53), &offset) ||
-      !a.Int(2, "length", 0, (int64_t{1} << 53), &length)) {
+  if (!out->region || !a.Int(1, "offset", 0, kMaxSafe, &offset) ||
+      !a.Int(2, "length", 0, kMaxSafe, &length)) {
     return false;
   }
   if (!CheckOpen(a.env, out->region)) return false;

@@ -41,9 +41,9 @@ napi_value MapFileJs(napi_env env, napi_callback_info info) {
     req.have_path = true;
   }
   if (!a.Int(1, "fd", -1, 0x7fffffff, &fd) || !a.Int(2, "access", 0, 2, &access) ||
-      !a.Int(3, "offset", 0, (int64_t{1} << 53), &req.offset) ||
-      !a.Int(4, "length", -1, (int64_t{1} << 53), &req.length) ||
-      !a.Int(5, "size", -1, (int64_t{1} << 53), &req.size) || !a.Int(6, "mode", 0, 07777, &mode) ||
+      !a.Int(3, "offset", 0, kMaxSafe, &req.offset) ||
+      !a.Int(4, "length", -1, kMaxSafe, &req.length) ||
+      !a.Int(5, "size", -1, kMaxSafe, &req.size) || !a.Int(6, "mode", 0, 07777, &mode) ||
       !a.Bool(7, &opts.exec) || !a.Bool(8, &opts.populate) || !a.Bool(9, &opts.huge_pages) ||
       !a.Bool(10, &req.lock)) {
     return nullptr;
@@ -66,7 +66,7 @@ napi_value MapAnonymousJs(napi_env env, napi_callback_info info) {
   int64_t length;
   bool shared, lock;
   MapOptions opts;
-  if (!a.Int(0, "length", 0, (int64_t{1} << 53), &length) || !a.Bool(1, &shared) ||
+  if (!a.Int(0, "length", 0, kMaxSafe, &length) || !a.Bool(1, &shared) ||
       !a.Bool(2, &opts.exec) || !a.Bool(3, &opts.populate) || !a.Bool(4, &opts.huge_pages) ||
       !a.Bool(5, &lock)) {
     return nullptr;
@@ -79,8 +79,7 @@ napi_value MapAnonymousJs(napi_env env, napi_callback_info info) {
 // unmap(handle) => boolean (false when it was already closed)
 napi_value UnmapJs(napi_env env, napi_callback_info info) {
   Args a(env, info);
-  if (!a.Need(1)) return nullptr;
-  Region* r = a.Handle(0);
+  Region* r = a.HandleOf(1);
   if (!r) return nullptr;
   napi_value result;
   if (r->closed) {

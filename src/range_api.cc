@@ -64,8 +64,8 @@ napi_value FileAdviseJs(napi_env env, napi_callback_info info) {
   int64_t fd_in, offset, length;
   if ((have_path && !a.String(0, "path", &path)) ||
       !a.Int(1, "fd", -1, 0x7fffffff, &fd_in) ||
-      !a.Int(2, "offset", 0, (int64_t{1} << 53), &offset) ||
-      !a.Int(3, "length", 0, (int64_t{1} << 53), &length) ||
+      !a.Int(2, "offset", 0, kMaxSafe, &offset) ||
+      !a.Int(3, "length", 0, kMaxSafe, &length) ||
       !a.String(4, "advice", &name)) {
     return nullptr;
   }
@@ -107,8 +107,7 @@ napi_value StatsJs(napi_env env, napi_callback_info) {
 // faults(handle) => number of pages the guard replaced in this mapping.
 napi_value FaultsJs(napi_env env, napi_callback_info info) {
   Args a(env, info);
-  if (!a.Need(1)) return nullptr;
-  Region* r = a.Handle(0);
+  Region* r = a.HandleOf(1);
   if (!r) return nullptr;
   napi_value n;
   napi_create_uint32(env, r->map.Faults(), &n);
@@ -119,8 +118,7 @@ napi_value FaultsJs(napi_env env, napi_callback_info info) {
 // on this thread after the guard absorbed faults in the mapping.
 napi_value SetFaultCallbackJs(napi_env env, napi_callback_info info) {
   Args a(env, info);
-  if (!a.Need(2)) return nullptr;
-  Region* r = a.Handle(0);
+  Region* r = a.HandleOf(2);
   if (!r) return nullptr;
   if (r->on_fault) {
     napi_delete_reference(env, r->on_fault);
@@ -171,7 +169,7 @@ void ReportFaults(napi_env env, EnvData* envd, Region* r, bool final) {
 napi_value ReserveFileJs(napi_env env, napi_callback_info info) {
   Args a(env, info);
   int64_t fd, size;
-  if (!a.Need(2) || !a.Int(0, "fd", 0, 0x7fffffff, &fd) || !a.Int(1, "size", 0, (int64_t{1} << 53), &size)) {
+  if (!a.Need(2) || !a.Int(0, "fd", 0, 0x7fffffff, &fd) || !a.Int(1, "size", 0, kMaxSafe, &size)) {
     return nullptr;
   }
   FileInfo fi;

@@ -62,8 +62,8 @@ napi_value RawMmapJs(napi_env env, napi_callback_info info) {
   if (!a.Need(5)) return nullptr;
   int64_t fd, offset, length, prot, flags;
   if (!a.Int(0, "fd", -1, 0x7fffffff, &fd) ||
-      !a.Int(1, "offset", 0, (int64_t{1} << 53), &offset) ||
-      !a.Int(2, "length", 1, (int64_t{1} << 53), &length) ||
+      !a.Int(1, "offset", 0, kMaxSafe, &offset) ||
+      !a.Int(2, "length", 1, kMaxSafe, &length) ||
       !a.Int(3, "prot", 0, 0x7fffffff, &prot) ||
       !a.Int(4, "flags", 0, 0x7fffffff, &flags)) {
     return nullptr;
@@ -156,28 +156,44 @@ napi_value RawMunmapJs(napi_env env, napi_callback_info info) {
   return Undefined(env);
 }
 
-// The raw calls on (part of) a buffer mmap() returned. The first three
-// take an integer argument too.
+// The raw calls on the pages a buffer covers, by name; `arg` names the
+// integer argument the first three take.
 enum class RawOpKind { kMsync, kMadvise, kMprotect, kMlock, kMunlock, kMincore };
+struct RawOpName {
+  const char* name;
+  RawOpKind kind;
+  const char* arg;
+};
+const RawOpName kRawOps[] = {
+    {"msync", RawOpKind::kMsync, "flags"},   {"madvise", RawOpKind::kMadvise, "advice"},
+    {"mprotect", RawOpKind::kMprotect, "prot"}, {"mlock", RawOpKind::kMlock, nullptr},
+    {"munlock", RawOpKind::kMunlock, nullptr}, {"mincore", RawOpKind::kMincore, nullptr},
+};
 
-napi_value RawOp(napi_env env, napi_callback_info info, RawOpKind op) {
+// rawPages(op, buffer, arg) => undefined, or (mincore) a Buffer, one byte a page
+napi_value RawPagesJs(napi_env env, napi_callback_info info) {
   Args a(env, info);
-  const char* arg_name = op == RawOpKind::kMsync     ? "flags"
-                         : op == RawOpKind::kMadvise  ? "advice"
-                         : op == RawOpKind::kMprotect ? "prot"
-                                                      : nullptr;
-  if (!a.Need(arg_name ? 2 : 1)) return nullptr;
+  std::string name;
+  if (!a.Need(3) || !a.String(0, "op", &name)) return nullptr;
+  const RawOpName* op = nullptr;
+  for (const RawOpName& o : kRawOps) {
+    if (name == o.name) op = &o;
+  }
+  if (!op) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", ("Unknown raw call \"" + name + "\"").c_str());
+    return nullptr;
+  }
   int64_t arg = 0;
-  if (arg_name && !a.Int(1, arg_name, 0, 0x7fffffff, &arg)) return nullptr;
+  if (op->arg && !a.Int(2, op->arg, 0, 0x7fffffff, &arg)) return nullptr;
   RawBuf b;
-  if (!FindRaw(env, a.argv[0], &b)) return nullptr;
+  if (!FindRaw(env, a.argv[1], &b)) return nullptr;
   size_t page = os::PageSize();
   uintptr_t start = reinterpret_cast<uintptr_t>(b.data);
   uintptr_t aligned = start & ~(page - 1);
   void* p = reinterpret_cast<void*>(aligned);
   size_t n = start + b.length - aligned;
   SysErr e;
-  switch (op) {
+  switch (op->kind) {
     case RawOpKind::kMsync: e = os::SyncRaw(p, n, static_cast<int>(arg)); break;
     case RawOpKind::kMadvise:
       if (!os::RawAdviceAllowed(static_cast<int>(arg))) {
@@ -209,23 +225,11 @@ napi_value RawOp(napi_env env, napi_callback_info info, RawOpKind op) {
   return Result(env, e);
 }
 
-napi_value RawMsyncJs(napi_env env, napi_callback_info info) { return RawOp(env, info, RawOpKind::kMsync); }
-napi_value RawMadviseJs(napi_env env, napi_callback_info info) { return RawOp(env, info, RawOpKind::kMadvise); }
-napi_value RawMprotectJs(napi_env env, napi_callback_info info) { return RawOp(env, info, RawOpKind::kMprotect); }
-napi_value RawMlockJs(napi_env env, napi_callback_info info) { return RawOp(env, info, RawOpKind::kMlock); }
-napi_value RawMunlockJs(napi_env env, napi_callback_info info) { return RawOp(env, info, RawOpKind::kMunlock); }
-napi_value RawMincoreJs(napi_env env, napi_callback_info info) { return RawOp(env, info, RawOpKind::kMincore); }
-
 bool RegisterRaw(napi_env env, napi_value exports) {
   static const FnSpec fns[] = {
       {"rawMmap", RawMmapJs, 5},
       {"rawMunmap", RawMunmapJs, 1},
-      {"rawMsync", RawMsyncJs, 2},
-      {"rawMadvise", RawMadviseJs, 2},
-      {"rawMprotect", RawMprotectJs, 2},
-      {"rawMlock", RawMlockJs, 1},
-      {"rawMunlock", RawMunlockJs, 1},
-      {"rawMincore", RawMincoreJs, 1},
+      {"rawPages", RawPagesJs, 3},
   };
   return DefineFunctions(env, exports, fns, sizeof fns / sizeof fns[0]);
 }

@@ -8,10 +8,9 @@ namespace memmap {
 // resize(handle, newLength). Views handed out before are detached.
 napi_value ResizeJs(napi_env env, napi_callback_info info) {
   Args a(env, info);
-  if (!a.Need(2)) return nullptr;
-  Region* r = a.Handle(0);
+  Region* r = a.HandleOf(2);
   int64_t new_length;
-  if (!r || !a.Int(1, "newLength", 0, (int64_t{1} << 53), &new_length)) {
+  if (!r || !a.Int(1, "newLength", 0, kMaxSafe, &new_length)) {
     return nullptr;
   }
   if (!CheckOpen(env, r)) return nullptr;

@@ -30,8 +30,7 @@ void DropShared(uint64_t id) {
 // share(handle) => id of the shared object behind an anonymous shared mapping.
 napi_value ShareJs(napi_env env, napi_callback_info info) {
   Args a(env, info);
-  if (!a.Need(1)) return nullptr;
-  Region* r = a.Handle(0);
+  Region* r = a.HandleOf(1);
   if (!r || !CheckOpen(env, r)) return nullptr;
   if (r->map.access() != Access::kAnonShared || r->map.fd() < 0) {
     ThrowCode(env, "ERR_MEMMAP_NOT_SHAREABLE", "Only mapAnonymous(length, { shared: true }) mappings can be shared");
@@ -58,7 +57,7 @@ napi_value ShareJs(napi_env env, napi_callback_info info) {
 napi_value AttachJs(napi_env env, napi_callback_info info) {
   Args a(env, info);
   int64_t id;
-  if (!a.Need(1) || !a.Int(0, "id", 1, (int64_t{1} << 53), &id)) return nullptr;
+  if (!a.Need(1) || !a.Int(0, "id", 1, kMaxSafe, &id)) return nullptr;
   int fd = -1;
   SysErr e;
   {
@@ -84,8 +83,7 @@ napi_value AttachJs(napi_env env, napi_callback_info info) {
 // fd(handle) => the mapping's own descriptor (valid until unmap), or -1.
 napi_value FdJs(napi_env env, napi_callback_info info) {
   Args a(env, info);
-  if (!a.Need(1)) return nullptr;
-  Region* r = a.Handle(0);
+  Region* r = a.HandleOf(1);
   if (!r || !CheckOpen(env, r)) return nullptr;
   napi_value v;
   napi_create_int32(env, r->map.FdIntact() ? r->map.fd() : -1, &v);  // -1 once someone closed it

@@ -125,7 +125,7 @@ bool ParseWait(Args& a, size_t argc, Region** r, int32_t** word, int64_t* expect
   if (!a.Need(argc)) return false;
   *word = WordAt(a.env, a, r);
   return *word && a.Int(2, "expected", INT32_MIN, INT32_MAX, expected) &&
-         a.Int(3, "timeout", -1, (int64_t{1} << 53), timeout);
+         a.Int(3, "timeout", -1, kMaxSafe, timeout);
 }
 
 // waitAsync(handle, byteOffset, expected, timeoutMs (-1: none), persistent) => Promise<string>
@@ -195,7 +195,7 @@ napi_value WaitAsyncJs(napi_env env, napi_callback_info info) {
 int32_t* WordAt(napi_env env, Args& a, Region** out) {
   int64_t offset;
   Region* r = a.Handle(0);
-  if (!r || !a.Int(1, "byteOffset", 0, (int64_t{1} << 53), &offset) || !CheckOpen(env, r)) return nullptr;
+  if (!r || !a.Int(1, "byteOffset", 0, kMaxSafe, &offset) || !CheckOpen(env, r)) return nullptr;
   if (offset % 4 != 0 || static_cast<uint64_t>(offset) + 4 > r->map.length() || !r->map.mapped()) {
     ThrowRange(env, "The index is outside the mapping (or the mapping is empty)");
     return nullptr;

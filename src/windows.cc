@@ -280,11 +280,10 @@ napi_value NewWindow(napi_env env, Region* r, size_t offset, size_t length, bool
 // window(handle, offset, length) => ArrayBuffer over those bytes; see lib/windows.ts.
 napi_value WindowJs(napi_env env, napi_callback_info info) {
   Args a(env, info);
-  if (!a.Need(3)) return nullptr;
-  Region* r = a.Handle(0);
+  Region* r = a.HandleOf(3);
   int64_t offset, length;
-  if (!r || !a.Int(1, "offset", 0, (int64_t{1} << 53), &offset) ||
-      !a.Int(2, "length", 0, (int64_t{1} << 53), &length)) {
+  if (!r || !a.Int(1, "offset", 0, kMaxSafe, &offset) ||
+      !a.Int(2, "length", 0, kMaxSafe, &length)) {
     return nullptr;
   }
   if (!CheckOpen(env, r)) return nullptr;

@@ -166,7 +166,10 @@ test("garbage arguments of every type to every function never abort", () => {
     tryAll("map", memmap.map, 2);
     tryAll("mapAnonymous", (...a) => { const x = memmap.mapAnonymous(...a); x.unmap(); }, 2);
     for (const name of ["mmap", "munmap", "msync", "madvise", "mlock", "munlock", "mincore"]) tryAll(name, raw[name], 5);
-    for (const name of Object.keys(addon)) if (typeof addon[name] === "function" && name !== "rawMprotect") tryAll("addon." + name, addon[name], 11);
+    // Every export, except mprotect through rawPages: it can make pages inaccessible (documented).
+    for (const name of Object.keys(addon)) if (typeof addon[name] === "function" && name !== "rawPages") tryAll("addon." + name, addon[name], 11);
+    for (const op of ["msync", "madvise", "mlock", "munlock", "mincore", "bogus"]) tryAll("addon.rawPages " + op, (...a) => addon.rawPages(op, ...a), 3);
+    tryAll("addon.rawPages", (op, ...a) => addon.rawPages(op === "mprotect" ? "bogus" : op, ...a), 4);
     // Handles of one kind given where another is expected.
     const h = addon.mapAnonymous(4096, false, false, false, false, false);
     for (const name of ["window", "msync", "advise", "lock", "residency", "resize", "unmap"]) {

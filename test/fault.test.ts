@@ -38,7 +38,11 @@ async function withPause(code: string, between: () => void) {
   return { status, signal, stdout, stderr };
 }
 
-const readLine = `await new Promise((resolve) => process.stdin.once("data", resolve)); process.stdin.pause();`;
+// Child code: say "mapped", then wait for the parent's line (see withPause).
+const pause = `console.log("mapped"); await new Promise((resolve) => process.stdin.once("data", resolve)); process.stdin.pause();`;
+
+// Child code: map the file read-only, then pause.
+const mapThenPause = (p: string): string => `import { map } from "memmap"; const m = map(${JSON.stringify(p)}); ${pause}`;
 
 for (const [label, keep] of [["to 0", 0], ["to half", 8 * PAGE]] as const) {
   test(`a write mapping whose file is truncated ${label}: every page read and written, the child lives and is told`, ONLY, async () => {
@@ -49,8 +53,7 @@ for (const [label, keep] of [["to 0", 0], ["to half", 8 * PAGE]] as const) {
       const faults = [];
       const m = map(${JSON.stringify(p)}, { access: "write", onFault: (f) => faults.push([f.offset, f.length, f.pages]) });
       const b = m.buffer;
-      console.log("mapped");
-      ${readLine}
+      ${pause}
       let zeros = 0;
       for (let i = 0; i < b.length; i += ${PAGE}) {
         if (i >= ${keep} && b[i] === 0 && b[i + 100] === 0) zeros++;
@@ -80,10 +83,7 @@ test("a read mapping truncated underneath reads zeros and flushes without error"
   const t = tempDir();
   const p = t.file("ro.bin", pattern(8 * PAGE));
   const r = await withPause(`
-    import { map } from "memmap";
-    const m = map(${JSON.stringify(p)});
-    console.log("mapped");
-    ${readLine}
+    ${mapThenPause(p)}
     let sum = 0;
     for (let i = 0; i < m.byteLength; i++) sum += m.buffer[i];
     m.flushSync();
@@ -99,10 +99,7 @@ test("a file truncated by another process while the child reads it in a loop", O
   const t = tempDir();
   const p = t.file("loop.bin", pattern(32 * PAGE));
   const r = await withPause(`
-    import { map } from "memmap";
-    const m = map(${JSON.stringify(p)});
-    console.log("mapped");
-    ${readLine}
+    ${mapThenPause(p)}
     // Reads every page over and over until the guard has seen the truncation
     // (bounded, so that a broken guard fails instead of hanging).
     let passes = 0, sum = 0;

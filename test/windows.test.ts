@@ -10,6 +10,14 @@ import { mappingInternals } from "../dist/mapping.js";
 import { outputInternals } from "../dist/output.js";
 
 const MiB = 1024 * 1024;
+
+// Tests of memory moved away by ArrayBuffer.prototype.transfer().
+function movable(portableNote = ""): { skip: string | false } {
+  return {
+    skip: typeof ArrayBuffer.prototype.transfer !== "function" ? "this runtime has no ArrayBuffer.prototype.transfer"
+      : portable ? `the portable backend's memory is a heap ArrayBuffer: a move takes it whole${portableNote}` : false,
+  };
+}
 const require = createRequire(import.meta.url);
 // The addon's own count of window records (this thread), where it is in use.
 function nativeWindows(): number {
@@ -125,10 +133,7 @@ test("a window its user detached (ArrayBuffer.prototype.transfer) is replaced by
   m.unmap();
 });
 
-test("a window moved away by ArrayBuffer.prototype.transfer(), then unmap(): the moved memory can still be read (zeros: quarantined)", {
-  skip: typeof ArrayBuffer.prototype.transfer !== "function" ? "this runtime has no ArrayBuffer.prototype.transfer"
-    : portable ? "the portable backend's memory is a heap ArrayBuffer: a move takes it whole (ERR_MEMMAP_TRANSFERRED)" : false,
-}, () => {
+test("a window moved away by ArrayBuffer.prototype.transfer(), then unmap(): the moved memory can still be read (zeros: quarantined)", movable(" (ERR_MEMMAP_TRANSFERRED)"), () => {
   const t = tempDir();
   const p = t.file("moved.bin", pattern(1 << 20));
   const r = runChild(`
@@ -155,10 +160,7 @@ test("a window moved away by ArrayBuffer.prototype.transfer(), then unmap(): the
   assert.match(r.stdout, /moved memory read after unmap, sum 0/, ended(r));
 });
 
-test("memory moved away by transfer() keeps its mapping when the mapping is dropped without unmap() and collected", {
-  skip: typeof ArrayBuffer.prototype.transfer !== "function" ? "this runtime has no ArrayBuffer.prototype.transfer"
-    : portable ? "the portable backend's memory is a heap ArrayBuffer: a move takes it whole" : false,
-}, () => {
+test("memory moved away by transfer() keeps its mapping when the mapping is dropped without unmap() and collected", movable(), () => {
   const t = tempDir();
   const p = t.file("dropped.bin", Buffer.alloc(1 << 20, 0x41));
   const r = runChild(`
@@ -193,10 +195,7 @@ test("memory moved away by transfer() keeps its mapping when the mapping is drop
   assert.match(r.stdout, /moved 24 read after collection, bytes not the file's: 0 fresh intact true/, ended(r));
 });
 
-test("memory moved away by transfer(), then resize() of a private or shared mapping: the moved memory stays readable and writes land in no other mapping", {
-  skip: typeof ArrayBuffer.prototype.transfer !== "function" ? "this runtime has no ArrayBuffer.prototype.transfer"
-    : portable ? "the portable backend's memory is a heap ArrayBuffer: a move takes it whole" : false,
-}, () => {
+test("memory moved away by transfer(), then resize() of a private or shared mapping: the moved memory stays readable and writes land in no other mapping", movable(), () => {
   const t = tempDir();
   const p = t.file("resized.bin", Buffer.alloc(4 << 20, 0x41));
   const r = runChild(`
