@@ -74,7 +74,11 @@ export function candidates(root = packageRoot): string[] {
   ];
 }
 
-/** Loads the addon, or throws one error that lists every attempt. */
+/** What brings the native backend back where the addon did not build or load. */
+export const ADDON_FIX =
+  "To build it: install python3, make and a C++ compiler (Debian/Ubuntu: apt-get install python3 make g++), then run `npm rebuild memmap`";
+
+/** Loads the addon, or throws one error that lists every attempt and names the fix. */
 export function loadAddon(root = packageRoot): NativeAddon {
   const require = createRequire(import.meta.url);
   const failures: string[] = [];
@@ -89,5 +93,5 @@ export function loadAddon(root = packageRoot): NativeAddon {
       failures.push(`${file}: ${(e as Error).message}`);
     }
   }
-  throw memmapError("ERR_MEMMAP_NO_ADDON", `memmap: the native addon could not be loaded:\n  ${failures.join("\n  ")}`);
+  throw memmapError("ERR_MEMMAP_NO_ADDON", `memmap: the native addon could not be loaded (${failures.join("; ")}). ${ADDON_FIX}`);
 }

@@ -36,10 +36,10 @@ function choose(): Backend {
   try {
     a = nativeAddon();
   } catch (e) {
-    if (forced === "native") {
-      throw memmapError("ERR_MEMMAP_NO_ADDON", `MEMMAP_BACKEND=native, but ${(e as Error).message}`);
-    }
-    return portableBackend(`the native addon could not be loaded: ${(e as Error).message}`);
+    // The loader's message says it all, once: what was tried and the fix.
+    const why = (e as Error).message.replace(/^memmap: /, "");
+    if (forced === "native") throw memmapError("ERR_MEMMAP_NO_ADDON", `MEMMAP_BACKEND=native, but ${why}`);
+    return portableBackend(why);
   }
   return nativeBackend(a, forced === "native" ? "MEMMAP_BACKEND=native" : "the native addon loaded");
 }

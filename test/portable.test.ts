@@ -40,7 +40,9 @@ test("where the addon is absent, the portable backend is chosen and says why; fo
   assert.equal(r.status, 0, r.stderr);
   const out = JSON.parse(r.stdout) as { name: string; reason: string; text: string };
   assert.equal(out.name, "portable");
-  assert.match(out.reason, /native addon could not be loaded/);
+  assert.match(out.reason, /^the native addon could not be loaded \(/);
+  assert.equal(out.reason.split("could not be loaded").length, 2, `said once: ${out.reason}`);
+  assert.match(out.reason, /npm rebuild memmap/, "the reason names the fix");
   assert.match(out.reason, /build\/Release\/memmap\.node: not found/, "the reason lists what was tried");
   assert.equal(out.text, "works without the addon");
   const forced = run({ MEMMAP_BACKEND: "native" });
