@@ -2,7 +2,7 @@
 // the package ships one, else the one node-gyp built at install. Every
 // failure on the way is kept, so that the final error says what was tried.
 import { createRequire } from "node:module";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { WaitResult } from "./backend.js";
@@ -93,5 +93,8 @@ export function loadAddon(root = packageRoot): NativeAddon {
       failures.push(`${file}: ${(e as Error).message}`);
     }
   }
-  throw memmapError("ERR_MEMMAP_NO_ADDON", `memmap: the native addon could not be loaded (${failures.join("; ")}). ${ADDON_FIX}`);
+  // Why the install step did not build it, if it said (scripts/install.mjs).
+  const installError = join(root, "build", "install-error.txt");
+  const why = existsSync(installError) ? `${readFileSync(installError, "utf8").trim()}; ` : "";
+  throw memmapError("ERR_MEMMAP_NO_ADDON", `memmap: the native addon could not be loaded (${why}${failures.join("; ")}). ${ADDON_FIX}`);
 }

@@ -1,0 +1,77 @@
+#!/usr/bin/env node
+// The package's install step (package.json "install"). It builds the native
+// addon from source with node-gyp:
+//  * against the running Node's own headers where it has them (official Node
+//    builds ship them beside the binary, in <prefix>/include/node), so that
+//    nothing is downloaded. An npm `nodedir` setting still wins.
+//  * A failed build never fails the install. memmap then runs on its
+//    portable backend. The reason goes into build/install-error.txt, which
+//    the loader quotes in backend.reason (npm 7+ shows an install script's
+//    output only when it fails, so a warning alone would go unseen), and a
+//    warning is printed for those who run npm with --foreground-scripts.
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { delimiter, dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const errorFile = join(root, "build", "install-error.txt");
+const FIX = "To build it: install python3, make and a C++ compiler (Debian/Ubuntu: apt-get install python3 make g++), then run `npm rebuild memmap`";
+
+// node-gyp: the one npm hands to install scripts, else the one npm bundles.
+function nodeGyp() {
+  const given = process.env.npm_config_node_gyp;
+  if (given && existsSync(given)) return given;
+  const npmClis = [process.env.npm_execpath];
+  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
+    const npm = join(dir, "npm");
+    if (dir && existsSync(npm)) npmClis.push(realpathSync(npm));
+  }
+  for (const cli of npmClis) {
+    if (!cli) continue;
+    const gyp = join(dirname(cli), "..", "node_modules", "node-gyp", "bin", "node-gyp.js");
+    if (existsSync(gyp)) return gyp;
+  }
+  return null;
+}
+
+// The running Node's headers, if it has them.
+function localNodedir() {
+  const prefix = dirname(dirname(realpathSync(process.execPath)));
+  return existsSync(join(prefix, "include", "node", "node_api.h")) ? prefix : null;
+}
+
+function build() {
+  const gyp = nodeGyp();
+  if (!gyp) return { ok: false, why: "node-gyp was not found (it comes with npm)" };
+  const args = [gyp, "rebuild"];
+  const env = { ...process.env };
+  const nodedir = localNodedir();
+  if (!env.npm_config_nodedir && nodedir) {
+    delete env.npm_config_nodedir; // set but empty, it would win over the flag
+    args.push(`--nodedir=${nodedir}`);
+  }
+  const r = spawnSync(process.execPath, args, { cwd: root, env, stdio: ["ignore", "inherit", "pipe"], encoding: "utf8" });
+  process.stderr.write(r.stderr ?? "");
+  if (r.status === 0) return { ok: true };
+  // The line that says what failed: the compiler's (or Python's) first
+  // error, else node-gyp's own, else the last line.
+  const lines = (r.stderr ?? "").split("\n").map((l) => l.trim()).filter(Boolean);
+  const tool = lines.find((l) => !l.startsWith("gyp ") && /error|not found/i.test(l));
+  const gypError = lines.find((l) => l.startsWith("gyp ERR! stack Error: "))?.slice("gyp ERR! stack ".length);
+  return { ok: false, why: tool ?? gypError ?? lines.at(-1) ?? String(r.error ?? `exit ${r.status}`) };
+}
+
+const result = build();
+rmSync(errorFile, { force: true });
+if (!result.ok) {
+  const message = `the build at install failed: ${result.why}`;
+  try {
+    mkdirSync(dirname(errorFile), { recursive: true });
+    writeFileSync(errorFile, message + "\n");
+  } catch {
+    // Read-only install: the loader still says the addon is missing.
+  }
+  process.stderr.write(`\nmemmap: warning: ${message}.\nmemmap will run on its portable backend (it copies files into memory). ${FIX}.\n`);
+}
+process.exit(0);
