@@ -10,7 +10,14 @@
     ],
     "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fno-exceptions"],
     "conditions": [
-      ["OS != 'win'", { "sources": ["src/platform_posix.cc", "src/guard_posix.cc"] }]
+      ["OS != 'win'", { "sources": ["src/platform_posix.cc", "src/guard_posix.cc"] }],
+      # One build for every Linux that Node 20+ runs on (src/glibc_compat.h):
+      # the libraries that hold the old glibc versions it pins are linked by
+      # file name, so that they are loaded where glibc is older than 2.34.
+      ["OS == 'linux'", {
+        "sources": ["src/glibc_compat.cc"],
+        "libraries": ["-Wl,--no-as-needed", "-l:libpthread.so.0", "-l:libdl.so.2", "-l:librt.so.1", "-Wl,--as-needed"]
+      }]
     ],
     "xcode_settings": { "CLANG_CXX_LANGUAGE_STANDARD": "c++17", "MACOSX_DEPLOYMENT_TARGET": "11.0" }
   },

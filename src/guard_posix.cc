@@ -16,6 +16,7 @@
 //  * the owner's notify function: uv_async_send, documented by libuv as
 //    async-signal-safe;
 //  * errno is saved and restored around all of it.
+#include "glibc_compat.h"  // first: pins the glibc versions of what follows
 #include "guard.h"
 #include "platform.h"
 

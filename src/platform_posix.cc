@@ -1,5 +1,6 @@
 // POSIX implementation of the platform contract (Linux first; the BSDs and
 // macOS take the fallbacks marked below).
+#include "glibc_compat.h"  // first: pins the glibc versions of what follows
 #include "platform.h"
 
 #include <dlfcn.h>
@@ -81,9 +82,21 @@ SysErr DupFd(int fd, int* out) {
   return Ok();
 }
 
+// fstat(2) as the system call on glibc: glibc 2.33 made fstat a function of
+// its own (GLIBC_2.33), which a build meant to run on glibc 2.28 must not
+// need (src/glibc_compat.h). The kernel's struct stat is glibc's on the
+// 64-bit Linux ports.
+static int FstatCall(int fd, struct stat* st) {
+#if defined(__linux__) && defined(__GLIBC__) && defined(SYS_fstat) && defined(__LP64__)
+  return static_cast<int>(syscall(SYS_fstat, fd, st));
+#else
+  return fstat(fd, st);
+#endif
+}
+
 SysErr Stat(int fd, FileInfo* info) {
   struct stat st;
-  if (fstat(fd, &st) != 0) return Fail(errno, "fstat");
+  if (FstatCall(fd, &st) != 0) return Fail(errno, "fstat");
   info->size = static_cast<int64_t>(st.st_size);
   info->regular = S_ISREG(st.st_mode);
   info->block = S_ISBLK(st.st_mode);
