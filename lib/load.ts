@@ -35,8 +35,11 @@ export interface NativeAddon {
   /** The raw calls on the pages `buffer` covers; `arg` is msync's flags, madvise's advice or mprotect's prot. */
   rawPages(op: "mincore", buffer: ArrayBufferView, arg: number): Buffer;
   rawPages(op: "msync" | "madvise" | "mprotect" | "mlock" | "munlock", buffer: ArrayBufferView, arg: number): void;
-  /** live: ranges mapped (process); forcedGcs: collections forced; windows: native window records (this thread). */
-  stats(): { live: number; forcedGcs: number; windows: number };
+  /**
+   * live: ranges mapped (process); forcedGcs: collections forced; windows: native window records (this thread);
+   * reported: bytes this thread's mappings report to V8 as external memory.
+   */
+  stats(): { live: number; forcedGcs: number; windows: number; reported: number };
   fileAdviceNames: string[];
   setStoreFollowsObject(on: boolean): void;
   guardReassert(jsListening: boolean): boolean;
@@ -67,9 +70,15 @@ export const packageRoot = join(dirname(fileURLToPath(import.meta.url)), "..");
 // one extra export, setRefuseExternalForTest, only tests call.
 export function candidates(root = packageRoot): string[] {
   if (process.env["MEMMAP_TEST_ADDON"] === "1") return [join(root, "build", "Release", "memmap_test.node")];
+  // A build from source first: it exists only where one was made (no
+  // matching prebuild, MEMMAP_BUILD_FROM_SOURCE=1, `npm rebuild memmap`).
+  // Then the prebuilt addon for this platform, tagged by its C library
+  // (scripts/prebuild.mjs); one that cannot load here is passed over.
+  const prebuilds = join(root, "prebuilds", `${process.platform}-${process.arch}`);
+  const tagged = ["glibc", "musl"].map((libc) => join(prebuilds, `memmap.${libc}.node`)).filter((f) => existsSync(f));
   return [
-    join(root, "prebuilds", `${process.platform}-${process.arch}`, "memmap.node"),
     join(root, "build", "Release", "memmap.node"),
+    ...(tagged.length > 0 ? tagged : [join(prebuilds, "memmap.glibc.node")]),
     join(root, "build", "Debug", "memmap.node"),
   ];
 }

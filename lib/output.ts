@@ -15,9 +15,10 @@ import * as fsp from "node:fs";
 import { promisify } from "node:util";
 import { basename, dirname, join, resolve } from "node:path";
 import { randomBytes } from "node:crypto";
+import { constants as bufferConstants } from "node:buffer";
 import { fileURLToPath } from "node:url";
 import { map, Mapping, mappingInternals } from "./mapping.js";
-import { heapMapping } from "./backends/portable.js";
+import { heapMapping, portableBackend } from "./backends/portable.js";
 import { writeFully } from "./io.js";
 import { backend } from "./select.js";
 import { backendCall, closedError, invalidArgType, invalidArgValue, memmapError, outOfRange, rangeError } from "./errors.js";
@@ -315,13 +316,23 @@ export class OutputFile implements Disposable {
     if (newSize < this.#size + this.#tail) {
       throw outOfRange("newSize", `>= ${this.#size + this.#tail} (the region and the appended tail)`, newSize);
     }
+    const length = this.#size + this.#tail; // the file's length now
+    let reserved = false;
     try {
       // A heap region's file is grown first, with its blocks reserved, as
       // the mapped region's resize() does itself; the tail, in the file, is
-      // then read into the region by resize().
-      if (!this.mapped && this.#regular) reserve(this.#fd, newSize);
+      // then read into the region by resize(). A region too large for one
+      // Buffer is refused before the file changes.
+      if (!this.mapped && newSize > bufferConstants.MAX_LENGTH) {
+        throw rangeError(`Without a mapping, the region is one Buffer: at most ${bufferConstants.MAX_LENGTH} bytes`);
+      }
+      if (!this.mapped && this.#regular) {
+        reserve(this.#fd, newSize);
+        reserved = true;
+      }
       this.#mapping.resize(newSize);
     } catch (e) {
+      if (reserved) ftruncateSync(this.#fd, length); // nothing changes
       throw namePaths(e, this.writePath, this.atomic ? this.path : undefined);
     }
     this.#size = newSize;
@@ -532,10 +543,12 @@ export function createOutput(path: string | URL, options: OutputOptions): Output
       }
     }
     if (mapping === null) {
+      // The memory first: a refusal (too large, no memory) leaves the file
+      // as it was. A file created here holds nothing yet; one written in
+      // place shows its bytes, as a mapping of it would. A device is only
+      // written.
+      mapping = heapRegion(fd, 0, size, { readable: regular, fill: !created && regular, own: false, writeBack: false });
       if (regular) reserve(fd, size);
-      // A file created here holds nothing yet; one written in place shows
-      // its bytes, as a mapping of it would. A device is only written.
-      mapping = heapRegion(fd, 0, size, { fill: !created && regular, own: false, writeBack: false });
     }
   } catch (e) {
     closeSync(fd);
@@ -571,6 +584,8 @@ export function openRegion(handle: OutputRegion): RegionWriter {
   return new RegionWriter(h["path"], offset, length, h["mapped"] === true);
 }
 
+const EMPTY = { length: 0, shared: false, exec: false, populate: false, hugePages: false, lock: false };
+
 /** The writable side of an {@link OutputRegion}. Coordinates are relative to the region. */
 export class RegionWriter implements Disposable {
   #mapping: Mapping;
@@ -582,14 +597,19 @@ export class RegionWriter implements Disposable {
   constructor(path: string, offset: number, length: number, mapped: boolean) {
     this.offset = offset;
     this.length = length;
-    if (mapped) {
+    if (length === 0) {
+      // Nothing to write: no file is opened (it may be gone already).
+      this.#mapping = new Mapping(portableBackend("an empty region").mapAnonymous(EMPTY), "write", offset);
+    } else if (mapped) {
       this.#mapping = map(path, { access: "write", offset, length });
     } else {
       // The output's heap fallback: this region's own heap mapping of the
       // file, written back by close() (unmap), which also closes the file.
+      // Only a regular file is read (a device may block, or be write-only).
       const fd = openSync(path, "r+");
       try {
-        this.#mapping = heapRegion(fd, offset, length, { fill: true, own: true, writeBack: true });
+        const regular = fstatSync(fd).isFile();
+        this.#mapping = heapRegion(fd, offset, length, { readable: regular, fill: regular, own: true, writeBack: true });
       } catch (e) {
         closeSync(fd);
         throw e;

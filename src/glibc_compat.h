@@ -4,7 +4,7 @@
 // into libc under a new version (GLIBC_2.34), keeping the old ones too, and
 // 2.33 made fstat a real function (GLIBC_2.33; memmap calls the system call
 // instead, in platform_posix.cc). binding.gyp links libpthread, libdl and
-// librt, where the old versions live below 2.34. `npm run prebuild` checks
+// librt, where the old versions live below 2.34. `npm run build:prebuilds` checks
 // the result (no GLIBC_ version above 2.28, no GLIBCXX_ above 3.4.21, what
 // Node's own binaries need). Included first by the files that call them;
 // nothing on other C libraries (musl). src/glibc_compat.cc supplies the two

@@ -108,6 +108,7 @@ struct EnvData {
   uint64_t wait_seq = 0;
   napi_threadsafe_function wait_tsfn = nullptr;
   std::vector<struct AsyncWait*> stranded;  // ended while it was closing (under freed_mutex)
+  int64_t reported = 0;     // bytes this thread's mappings report to V8 as external memory (Report)
   uint64_t epoch = 1;       // bumped before each round of a forced collection (see Pinning in src/windows.cc)
   bool forcing = false;     // inside a forced collection (ForceGc)
 };
@@ -146,6 +147,7 @@ void FreeEnvData(EnvData* envd);
 void Unref(Region* r);
 int64_t ReportedCost(const Region* r);
 void Report(Region* r, int64_t bytes);
+void ReportMapped(Region* r);
 bool CheckFdIntact(napi_env env, const Region* r);
 void Quarantine(Region* r);
 void Release(Region* r);

@@ -70,6 +70,10 @@ void FreeEnvData(EnvData* envd) {
 
 void Unref(Region* r) {
   if (--r->refs > 0) return;
+  // Still mapped: a window holds the range for good (on Bun, memory moved
+  // by transfer() outlives the window's record: see g_store_follows_object).
+  // The range stays, quarantined, as it is; it must not go with the record.
+  if (r->map.mapped()) r->map.Abandon();
   EnvData* envd = r->envd;
   envd->regions.erase(r);
   delete r;
@@ -86,11 +90,15 @@ int64_t ReportedCost(const Region* r) {
   return std::min<int64_t>(len, 16 << 20) + (64 << 10);
 }
 
+// Tells V8 what the range costs now (after a map or a resize).
+void ReportMapped(Region* r) { Report(r, r->map.mapped() ? ReportedCost(r) : 0); }
+
 void Report(Region* r, int64_t bytes) {
   if (r->envd->dead) return;
   int64_t ignored;
   // Callable from a finalizer: it takes a basic env.
   napi_adjust_external_memory(r->envd->env, bytes - r->reported, &ignored);
+  r->envd->reported += bytes - r->reported;
   r->reported = bytes;
 }
 

@@ -12,6 +12,7 @@ static napi_value Finish(napi_env env, Region* r, const Error& e) {
     ThrowError(env, e);
     return nullptr;
   }
+  ReportMapped(r);
   return NewHandle(env, r);
 }
 

@@ -362,15 +362,23 @@ bool Mapping::Quarantine() {
 
 void Mapping::Unmap() {
   RemoveGuard();  // out of the guard's table before the range is given back
+  if (shadow_) {  // first: it has the range's length, which SetBase clears
+    os::Unmap(shadow_, map_len_);
+    shadow_ = nullptr;
+  }
   if (base_) {
     os::Unmap(base_, map_len_);
     SetBase(nullptr, 0);
   }
-  if (shadow_) {
-    os::Unmap(shadow_, map_len_);
-    shadow_ = nullptr;
-  }
   CloseFd();
+}
+
+void Mapping::Abandon() {
+  base_ = nullptr;  // still counted in Live(): it is still mapped
+  map_len_ = 0;
+  shadow_ = nullptr;
+  slot_ = -1;
+  fd_ = -1;
 }
 
 uint32_t Mapping::Faults(uintptr_t* first_page) const { return guard::Faults(slot_, first_page); }

@@ -130,6 +130,10 @@ class Mapping {
   bool Quarantine();
   // Gives everything back: the range, the shadow, the guard slot, the file.
   void Unmap();
+  // Forgets everything without giving any of it back, for good: for a range
+  // that something this process cannot track may still use (see Unref in
+  // src/lifetime.cc). The destructor then has nothing to unmap.
+  void Abandon();
 
   // Pages the fault guard replaced with zeros, and the first of them.
   uint32_t Faults(uintptr_t* first_page = nullptr) const;

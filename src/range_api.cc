@@ -88,7 +88,8 @@ napi_value FileAdviseJs(napi_env env, napi_callback_info info) {
   return Result(env, e);
 }
 
-// stats() => { live, forcedGcs, windows (native window records of this thread) } for tests and diagnostics.
+// stats() => { live, forcedGcs, windows (native window records of this thread),
+// reported (bytes this thread's mappings report to V8) } for tests and diagnostics.
 napi_value StatsJs(napi_env env, napi_callback_info) {
   napi_value out, live, gcs;
   CHECK_NAPI(env, napi_create_object(env, &out));
@@ -101,6 +102,9 @@ napi_value StatsJs(napi_env env, napi_callback_info) {
   napi_value windows;
   napi_create_double(env, static_cast<double>(envd->windows), &windows);
   napi_set_named_property(env, out, "windows", windows);
+  napi_value reported;
+  napi_create_double(env, static_cast<double>(envd->reported), &reported);
+  napi_set_named_property(env, out, "reported", reported);
   return out;
 }
 

@@ -121,6 +121,7 @@ napi_value RawMmapJs(napi_env env, napi_callback_info info) {
     ThrowError(env, adopted);
     return nullptr;
   }
+  ReportMapped(r);
   napi_value buf = NewWindow(env, r, 0, r->map.length(), false);  // the user's to drop: never pinned
   if (!buf) {
     Release(r);

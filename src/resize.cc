@@ -46,7 +46,7 @@ napi_value ResizeJs(napi_env env, napi_callback_info info) {
     }
     r->holding -= t->holding;
   }
-  Report(r, r->map.mapped() ? ReportedCost(r) : 0);
+  ReportMapped(r);
   if (e) {
     ThrowError(env, e);
     return nullptr;

@@ -2,8 +2,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, statSync } from "node:fs";
+import { createRequire } from "node:module";
 import { map, mapAnonymous, pageSize } from "memmap";
-import { pattern, tempDir } from "./helpers.js";
+import { nativeOnly, pattern, root, tempDir } from "./helpers.js";
 
 test("unmap() detaches the buffer, every view and every subarray", () => {
   const t = tempDir();
@@ -117,4 +118,20 @@ test("view() checks its window", () => {
   assert.throws(() => m.view(-1, 1), { code: "ERR_OUT_OF_RANGE" });
   assert.throws(() => m.view("1" as never, 1), { code: "ERR_INVALID_ARG_TYPE" });
   m.unmap();
+});
+
+test("a mapping reports its cost to V8 as external memory while it is mapped (all of it for anonymous memory), so that dropped mappings are collected under pressure", nativeOnly("the portable backend's memory is an ArrayBuffer, which V8 counts itself"), () => {
+  const addon = createRequire(import.meta.url)(`${root}/build/Release/memmap.node`) as { stats(): { reported: number } };
+  const MiB = 1 << 20;
+  const before = addon.stats().reported;
+  const m = mapAnonymous(256 * MiB);
+  assert.equal(addon.stats().reported - before, 256 * MiB);
+  m.resize(512 * MiB);
+  assert.equal(addon.stats().reported - before, 512 * MiB, "and follows resize()");
+  const t = tempDir();
+  const f = map(t.file("f.bin", Buffer.alloc(1 << 20)));
+  assert.ok(addon.stats().reported - before > 512 * MiB, "a file mapping reports part of its cost");
+  f.unmap();
+  m.unmap();
+  assert.equal(addon.stats().reported, before, "and nothing once unmapped");
 });

@@ -5,6 +5,7 @@ import { Worker } from "node:worker_threads";
 import { execFileSync, spawn } from "node:child_process";
 import { closeSync, existsSync, ftruncateSync, openSync, readdirSync, readFileSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
+import { constants as bufferConstants } from "node:buffer";
 import { pathToFileURL } from "node:url";
 import { createOutput, openRegion, TEMP_FILE_PATTERN, type OutputRegion } from "memmap";
 import { ended, nativeOnly, pattern, portable, root, runChild, tempDir } from "./helpers.js";
@@ -305,4 +306,38 @@ test("outputs dropped without commit() or abort() give back their descriptor and
   const left = readdirSync(t.dir).filter((n) => TEMP_FILE_PATTERN.test(n));
   assert.deepEqual(left, [], "no temporary file survives a normal exit");
   assert.deepEqual(readdirSync(t.dir).filter((n) => n.startsWith("out") || n.startsWith("kept")), [], "no destination was created");
+});
+
+test("without a mapping, a size refused (too large for one Buffer, or for the disk) leaves the file as it was: createOutput in place and grow()", () => {
+  // Where a Buffer is at most 4 GiB (Node 20), one byte more: the disk takes
+  // it, the Buffer cannot. Elsewhere a size no disk here takes.
+  const tooBig = bufferConstants.MAX_LENGTH < 2 ** 40 ? bufferConstants.MAX_LENGTH + 1 : 2 ** 52;
+  const refused = (e: NodeJS.ErrnoException): boolean => ["ERR_OUT_OF_RANGE", "ENOMEM", "ENOSPC", "EFBIG"].includes(e.code ?? "");
+  const t = tempDir();
+  const p = t.file("small.bin", "12345");
+  assert.throws(() => createOutput(p, { size: tooBig, atomic: false, mapped: false }), refused);
+  assert.equal(statSync(p).size, 5, "createOutput left the file's size");
+  assert.equal(readFileSync(p, "utf8"), "12345");
+  const out = createOutput(t.file("grow.bin"), { size: 100, mapped: false });
+  out.append("tail");
+  assert.throws(() => out.grow(tooBig), refused);
+  assert.equal(statSync(out.writePath).size, 104, "grow() left the file's size");
+  assert.equal(out.size, 100);
+  out.write(0, "still usable");
+  out.commitSync();
+  assert.equal(readFileSync(out.path).toString("utf8", 0, 12), "still usable");
+  assert.equal(readFileSync(out.path).toString("utf8", 100), "tail");
+});
+
+test("an empty region opens nothing: it can be opened and closed even after the output was committed", () => {
+  for (const mapped of [true, false]) {
+    const t = tempDir();
+    const out = createOutput(t.file("e.bin"), { size: 10, mapped });
+    const h = out.region(5, 0);
+    out.commitSync();
+    const r = openRegion(h);
+    assert.equal(r.buffer.length, 0);
+    r.close();
+    assert.throws(() => r.buffer, { code: "ERR_MEMMAP_CLOSED" });
+  }
 });

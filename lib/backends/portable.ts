@@ -53,6 +53,8 @@ interface FileState {
   own: boolean;
   /** Whether unmap() (and the finalizer of a dropped mapping) write the range back; else only flush() does. */
   writeBack: boolean;
+  /** Whether the file can be read (not a device opened write-only): resize() reads what lies past the old end. */
+  readable: boolean;
   buf: Buffer | null;
   position: number;
   /** Which file `fd` named when the mapping took it (st_dev, st_ino). */
@@ -254,8 +256,8 @@ class PortableMapping implements BackendMapping {
         if (this.#access !== "write") throw rangeError(`The new length passes the end of the file (${size} bytes)`);
         ftruncateSync(this.#state.fd, end);
       }
-      // What the file holds past the old end (a device, written only, holds nothing).
-      if (st.isFile() || st.isBlockDevice()) readFully(this.#state.fd, next.subarray(this.#buf.length), this.#position + this.#buf.length);
+      // What the file holds past the old end.
+      if (this.#state.readable && (st.isFile() || st.isBlockDevice())) readFully(this.#state.fd, next.subarray(this.#buf.length), this.#position + this.#buf.length);
     } else if (this.#path !== null && newLength > this.#buf.length) {
       // A read or copy mapping of a path let go of its descriptor: reopen.
       const fd = openSync(this.#path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY);
@@ -323,7 +325,7 @@ function mapFile(req: MapFileRequest): BackendMapping {
       closeSync(fd);
       return new PortableMapping(buf, req.access, req.offset, null, req.path);
     }
-    const state: FileState | null = write ? { fd, own, writeBack: true, buf, position: req.offset, dev: st.dev, ino: st.ino } : null;
+    const state: FileState | null = write ? { fd, own, writeBack: true, readable: true, buf, position: req.offset, dev: st.dev, ino: st.ino } : null;
     return new PortableMapping(buf, req.access, req.offset, state, req.path);
   } catch (e) {
     for (const u of undo.reverse()) {
@@ -353,18 +355,22 @@ function mapAnonymous(req: MapAnonymousRequest): BackendMapping {
  * descriptor that is already open, for createOutput() where a file cannot
  * be mapped: Go's linker likewise has one output buffer, whose no-mmap form
  * (outbuf_nommap.go) is a heap slice written back to the file.
- *  - `fill`: read what the file holds there (past its end: zeros). A file
- *    just created holds nothing, and is not read.
+ *  - `readable`: the descriptor can be read (a device an output writes to
+ *    is opened write-only): resize() reads what lies past the old end.
+ *  - `fill`: read what the file holds there now (past its end: zeros). A
+ *    file just created holds nothing, and is not read.
  *  - `own`: unmap() closes the descriptor.
  *  - `writeBack`: unmap() writes the range back. Without it only flush()
  *    does, so that abandoning the mapping (an aborted output) writes nothing.
  * Any regular file or device that read(2) and write(2) take will do.
  */
-export function heapMapping(fd: number, offset: number, length: number, options: { fill: boolean; own: boolean; writeBack: boolean }): BackendMapping {
+export function heapMapping(
+  fd: number, offset: number, length: number, options: { readable: boolean; fill: boolean; own: boolean; writeBack: boolean },
+): BackendMapping {
   const st = fstatSync(fd);
   const buf = allocate(length);
-  if (options.fill) readFully(fd, buf, offset);
-  const state: FileState = { fd, own: options.own, writeBack: options.writeBack, buf, position: offset, dev: st.dev, ino: st.ino };
+  if (options.fill && options.readable) readFully(fd, buf, offset);
+  const state: FileState = { fd, own: options.own, writeBack: options.writeBack, readable: options.readable, buf, position: offset, dev: st.dev, ino: st.ino };
   return new PortableMapping(buf, "write", offset, state, null);
 }
 

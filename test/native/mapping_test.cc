@@ -57,6 +57,17 @@ static bool InProcMaps(const void* addr) {
   return false;
 }
 
+// Lines of /proc/self/maps that map `path` (the range, a shadow).
+static int MapsOf(const std::string& path) {
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  int n = 0;
+  while (std::getline(maps, line)) {
+    if (line.size() >= path.size() && line.compare(line.size() - path.size(), path.size(), path) == 0) n++;
+  }
+  return n;
+}
+
 static bool FdOpen(int fd) { return fd >= 0 && fcntl(fd, F_GETFD) != -1; }
 
 static Error MapPath(Mapping* m, Access access, const std::string& path, int64_t offset, int64_t length,
@@ -263,14 +274,41 @@ static void TestQuarantine() {
 }
 
 // A private file mapping is locked through a hidden shared mapping.
+// The shadow goes with the mapping.
 static void TestLockPrivate() {
   std::string path = MakeFile("lock", 2 * kPage);
-  Mapping m;
-  CHECK(!MapPath(&m, Access::kRead, path, 0, -1));
-  CHECK(!m.Lock(m.base(), kPage, false));  // unlock before any lock: nothing to do
-  Error e = m.Lock(m.base(), kPage, true);
-  CHECK(!e || e.sys.err == EPERM || e.sys.err == ENOMEM || e.sys.err == EAGAIN);
-  if (!e) CHECK(!m.Lock(m.base(), kPage, false));
+  {
+    Mapping m;
+    CHECK(!MapPath(&m, Access::kRead, path, 0, -1));
+    CHECK(!m.Lock(m.base(), kPage, false));  // unlock before any lock: nothing to do
+    CHECK(MapsOf(path) == 1);
+    Error e = m.Lock(m.base(), kPage, true);
+    CHECK(!e || e.sys.err == EPERM || e.sys.err == ENOMEM || e.sys.err == EAGAIN);
+    if (!e) {
+      CHECK(MapsOf(path) >= 2);  // the range and its shadow (mlock may split it)
+      CHECK(!m.Lock(m.base(), kPage, false));
+      CHECK(!m.Lock(m.base(), kPage, true));
+    }
+  }
+  CHECK(MapsOf(path) == 0);
+}
+
+// Abandon() gives nothing back: the range stays mapped (and counted) for
+// whatever may still use it.
+static void TestAbandon() {
+  std::string path = MakeFile("abandon", kPage);
+  size_t live = Mapping::Live();
+  uint8_t* base = nullptr;
+  {
+    Mapping m;
+    CHECK(!MapPath(&m, Access::kRead, path, 0, -1));
+    CHECK(m.Quarantine());
+    base = m.base();
+    m.Abandon();
+    CHECK(!m.mapped());
+  }
+  CHECK(InProcMaps(base) && Mapping::Live() == live + 1);
+  CHECK(base[0] == 0);  // inert memory, readable for good
 }
 
 int main() {
@@ -288,6 +326,7 @@ int main() {
   TestAnonymous();
   TestQuarantine();
   TestLockPrivate();
+  TestAbandon();
   std::string rm = "rm -rf '" + dir + "'";
   if (std::system(rm.c_str()) != 0) failures++;
   std::printf("%s: %d failed check(s)\n", failures ? "FAIL" : "ok", failures);
