@@ -145,6 +145,32 @@ if (!qemu || !existsSync(join(sysroot, "lib", "ld-linux-aarch64.so.1")) || norma
     if (b.arch !== "arm64" || b.name !== "native" || b.text !== "probe") throw new Error(JSON.stringify(b));
     return `${b.arch}: ${b.reason}`;
   });
+  const arm64 = ["qemu-aarch64", "-L", sysroot, join(root, ".runtimes", "arm64", "node_modules", "a24", "bin", "node")];
+  check("on arm64: a file truncated under a write mapping reads zeros, is reported, and the process lives", () => {
+    const code = `import("memmap").then(({ map }) => {
+      const fs = require("node:fs");
+      fs.writeFileSync("cut.bin", Buffer.alloc(16 * 4096, 7));
+      const m = map("cut.bin", { access: "write" });
+      fs.truncateSync("cut.bin", 4096);
+      let sum = 0;
+      for (let i = 0; i < m.byteLength; i += 4096) sum += m.buffer[i];
+      let code = null;
+      try { m.unmap(); } catch (e) { code = e.code; }
+      console.log(JSON.stringify({ sum, faulted: m.faulted, code }));
+    })`;
+    const r = run(arm64[0], [...arm64.slice(1), "-e", code], { cwd: normal, env: cleanEnv() });
+    if (r.status !== 0 || r.signal) throw new Error(`exit ${r.status} ${r.signal ?? ""}: ${r.stderr.trim().split("\n").pop()}`);
+    const out = JSON.parse(r.stdout.trim().split("\n").pop());
+    if (out.sum !== 7 || out.faulted !== true || out.code !== "ERR_MEMMAP_TRUNCATED") throw new Error(JSON.stringify(out));
+  });
+  check("on arm64: the smoke test (scripts/smoke.mjs) with the arm64 prebuild", () => {
+    const r = run(arm64[0], [...arm64.slice(1), join(root, "scripts", "smoke.mjs")], { cwd: root, env: cleanEnv() });
+    const last = r.stdout.trim().split("\n").pop() ?? "";
+    if (r.status !== 0 || !/^smoke: \d+ passed, 0 failed$/.test(last) || !/backend native/.test(r.stdout)) {
+      throw new Error(`exit ${r.status}: ${r.stdout.split("\n").filter((l) => l.startsWith("FAIL") || l.startsWith("#")).join(" / ")} ${last}`);
+    }
+    return last;
+  });
 }
 
 rmSync(scratch, { recursive: true, force: true });
