@@ -3,7 +3,7 @@
 // failure on the way is kept, so that the final error says what was tried.
 import { createRequire } from "node:module";
 import { existsSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { WaitResult } from "./backend.js";
 import { memmapError } from "./errors.js";
@@ -83,6 +83,9 @@ export function candidates(root = packageRoot): string[] {
   ];
 }
 
+/** The addon file that loadAddon() loaded, relative to the package (build/Release/… or prebuilds/…). */
+export let loadedFrom = "";
+
 /** What brings the native backend back where the addon did not build or load. */
 export const ADDON_FIX =
   "To build it: install python3, make and a C++ compiler (Debian/Ubuntu: apt-get install python3 make g++), then run `npm rebuild memmap`";
@@ -97,7 +100,9 @@ export function loadAddon(root = packageRoot): NativeAddon {
       continue;
     }
     try {
-      return require(file) as NativeAddon;
+      const addon = require(file) as NativeAddon;
+      loadedFrom = relative(root, file);
+      return addon;
     } catch (e) {
       failures.push(`${file}: ${(e as Error).message}`);
     }

@@ -7,7 +7,7 @@
 import type { Backend } from "./backend.js";
 import { nativeBackend } from "./backends/native.js";
 import { portableBackend } from "./backends/portable.js";
-import { loadAddon, type NativeAddon } from "./load.js";
+import { loadAddon, loadedFrom, type NativeAddon } from "./load.js";
 import { memmapError } from "./errors.js";
 
 let addon: NativeAddon | undefined;
@@ -41,7 +41,7 @@ function choose(): Backend {
     if (forced === "native") throw memmapError("ERR_MEMMAP_NO_ADDON", `MEMMAP_BACKEND=native, but ${why}`);
     return portableBackend(why);
   }
-  return nativeBackend(a, forced === "native" ? "MEMMAP_BACKEND=native" : "the native addon loaded");
+  return nativeBackend(a, `${forced === "native" ? "MEMMAP_BACKEND=native: " : ""}the native addon loaded (${loadedFrom})`);
 }
 
 /** The backend every mapping of this thread is made by: `backend.name` and `backend.reason` say which and why. */

