@@ -1,4 +1,5 @@
-export { map, mapAnonymous, adviseFile, Mapping, pageSize, allocationGranularity } from "./mapping.js";
+export { map, mapAnonymous, mapTyped, adviseFile, Mapping, pageSize, allocationGranularity } from "./mapping.js";
+export type { TypedArrayConstructor, TypedArrayOf } from "./typed.js";
 export type { MapOptions, AnonymousOptions, Advice, FileAdvice, Fault, Residency, FileLike, Access, Range, SharedHandle } from "./mapping.js";
 export { attach, openShared, unlinkShared } from "./shared.js";
 export type { SharedOptions } from "./shared.js";

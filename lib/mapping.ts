@@ -5,10 +5,11 @@ import { fileURLToPath } from "node:url";
 import type { FileHandle } from "node:fs/promises";
 import type { Access, Advice, BackendMapping, FileAdvice, WaitResult } from "./backend.js";
 import { backend } from "./select.js";
-import { Windows } from "./windows.js";
+import { MAX_WINDOW, Windows } from "./windows.js";
+import { elementSize, elementsToBytes, typedCount, type TypedArrayConstructor, type TypedArrayOf } from "./typed.js";
 import { closedError, fromNative, memmapError, invalidArgType, invalidArgValue, backendCall, backendCallAsync, rangeError } from "./errors.js";
 import {
-  optionalBoolean, optionalInteger, optionsObject, resolveRange, spanLength, validateInteger, validateOneOf, type Range,
+  MAX_SAFE, optionalBoolean, optionalInteger, optionsObject, resolveRange, spanLength, validateInteger, validateOneOf, type Range,
 } from "./validate.js";
 
 export type { Access, Range };
@@ -217,6 +218,46 @@ export class Mapping implements Disposable {
       return w.view(offset, len); // no closure on this path: it is the hot one
     } catch (e) {
       throw fromNative(e);
+    }
+  }
+
+  /**
+   * A typed array of `Ctor` over the mapping, zero-copy: `length` elements
+   * from `byteOffset` (omitted: to the end, which must be a whole number of
+   * elements). Detached by unmap() and resize(), like a view. The mapping's
+   * file offset and `byteOffset` must both be multiples of the element size.
+   * @example const weights = m.typed(Float32Array, header.dataOffset, header.count);
+   */
+  typed<C extends TypedArrayConstructor>(Ctor: C, byteOffset: number, length?: number): TypedArrayOf<C> {
+    const w = this.#openWindows();
+    const count = typedCount(Ctor, byteOffset, length, this.#m!.byteLength, this.offset, MAX_WINDOW);
+    try {
+      return w.typed(Ctor as unknown as new (b: ArrayBuffer, o: number, n: number) => TypedArrayOf<C>, Ctor.BYTES_PER_ELEMENT, byteOffset, count);
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
+
+  /**
+   * Views of `size` bytes that cover the mapping from start to end, each
+   * starting `size - overlap` bytes after the last (the last may be
+   * shorter): for mappings too large for one Buffer, and for readers that
+   * take a stream of chunks. Made one at a time, as the loop asks.
+   * @example for (const chunk of m.chunks(64 << 20)) hash.update(chunk);
+   */
+  chunks(size: number, overlap = 0): Generator<Buffer, void, undefined> {
+    this.#openWindows();
+    validateInteger(size, "size", 1, Math.min(bufferConstants.MAX_LENGTH, MAX_SAFE));
+    validateInteger(overlap, "overlap", 0, size - 1);
+    return this.#chunks(size, size - overlap);
+  }
+
+  *#chunks(size: number, step: number): Generator<Buffer, void, undefined> {
+    for (let at = 0; ; at += step) {
+      const total = this.#open().byteLength; // ERR_MEMMAP_CLOSED once unmapped; a resize() is followed
+      if (at >= total) return;
+      yield this.view(at, Math.min(size, total - at));
+      if (at + size >= total) return;
     }
   }
 
@@ -464,6 +505,30 @@ export function map(file: FileLike, options?: MapOptions): Mapping {
   const mapping = new Mapping(m, access, offset, path ?? undefined);
   if (typeof onFault === "function") mappingInternals.watchFaults(mapping, onFault as (fault: Fault) => void);
   return mapping;
+}
+
+/**
+ * Maps a file as a typed array, as numpy.memmap does: `options` are map()'s,
+ * with `offset` in bytes (a multiple of the element size) and `length` and
+ * `size` in elements. Returns the mapping (to flush, unmap, or `using`) and
+ * the array over all of it.
+ * @example
+ * const { mapping, array } = mapTyped("weights.f32", Float32Array, { access: "write", size: 4096 }); // a 16 KiB file
+ */
+export function mapTyped<C extends TypedArrayConstructor>(
+  file: FileLike, Ctor: C, options?: MapOptions,
+): { mapping: Mapping; array: TypedArrayOf<C> } {
+  const size = elementSize(Ctor);
+  const o = optionsObject(options);
+  const length = elementsToBytes(o["length"], "options.length", size);
+  const fileSize = elementsToBytes(o["size"], "options.size", size);
+  const mapping = map(file, { ...o, ...(length !== undefined && { length }), ...(fileSize !== undefined && { size: fileSize }) } as MapOptions);
+  try {
+    return { mapping, array: mapping.typed(Ctor, 0) };
+  } catch (e) {
+    mapping.unmap();
+    throw e;
+  }
 }
 
 /**

@@ -137,6 +137,24 @@ export class Windows {
     return Buffer.from(s.buffer, -s.start, this.#byteLength);
   }
 
+  /**
+   * A typed array of `count` elements over mapping bytes from `offset`
+   * (checked and aligned by the caller: lib/typed.ts). Shared windows start
+   * at multiples of their stride, so the array's start in one is aligned;
+   * a window of a long view can start anywhere, and then the array gets a
+   * window of its own that starts where it does.
+   */
+  typed<T>(Ctor: new (buffer: ArrayBuffer, byteOffset: number, length: number) => T, size: number, offset: number, count: number): T {
+    if (count === 0) return new Ctor(new ArrayBuffer(0), 0, 0);
+    let s = this.#find(offset, count * size);
+    if ((offset - s.start) % size !== 0) {
+      const key = `${offset}:${count * size}`;
+      s = this.#own.get(key) ?? slotOf(this.#source.window(offset, count * size));
+      this.#own.set(key, s);
+    }
+    return new Ctor(s.buffer, offset - s.start, count);
+  }
+
   /** Copies `data` into the mapping at `offset`, with no Buffer made. */
   write(offset: number, data: Uint8Array): void {
     if (data.length === 0) return;

@@ -1,0 +1,132 @@
+// Typed arrays over mappings: m.typed(), mapTyped() (numpy.memmap), and m.chunks().
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { map, mapAnonymous, mapTyped } from "memmap";
+import { tempDir } from "./helpers.js";
+
+const CONSTRUCTORS = [
+  Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array,
+  Float32Array, Float64Array, BigInt64Array, BigUint64Array,
+] as const;
+
+test("typed() gives every TypedArray kind over the file's bytes, zero-copy, at any offset and across windows", () => {
+  const t = tempDir();
+  const values = Float64Array.from({ length: 1 << 19 }, (_, i) => i * 0.5 - 7); // 4 MiB: many windows
+  const p = t.file("f64.bin", new Uint8Array(values.buffer));
+  using m = map(p);
+  const all = m.typed(Float64Array, 0);
+  assert.equal(all.length, values.length);
+  assert.deepEqual(all.subarray(0, 5), values.subarray(0, 5));
+  // Ranges that start in one window and end in another, at every element size.
+  for (const Ctor of CONSTRUCTORS) {
+    const size = Ctor.BYTES_PER_ELEMENT;
+    for (const at of [0, 8, 256 * 1024 - 8, 300 * 1024 + 8, 3 << 20]) {
+      const count = Math.floor((64 * 1024) / size);
+      const a = m.typed(Ctor, at, count);
+      assert.ok(a instanceof Ctor, Ctor.name);
+      assert.equal(a.length, count);
+      const expected = new Ctor(values.buffer, at, count);
+      assert.deepEqual(a, expected, `${Ctor.name} at ${at}`);
+    }
+  }
+  // BigInt kinds read the same bits.
+  assert.equal(m.typed(BigInt64Array, 16, 1)[0], new BigInt64Array(values.buffer, 16, 1)[0]);
+});
+
+test("typed() over a write mapping writes the file; detached by unmap() and resize()", async () => {
+  const t = tempDir();
+  const p = t.file("w.bin", Buffer.alloc(4096));
+  const m = map(p, { access: "write" });
+  const a = m.typed(Int32Array, 1024, 10);
+  a.set([1, 2, 3]);
+  a[9] = -1;
+  await m.flush();
+  const file = new Int32Array(readFileSync(p).buffer.slice(0));
+  assert.deepEqual([...file.subarray(256, 266)], [1, 2, 3, 0, 0, 0, 0, 0, 0, -1]);
+  const b = m.typed(Uint16Array, 0);
+  m.resize(8192);
+  assert.equal(b.length, 0, "detached by resize()");
+  const c = m.typed(Float32Array, 0);
+  assert.equal(c.length, 2048);
+  m.unmap();
+  assert.equal(c.length, 0, "detached by unmap()");
+  assert.equal(a.length, 0);
+  assert.throws(() => m.typed(Uint8Array, 0), { code: "ERR_MEMMAP_CLOSED" });
+});
+
+test("typed() says what is wrong: constructor, alignment (offset and element size), range, a length that does not divide", () => {
+  const t = tempDir();
+  const p = t.file("e.bin", Buffer.alloc(4099));
+  using m = map(p);
+  for (const bad of [Array, DataView, Buffer, Object, null, "Float32Array", 4]) {
+    assert.throws(() => m.typed(bad as never, 0), { code: "ERR_INVALID_ARG_TYPE", message: /TypedArray constructor/ });
+  }
+  assert.throws(() => m.typed(Float64Array, 4, 1), { code: "ERR_INVALID_ARG_VALUE", message: /byteOffset.*not a multiple of 8 \(the element size of Float64Array\)/ });
+  assert.throws(() => m.typed(Int32Array, 0), { code: "ERR_INVALID_ARG_VALUE", message: /4099 bytes from byteOffset 0 .* not a whole number of 4-byte elements/ });
+  assert.equal(m.typed(Int32Array, 0, 1024).length, 1024, "with a length it is fine");
+  assert.throws(() => m.typed(Int32Array, 0, 1025), { code: "ERR_OUT_OF_RANGE" });
+  assert.throws(() => m.typed(Int32Array, 4100), { code: "ERR_OUT_OF_RANGE" });
+  assert.throws(() => m.typed(Int32Array, -4), { code: "ERR_OUT_OF_RANGE" });
+  assert.equal(m.typed(Uint8Array, 4099).length, 0, "an empty array at the end");
+  using odd = map(p, { offset: 2 });
+  assert.throws(() => odd.typed(Int32Array, 2, 1), { code: "ERR_INVALID_ARG_VALUE", message: /file offset 2, which is not a multiple of 4/ });
+  assert.equal(odd.typed(Uint16Array, 0, 4).length, 4, "2-byte elements are aligned at offset 2");
+});
+
+test("Atomics work on a typed array of a shared anonymous mapping (aligned addresses)", { skip: process.env["MEMMAP_BACKEND"] === "portable" ? "the portable backend has no shared memory" : false }, () => {
+  using m = mapAnonymous(1 << 20, { shared: true });
+  const words = m.typed(Int32Array, 512 * 1024 + 4, 16);
+  assert.equal(Atomics.add(words, 3, 5), 0);
+  assert.equal(Atomics.compareExchange(words, 3, 5, 9), 5);
+  assert.equal(m.view(512 * 1024 + 16, 4).readInt32LE(0), 9);
+  const big = m.typed(BigInt64Array, 8, 2);
+  assert.equal(Atomics.add(big, 1, 2n), 0n);
+  assert.equal(big[1], 2n);
+});
+
+test("mapTyped() is numpy.memmap: size and length count elements, offset counts bytes", () => {
+  const t = tempDir();
+  const p = t.file("weights.f32");
+  {
+    const { mapping, array } = mapTyped(p, Float32Array, { access: "write", size: 4096 });
+    assert.equal(statSync(p).size, 16 * 1024, "size: 4096 Float32 elements is a 16 KiB file");
+    assert.equal(array.length, 4096);
+    array[4095] = 1.5;
+    mapping.unmap();
+    assert.equal(array.length, 0);
+  }
+  assert.equal(new Float32Array(readFileSync(p).buffer.slice(0))[4095], 1.5);
+  const { mapping, array } = mapTyped(p, Float64Array, { offset: 8, length: 10 });
+  assert.equal(array.length, 10);
+  assert.equal(mapping.byteLength, 80);
+  mapping.unmap();
+  assert.throws(() => mapTyped(p, Float64Array, { offset: 4 }), { code: "ERR_INVALID_ARG_VALUE", message: /file offset 4/ });
+  writeFileSync(p, Buffer.alloc(10));
+  assert.throws(() => mapTyped(p, Float32Array), { code: "ERR_INVALID_ARG_VALUE", message: /whole number/ });
+  assert.throws(() => mapTyped(p, Map as never), { code: "ERR_INVALID_ARG_TYPE" });
+  assert.throws(() => mapTyped(p, Int8Array, { length: -1 }), { code: "ERR_OUT_OF_RANGE" });
+});
+
+test("chunks() covers the mapping, with and without overlap, one view at a time", () => {
+  const t = tempDir();
+  const bytes = Buffer.from(Array.from({ length: 10_000 }, (_, i) => i % 251));
+  using m = map(t.file("c.bin", bytes));
+  const plain = [...m.chunks(4096)];
+  assert.deepEqual(plain.map((c) => c.length), [4096, 4096, 1808]);
+  assert.ok(Buffer.concat(plain).equals(bytes));
+  const overlapping = [...m.chunks(4096, 100)];
+  assert.deepEqual(overlapping.map((c) => c.length), [4096, 4096, 2008]);
+  assert.ok(overlapping[1]!.subarray(0, 100).equals(overlapping[0]!.subarray(3996)), "each starts 100 bytes before the last ended");
+  assert.deepEqual([...m.chunks(10_000)].map((c) => c.length), [10_000]);
+  assert.deepEqual([...m.chunks(1 << 20)].map((c) => c.length), [10_000]);
+  assert.throws(() => m.chunks(0), { code: "ERR_OUT_OF_RANGE" });
+  assert.throws(() => m.chunks(100, 100), { code: "ERR_OUT_OF_RANGE" }, "an overlap must be shorter than a chunk");
+  using empty = mapAnonymous(0);
+  assert.deepEqual([...empty.chunks(10)], []);
+  const it = m.chunks(4096);
+  const first = it.next().value as Buffer;
+  m.unmap();
+  assert.equal(first.length, 0, "detached by unmap()");
+  assert.throws(() => it.next(), { code: "ERR_MEMMAP_CLOSED" });
+});
