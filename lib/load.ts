@@ -19,8 +19,8 @@ export interface NativeAddon {
     mode: number, exec: boolean, populate: boolean, hugePages: boolean, lock: boolean,
   ): [NativeHandle, number];
   mapAnonymous(length: number, shared: boolean, exec: boolean, populate: boolean, hugePages: boolean, lock: boolean): NativeHandle;
-  /** An external ArrayBuffer over mapping bytes [offset, offset + length): see lib/windows.ts. */
-  window(h: NativeHandle, offset: number, length: number): ArrayBuffer;
+  /** An external ArrayBuffer over mapping bytes [offset, offset + length), pinned or collectable: see lib/windows.ts. */
+  window(h: NativeHandle, offset: number, length: number, pinned: boolean): ArrayBuffer;
   unmap(h: NativeHandle): boolean;
   /** msync(2) over a range: MS_ASYNC when `async`, else MS_SYNC. */
   msync(h: NativeHandle, offset: number, length: number, async: boolean): void;

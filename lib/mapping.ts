@@ -6,10 +6,11 @@ import type { FileHandle } from "node:fs/promises";
 import type { Access, Advice, BackendMapping, FileAdvice, WaitResult } from "./backend.js";
 import { backend } from "./select.js";
 import { MAX_WINDOW, Windows } from "./windows.js";
+import { detachHeap } from "./detach.js";
 import { elementSize, elementsToBytes, typedCount, type TypedArrayConstructor, type TypedArrayOf } from "./typed.js";
 import { closedError, fromNative, memmapError, invalidArgType, invalidArgValue, backendCall, backendCallAsync, rangeError } from "./errors.js";
 import {
-  MAX_SAFE, optionalBoolean, optionalInteger, optionsObject, resolveRange, spanLength, validateInteger, validateOneOf, type Range,
+  clampSlice, MAX_SAFE, optionalBoolean, optionalInteger, optionsObject, resolveRange, spanLength, validateInteger, validateOneOf, type Range,
 } from "./validate.js";
 
 export type { Access, Range };
@@ -239,6 +240,38 @@ export class Mapping implements Disposable {
   }
 
   /**
+   * An ArrayBuffer of exactly bytes [start, end) of the mapping, zero-copy,
+   * for readers that take an ArrayBuffer. `start` and `end` are clamped as
+   * ArrayBuffer.prototype.slice clamps them (negative: from the end).
+   * Detached by unmap() and resize(). Each call makes a new ArrayBuffer
+   * (a native window, collected when dropped; on Bun kept until unmap());
+   * cut many small pieces with view(). On the portable backend it is a copy.
+   */
+  arrayBuffer(start?: number, end?: number): ArrayBuffer {
+    const w = this.#openWindows();
+    const [from, to] = clampSlice(start, end, this.#m!.byteLength);
+    if (to - from > MAX_WINDOW) {
+      throw rangeError(`An ArrayBuffer here can be at most ${MAX_WINDOW} bytes; use view() or chunks()`);
+    }
+    try {
+      return w.exact(from, to - from);
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
+
+  /**
+   * The `{ byteLength, slice(start, end) }` shape that hyparquet and
+   * similar readers take (an "AsyncBuffer"); `slice` is arrayBuffer().
+   * @example const rows = await parquetReadObjects({ file: m.asyncBuffer() });
+   */
+  asyncBuffer(): { readonly byteLength: number; slice(start: number, end?: number): ArrayBuffer } {
+    this.#openWindows();
+    const byteLength = this.byteLength;
+    return { byteLength, slice: (start: number, end?: number) => this.arrayBuffer(start, end) };
+  }
+
+  /**
    * Views of `size` bytes that cover the mapping from start to end, each
    * starting `size - overlap` bytes after the last (the last may be
    * shorter): for mappings too large for one Buffer, and for readers that
@@ -420,6 +453,7 @@ export class Mapping implements Disposable {
     validateInteger(newLength, "newLength");
     backendCall(() => m.resize(newLength), this.#path);
     this.#buffer = undefined;
+    this.#detachCopies();
     this.#windows = new Windows(m, m.byteLength); // the old ones were detached
   }
 
@@ -431,10 +465,17 @@ export class Mapping implements Disposable {
     const m = this.#m;
     if (m === null) return false;
     this.#faultedAtUnmap = m.faults > 0;
+    this.#detachCopies();
     this.#m = null;
     this.#windows = null;
     this.#buffer = undefined;
     return backendCall(() => m.unmap(), this.#path);
+  }
+
+  // The copies arrayBuffer() made where the backend cannot cut its memory
+  // (portable) go with the mapping, as the windows do.
+  #detachCopies(): void {
+    for (const copy of this.#windows?.copies() ?? []) detachHeap(new Uint8Array(copy));
   }
 
   /** Same as unmap(), for `using m = map(...)`. */

@@ -74,3 +74,20 @@ export function spanLength(offset: unknown, length: unknown, size: number): numb
   const at = validateInteger(offset, "offset", 0, size);
   return length === undefined ? size - at : validateInteger(length, "length", 0, size - at);
 }
+
+/**
+ * [start, end) of `length` bytes, clamped as ArrayBuffer.prototype.slice
+ * clamps (integers toward zero, negative from the end, end before start:
+ * empty). Anything but a number or undefined is a TypeError.
+ */
+export function clampSlice(start: unknown, end: unknown, length: number): [number, number] {
+  const at = (value: unknown, name: string, absent: number): number => {
+    if (value === undefined) return absent;
+    if (typeof value !== "number") throw invalidArgType(name, "of type number", value);
+    const n = Number.isNaN(value) ? 0 : Math.trunc(value);
+    return n < 0 ? Math.max(length + n, 0) : Math.min(n, length);
+  };
+  const from = at(start, "start", 0);
+  const to = at(end, "end", length);
+  return [from, Math.max(from, to)];
+}

@@ -34,9 +34,10 @@ export interface WindowSource {
   /**
    * An ArrayBuffer over at least mapping bytes [start, start + length). A
    * backend whose memory is one ArrayBuffer (the portable one) returns that
-   * whole, with `start` 0.
+   * whole, with `start` 0. `pinned` false (arrayBuffer()'s): the window may
+   * be collected while the mapping lives (see WindowJs in src/windows.cc).
    */
-  window(start: number, length: number): Window;
+  window(start: number, length: number, pinned?: boolean): Window;
 }
 
 /** Stride of the smallest windows; they are twice as long. */
@@ -63,6 +64,8 @@ export class Windows {
   // levels[k]: window index → slot.
   #levels: Array<Map<number, Slot>> = [];
   #own = new Map<string, Slot>();
+  // arrayBuffer()'s copies, where the backend has one ArrayBuffer.
+  #copies: Array<WeakRef<ArrayBuffer>> = [];
   #whole: Slot | null = null;
   #last: Slot | null = null;
 
@@ -153,6 +156,29 @@ export class Windows {
       this.#own.set(key, s);
     }
     return new Ctor(s.buffer, offset - s.start, count);
+  }
+
+  /**
+   * An ArrayBuffer over exactly mapping bytes [offset, offset + length),
+   * made at each call. The native backend makes a window of exactly that
+   * range, which is collected when dropped (never cached: a loop of a
+   * million calls must not keep a million windows). The portable backend's
+   * memory is one ArrayBuffer, which cannot be cut without copying: there it
+   * is a copy, detached with the mapping (see copies()).
+   */
+  exact(offset: number, length: number): ArrayBuffer {
+    if (length === 0) return new ArrayBuffer(0);
+    const w = this.#source.window(offset, length, false);
+    if (w.start === offset && w.buffer.byteLength === length) return w.buffer;
+    const copy = w.buffer.slice(offset - w.start, offset - w.start + length);
+    if (this.#copies.length > 64) this.#copies = this.#copies.filter((r) => r.deref() !== undefined);
+    this.#copies.push(new WeakRef(copy));
+    return copy;
+  }
+
+  /** The copies exact() made that are still reachable (to detach at unmap()). */
+  copies(): ArrayBuffer[] {
+    return this.#copies.map((r) => r.deref()).filter((b): b is ArrayBuffer => b !== undefined && b.byteLength !== 0);
   }
 
   /** Copies `data` into the mapping at `offset`, with no Buffer made. */

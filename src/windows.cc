@@ -277,13 +277,18 @@ napi_value NewWindow(napi_env env, Region* r, size_t offset, size_t length, bool
   return ab;
 }
 
-// window(handle, offset, length) => ArrayBuffer over those bytes; see lib/windows.ts.
+// window(handle, offset, length, pinned) => ArrayBuffer over those bytes;
+// see lib/windows.ts. An unpinned window (arrayBuffer()'s, one per call) can
+// be collected while the mapping lives: where the runtime runs the memory's
+// finalizer only when the memory is free (Node, Deno), its death is safe to
+// act on. lib/ pins every window on Bun, where it is not (g_store_follows_object).
 napi_value WindowJs(napi_env env, napi_callback_info info) {
   Args a(env, info);
-  Region* r = a.HandleOf(3);
+  Region* r = a.HandleOf(4);
   int64_t offset, length;
+  bool pinned;
   if (!r || !a.Int(1, "offset", 0, kMaxSafe, &offset) ||
-      !a.Int(2, "length", 0, kMaxSafe, &length)) {
+      !a.Int(2, "length", 0, kMaxSafe, &length) || !a.Bool(3, &pinned)) {
     return nullptr;
   }
   if (!CheckOpen(env, r)) return nullptr;
@@ -293,12 +298,12 @@ napi_value WindowJs(napi_env env, napi_callback_info info) {
     return nullptr;
   }
   DrainFreed(r->envd);
-  return NewWindow(env, r, static_cast<size_t>(offset), static_cast<size_t>(length), true);
+  return NewWindow(env, r, static_cast<size_t>(offset), static_cast<size_t>(length), pinned || g_store_follows_object);
 }
 
 bool RegisterWindows(napi_env env, napi_value exports) {
   static const FnSpec fns[] = {
-      {"window", WindowJs, 3},
+      {"window", WindowJs, 4},
   };
   return DefineFunctions(env, exports, fns, sizeof fns / sizeof fns[0]);
 }

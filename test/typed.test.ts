@@ -3,7 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { map, mapAnonymous, mapTyped } from "memmap";
-import { tempDir } from "./helpers.js";
+import { ended, nativeOnly, portable, root, runChild, tempDir } from "./helpers.js";
 
 const CONSTRUCTORS = [
   Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array,
@@ -129,4 +129,67 @@ test("chunks() covers the mapping, with and without overlap, one view at a time"
   m.unmap();
   assert.equal(first.length, 0, "detached by unmap()");
   assert.throws(() => it.next(), { code: "ERR_MEMMAP_CLOSED" });
+});
+
+test("arrayBuffer(start, end) is exactly that range, zero-copy on the native backend, clamped like ArrayBuffer.prototype.slice", () => {
+  const t = tempDir();
+  const bytes = Buffer.from(Array.from({ length: 5000 }, (_, i) => i % 256));
+  const p = t.file("ab.bin", bytes);
+  const m = map(p, { access: "write" });
+  const whole = new Uint8Array(bytes);
+  for (const [start, end] of [[undefined, undefined], [0, 5000], [10, 20], [-100, undefined], [-100, -50], [4990, 10_000], [20, 10], [-10_000, 3], [1.9, 3.9], [Number.NaN, 2], [0, Infinity], [-Infinity, 2]] as const) {
+    const ab = m.arrayBuffer(start, end);
+    assert.ok(ab instanceof ArrayBuffer);
+    assert.deepEqual(new Uint8Array(ab), whole.slice(start, end), `[${start}, ${end})`);
+  }
+  assert.throws(() => m.arrayBuffer("1" as never), { code: "ERR_INVALID_ARG_TYPE" });
+  const ab = m.arrayBuffer(100, 200);
+  if (!portable) {
+    new Uint8Array(ab)[0] = 0xee; // zero-copy: a write lands in the mapping
+    assert.equal(m.view(100, 1)[0], 0xee);
+  }
+  const ab2 = m.arrayBuffer(0, 10);
+  m.unmap();
+  assert.equal(ab.byteLength, 0, "detached by unmap()");
+  assert.equal(ab2.byteLength, 0);
+  assert.throws(() => m.arrayBuffer(), { code: "ERR_MEMMAP_CLOSED" });
+});
+
+test("asyncBuffer() is the { byteLength, slice } shape readers such as hyparquet take", async () => {
+  const t = tempDir();
+  const p = t.file("a.bin", "0123456789");
+  using m = map(p);
+  const file = m.asyncBuffer();
+  assert.equal(file.byteLength, 10);
+  const piece = await file.slice(2, 5);
+  assert.equal(Buffer.from(piece).toString(), "234");
+  assert.equal(Buffer.from(await file.slice(7)).toString(), "789");
+});
+
+test("arrayBuffer() in a loop of 200,000 calls: its windows are freed once dropped and the loop yields (at unmap() on Bun), and the process stays healthy", nativeOnly("native window records"), () => {
+  const t = tempDir();
+  const p = t.file("loop.bin", Buffer.alloc(4 << 20, 1));
+  const r = runChild(`
+    import { map } from "memmap";
+    import { createRequire } from "node:module";
+    const addon = createRequire(${JSON.stringify(root + "/")})("./build/Release/memmap.node");
+    const gc = globalThis.gc ?? ((full) => globalThis.Bun.gc(full));
+    const m = map(${JSON.stringify(p)});
+    const before = addon.stats().windows;
+    let sum = 0;
+    for (let i = 0; i < 200000; i++) sum += new Uint8Array(m.arrayBuffer(i * 8, i * 8 + 16))[15];
+    const during = addon.stats().windows - before;
+    for (let i = 0; i < 5; i++) { gc(true); await new Promise((res) => setTimeout(res, 20)); }
+    const after = addon.stats().windows - before;
+    m.unmap();
+    for (let i = 0; i < 5; i++) { gc(true); await new Promise((res) => setTimeout(res, 20)); }
+    console.log(JSON.stringify({ sum, during, after, unmapped: addon.stats().windows, live: addon.stats().live }));
+  `, ["--expose-gc"]);
+  assert.equal(r.signal, null, ended(r));
+  assert.equal(r.status, 0, ended(r));
+  const out = JSON.parse(r.stdout.trim().split("\\n").pop()!) as { sum: number; during: number; after: number; unmapped: number; live: number };
+  assert.equal(out.sum, 200000);
+  if (process.versions["bun"] === undefined) assert.ok(out.after < 1000, `windows left after the loop yielded: ${out.after} (${out.during} during)`);
+  assert.equal(out.unmapped, 0, "none once unmapped and collected");
+  assert.equal(out.live, 0);
 });

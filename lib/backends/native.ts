@@ -38,10 +38,10 @@ class NativeMapping implements BackendMapping {
     return this.#copies ? this.#copies.byteLength : this.#length;
   }
 
-  window(start: number, length: number): Window {
+  window(start: number, length: number, pinned = true): Window {
     if (this.#copies) return this.#copies.window(start, length);
     try {
-      return { buffer: this.#addon.window(this.#h, start, length), start };
+      return { buffer: this.#addon.window(this.#h, start, length, pinned), start };
     } catch (e) {
       if ((e as { code?: string }).code !== "ERR_MEMMAP_NO_EXTERNAL") throw e;
       // No window of this mapping ever reached JavaScript, so nothing was
