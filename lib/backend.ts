@@ -57,6 +57,11 @@ export interface BackendMapping extends WindowSource {
   readonly byteLength: number;
   /** Detaches every window and releases the range; false if already released. */
   unmap(): boolean;
+  /**
+   * Gives up the mapping without detaching anything: the range is released
+   * when the last window over it is collected. False if already released.
+   */
+  release(): boolean;
   /** Writes the range back and waits for it (msync MS_SYNC). */
   flushSync(offset: number, length: number): void;
   /** Schedules write-back of the range and returns at once (msync MS_ASYNC). */

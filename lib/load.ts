@@ -22,6 +22,8 @@ export interface NativeAddon {
   /** An external ArrayBuffer over mapping bytes [offset, offset + length), pinned or collectable: see lib/windows.ts. */
   window(h: NativeHandle, offset: number, length: number, pinned: boolean): ArrayBuffer;
   unmap(h: NativeHandle): boolean;
+  /** Gives up the handle's hold; the range lives while a window does. False if already closed or released. */
+  release(h: NativeHandle): boolean;
   /** msync(2) over a range: MS_ASYNC when `async`, else MS_SYNC. */
   msync(h: NativeHandle, offset: number, length: number, async: boolean): void;
   flush(h: NativeHandle, offset: number, length: number): Promise<void>;

@@ -472,6 +472,28 @@ export class Mapping implements Disposable {
     return backendCall(() => m.unmap(), this.#path);
   }
 
+  /**
+   * Gives up the mapping without detaching anything, as numpy.memmap does:
+   * every view, typed array and ArrayBuffer made from it stays valid, and
+   * the range is unmapped once the last of them is garbage-collected. The
+   * Mapping itself is closed (its methods throw ERR_MEMMAP_CLOSED). Use it
+   * when data read through the mapping (an Arrow table, say) must outlive
+   * the code that mapped it; use unmap() to give the range back now.
+   * Returns false if already unmapped or released. On the portable backend
+   * a "write" mapping cannot be released (ENOTSUP): flush() and unmap().
+   * @example
+   * function load(path) { const m = map(path); const t = tableFromIPC(m.buffer); m.release(); return t; }
+   */
+  release(): boolean {
+    const m = this.#m;
+    if (m === null) return false;
+    const released = backendCall(() => m.release(), this.#path);
+    this.#m = null;
+    this.#windows = null;
+    this.#buffer = undefined;
+    return released;
+  }
+
   // The copies arrayBuffer() made where the backend cannot cut its memory
   // (portable) go with the mapping, as the windows do.
   #detachCopies(): void {

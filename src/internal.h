@@ -72,7 +72,8 @@ struct Region {
   Mapping map;                 // the range and its file (src/mapping.h)
   int64_t reported = 0;        // bytes reported to V8 as external memory
   bool handle_alive = false;
-  bool closed = false;
+  bool closed = false;       // unmap() ran
+  bool released = false;     // release() ran: the handle is done, the windows keep the range
   int inflight = 0;
   int refs = 0;  // what keeps this struct (not the range) alive
   Window* raw_window = nullptr;  // the one window of a raw mapping
@@ -184,6 +185,7 @@ napi_value HandleAndLength(napi_env env, Region* r, const Error& e);
 napi_value MapFileJs(napi_env env, napi_callback_info info);
 napi_value MapAnonymousJs(napi_env env, napi_callback_info info);
 napi_value UnmapJs(napi_env env, napi_callback_info info);
+napi_value ReleaseJs(napi_env env, napi_callback_info info);
 napi_value MsyncJs(napi_env env, napi_callback_info info);
 
 // src/range_api.cc

@@ -208,7 +208,7 @@ napi_value NewHandle(napi_env env, Region* r) {
 }
 
 bool CheckOpen(napi_env env, Region* r) {
-  if (r->closed) {
+  if (r->closed || r->released) {
     ThrowCode(env, "ERR_MEMMAP_CLOSED", "The mapping is closed");
     return false;
   }

@@ -109,6 +109,36 @@ napi_value UnmapJs(napi_env env, napi_callback_info info) {
   return result;
 }
 
+// release(handle) => boolean (false when already closed or released): the
+// handle gives up its hold on the range without detaching anything, as
+// numpy.memmap's array outlives its mmap object. The range is unmapped when
+// the last window over it goes (see Holds in src/windows.cc). Each window
+// is checked now (moved by transfer()?) and unpinned, so that it can be
+// collected; on Bun, where a window's death says nothing of moved memory,
+// a window that is moved later is the documented exception.
+napi_value ReleaseJs(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  Region* r = a.HandleOf(1);
+  if (!r) return nullptr;
+  napi_value result;
+  if (r->closed || r->released) {
+    napi_get_boolean(env, false, &result);
+    return result;
+  }
+  r->released = true;
+  if (r->on_fault && r->map.guarded()) ReportFaults(env, GetEnvData(env), r, true);
+  CancelWaits(env, r, WaitEnd::kUnmapped);
+  if (r->on_fault) {
+    napi_delete_reference(env, r->on_fault);
+    r->on_fault = nullptr;
+  }
+  for (Window* w = r->windows; w; w = w->next) Unpin(env, w);
+  r->handle_alive = false;
+  Release(r);  // unmapped now if no window holds it
+  napi_get_boolean(env, true, &result);
+  return result;
+}
+
 // msync(handle, offset, length, async): MS_ASYNC when async, else MS_SYNC
 napi_value MsyncJs(napi_env env, napi_callback_info info) {
   Args a(env, info);
@@ -128,6 +158,7 @@ bool RegisterMapApi(napi_env env, napi_value exports) {
       {"mapFile", MapFileJs, 11},
       {"mapAnonymous", MapAnonymousJs, 6},
       {"unmap", UnmapJs, 1},
+      {"release", ReleaseJs, 1},
       {"msync", MsyncJs, 4},
   };
   return DefineFunctions(env, exports, fns, sizeof fns / sizeof fns[0]);

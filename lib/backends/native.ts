@@ -57,6 +57,11 @@ class NativeMapping implements BackendMapping {
     return this.#addon.unmap(this.#h);
   }
 
+  release(): boolean {
+    if (this.#copies) return this.#copies.release();
+    return this.#addon.release(this.#h);
+  }
+
   flushSync(offset: number, length: number): void {
     if (this.#copies) return this.#copies.flushSync(offset, length);
     this.#addon.msync(this.#h, offset, length, false);

@@ -151,6 +151,21 @@ class PortableMapping implements BackendMapping {
     return true;
   }
 
+  // The memory is one heap ArrayBuffer, which the views keep alive. A
+  // "write" mapping's bytes must be written back when they are done with,
+  // and nothing can tell when a heap ArrayBuffer dies while still having its
+  // bytes: refused, so that no write is silently lost (flush() and unmap()
+  // do it). Other mappings need nothing more: their descriptor goes now.
+  release(): boolean {
+    if (this.#closed) return false;
+    if (this.#access === "write" && this.#state) throw unsupported("release of a \"write\" mapping (flush() and unmap() instead)");
+    this.#closed = true;
+    finalizer.unregister(this);
+    if (this.#state?.own) closeIfIntact(this.#state);
+    this.#state = null;
+    return true;
+  }
+
   flushSync(offset: number, length: number): void {
     this.#writeBack(offset, length);
   }
