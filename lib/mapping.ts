@@ -116,7 +116,7 @@ export let mappingInternals: {
 export class Mapping implements Disposable {
   #m: BackendMapping | null;
   #windows: Windows | null;
-  #buffer: Buffer | undefined;
+  #buffer: Buffer<ArrayBuffer> | undefined;
   readonly #path: string | undefined;
   #faultedAtUnmap = false;
   #onFault: ((offset: number, length: number, pages: number) => void) | undefined;
@@ -185,7 +185,7 @@ export class Mapping implements Disposable {
    * @throws RangeError (ERR_OUT_OF_RANGE) when the mapping is larger than
    *   `buffer.constants.MAX_LENGTH`; use {@link Mapping.view} for windows on it.
    */
-  get buffer(): Buffer {
+  get buffer(): Buffer<ArrayBuffer> {
     const w = this.#openWindows();
     // Made again if its memory was moved away (ArrayBuffer.prototype.transfer).
     if (this.#buffer === undefined || (this.#buffer.length === 0 && this.#m!.byteLength > 0)) {
@@ -208,7 +208,7 @@ export class Mapping implements Disposable {
    * view starts in it. It costs about what `subarray` costs.
    * @example const header = m.view(0, 64);
    */
-  view(offset: number, length?: number): Buffer {
+  view(offset: number, length?: number): Buffer<ArrayBuffer> {
     const w = this.#openWindows();
     const size = this.#m!.byteLength;
     const len = spanLength(offset, length, size);
@@ -278,14 +278,14 @@ export class Mapping implements Disposable {
    * take a stream of chunks. Made one at a time, as the loop asks.
    * @example for (const chunk of m.chunks(64 << 20)) hash.update(chunk);
    */
-  chunks(size: number, overlap = 0): Generator<Buffer, void, undefined> {
+  chunks(size: number, overlap = 0): Generator<Buffer<ArrayBuffer>, void, undefined> {
     this.#openWindows();
     validateInteger(size, "size", 1, Math.min(bufferConstants.MAX_LENGTH, MAX_SAFE));
     validateInteger(overlap, "overlap", 0, size - 1);
     return this.#chunks(size, size - overlap);
   }
 
-  *#chunks(size: number, step: number): Generator<Buffer, void, undefined> {
+  *#chunks(size: number, step: number): Generator<Buffer<ArrayBuffer>, void, undefined> {
     for (let at = 0; ; at += step) {
       const total = this.#open().byteLength; // ERR_MEMMAP_CLOSED once unmapped; a resize() is followed
       if (at >= total) return;

@@ -124,14 +124,14 @@ export class Windows {
   }
 
   /** A Buffer over mapping bytes [offset, offset + length). */
-  view(offset: number, length: number): Buffer {
+  view(offset: number, length: number): Buffer<ArrayBuffer> {
     if (length === 0) return Buffer.alloc(0);
     const s = this.#find(offset, length);
     return Buffer.from(s.buffer, offset - s.start, length);
   }
 
   /** A Buffer over the whole mapping, on a window of its own. */
-  whole(): Buffer {
+  whole(): Buffer<ArrayBuffer> {
     if (this.#byteLength === 0) return Buffer.alloc(0);
     if (this.#whole === null || this.#whole.buffer.byteLength === 0) {
       this.#whole = slotOf(this.#source.window(0, this.#byteLength));
