@@ -13,7 +13,7 @@ const EXAMPLES = [
   ["examples/read-by-offset.mjs"],
   ["examples/write-like-a-linker.mjs"],
   ["examples/producer-consumer.mjs"],
-  ["examples/arrow-and-parquet.mjs"],
+  ["examples/file-formats.mjs"],
 ];
 // The shell example drives the `memmap` command (bin/memmap.js) with node.
 const runs = EXAMPLES.map(([file, ...args]) => [process.execPath, [...(deno ? ["run", "-A"] : []), file, ...args]]);

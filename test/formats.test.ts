@@ -123,3 +123,44 @@ test("sql.js: a read-only database opened from a mapping gives the answers the f
   // copied into this process.
   if (!portable) assert.ok(mapped.anonMiB < copied.anonMiB - 20, `+${mapped.anonMiB.toFixed(1)} MiB mapped, +${copied.anonMiB.toFixed(1)} MiB copied`);
 });
+
+test("apache-arrow after release(): a table returned out of the function that mapped it stays correct through forced collections, and the file is unmapped once the table is dropped", { skip: skipMemory }, () => {
+  const t = tempDir();
+  const n = 1_000_000;
+  const p = t.file("r.arrow", tableToIPC(tableFromArrays({ x: Float64Array.from({ length: n }, (_, i) => i) }), "file"));
+  const r = runChild(`
+    import { tableFromIPC } from "apache-arrow";
+    import { map } from "memmap";
+    import { readFileSync } from "node:fs";
+    const collect = async () => { for (let i = 0; i < 4; i++) { globalThis.gc(); await new Promise((res) => setTimeout(res, 20)); } };
+    const mapped = () => readFileSync("/proc/self/maps", "utf8").split("\\n").filter((l) => l.endsWith(${JSON.stringify(p)})).length;
+    function load() {
+      const m = map(${JSON.stringify(p)});
+      const table = tableFromIPC(m.buffer);
+      m.release();
+      return table;
+    }
+    let table = load();
+    const sums = [];
+    for (let round = 0; round < 3; round++) {
+      await collect();
+      let s = 0;
+      for (const chunk of table.getChild("x").data) for (const v of chunk.values) s += v;
+      sums.push(s);
+    }
+    const rows = table.numRows, last = table.get(rows - 1).toJSON().x, whileUsed = mapped();
+    table = null;
+    await collect();
+    console.log(JSON.stringify({ sums, rows, last, whileUsed, afterDrop: mapped() }));
+  `, ["--expose-gc"]);
+  assert.equal(r.signal, null, ended(r));
+  assert.equal(r.status, 0, ended(r));
+  const out = JSON.parse(r.stdout.trim().split("\n").pop()!) as { sums: number[]; rows: number; last: number; whileUsed: number; afterDrop: number };
+  assert.deepEqual(out.sums, [0, 1, 2].map(() => (n * (n - 1)) / 2));
+  assert.equal(out.rows, n);
+  assert.equal(out.last, n - 1);
+  if (!portable) {
+    assert.ok(out.whileUsed >= 1);
+    assert.equal(out.afterDrop, 0);
+  }
+});

@@ -1,13 +1,15 @@
 // Hand a mapped file to the readers users pair memmap with: an Arrow table
 // that outlives the function that mapped it (release(), not using/unmap()),
-// and a Parquet file read by hyparquet through asyncBuffer().
-//   node examples/arrow-and-parquet.mjs
+// a Parquet file read by hyparquet through asyncBuffer(), and a SQLite
+// database queried by sql.js, which reads its pages from the mapping.
+//   node examples/file-formats.mjs
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { tableFromArrays, tableFromIPC, tableToIPC } from "apache-arrow";
 import { parquetReadObjects } from "hyparquet";
 import { parquetWriteBuffer } from "hyparquet-writer";
+import initSqlJs from "sql.js";
 import { map } from "memmap";
 
 const dir = mkdtempSync(join(tmpdir(), "memmap-example-"));
@@ -42,6 +44,21 @@ try {
   } finally {
     m.unmap();
   }
+
+  // SQLite: sql.js keeps the bytes it is given as its file and reads pages
+  // out of them. A "read" mapping is private: SQLite's writes would stay here.
+  const SQL = await initSqlJs();
+  const made = new SQL.Database();
+  made.run("CREATE TABLE prices (day INTEGER, price REAL)");
+  for (let i = 0; i < 1000; i++) made.run("INSERT INTO prices VALUES (?, ?)", [i, price[i]]);
+  writeFileSync(join(dir, "prices.sqlite"), made.export());
+  made.close();
+  const db3 = map(join(dir, "prices.sqlite"));
+  const db = new SQL.Database(db3.buffer);
+  const [[days, high]] = db.exec("SELECT count(*), max(price) FROM prices")[0].values;
+  console.log(`sqlite: ${days} days, highest price ${high.toFixed(4)}`);
+  db.close();
+  db3.unmap();
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
