@@ -88,6 +88,7 @@ function build(arch) {
     const nodedir = dirname(dirname(realpathSync(process.execPath)));
     run(process.execPath, [nodeGyp(), "rebuild", `--arch=${arch}`, `--nodedir=${nodedir}`], { cwd: scratch, env });
     const out = prebuildPath(arch);
+    rmSync(dirname(out), { recursive: true, force: true }); // nothing stale is packed
     mkdirSync(dirname(out), { recursive: true });
     copyFileSync(join(scratch, "build", "Release", "memmap.node"), out);
     run(`${t.tools}strip`, ["--strip-unneeded", out]);
