@@ -42,7 +42,7 @@ test("typed() over a write mapping writes the file; detached by unmap() and resi
   a.set([1, 2, 3]);
   a[9] = -1;
   await m.flush();
-  const file = new Int32Array(readFileSync(p).buffer.slice(0));
+  const file = new Int32Array(Uint8Array.from(readFileSync(p)).buffer);
   assert.deepEqual([...file.subarray(256, 266)], [1, 2, 3, 0, 0, 0, 0, 0, 0, -1]);
   const b = m.typed(Uint16Array, 0);
   m.resize(8192);
@@ -96,7 +96,7 @@ test("mapTyped() is numpy.memmap: size and length count elements, offset counts 
     mapping.unmap();
     assert.equal(array.length, 0);
   }
-  assert.equal(new Float32Array(readFileSync(p).buffer.slice(0))[4095], 1.5);
+  assert.equal(new Float32Array(Uint8Array.from(readFileSync(p)).buffer)[4095], 1.5);
   const { mapping, array } = mapTyped(p, Float64Array, { offset: 8, length: 10 });
   assert.equal(array.length, 10);
   assert.equal(mapping.byteLength, 80);
