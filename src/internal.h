@@ -149,6 +149,7 @@ void Unref(Region* r);
 int64_t ReportedCost(const Region* r);
 void Report(Region* r, int64_t bytes);
 void ReportMapped(Region* r);
+bool Settle(napi_env env, Region* r, const Error& e);
 bool CheckFdIntact(napi_env env, const Region* r);
 void Quarantine(Region* r);
 void Release(Region* r);

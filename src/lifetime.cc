@@ -93,6 +93,19 @@ int64_t ReportedCost(const Region* r) {
 // Tells V8 what the range costs now (after a map or a resize).
 void ReportMapped(Region* r) { Report(r, r->map.mapped() ? ReportedCost(r) : 0); }
 
+// After a fresh region was mapped (or failed to be, as `e` says): reports
+// its cost, or undoes it and throws. Returns whether it stands.
+bool Settle(napi_env env, Region* r, const Error& e) {
+  if (e) {
+    Release(r);
+    Unref(r);
+    ThrowError(env, e);
+    return false;
+  }
+  ReportMapped(r);
+  return true;
+}
+
 void Report(Region* r, int64_t bytes) {
   if (r->envd->dead) return;
   int64_t ignored;

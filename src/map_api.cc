@@ -6,14 +6,7 @@ namespace memmap {
 
 // Makes the handle of a fresh mapping, or undoes it when `e` says it failed.
 static napi_value Finish(napi_env env, Region* r, const Error& e) {
-  if (e) {
-    Release(r);
-    Unref(r);
-    ThrowError(env, e);
-    return nullptr;
-  }
-  ReportMapped(r);
-  return NewHandle(env, r);
+  return Settle(env, r, e) ? NewHandle(env, r) : nullptr;
 }
 
 // [handle, byteLength], what mapFile() and attach() return.

@@ -114,14 +114,7 @@ napi_value RawMmapJs(napi_env env, napi_callback_info info) {
   EnvData* envd = GetEnvData(env);
   Region* r = NewRegion(envd, Access::kRaw);
   envd->raw[reinterpret_cast<uintptr_t>(base)] = r;
-  Error adopted = r->map.Adopt(base, static_cast<size_t>(length));
-  if (adopted) {
-    Release(r);
-    Unref(r);
-    ThrowError(env, adopted);
-    return nullptr;
-  }
-  ReportMapped(r);
+  if (!Settle(env, r, r->map.Adopt(base, static_cast<size_t>(length)))) return nullptr;
   napi_value buf = NewWindow(env, r, 0, r->map.length(), false);  // the user's to drop: never pinned
   if (!buf) {
     Release(r);
