@@ -1,7 +1,7 @@
 // Hand a mapped file to the readers users pair memmap with: an Arrow table
 // that outlives the function that mapped it (release(), not using/unmap()),
 // a Parquet file read by hyparquet through asyncBuffer(), and a SQLite
-// database queried by sql.js, which reads its pages from the mapping.
+// database queried by sql.js over the mapping.
 //   node examples/file-formats.mjs
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -45,8 +45,9 @@ try {
     m.unmap();
   }
 
-  // SQLite: sql.js keeps the bytes it is given as its file and reads pages
-  // out of them. A "read" mapping is private: SQLite's writes would stay here.
+  // SQLite: sql.js keeps its input's slice() as its file, which for a
+  // Buffer is a view: it reads pages out of the mapping. A "read" mapping
+  // is private: SQLite's writes would stay in this process.
   const SQL = await initSqlJs();
   const made = new SQL.Database();
   made.run("CREATE TABLE prices (day INTEGER, price REAL)");
