@@ -26,6 +26,13 @@ export function systemError(errno: number, syscall: string, path?: string): Syst
   return err;
 }
 
+/** ENOTSUP, shaped like a system error, with `why` as its message. */
+export function notSupported(syscall: string, why: string): SystemError {
+  const err = systemError(95 /* EOPNOTSUPP */, syscall);
+  err.message = `${err.code}: ${why}`;
+  return err;
+}
+
 interface NativeSystemError {
   memmapSystemError: true;
   errno: number;

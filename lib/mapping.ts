@@ -245,7 +245,9 @@ export class Mapping implements Disposable {
    * ArrayBuffer.prototype.slice clamps them (negative: from the end).
    * Detached by unmap() and resize(). Each call makes a new ArrayBuffer
    * (a native window, collected when dropped; on Bun kept until unmap());
-   * cut many small pieces with view(). On the portable backend it is a copy.
+   * cut many small pieces with view(). On the portable backend a part is a
+   * copy: refused (ENOTSUP) for writable mappings, whose writes to it would
+   * be lost.
    */
   arrayBuffer(start?: number, end?: number): ArrayBuffer {
     const w = this.#openWindows();
@@ -254,7 +256,7 @@ export class Mapping implements Disposable {
       throw rangeError(`An ArrayBuffer here can be at most ${MAX_WINDOW} bytes; use view() or chunks()`);
     }
     try {
-      return w.exact(from, to - from);
+      return w.exact(from, to - from, this.access !== "read");
     } catch (e) {
       throw fromNative(e);
     }
@@ -263,6 +265,7 @@ export class Mapping implements Disposable {
   /**
    * The `{ byteLength, slice(start, end) }` shape that hyparquet and
    * similar readers take (an "AsyncBuffer"); `slice` is arrayBuffer().
+   * `byteLength` is the length now: after resize(), make another.
    * @example const rows = await parquetReadObjects({ file: m.asyncBuffer() });
    */
   asyncBuffer(): { readonly byteLength: number; slice(start: number, end?: number): ArrayBuffer } {
@@ -287,10 +290,12 @@ export class Mapping implements Disposable {
 
   *#chunks(size: number, step: number): Generator<Buffer<ArrayBuffer>, void, undefined> {
     for (let at = 0; ; at += step) {
-      const total = this.#open().byteLength; // ERR_MEMMAP_CLOSED once unmapped; a resize() is followed
-      if (at >= total) return;
+      // Read again at each step: ERR_MEMMAP_CLOSED once unmapped, and a
+      // resize() during the loop is followed. Done when the last chunk
+      // reached the end as it is now.
+      const total = this.#open().byteLength;
+      if (at >= total || (at > 0 && at - step + size >= total)) return;
       yield this.view(at, Math.min(size, total - at));
-      if (at + size >= total) return;
     }
   }
 
@@ -481,17 +486,35 @@ export class Mapping implements Disposable {
    * the code that mapped it; use unmap() to give the range back now.
    * Returns false if already unmapped or released. On the portable backend
    * a "write" mapping cannot be released (ENOTSUP): flush() and unmap().
+   * The onFault callback stays, and is told of faults through the views
+   * that outlive the Mapping, until the range goes.
+   * @throws Error ERR_MEMMAP_TRUNCATED for a "write" mapping whose file
+   *   shrank under it (released all the same), as unmap() does.
    * @example
    * function load(path) { const m = map(path); const t = tableFromIPC(m.buffer); m.release(); return t; }
    */
   release(): boolean {
     const m = this.#m;
     if (m === null) return false;
-    const released = backendCall(() => m.release(), this.#path);
+    // Refused (portable "write"): still open. Otherwise released, even when
+    // it throws ERR_MEMMAP_TRUNCATED.
+    const released = backendCall(() => {
+      try {
+        return m.release();
+      } catch (e) {
+        if ((e as { code?: unknown }).code === "ERR_MEMMAP_TRUNCATED") this.#closeHandle(m);
+        throw e;
+      }
+    }, this.#path);
+    this.#closeHandle(m);
+    return released;
+  }
+
+  #closeHandle(m: BackendMapping): void {
+    this.#faultedAtUnmap = m.faults > 0;
     this.#m = null;
     this.#windows = null;
     this.#buffer = undefined;
-    return released;
   }
 
   // The copies arrayBuffer() made where the backend cannot cut its memory
@@ -585,8 +608,18 @@ export function mapTyped<C extends TypedArrayConstructor>(
   const o = optionsObject(options);
   const length = elementsToBytes(o["length"], "options.length", size);
   const fileSize = elementsToBytes(o["size"], "options.size", size);
+  // Checked before map(), which may make or grow the file.
+  const offset = o["offset"];
+  if (typeof offset === "number" && Number.isInteger(offset) && offset % size !== 0) {
+    throw invalidArgValue("options.offset", offset, `is not a multiple of ${size} (the element size of ${Ctor.name})`);
+  }
   const mapping = map(file, { ...o, ...(length !== undefined && { length }), ...(fileSize !== undefined && { size: fileSize }) } as MapOptions);
   try {
+    if (length === undefined && mapping.byteLength % size !== 0) {
+      throw invalidArgValue("options.length", undefined,
+        `must be given (in elements): the ${mapping.byteLength} bytes from file offset ${mapping.offset} to the end ` +
+          `are not a whole number of ${size}-byte elements of ${Ctor.name}`);
+    }
     return { mapping, array: mapping.typed(Ctor, 0) };
   } catch (e) {
     mapping.unmap();

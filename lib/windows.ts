@@ -21,6 +21,7 @@
 //    A view longer than half of that gets a window of its own, cached by
 //    its range. `buffer` (the whole mapping) always has a window of its own.
 import { constants as bufferConstants } from "node:buffer";
+import { notSupported } from "./errors.js";
 
 /** Mapping bytes [start, start + buffer.byteLength) as one ArrayBuffer. */
 export interface Window {
@@ -166,10 +167,19 @@ export class Windows {
    * memory is one ArrayBuffer, which cannot be cut without copying: there it
    * is a copy, detached with the mapping (see copies()).
    */
-  exact(offset: number, length: number): ArrayBuffer {
+  exact(offset: number, length: number, writable: boolean): ArrayBuffer {
     if (length === 0) return new ArrayBuffer(0);
     const w = this.#source.window(offset, length, false);
     if (w.start === offset && w.buffer.byteLength === length) return w.buffer;
+    // A copy of writable memory would take writes that never reach the
+    // mapping (nor, for "write", its file): refused, not silently lost.
+    if (writable) {
+      throw notSupported(
+        "arrayBuffer",
+        "arrayBuffer() of part of a writable mapping would be a copy here (the portable backend, or a runtime " +
+          "without external buffers), and writes to it would be lost; use view() or typed(), or map the file \"read\"",
+      );
+    }
     const copy = w.buffer.slice(offset - w.start, offset - w.start + length);
     if (this.#copies.length > 64) this.#copies = this.#copies.filter((r) => r.deref() !== undefined);
     this.#copies.push(new WeakRef(copy));

@@ -12,6 +12,8 @@ void OnFaultWake(uv_async_t* async) {
   DrainFreed(envd);
   UnpinOrphans(envd);
   napi_env env = envd->env;
+  for (napi_ref ref : envd->dead_refs) napi_delete_reference(env, ref);
+  envd->dead_refs.clear();
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
   std::vector<Region*> regions(envd->regions.begin(), envd->regions.end());

@@ -103,6 +103,9 @@ struct EnvData {
   std::atomic<bool> any_freed{false};
   // Regions whose handle was collected with pinned windows (see Pinning in src/windows.cc).
   std::vector<Region*> orphans;
+  // Fault callbacks of released regions whose range went (inside a
+  // collection, maybe): deleted by OnFaultWake, outside it.
+  std::vector<napi_ref> dead_refs;
   // Pending waitAsync() calls of this thread, and how they come back.
   std::set<struct AsyncWait*> waits;
   size_t persistent_waits = 0;          // ...of which keep the event loop alive

@@ -68,8 +68,18 @@ void FreeEnvData(EnvData* envd) {
   if (envd->dead && envd->regions.empty()) delete envd;
 }
 
+// A released region's fault callback, held strongly since release(), goes
+// with its range. Touches no JavaScript: it may run inside a collection.
+static void DropFaultCallback(Region* r) {
+  if (!r->on_fault) return;
+  r->envd->dead_refs.push_back(r->on_fault);
+  r->on_fault = nullptr;
+  if (r->envd->async) uv_async_send(r->envd->async);
+}
+
 void Unref(Region* r) {
   if (--r->refs > 0) return;
+  DropFaultCallback(r);
   // Still mapped: a window holds the range for good (on Bun, memory moved
   // by transfer() outlives the window's record: see g_store_follows_object).
   // The range stays, quarantined, as it is; it must not go with the record.
@@ -146,6 +156,7 @@ void Release(Region* r) {
     r->envd->raw.erase(reinterpret_cast<uintptr_t>(r->map.base()));
   }
   r->map.Unmap();  // the only unmap of a safe mapping's range
+  DropFaultCallback(r);
   DropShared(r->shared_id);
   r->shared_id = 0;
   Report(r, 0);
@@ -157,7 +168,7 @@ void DeleteRef(napi_env env, void* data, void*) {
 
 void HandleFinalize(node_api_basic_env env, void* data, void*) {
   Region* r = static_cast<Region*>(data);
-  if (r->on_fault) {
+  if (r->on_fault && !r->released) {  // a released one's goes with the range
     // References can only be deleted outside garbage collection.
     node_api_post_finalizer(env, DeleteRef, r->on_fault, nullptr);
     r->on_fault = nullptr;

@@ -109,6 +109,11 @@ napi_value UnmapJs(napi_env env, napi_callback_info info) {
 // is checked now (moved by transfer()?) and unpinned, so that it can be
 // collected; on Bun, where a window's death says nothing of moved memory,
 // a window that is moved later is the documented exception.
+// The views live on, and so may writes through them: the onFault callback,
+// if any, is kept (held strongly now that the Mapping may go) and told of
+// faults until the range is unmapped (see Release). Like unmap(), release()
+// of a "write" mapping whose file was truncated throws ERR_MEMMAP_TRUNCATED,
+// released all the same.
 napi_value ReleaseJs(napi_env env, napi_callback_info info) {
   Args a(env, info);
   Region* r = a.HandleOf(1);
@@ -121,13 +126,16 @@ napi_value ReleaseJs(napi_env env, napi_callback_info info) {
   r->released = true;
   if (r->on_fault && r->map.guarded()) ReportFaults(env, GetEnvData(env), r, true);
   CancelWaits(env, r, WaitEnd::kUnmapped);
-  if (r->on_fault) {
-    napi_delete_reference(env, r->on_fault);
-    r->on_fault = nullptr;
-  }
+  if (r->on_fault) napi_reference_ref(env, r->on_fault, nullptr);
   for (Window* w = r->windows; w; w = w->next) Unpin(env, w);
   r->handle_alive = false;
+  uint32_t faults = r->map.Faults();
+  bool truncated = r->map.access() == Access::kWrite && faults > 0;
   Release(r);  // unmapped now if no window holds it
+  if (truncated) {
+    ThrowTruncated(env, faults);
+    return nullptr;
+  }
   napi_get_boolean(env, true, &result);
   return result;
 }

@@ -76,6 +76,9 @@ test("where external buffers are refused, a native mapping degrades to copies an
     assert.equal(m.buffer.toString("latin1", 0, 50), readFileSync(${JSON.stringify(p)}).toString("latin1", 100, 150));
     m.buffer.write("copied", 0);
     const v = m.view(0, 10);
+    // A part would be a copy whose writes never reach the file: refused.
+    assert.throws(() => m.arrayBuffer(0, 10), { code: "ENOTSUP", message: /writes to it would be lost/ });
+    assert.equal(m.arrayBuffer().byteLength, 9_900, "the whole is the mapping's own memory");
     m.flushSync();
     assert.equal(readFileSync(${JSON.stringify(p)}).toString("utf8", 100, 106), "copied");
     m.unmap();

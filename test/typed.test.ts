@@ -1,7 +1,7 @@
 // Typed arrays over mappings: m.typed(), mapTyped() (numpy.memmap), and m.chunks().
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { map, mapAnonymous, mapTyped } from "memmap";
 import { ended, nativeOnly, portable, root, runChild, tempDir } from "./helpers.js";
 
@@ -101,9 +101,16 @@ test("mapTyped() is numpy.memmap: size and length count elements, offset counts 
   assert.equal(array.length, 10);
   assert.equal(mapping.byteLength, 80);
   mapping.unmap();
-  assert.throws(() => mapTyped(p, Float64Array, { offset: 4 }), { code: "ERR_INVALID_ARG_VALUE", message: /file offset 4/ });
+  assert.throws(() => mapTyped(p, Float64Array, { offset: 4 }), { code: "ERR_INVALID_ARG_VALUE", message: /options\.offset.*multiple of 8/ });
+  // Checked before anything is made: no file is created for a bad offset.
+  const never = t.file("not-made.f64");
+  assert.throws(() => mapTyped(never, Float64Array, { access: "write", size: 16, offset: 4 }), { code: "ERR_INVALID_ARG_VALUE" });
+  assert.equal(existsSync(never), false, "a refused mapTyped() leaves no file behind");
   writeFileSync(p, Buffer.alloc(10));
-  assert.throws(() => mapTyped(p, Float32Array), { code: "ERR_INVALID_ARG_VALUE", message: /whole number/ });
+  assert.throws(() => mapTyped(p, Float32Array), { code: "ERR_INVALID_ARG_VALUE", message: /options\.length.*must be given \(in elements\).*10 bytes/ });
+  const two = mapTyped(p, Float32Array, { length: 2 });
+  assert.equal(two.array.length, 2, "with options.length in elements it maps");
+  two.mapping.unmap();
   assert.throws(() => mapTyped(p, Map as never), { code: "ERR_INVALID_ARG_TYPE" });
   assert.throws(() => mapTyped(p, Int8Array, { length: -1 }), { code: "ERR_OUT_OF_RANGE" });
 });
@@ -129,30 +136,65 @@ test("chunks() covers the mapping, with and without overlap, one view at a time"
   m.unmap();
   assert.equal(first.length, 0, "detached by unmap()");
   assert.throws(() => it.next(), { code: "ERR_MEMMAP_CLOSED" });
+  // The length is read at each step: a resize() during the loop is followed.
+  using a = mapAnonymous(8092);
+  assert.deepEqual([...a.chunks(4096, 100)].map((c) => c.length), [4096, 4096], "no chunk that the last one already covered");
+  const grown = a.chunks(4096);
+  assert.equal(grown.next().value!.length, 4096);
+  assert.equal(grown.next().value!.length, 3996);
+  a.resize(12_288);
+  const more = grown.next();
+  assert.equal(more.done, false, "the mapping grew while the loop ran: it goes on");
+  assert.equal(more.value!.length, 4096);
+  assert.equal(grown.next().done, true);
+  const shrunk = a.chunks(4096);
+  shrunk.next();
+  a.resize(4096);
+  assert.equal(shrunk.next().done, true, "the mapping shrank to the end of the first chunk");
 });
 
 test("arrayBuffer(start, end) is exactly that range, zero-copy on the native backend, clamped like ArrayBuffer.prototype.slice", () => {
   const t = tempDir();
   const bytes = Buffer.from(Array.from({ length: 5000 }, (_, i) => i % 256));
   const p = t.file("ab.bin", bytes);
-  const m = map(p, { access: "write" });
   const whole = new Uint8Array(bytes);
-  for (const [start, end] of [[undefined, undefined], [0, 5000], [10, 20], [-100, undefined], [-100, -50], [4990, 10_000], [20, 10], [-10_000, 3], [1.9, 3.9], [Number.NaN, 2], [0, Infinity], [-Infinity, 2]] as const) {
-    const ab = m.arrayBuffer(start, end);
-    assert.ok(ab instanceof ArrayBuffer);
-    assert.deepEqual(new Uint8Array(ab), whole.slice(start, end), `[${start}, ${end})`);
+  for (const access of ["read", "write"] as const) {
+    // On the portable backend a part of a "write" mapping would be a copy: refused (below).
+    if (portable && access === "write") continue;
+    using m = map(p, { access });
+    for (const [start, end] of [[undefined, undefined], [0, 5000], [10, 20], [-100, undefined], [-100, -50], [4990, 10_000], [20, 10], [-10_000, 3], [1.9, 3.9], [Number.NaN, 2], [0, Infinity], [-Infinity, 2]] as const) {
+      const ab = m.arrayBuffer(start, end);
+      assert.ok(ab instanceof ArrayBuffer);
+      assert.deepEqual(new Uint8Array(ab), whole.slice(start, end), `${access} [${start}, ${end})`);
+    }
+    assert.throws(() => m.arrayBuffer("1" as never), { code: "ERR_INVALID_ARG_TYPE" });
   }
-  assert.throws(() => m.arrayBuffer("1" as never), { code: "ERR_INVALID_ARG_TYPE" });
-  const ab = m.arrayBuffer(100, 200);
-  if (!portable) {
+  const m = map(p, { access: "write" });
+  let ab: ArrayBuffer;
+  if (portable) {
+    assert.throws(() => m.arrayBuffer(100, 200), { code: "ENOTSUP", message: /writes to it would be lost/ },
+      "a copy of part of a write mapping would lose its writes");
+    ab = m.arrayBuffer(); // the whole: the backend's own memory, no copy
+    new Uint8Array(ab)[100] = 0xee;
+  } else {
+    ab = m.arrayBuffer(100, 200);
     new Uint8Array(ab)[0] = 0xee; // zero-copy: a write lands in the mapping
-    assert.equal(m.view(100, 1)[0], 0xee);
   }
-  const ab2 = m.arrayBuffer(0, 10);
+  assert.equal(m.view(100, 1)[0], 0xee);
+  m.flushSync();
+  assert.equal(readFileSync(p)[100], 0xee, "and reaches the file");
+  const ab2 = m.arrayBuffer(0, 10_000);
   m.unmap();
   assert.equal(ab.byteLength, 0, "detached by unmap()");
   assert.equal(ab2.byteLength, 0);
   assert.throws(() => m.arrayBuffer(), { code: "ERR_MEMMAP_CLOSED" });
+  if (portable) {
+    // A read mapping's parts are copies there: detached with it all the same.
+    const r = map(p);
+    const part = r.arrayBuffer(1, 2);
+    r.unmap();
+    assert.equal(part.byteLength, 0);
+  }
 });
 
 test("asyncBuffer() is the { byteLength, slice } shape readers such as hyparquet take", async () => {
@@ -255,4 +297,54 @@ test("release() of a write mapping: the native backend keeps writes reaching the
   assert.equal(m.release(), true);
   v.write("after release");
   assert.equal(readFileSync(p).toString("utf8", 0, 13), "after release", "a shared mapping: the page cache is the file");
+});
+
+test("release() of a write mapping whose file was truncated throws ERR_MEMMAP_TRUNCATED (released all the same); onFault is still told of faults through views that outlive release()", nativeOnly("the portable backend refuses release() of write mappings, and nothing faults there"), () => {
+  const t = tempDir();
+  const PAGE = 4096;
+  const p = t.file("shrunk.bin", Buffer.alloc(4 * PAGE));
+  const q = t.file("shrunk-later.bin", Buffer.alloc(4 * PAGE));
+  const r = runChild(`
+    import { map } from "memmap";
+    import { truncateSync } from "node:fs";
+    const gc = globalThis.gc ? () => globalThis.gc() : () => globalThis.Bun.gc(true);
+    // Truncated before release(): the write past the end is lost, and release() says so.
+    const m = map(${JSON.stringify(p)}, { access: "write" });
+    const v = m.view(2 * ${PAGE}, 16);
+    truncateSync(${JSON.stringify(p)}, ${PAGE});
+    v[0] = 1;
+    let code = null;
+    try { m.release(); } catch (e) { code = e.code; }
+    let closed = null;
+    try { m.view(0, 1); } catch (e) { closed = e.code; }
+    const first = { code, faulted: m.faulted, closed, again: m.release(), viewLength: v.length };
+    // Truncated after release(), with the Mapping itself dropped and collected:
+    // a write through the surviving view is lost, and onFault is told.
+    const told = [];
+    let v2;
+    (() => {
+      const m2 = map(${JSON.stringify(q)}, { access: "write", onFault: (f) => told.push([f.offset, f.length, f.mapping.closed]) });
+      v2 = m2.typed(Uint32Array, 2 * ${PAGE}, 4);
+      if (m2.release() !== true) throw new Error("release() of a healthy mapping");
+    })();
+    for (let i = 0; i < 4; i++) { gc(); await new Promise((res) => setTimeout(res, 10)); }
+    truncateSync(${JSON.stringify(q)}, ${PAGE});
+    v2[0] = 7;
+    // Told on a later turn of the event loop: waits for it (bounded).
+    for (let i = 0; i < 2000 && told.length === 0; i++) await new Promise((res) => setTimeout(res, 5));
+    console.log(JSON.stringify({ first, told }));
+  `, ["--expose-gc"]);
+  assert.equal(r.signal, null, ended(r));
+  assert.equal(r.status, 0, ended(r));
+  const out = JSON.parse(r.stdout.trim().split("\n").pop()!) as {
+    first: { code: string; faulted: boolean; closed: string; again: boolean; viewLength: number };
+    told: Array<[number, number, boolean]>;
+  };
+  assert.equal(out.first.code, "ERR_MEMMAP_TRUNCATED", "release() does not hide lost writes");
+  assert.equal(out.first.faulted, true);
+  assert.equal(out.first.closed, "ERR_MEMMAP_CLOSED", "released all the same");
+  assert.equal(out.first.again, false);
+  assert.equal(out.first.viewLength, 16, "nothing detached");
+  assert.deepEqual(out.told, [[PAGE, 3 * PAGE, true]], "onFault told after release(), with the range that is gone");
+  assert.equal(statSync(q).size, PAGE);
 });

@@ -13,7 +13,7 @@ import {
 import * as fs from "node:fs";
 import { constants as bufferConstants } from "node:buffer";
 import { ADVICE, FILE_ADVICE, type Backend, type BackendMapping, type MapAnonymousRequest, type MapFileRequest, type WaitResult } from "../backend.js";
-import { memmapError, rangeError, systemError } from "../errors.js";
+import { memmapError, notSupported, rangeError, systemError } from "../errors.js";
 import type { Window } from "../windows.js";
 import { detachHeap } from "../detach.js";
 import { readFully, writeFully, writeFullyAsync } from "../io.js";
@@ -21,9 +21,7 @@ import { readFully, writeFully, writeFullyAsync } from "../io.js";
 
 /** What the portable backend says where a platform feature cannot be had. */
 function unsupported(syscall: string): Error {
-  const err = systemError(95 /* EOPNOTSUPP */, syscall);
-  err.message = `${err.code}: not supported by the portable backend, ${syscall}`;
-  return err;
+  return notSupported(syscall, `not supported by the portable backend, ${syscall}`);
 }
 
 const PAGE = 4096;
