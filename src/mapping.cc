@@ -224,7 +224,10 @@ Error Mapping::Resize(size_t new_length, bool held, Mapping* retired) {
   // mapped afresh and the old one is retired. A shared mapping's pages live
   // in the file (or memfd); a private one's own pages (written, or copied
   // on write) are copied over first.
+  // Where the system cannot move a mapping (no mremap: Windows), every
+  // resize takes that path.
   held = held && base_;
+  bool fresh = false;  // mapped afresh: the old range goes (retired if held)
   bool retire = false;
   void* base = nullptr;
   SysErr e;
@@ -232,10 +235,11 @@ Error Mapping::Resize(size_t new_length, bool held, Mapping* retired) {
     retire = held;
   } else if (!base_) {
     e = WithReclaim([&] { return MapFresh(new_map_len, &base); });
-  } else if (held && new_map_len >= map_len_ && !os::RemapInPlace(base_, map_len_, new_map_len)) {
+  } else if (held && os::CanRemap() && new_map_len >= map_len_ && !os::RemapInPlace(base_, map_len_, new_map_len)) {
     base = base_;  // grown in place: everything over it stays valid
-  } else if (held) {
-    retire = true;
+  } else if (held || !os::CanRemap()) {
+    fresh = true;
+    retire = held;
     e = WithReclaim([&] { return MapFresh(new_map_len, &base); });
     if (!e && shared() && device) {
       // A shared mapping of a device is not the device's pages: every
@@ -268,9 +272,10 @@ Error Mapping::Resize(size_t new_length, bool held, Mapping* retired) {
     base_ = nullptr;
     map_len_ = 0;
     if (!base) RemoveGuard();
-  } else if (new_map_len == 0 && base_) {
+  } else if (base_ && (new_map_len == 0 || fresh)) {
     RemoveGuard();
     os::Unmap(base_, map_len_);
+    SetBase(nullptr, 0);  // the fresh range, if any, is counted next
   }
   SetBase(base, new_map_len);
   length_ = new_length;

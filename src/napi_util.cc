@@ -16,7 +16,7 @@ napi_value MakeSysError(napi_env env, const SysErr& e) {
       napi_create_error(env, nullptr, msg, &err) != napi_ok) {
     return nullptr;
   }
-  napi_create_int32(env, e.err, &num);
+  napi_create_int32(env, os::ErrnoForJs(e.err), &num);
   napi_set_named_property(env, err, "errno", num);
   napi_create_string_utf8(env, e.syscall ? e.syscall : "", NAPI_AUTO_LENGTH,
                           &sys);

@@ -56,6 +56,14 @@ namespace os {
 size_t PageSize();
 size_t AllocationGranularity();
 
+// The number lib/ gets as `errno` for a SysErr's err: the value Node's
+// util.getSystemErrorMap() knows under its negation (on POSIX the errno
+// itself; on Windows libuv's own code).
+int ErrnoForJs(int err);
+// Whether Remap can move and resize a mapping (mremap). Where it cannot,
+// a resize maps afresh and copies (Mapping::Resize).
+bool CanRemap();
+
 // Files.
 SysErr OpenFile(const std::string& path, bool write, bool create, int mode,
                 int* fd, bool* created);

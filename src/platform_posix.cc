@@ -37,6 +37,16 @@ size_t PageSize() {
   return size;
 }
 
+int ErrnoForJs(int err) { return err; }
+
+bool CanRemap() {
+#if defined(__linux__)
+  return true;
+#else
+  return false;
+#endif
+}
+
 // On POSIX an offset only needs page alignment (Windows uses 64 KiB).
 size_t AllocationGranularity() { return PageSize(); }
 

@@ -1,0 +1,104 @@
+// The fault guard's slot table (guard_slots.h): lock-free, for handlers
+// that may interrupt any code.
+#include "guard_slots.h"
+
+#include <atomic>
+
+namespace memmap {
+namespace guard {
+namespace {
+
+constexpr int kSlots = 1 << 18;  // more than vm.max_map_count's default
+
+struct Slot {
+  std::atomic<uintptr_t> start{0};  // 0: free
+  std::atomic<uintptr_t> end{0};
+  std::atomic<uint32_t> faults{0};
+  std::atomic<uintptr_t> first_page{0};
+  std::atomic<Notify> notify{nullptr};
+  std::atomic<void*> arg{nullptr};
+  std::atomic<bool> used{false};  // claimed (start may still be 0 while being filled)
+};
+
+Slot g_slots[kSlots];
+std::atomic<int> g_high{0};  // slots [0, g_high) may be in use
+std::atomic<int> g_hint{0};
+}  // namespace
+
+int Find(uintptr_t addr) {
+  int high = g_high.load(std::memory_order_acquire);
+  for (int i = 0; i < high; i++) {
+    uintptr_t s = g_slots[i].start.load(std::memory_order_acquire);
+    if (s != 0 && addr >= s && addr < g_slots[i].end.load(std::memory_order_acquire)) return i;
+  }
+  return -1;
+}
+
+void RangeOf(int slot, uintptr_t* start, uintptr_t* end) {
+  *start = g_slots[slot].start.load(std::memory_order_acquire);
+  *end = g_slots[slot].end.load(std::memory_order_acquire);
+}
+
+void Record(int slot, uintptr_t page) {
+  Slot& s = g_slots[slot];
+  s.faults.fetch_add(1, std::memory_order_acq_rel);
+  uintptr_t none = 0;
+  s.first_page.compare_exchange_strong(none, page);
+  Notify n = s.notify.load(std::memory_order_acquire);
+  if (n != nullptr) n(s.arg.load(std::memory_order_acquire));
+}
+
+bool AnySlots() { return g_high.load(std::memory_order_acquire) > 0; }
+
+int AddSlot(void* addr, size_t len, Notify notify, void* arg) {
+  if (addr == nullptr || len == 0) return -1;
+  int hint = g_hint.load(std::memory_order_relaxed);
+  for (int n = 0; n < kSlots; n++) {
+    int i = (hint + n) % kSlots;
+    bool expected = false;
+    if (!g_slots[i].used.compare_exchange_strong(expected, true)) continue;
+    Slot& s = g_slots[i];
+    s.faults.store(0, std::memory_order_relaxed);
+    s.first_page.store(0, std::memory_order_relaxed);
+    s.notify.store(notify, std::memory_order_relaxed);
+    s.arg.store(arg, std::memory_order_relaxed);
+    s.end.store(reinterpret_cast<uintptr_t>(addr) + len, std::memory_order_release);
+    s.start.store(reinterpret_cast<uintptr_t>(addr), std::memory_order_release);
+    int high = g_high.load(std::memory_order_acquire);
+    while (high < i + 1 && !g_high.compare_exchange_weak(high, i + 1)) {
+    }
+    g_hint.store((i + 1) % kSlots, std::memory_order_relaxed);
+    return i;
+  }
+  return -1;
+}
+
+void Move(int slot, void* addr, size_t len) {
+  if (slot < 0) return;
+  Slot& s = g_slots[slot];
+  s.start.store(0, std::memory_order_release);
+  s.end.store(reinterpret_cast<uintptr_t>(addr) + len, std::memory_order_release);
+  s.start.store(reinterpret_cast<uintptr_t>(addr), std::memory_order_release);
+}
+
+void Remove(int slot) {
+  if (slot < 0) return;
+  Slot& s = g_slots[slot];
+  s.start.store(0, std::memory_order_release);
+  s.notify.store(nullptr, std::memory_order_release);
+  s.used.store(false, std::memory_order_release);
+  g_hint.store(slot, std::memory_order_relaxed);
+}
+
+void Silence(int slot) {
+  if (slot >= 0) g_slots[slot].notify.store(nullptr, std::memory_order_release);
+}
+
+uint32_t Faults(int slot, uintptr_t* first_page) {
+  if (slot < 0) return 0;
+  if (first_page) *first_page = g_slots[slot].first_page.load(std::memory_order_acquire);
+  return g_slots[slot].faults.load(std::memory_order_acquire);
+}
+
+}  // namespace guard
+}  // namespace memmap

@@ -1,0 +1,27 @@
+// The fault guard's table of registered ranges, shared by the platform
+// handlers (guard_posix.cc, guard_win.cc). A fixed array of atomics: the
+// handler reads it without a lock or an allocation, which a signal handler
+// (and an exception filter that may interrupt any code) requires.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "guard.h"
+
+namespace memmap {
+namespace guard {
+
+// The slot whose range holds `addr`, or -1.
+int Find(uintptr_t addr);
+// The range [start, end) of a slot (start 0: free or moving).
+void RangeOf(int slot, uintptr_t* start, uintptr_t* end);
+// Counts a fault at `page` in the slot and wakes its owner.
+void Record(int slot, uintptr_t page);
+// Claims a slot for [addr, addr + len); -1 when the table is full.
+int AddSlot(void* addr, size_t len, Notify notify, void* arg);
+// Whether any slot was ever claimed.
+bool AnySlots();
+
+}  // namespace guard
+}  // namespace memmap
