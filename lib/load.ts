@@ -71,18 +71,20 @@ export const packageRoot = join(dirname(fileURLToPath(import.meta.url)), "..");
 // MEMMAP_TEST_ADDON=1 loads the test build (binding.gyp's memmap_test), whose
 // one extra export, setRefuseExternalForTest, only tests call.
 export function candidates(root = packageRoot): string[] {
-  if (process.env["MEMMAP_TEST_ADDON"] === "1") return [join(root, "build", "Release", "memmap_test.node")];
+  if (process.env["MEMMAP_TEST_ADDON"] === "1") {
+    // On Windows: the mingw test build (scripts/prebuild-win.mjs --test).
+    return [join(root, "build", process.platform === "win32" ? "win" : "Release", "memmap_test.node")];
+  }
   // A build from source first: it exists only where one was made (no
   // matching prebuild, MEMMAP_BUILD_FROM_SOURCE=1, `npm rebuild memmap`).
   // Then the prebuilt addon for this platform, tagged by its C library
   // (scripts/prebuild.mjs); one that cannot load here is passed over.
+  // Windows has one C library: its prebuild is untagged (scripts/prebuild-win.mjs).
   const prebuilds = join(root, "prebuilds", `${process.platform}-${process.arch}`);
   const tagged = ["glibc", "musl"].map((libc) => join(prebuilds, `memmap.${libc}.node`)).filter((f) => existsSync(f));
-  return [
-    join(root, "build", "Release", "memmap.node"),
-    ...(tagged.length > 0 ? tagged : [join(prebuilds, "memmap.glibc.node")]),
-    join(root, "build", "Debug", "memmap.node"),
-  ];
+  const prebuilt = process.platform === "win32" ? [join(prebuilds, "memmap.node")]
+    : tagged.length > 0 ? tagged : [join(prebuilds, "memmap.glibc.node")];
+  return [join(root, "build", "Release", "memmap.node"), ...prebuilt, join(root, "build", "Debug", "memmap.node")];
 }
 
 /** The addon file that loadAddon() loaded, relative to the package (build/Release/… or prebuilds/…). */

@@ -75,8 +75,10 @@ function build() {
 // build for another C library fails to load, and must not fail this script).
 function usablePrebuild() {
   const dir = join(root, "prebuilds", `${process.platform}-${process.arch}`);
-  for (const libc of ["glibc", "musl"]) {
-    const file = join(dir, `memmap.${libc}.node`);
+  // Windows has one C library: its prebuild is untagged (scripts/prebuild-win.mjs).
+  const names = process.platform === "win32" ? ["memmap.node"] : ["memmap.glibc.node", "memmap.musl.node"];
+  for (const name of names) {
+    const file = join(dir, name);
     if (!existsSync(file)) continue;
     const r = spawnSync(process.execPath, ["-e", "require(process.argv[1])", file], { stdio: "ignore", timeout: 60_000 });
     if (r.status === 0) return file;

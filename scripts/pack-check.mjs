@@ -23,6 +23,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CEILING, TARGETS, inspect } from "./prebuild.mjs";
+import { importedDlls } from "./prebuild-win.mjs";
 
 const root = resolve(fileURLToPath(new URL("..", import.meta.url)));
 const scratch = mkdtempSync(join(tmpdir(), "memmap-pack-"));
@@ -81,7 +82,7 @@ mkdirSync(contents);
 run("tar", ["-xzf", tgz, "-C", contents]);
 const pkg = join(contents, "package");
 check("the tarball holds the prebuilds, the install script and the license", () => {
-  for (const f of ["prebuilds/linux-x64/memmap.glibc.node", "prebuilds/linux-arm64/memmap.glibc.node", "scripts/install.mjs", "LICENSE", "dist/index.js", "binding.gyp"]) {
+  for (const f of ["prebuilds/linux-x64/memmap.glibc.node", "prebuilds/linux-arm64/memmap.glibc.node", "prebuilds/win32-x64/memmap.node", "scripts/install.mjs", "LICENSE", "dist/index.js", "binding.gyp"]) {
     if (!existsSync(join(pkg, f))) throw new Error(`${f} is missing`);
   }
   if (existsSync(join(pkg, "build"))) throw new Error("build/ was packed");
@@ -94,6 +95,15 @@ for (const arch of ["x64", "arm64"]) {
     return `${seen.machine}: GLIBC_${seen.highest.GLIBC}, GLIBCXX_${seen.highest.GLIBCXX}`;
   });
 }
+
+check("prebuilds/win32-x64: a PE32+ x86-64 DLL that imports only system DLLs (node.exe's functions are delay-loaded)", () => {
+  const file = join(pkg, "prebuilds", "win32-x64", "memmap.node");
+  const head = spawnSync("x86_64-w64-mingw32-objdump", ["-f", file], { encoding: "utf8" }).stdout ?? "";
+  if (!/file format pei-x86-64/.test(head)) throw new Error(`not a Windows x64 PE file: ${head.trim()}`);
+  const dlls = importedDlls(file);
+  if (dlls.some((d) => !/^(KERNEL32|msvcrt)\.dll$/i.test(d))) throw new Error(`imports ${dlls.join(", ")}`);
+  return `imports ${dlls.join(", ")}`;
+});
 
 // 2. The installs.
 const noCompiler = { CC: "/nonexistent/cc", CXX: "/nonexistent/c++" };

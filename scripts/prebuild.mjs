@@ -14,7 +14,8 @@
 //    GLIBC_2.28 and GLIBCXX_3.4.21 (what Node's own binaries need; see
 //    src/glibc_compat.h). A build that fails a check fails the script.
 //
-// `npm run build:prebuilds -- x64` builds one architecture only. (Not named
+// Then prebuilds/win32-x64/memmap.node with mingw-w64 (scripts/prebuild-win.mjs).
+// `npm run build:prebuilds -- x64` builds one target only ("win32" for Windows). (Not named
 // "prebuild": npm would run it before every `npm run build`.)
 import { spawnSync } from "node:child_process";
 import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync } from "node:fs";
@@ -106,7 +107,8 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     console.error("npm run build:prebuilds: the prebuilds are made on Linux (x64 and, cross-compiled, arm64)");
     process.exit(1);
   }
-  const archs = process.argv.slice(2).length > 0 ? process.argv.slice(2) : Object.keys(TARGETS);
+  const named = process.argv.slice(2);
+  const archs = named.length > 0 ? named.filter((a) => a !== "win32") : Object.keys(TARGETS);
   for (const arch of archs) {
     if (!TARGETS[arch]) {
       console.error(`npm run build:prebuilds: unknown architecture "${arch}" (${Object.keys(TARGETS).join(", ")})`);
@@ -117,6 +119,21 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     } catch (e) {
       console.error(`npm run build:prebuilds: ${e.message}`);
       process.exit(1);
+    }
+  }
+  // Windows x64, cross-built with mingw-w64 (scripts/prebuild-win.mjs):
+  // required in CI, skipped with a warning where mingw is not installed.
+  if (named.length === 0 || named.includes("win32")) {
+    const { buildWindows, mingwAvailable } = await import("./prebuild-win.mjs");
+    if (!mingwAvailable() && !process.env.CI) {
+      console.warn("npm run build:prebuilds: no prebuilds/win32-x64 (apt-get install g++-mingw-w64-x86-64 to build it)");
+    } else {
+      try {
+        buildWindows();
+      } catch (e) {
+        console.error(`npm run build:prebuilds: ${e.message}`);
+        process.exit(1);
+      }
     }
   }
 }

@@ -114,6 +114,14 @@ SysErr Unlock(void* addr, size_t length);
 SysErr Residency(void* addr, size_t length, uint8_t* pages);
 // Pages the range in without SIGBUS where the kernel allows it.
 SysErr Populate(void* addr, size_t length);
+// Populate's last resort: reads one byte a page (the fault guard covers
+// the range, so a page past the end of its file reads zeros and counts).
+inline void TouchPages(const void* addr, size_t length) {
+  volatile const uint8_t* p = static_cast<const uint8_t*>(addr);
+  uint8_t sink = 0;
+  for (size_t off = 0; off < length; off += PageSize()) sink ^= p[off];
+  (void)sink;
+}
 
 // Shared memory. An anonymous shared object with a descriptor (memfd on
 // Linux), so that other threads and child processes can map it too.
@@ -161,6 +169,29 @@ bool RawFlagsAllowed(int flags, int prot, const char** why);
 bool RawAdviceAllowed(int advice);
 bool RawProtAllowed(int prot);
 bool RawIsAnonymous(int flags);
+
+// A table of named values (advice names), and its two uses: the value of a
+// name (false when unknown), and every name.
+struct NamedValue {
+  const char* name;
+  int value;
+};
+template <size_t N>
+bool LookupName(const NamedValue (&table)[N], const std::string& name, int* value) {
+  for (const auto& a : table) {
+    if (name == a.name) {
+      *value = a.value;
+      return true;
+    }
+  }
+  return false;
+}
+template <size_t N>
+std::vector<std::string> NamesOf(const NamedValue (&table)[N]) {
+  std::vector<std::string> names;
+  for (const auto& a : table) names.emplace_back(a.name);
+  return names;
+}
 
 struct Constant {
   const char* name;

@@ -431,17 +431,9 @@ SysErr Populate(void* addr, size_t length) {
 #endif
   // Older kernels: ask for read-ahead, then touch one byte a page.
   madvise(addr, length, MADV_WILLNEED);
-  volatile const uint8_t* p = static_cast<const uint8_t*>(addr);
-  uint8_t sink = 0;
-  for (size_t off = 0; off < length; off += PageSize()) sink ^= p[off];
-  (void)sink;
+  TouchPages(addr, length);
   return Ok();
 }
-
-struct NamedAdvice {
-  const char* name;
-  int value;
-};
 
 SysErr SharedMemoryCreate(size_t length, int* fd) {
 #if defined(__linux__)
@@ -633,7 +625,7 @@ SysErr WaitOnAny(const WaitTarget* targets, size_t n, int64_t deadline_ns, int* 
 }
 
 #if defined(POSIX_FADV_NORMAL)
-static const NamedAdvice kFileAdvice[] = {
+static const NamedValue kFileAdvice[] = {
     {"normal", POSIX_FADV_NORMAL},     {"sequential", POSIX_FADV_SEQUENTIAL},
     {"random", POSIX_FADV_RANDOM},     {"willneed", POSIX_FADV_WILLNEED},
     {"dontneed", POSIX_FADV_DONTNEED}, {"noreuse", POSIX_FADV_NOREUSE},
@@ -653,27 +645,23 @@ SysErr FileAdvise(int fd, int64_t offset, int64_t length, int advice) {
 
 bool FileAdviceByName(const std::string& name, int* advice) {
 #if defined(POSIX_FADV_NORMAL)
-  for (const auto& a : kFileAdvice) {
-    if (name == a.name) {
-      *advice = a.value;
-      return true;
-    }
-  }
-#endif
+  return LookupName(kFileAdvice, name, advice);
+#else
   (void)name;
   (void)advice;
   return false;
+#endif
 }
 
 std::vector<std::string> FileAdviceNames() {
-  std::vector<std::string> names;
 #if defined(POSIX_FADV_NORMAL)
-  for (const auto& a : kFileAdvice) names.emplace_back(a.name);
+  return NamesOf(kFileAdvice);
+#else
+  return {};
 #endif
-  return names;
 }
 
-static const NamedAdvice kAdvice[] = {
+static const NamedValue kAdvice[] = {
     {"normal", MADV_NORMAL},
     {"random", MADV_RANDOM},
     {"sequential", MADV_SEQUENTIAL},
@@ -708,21 +696,9 @@ static const NamedAdvice kAdvice[] = {
 #endif
 };
 
-bool AdviceByName(const std::string& name, int* advice) {
-  for (const auto& a : kAdvice) {
-    if (name == a.name) {
-      *advice = a.value;
-      return true;
-    }
-  }
-  return false;
-}
+bool AdviceByName(const std::string& name, int* advice) { return LookupName(kAdvice, name, advice); }
 
-std::vector<std::string> AdviceNames() {
-  std::vector<std::string> names;
-  for (const auto& a : kAdvice) names.emplace_back(a.name);
-  return names;
-}
+std::vector<std::string> AdviceNames() { return NamesOf(kAdvice); }
 
 bool RawFlagsAllowed(int flags, int prot, const char** why) {
   // An allowlist, not a denylist: a flag memmap does not know may place a
@@ -838,7 +814,7 @@ std::vector<Constant> Constants() {
       {"MADV_KEEPONFORK", MADV_KEEPONFORK},
 #endif
   };
-  static const NamedAdvice kUpper[] = {
+  static const NamedValue kUpper[] = {
       {"MADV_NORMAL", MADV_NORMAL},
       {"MADV_RANDOM", MADV_RANDOM},
       {"MADV_SEQUENTIAL", MADV_SEQUENTIAL},

