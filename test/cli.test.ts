@@ -145,7 +145,7 @@ test("usage errors exit 2; --help exits 0 for every command", () => {
   assert.equal(cli(["--help"]).status, 0);
 });
 
-test("lock holds the pages locked until SIGTERM, then unlocks and exits 0", ONLY, async () => {
+test("lock holds the pages locked until SIGTERM, then unlocks and exits 0", process.platform === "win32" ? { skip: "Windows has no SIGTERM to send (kill() terminates)" } : ONLY, async () => {
   const tr = tree();
   const child = spawn(process.execPath, [BIN, "lock", tr.dir], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";
