@@ -76,7 +76,8 @@ function build() {
 function usablePrebuild() {
   const dir = join(root, "prebuilds", `${process.platform}-${process.arch}`);
   // Windows has one C library: its prebuild is untagged (scripts/prebuild-win.mjs).
-  const names = process.platform === "win32" ? ["memmap.node"] : ["memmap.glibc.node", "memmap.musl.node"];
+  // The Windows one is opt-in (MEMMAP_BACKEND=native: lib/load.ts) and never skips a source build.
+  const names = process.platform === "win32" ? [] : ["memmap.glibc.node", "memmap.musl.node"];
   for (const name of names) {
     const file = join(dir, name);
     if (!existsSync(file)) continue;
