@@ -68,6 +68,9 @@ export type NativeHandle = { readonly __memmapHandle: unique symbol };
 /** The package's root folder (this file is dist/load.js). */
 export const packageRoot = join(dirname(fileURLToPath(import.meta.url)), "..");
 
+// The Windows prebuild is used only when asked for (see candidates()).
+const windowsOptIn = (): boolean => process.env["MEMMAP_BACKEND"] === "native";
+
 // MEMMAP_TEST_ADDON=1 loads the test build (binding.gyp's memmap_test), whose
 // one extra export, setRefuseExternalForTest, only tests call.
 export function candidates(root = packageRoot): string[] {
@@ -89,8 +92,6 @@ export function candidates(root = packageRoot): string[] {
     : tagged.length > 0 ? tagged : [join(prebuilds, "memmap.glibc.node")];
   return [join(root, "build", "Release", "memmap.node"), ...prebuilt, join(root, "build", "Debug", "memmap.node")];
 }
-
-const windowsOptIn = (): boolean => process.env["MEMMAP_BACKEND"] === "native";
 
 /** The addon file that loadAddon() loaded, relative to the package (build/Release/… or prebuilds/…). */
 export let loadedFrom = "";

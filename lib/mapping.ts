@@ -469,11 +469,8 @@ export class Mapping implements Disposable {
   unmap(): boolean {
     const m = this.#m;
     if (m === null) return false;
-    this.#faultedAtUnmap = m.faults > 0;
     this.#detachCopies();
-    this.#m = null;
-    this.#windows = null;
-    this.#buffer = undefined;
+    this.#closeHandle(m);
     return backendCall(() => m.unmap(), this.#path);
   }
 
@@ -510,6 +507,7 @@ export class Mapping implements Disposable {
     return released;
   }
 
+  // The Mapping lets go of its backend mapping (unmap() or release()).
   #closeHandle(m: BackendMapping): void {
     this.#faultedAtUnmap = m.faults > 0;
     this.#m = null;

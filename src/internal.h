@@ -161,6 +161,8 @@ void HandleFinalize(node_api_basic_env env, void* data, void*);
 Region* NewRegion(EnvData* envd, Access access, const MapOptions& opts = MapOptions());
 std::string TruncatedMessage(uint32_t faults);
 void ThrowTruncated(napi_env env, uint32_t faults);
+// Faults in a "write" mapping (pages whose writes never reached the file), or 0.
+uint32_t LostWrites(const Region* r);
 bool CheckNotTruncated(napi_env env, Region* r);
 napi_value NewHandle(napi_env env, Region* r);
 bool CheckOpen(napi_env env, Region* r);

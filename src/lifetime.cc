@@ -211,9 +211,12 @@ void ThrowTruncated(napi_env env, uint32_t faults) {
 
 // A write mapping whose file shrank under it lost what was written to the
 // pages past the new end: flush() and unmap() must say so.
+uint32_t LostWrites(const Region* r) { return r->map.access() == Access::kWrite ? r->map.Faults() : 0; }
+
 bool CheckNotTruncated(napi_env env, Region* r) {
-  if (r->map.access() != Access::kWrite || r->map.Faults() == 0) return true;
-  ThrowTruncated(env, r->map.Faults());
+  uint32_t faults = LostWrites(r);
+  if (faults == 0) return true;
+  ThrowTruncated(env, faults);
   return false;
 }
 

@@ -91,11 +91,10 @@ napi_value UnmapJs(napi_env env, napi_callback_info info) {
     r->on_fault = nullptr;
   }
   r->handle_alive = false;
-  uint32_t faults = r->map.Faults();
-  bool truncated = r->map.access() == Access::kWrite && faults > 0;
+  uint32_t lost = LostWrites(r);
   Release(r);
-  if (truncated) {
-    ThrowTruncated(env, faults);  // unmapped all the same; the caller must learn that writes were lost
+  if (lost > 0) {
+    ThrowTruncated(env, lost);  // unmapped all the same; the caller must learn that writes were lost
     return nullptr;
   }
   napi_get_boolean(env, true, &result);
@@ -129,11 +128,10 @@ napi_value ReleaseJs(napi_env env, napi_callback_info info) {
   if (r->on_fault) napi_reference_ref(env, r->on_fault, nullptr);
   for (Window* w = r->windows; w; w = w->next) Unpin(env, w);
   r->handle_alive = false;
-  uint32_t faults = r->map.Faults();
-  bool truncated = r->map.access() == Access::kWrite && faults > 0;
+  uint32_t lost = LostWrites(r);
   Release(r);  // unmapped now if no window holds it
-  if (truncated) {
-    ThrowTruncated(env, faults);
+  if (lost > 0) {
+    ThrowTruncated(env, lost);
     return nullptr;
   }
   napi_get_boolean(env, true, &result);

@@ -116,10 +116,15 @@ bool Forget(void* p, Kind* k) {
 // Functions newer than Windows 7 (wine reports 7 unless told otherwise):
 // looked up, not linked, so that the addon loads everywhere Node does.
 template <typename F>
-F Kernel32(const char* name) {
-  HMODULE k = GetModuleHandleW(L"kernel32.dll");
-  return k ? reinterpret_cast<F>(reinterpret_cast<void*>(GetProcAddress(k, name))) : nullptr;
+F Lookup(const wchar_t* module, const char* name) {
+  HMODULE m = LoadLibraryW(module);  // already loaded: a reference count, kept
+  return m ? reinterpret_cast<F>(reinterpret_cast<void*>(GetProcAddress(m, name))) : nullptr;
 }
+template <typename F>
+F Kernel32(const char* name) { return Lookup<F>(L"kernel32.dll", name); }
+// WaitOnAddress and friends (Windows 8+).
+template <typename F>
+F Synch(const char* name) { return Lookup<F>(L"api-ms-win-core-synch-l1-2-0.dll", name); }
 
 SysErr MapSection(HANDLE file, DWORD protect, DWORD access, int64_t offset, size_t length, void** out) {
   HANDLE section = CreateFileMappingW(file, nullptr, protect, 0, 0, nullptr);
@@ -362,12 +367,13 @@ void CopyPrivatePages(const void* from_v, void* to_v, size_t length, bool to_zer
   }
 }
 
+// FlushViewOfFile hands the dirty pages to the file system, for both
+// MS_ASYNC and MS_SYNC. Waiting for the disk as MS_SYNC does needs
+// FlushFileBuffers on the file's handle, which a view does not give: not
+// done yet (docs/backends.md).
 SysErr Sync(void* addr, size_t length, bool async) {
+  (void)async;
   if (!FlushViewOfFile(addr, length)) return FailWin("msync");
-  if (async) return Ok();
-  // FlushViewOfFile starts the write-back; FlushFileBuffers waits for it,
-  // but needs the file's handle, which a view does not give. The views of
-  // the safe API flush their descriptor through SyncFd (lib/ calls fsync).
   return Ok();
 }
 
@@ -471,8 +477,7 @@ SysErr SharedMemoryUnlink(const std::string& name) {
 // do not cross processes (docs/backends.md).
 SysErr WaitOnAddress(void* addr, int32_t expected, int64_t timeout_ns, int* outcome) {
   using Wait = BOOL(WINAPI*)(volatile VOID*, PVOID, SIZE_T, DWORD);
-  static const Wait wait = reinterpret_cast<Wait>(
-      reinterpret_cast<void*>(GetProcAddress(LoadLibraryW(L"api-ms-win-core-synch-l1-2-0.dll"), "WaitOnAddress")));
+  static const Wait wait = Synch<Wait>("WaitOnAddress");
   if (!wait) return Fail(ENOTSUP, "futex");
   if (*static_cast<volatile int32_t*>(addr) != expected) {
     *outcome = 1;
@@ -493,9 +498,8 @@ SysErr WaitOnAddress(void* addr, int32_t expected, int64_t timeout_ns, int* outc
 SysErr WakeAddress(void* addr, int32_t count, int* woken) {
   using WakeAll = void(WINAPI*)(PVOID);
   using WakeOne = void(WINAPI*)(PVOID);
-  HMODULE m = LoadLibraryW(L"api-ms-win-core-synch-l1-2-0.dll");
-  static const WakeAll wake_all = reinterpret_cast<WakeAll>(reinterpret_cast<void*>(GetProcAddress(m, "WakeByAddressAll")));
-  static const WakeOne wake_one = reinterpret_cast<WakeOne>(reinterpret_cast<void*>(GetProcAddress(m, "WakeByAddressSingle")));
+  static const WakeAll wake_all = Synch<WakeAll>("WakeByAddressAll");
+  static const WakeOne wake_one = Synch<WakeOne>("WakeByAddressSingle");
   if (!wake_all || !wake_one) return Fail(ENOTSUP, "futex");
   // Windows does not say how many it woke: the count asked for is reported.
   if (count == 1) {
