@@ -99,7 +99,7 @@ export interface Backend {
   /** Maps the shared object `share()` gave an id for. */
   attach(id: number): BackendMapping;
   /** shm_open: [descriptor, created]. */
-  shmOpen(name: string, create: boolean, exclusive: boolean, mode: number): [number, boolean];
+  shmOpen(name: string, create: boolean, exclusive: boolean, mode: number, size: number): [number, boolean];
   shmUnlink(name: string): void;
   /** Closes a descriptor shmOpen() returned. */
   closeShm(fd: number): void;

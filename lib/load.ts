@@ -49,7 +49,7 @@ export interface NativeAddon {
   share(h: NativeHandle): number;
   attach(id: number): [NativeHandle, number];
   fd(h: NativeHandle): number;
-  shmOpen(name: string, create: boolean, exclusive: boolean, mode: number): [number, boolean];
+  shmOpen(name: string, create: boolean, exclusive: boolean, mode: number, size: number): [number, boolean];
   shmUnlink(name: string): void;
   closeFd(fd: number): void;
   wait(h: NativeHandle, byteOffset: number, expected: number, timeoutMs: number): WaitResult;

@@ -22,13 +22,16 @@ export function attach(handle: SharedHandle): Mapping {
 
 // POSIX names: one component, no slash but an optional leading one (which
 // shm_open wants and we add), so nothing can reach outside /dev/shm.
+// On Windows a name may also start with Local\ (the default: this session)
+// or Global\ (every session; needs SeCreateGlobalPrivilege to create).
 function shmName(name: unknown): string {
   if (typeof name !== "string") throw invalidArgType("name", "of type string", name);
-  const bare = name.startsWith("/") ? name.slice(1) : name;
+  const prefix = process.platform === "win32" ? /^(Local|Global)\\/.exec(name)?.[0] ?? "" : "";
+  const bare = prefix ? name.slice(prefix.length) : name.startsWith("/") ? name.slice(1) : name;
   if (!/^[A-Za-z0-9._-]{1,200}$/.test(bare) || bare === "." || bare === "..") {
     throw invalidArgValue("name", name, "must be 1 to 200 letters, digits, '.', '_' or '-' (an optional leading '/' is allowed)");
   }
-  return bare;
+  return prefix + bare;
 }
 
 export interface SharedOptions {
@@ -55,7 +58,17 @@ export function openShared(name: string, options?: SharedOptions): Mapping {
   const create = optionalBoolean(o, "create", true);
   const exclusive = optionalBoolean(o, "exclusive", false);
   const mode = o["mode"] === undefined ? 0o600 : validateInteger(o["mode"], "options.mode", 0, 0o7777);
-  const [fd, created] = backendCall(() => backend.shmOpen(bare, create, exclusive, mode), `/${bare}`);
+  let opened: [number, boolean];
+  try {
+    opened = backendCall(() => backend.shmOpen(bare, create, exclusive, mode, size), `/${bare}`);
+  } catch (e) {
+    // Windows makes a named section with its size, once (docs/backends.md).
+    if (process.platform === "win32" && (e as NodeJS.ErrnoException).code === "EINVAL" && size < 0) {
+      throw invalidArgValue("options.size", undefined, `is needed on Windows to create named shared memory ("${name}" does not exist)`);
+    }
+    throw e;
+  }
+  const [fd, created] = opened;
   try {
     return map(fd, size >= 0 ? { access: "write", size } : { access: "write" });
   } catch (e) {

@@ -16,8 +16,13 @@
 // the file; the mapping reports `faulted`, and flush()/unmap() of a "write"
 // mapping throw ERR_MEMMAP_TRUNCATED, as on POSIX. An exception filter runs
 // on the faulting thread with no lock held by the guard's table (atomics,
-// guard_slots.cc); os::Quarantine takes the platform's range lock, which no
-// thread holds while it touches mapped memory.
+// guard_slots.cc); os::Quarantine and os::QuarantinedAt take the platform's
+// range lock, which no thread holds while it touches mapped memory.
+//
+// The same handler covers the other Windows-only hazard: replacing a view
+// is not atomic there (os::Quarantine), so a thread still writing into a
+// range that unmap() quarantines can fault in between; it waits for the
+// replacement and retries.
 #ifndef WIN32_LEAN_AND_MEAN
 #define WIN32_LEAN_AND_MEAN
 #endif
@@ -43,6 +48,13 @@ LONG CALLBACK Handler(PEXCEPTION_POINTERS info) {
     return EXCEPTION_CONTINUE_SEARCH;
   }
   uintptr_t addr = static_cast<uintptr_t>(rec->ExceptionInformation[1]);
+  // A read or write that hit a range while os::Quarantine replaced it (the
+  // range was unmapped by another thread while this one, say a thread-pool
+  // job, still wrote into a view): the replacement is there now, retry.
+  ULONG_PTR op = rec->ExceptionInformation[0];
+  if (code == EXCEPTION_ACCESS_VIOLATION && (op == 0 || op == 1) && os::QuarantinedAt(addr)) {
+    return EXCEPTION_CONTINUE_EXECUTION;
+  }
   int i = Find(addr);
   if (i < 0) return EXCEPTION_CONTINUE_SEARCH;
   uintptr_t start, end;

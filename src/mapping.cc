@@ -105,10 +105,11 @@ Error Mapping::MapFile(const FileRequest& req) {
     f.Undo();
     return Error::Refuse(Error::kInvalid, "length is required to map a file that has no size (a device)");
   }
-  // mmap(2) takes page-aligned offsets only: map from the page that holds
-  // the first byte, and remember how far into it the user's range starts.
-  int64_t page = static_cast<int64_t>(os::PageSize());
-  file_offset_ = req.offset & ~(page - 1);
+  // mmap(2) takes page-aligned offsets only (MapViewOfFile multiples of the
+  // allocation granularity, 64 KiB): map from the boundary before the first
+  // byte, and remember how far past it the user's range starts.
+  int64_t align = static_cast<int64_t>(os::AllocationGranularity());
+  file_offset_ = req.offset & ~(align - 1);
   delta_ = static_cast<size_t>(req.offset - file_offset_);
   length_ = static_cast<size_t>(length);
   OwnFd(f.fd);

@@ -92,6 +92,12 @@ SysErr Unmap(void* addr, size_t length);
 // reserve no swap (MAP_FIXED | MAP_NORESERVE). Late reads see zeros, late
 // writes land nowhere that matters, and the address range stays taken.
 SysErr Quarantine(void* addr, size_t length);
+#ifdef _WIN32
+// Whether addr lies in a range Quarantine replaced and is accessible now
+// (waits for a replacement under way): the Windows fault guard retries
+// such a fault (guard_win.cc).
+bool QuarantinedAt(uintptr_t addr);
+#endif
 // Moves or resizes a mapping; *out receives the (possibly new) address.
 SysErr Remap(void* addr, size_t old_length, size_t new_length, void** out);
 // Resizes a mapping where it is, or fails (ENOMEM: no room after it).
@@ -127,7 +133,11 @@ inline void TouchPages(const void* addr, size_t length) {
 // Linux), so that other threads and child processes can map it too.
 SysErr SharedMemoryCreate(size_t length, int* fd);
 // POSIX named shared memory: `name` is given without its leading slash.
-SysErr SharedMemoryOpen(const std::string& name, bool create, bool exclusive, int mode, int* fd, bool* created);
+// `size` (-1: not given) is what a new object is created with where the
+// system needs it at creation (Windows' named sections); POSIX creates it
+// empty and the caller sizes it with Truncate.
+SysErr SharedMemoryOpen(const std::string& name, bool create, bool exclusive, int mode, int64_t size, int* fd,
+                        bool* created);
 SysErr SharedMemoryUnlink(const std::string& name);
 
 // Futex-style wait and wake on a 32-bit word of a shared mapping, across

@@ -456,7 +456,9 @@ SysErr SharedMemoryCreate(size_t length, int* fd) {
   return Ok();
 }
 
-SysErr SharedMemoryOpen(const std::string& name, bool create, bool exclusive, int mode, int* fd, bool* created) {
+SysErr SharedMemoryOpen(const std::string& name, bool create, bool exclusive, int mode, int64_t size, int* fd,
+                        bool* created) {
+  (void)size;  // created empty: lib/ sizes it when it maps it
   std::string full = "/" + name;
   *created = false;
   int flags = O_RDWR | O_CLOEXEC;

@@ -18,25 +18,25 @@
 // beyond willneed/dontneed, posix_fadvise, futex-style waits across
 // processes, POSIX named shared memory, and the raw layer's MAP_/PROT_ flags
 // beyond what maps cleanly (docs/backends.md).
-#ifndef WIN32_LEAN_AND_MEAN
-#define WIN32_LEAN_AND_MEAN
-#endif
-#include <uv.h>  // first: it includes <winsock2.h> before <windows.h>
-#include <windows.h>
-#include <psapi.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <atomic>
 #include <map>
 #include <mutex>
+
+#include "platform_win.h"  // first: <uv.h> before <windows.h>
+#include <psapi.h>
 
 #include "platform.h"
 
 namespace memmap {
 namespace os {
 
-namespace {
+using namespace win;  // NOLINT: this file is the namespace's home
+
+namespace win {
 
 // errno value <-> libuv's code on Windows, for the errors the addon makes.
 struct ErrPair {
@@ -68,8 +68,47 @@ int ErrnoOf(DWORD win) {
 
 SysErr FailWin(const char* syscall) { return Fail(ErrnoOf(GetLastError()), syscall); }
 
+// Shared memory is a pagefile-backed section, which node.exe's C runtime
+// will not take as a descriptor (_open_osfhandle refuses a HANDLE that is
+// not a file). Sections get descriptors of this file's own instead, from
+// kSectionFd up, which every function here takes like the runtime's; fs
+// does not know them (EBADF), as it does not know a memfd's on POSIX
+// either in another process.
+constexpr int kSectionFd = 1 << 28;
+struct Section {
+  HANDLE handle;
+  uint64_t serial;  // the same for every duplicate: Stat's inode
+};
+std::mutex g_sections_mutex;
+std::map<int, Section>& Sections() {
+  static auto* sections = new std::map<int, Section>();  // never destroyed: used until the process ends
+  return *sections;
+}
+SysErr SectionFd(HANDLE h, uint64_t serial, int* fd) {
+  std::lock_guard<std::mutex> lock(g_sections_mutex);
+  int f = kSectionFd;
+  while (Sections().count(f)) f++;
+  Sections()[f] = Section{h, serial};
+  *fd = f;
+  return Ok();
+}
+bool SectionOf(int fd, Section* out) {
+  if (fd < kSectionFd) return false;
+  std::lock_guard<std::mutex> lock(g_sections_mutex);
+  auto it = Sections().find(fd);
+  if (it == Sections().end()) return false;
+  *out = it->second;
+  return true;
+}
+uint64_t NewSerial() {
+  static std::atomic<uint64_t> serial{1};
+  return serial++;
+}
+
 HANDLE HandleOf(int fd) {
   if (fd < 0) return INVALID_HANDLE_VALUE;
+  Section sec;
+  if (fd >= kSectionFd) return SectionOf(fd, &sec) ? sec.handle : INVALID_HANDLE_VALUE;
   return reinterpret_cast<HANDLE>(uv_get_osfhandle(fd));
 }
 
@@ -92,54 +131,93 @@ std::wstring Wide(const std::string& s) {
   return w;
 }
 
-// What each range this file made is, so that Unmap and Quarantine call the
-// matching release: UnmapViewOfFile for views, VirtualFree for allocations.
-enum class Kind { kView, kAlloc };
+// The range registry (Kind: platform_win.h). A range that Quarantine
+// replaced is marked, so that the fault guard can
+// tell a fault that hit it while it was being replaced (retried) from one
+// that memmap did not cause (not its business). The lock is held across a
+// replacement, never while mapped memory is touched.
+struct Range {
+  Kind kind;
+  size_t length;
+  bool quarantined;
+};
 std::mutex g_ranges_mutex;
-std::map<uintptr_t, Kind>& Ranges() {
-  static auto* ranges = new std::map<uintptr_t, Kind>();  // never destroyed: used until the process ends
+std::map<uintptr_t, Range>& Ranges() {
+  static auto* ranges = new std::map<uintptr_t, Range>();  // never destroyed: used until the process ends
   return *ranges;
 }
-void Note(void* p, Kind k) {
+void Note(void* p, Kind k, size_t length) {
   std::lock_guard<std::mutex> lock(g_ranges_mutex);
-  Ranges()[reinterpret_cast<uintptr_t>(p)] = k;
+  Ranges()[reinterpret_cast<uintptr_t>(p)] = Range{k, length, false};
 }
 bool Forget(void* p, Kind* k) {
   std::lock_guard<std::mutex> lock(g_ranges_mutex);
   auto it = Ranges().find(reinterpret_cast<uintptr_t>(p));
   if (it == Ranges().end()) return false;
-  *k = it->second;
+  *k = it->second.kind;
   Ranges().erase(it);
   return true;
 }
 
-// Functions newer than Windows 7 (wine reports 7 unless told otherwise):
-// looked up, not linked, so that the addon loads everywhere Node does.
-template <typename F>
-F Lookup(const wchar_t* module, const char* name) {
-  HMODULE m = LoadLibraryW(module);  // already loaded: a reference count, kept
-  return m ? reinterpret_cast<F>(reinterpret_cast<void*>(GetProcAddress(m, name))) : nullptr;
-}
-template <typename F>
-F Kernel32(const char* name) { return Lookup<F>(L"kernel32.dll", name); }
 // WaitOnAddress and friends (Windows 8+).
 template <typename F>
 F Synch(const char* name) { return Lookup<F>(L"api-ms-win-core-synch-l1-2-0.dll", name); }
 
-SysErr MapSection(HANDLE file, DWORD protect, DWORD access, int64_t offset, size_t length, void** out) {
-  HANDLE section = CreateFileMappingW(file, nullptr, protect, 0, 0, nullptr);
-  if (!section) return FailWin("CreateFileMapping");
+// PrefetchVirtualMemory (Windows 8+): the file's pages are read into memory
+// in large requests, without being added to this process's working set.
+void PrefetchHint(void* addr, size_t length) {
+  using Prefetch = BOOL(WINAPI*)(HANDLE, ULONG_PTR, PWIN32_MEMORY_RANGE_ENTRY, ULONG);
+  static const Prefetch prefetch = Kernel32<Prefetch>("PrefetchVirtualMemory");
+  if (!prefetch) return;
+  WIN32_MEMORY_RANGE_ENTRY range{addr, length};
+  prefetch(GetCurrentProcess(), 1, &range, 0);
+}
+
+SysErr MapView(HANDLE section, DWORD access, int64_t offset, size_t length, void** out) {
   void* p = MapViewOfFile(section, access, static_cast<DWORD>(static_cast<uint64_t>(offset) >> 32),
                           static_cast<DWORD>(offset & 0xffffffff), length);
-  DWORD err = GetLastError();
-  CloseHandle(section);  // the view keeps the section alive
-  if (!p) return Fail(ErrnoOf(err), "MapViewOfFile");
-  Note(p, Kind::kView);
+  // Failures are mmap's, as on POSIX: a descriptor opened without the
+  // access asked for is EACCES (libuv would say EPERM for ACCESS_DENIED).
+  if (!p) {
+    DWORD err = GetLastError();
+    return Fail(err == ERROR_ACCESS_DENIED ? EACCES : ErrnoOf(err), "mmap");
+  }
+  Note(p, Kind::kView, length);
   *out = p;
   return Ok();
 }
 
-}  // namespace
+SysErr MapSection(HANDLE file, DWORD protect, DWORD access, int64_t offset, size_t length, void** out) {
+  int64_t size;
+  if (SectionSize(file, &size)) return MapView(file, access, offset, length, out);  // shared memory
+  HANDLE section = CreateFileMappingW(file, nullptr, protect, 0, 0, nullptr);
+  if (!section) {
+    DWORD err = GetLastError();
+    return Fail(err == ERROR_ACCESS_DENIED ? EACCES : ErrnoOf(err), "mmap");
+  }
+  SysErr e = MapView(section, access, offset, length, out);
+  CloseHandle(section);  // the view keeps the section alive
+  return e;
+}
+
+// NtQuerySection(SectionBasicInformation) answers for sections only; a file
+// handle is a type mismatch. GetFileType() first: a file says what it is.
+bool SectionSize(HANDLE h, int64_t* size) {
+  struct SectionBasic {
+    PVOID base;
+    ULONG attributes;
+    LARGE_INTEGER size;
+  };
+  using Query = LONG(NTAPI*)(HANDLE, int, PVOID, SIZE_T, PSIZE_T);
+  static const Query query = Lookup<Query>(L"ntdll.dll", "NtQuerySection");
+  if (!query || h == INVALID_HANDLE_VALUE || !h || GetFileType(h) != FILE_TYPE_UNKNOWN) return false;
+  SectionBasic info{};
+  if (query(h, 0 /* SectionBasicInformation */, &info, sizeof info, nullptr) < 0) return false;
+  *size = info.size.QuadPart;
+  return true;
+}
+
+}  // namespace win
 
 int ErrnoForJs(int err) {
   for (const auto& p : kErrors) {
@@ -167,8 +245,10 @@ size_t PageSize() { return SystemInfo().dwPageSize; }
 size_t AllocationGranularity() { return SystemInfo().dwAllocationGranularity; }
 
 SysErr OpenFile(const std::string& path, bool write, bool create, int mode, int* fd, bool* created) {
-  (void)mode;  // Windows has no permission bits to give a new file
   *created = false;
+  // Windows' one permission bit, as libuv's open gives it: a mode without
+  // the owner's write bit makes a read-only file.
+  DWORD attributes = (mode & 0200) ? FILE_ATTRIBUTE_NORMAL : FILE_ATTRIBUTE_READONLY;
   std::wstring w = Wide(path);
   DWORD access = GENERIC_READ | (write ? GENERIC_WRITE : 0);
   // Others may read, write, rename and delete it meanwhile, as on POSIX;
@@ -176,7 +256,7 @@ SysErr OpenFile(const std::string& path, bool write, bool create, int mode, int*
   DWORD share = FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE;
   for (int attempt = 0; attempt < 2; attempt++) {
     if (create) {
-      HANDLE h = CreateFileW(w.c_str(), access, share, nullptr, CREATE_NEW, FILE_ATTRIBUTE_NORMAL, nullptr);
+      HANDLE h = CreateFileW(w.c_str(), access, share, nullptr, CREATE_NEW, attributes, nullptr);
       if (h != INVALID_HANDLE_VALUE) {
         *created = true;
         return FdFor(h, fd);
@@ -200,6 +280,8 @@ SysErr DupFd(int fd, int* out) {
   if (!DuplicateHandle(GetCurrentProcess(), h, GetCurrentProcess(), &dup, 0, FALSE, DUPLICATE_SAME_ACCESS)) {
     return FailWin("dup");
   }
+  Section sec;
+  if (SectionOf(fd, &sec)) return SectionFd(dup, sec.serial, out);
   return FdFor(dup, out);
 }
 
@@ -207,6 +289,12 @@ SysErr Stat(int fd, FileInfo* info) {
   HANDLE h = HandleOf(fd);
   if (h == INVALID_HANDLE_VALUE) return Fail(EBADF, "fstat");
   *info = FileInfo();
+  Section sec;
+  if (SectionOf(fd, &sec)) {  // shared memory: its fixed size
+    info->regular = true;
+    info->ino = sec.serial;
+    return SectionSize(h, &info->size) ? Ok() : Fail(EBADF, "fstat");
+  }
   DWORD type = GetFileType(h);
   if (type == FILE_TYPE_CHAR) {
     info->character = true;
@@ -229,6 +317,11 @@ SysErr Stat(int fd, FileInfo* info) {
 SysErr Truncate(int fd, int64_t size) {
   HANDLE h = HandleOf(fd);
   if (h == INVALID_HANDLE_VALUE) return Fail(EBADF, "ftruncate");
+  int64_t current;
+  if (SectionSize(h, &current)) {
+    // A section keeps the size it was made with (docs/backends.md).
+    return size == current ? Ok() : Fail(ENOTSUP, "ftruncate");
+  }
   FILE_END_OF_FILE_INFO eof;
   eof.EndOfFile.QuadPart = size;
   if (!SetFileInformationByHandle(h, FileEndOfFileInfo, &eof, sizeof eof)) return FailWin("ftruncate");
@@ -253,6 +346,15 @@ SysErr Reserve(int fd, int64_t old_size, int64_t new_size) {
 
 void Close(int fd) {
   if (fd < 0) return;
+  if (fd >= kSectionFd) {
+    std::lock_guard<std::mutex> lock(g_sections_mutex);
+    auto it = Sections().find(fd);
+    if (it != Sections().end()) {
+      CloseHandle(it->second.handle);
+      Sections().erase(it);
+    }
+    return;
+  }
   uv_fs_t req;
   uv_fs_close(nullptr, &req, fd, nullptr);
   uv_fs_req_cleanup(&req);
@@ -288,7 +390,7 @@ SysErr MapAnonymous(Access access, size_t length, const MapOptions& opts, void**
   (void)access;  // kAnonShared comes with a descriptor (SharedMemoryCreate) and is mapped by MapFile
   void* p = VirtualAlloc(nullptr, length, MEM_RESERVE | MEM_COMMIT, opts.exec ? PAGE_EXECUTE_READWRITE : PAGE_READWRITE);
   if (!p) return FailWin("mmap");
-  Note(p, Kind::kAlloc);
+  Note(p, Kind::kAlloc, length);
   *out = p;
   return Ok();
 }
@@ -297,11 +399,6 @@ SysErr MapShadow(int fd, int64_t offset, size_t length, void** out) {
   HANDLE h = HandleOf(fd);
   if (h == INVALID_HANDLE_VALUE) return Fail(EBADF, "mmap");
   return MapSection(h, PAGE_READONLY, FILE_MAP_READ, offset, length, out);
-}
-
-SysErr MapRaw(int fd, int64_t offset, size_t length, int prot, int flags, void** out) {
-  (void)fd; (void)offset; (void)length; (void)prot; (void)flags; (void)out;
-  return Fail(ENOTSUP, "mmap");
 }
 
 SysErr Unmap(void* addr, size_t length) {
@@ -314,33 +411,44 @@ SysErr Unmap(void* addr, size_t length) {
 
 // Windows cannot replace a view in place (MapViewOfFile3's placeholders
 // can, but wine does not have them): the view goes, and zeroed memory is
-// allocated at the same address at once. Another thread could take the
-// addresses in between; if it does, the range is left free and late
-// accesses fault (docs/backends.md says so).
+// allocated at the same address at once, with the range lock held, so that
+// a thread faulting in between waits in the guard (QuarantinedAt) and then
+// retries. Another thread could take the addresses in between with a
+// VirtualAlloc of its own; if it does, the range is left free and late
+// accesses fault (docs/backends.md says so). Anonymous memory is
+// decommitted and committed again, under the same lock.
 SysErr Quarantine(void* addr, size_t length) {
-  Kind k;
-  {
-    std::lock_guard<std::mutex> lock(g_ranges_mutex);
-    auto it = Ranges().find(reinterpret_cast<uintptr_t>(addr));
-    if (it == Ranges().end()) return Fail(EINVAL, "mmap");
-    k = it->second;
-  }
-  if (k == Kind::kAlloc) {
+  std::lock_guard<std::mutex> lock(g_ranges_mutex);
+  auto it = Ranges().find(reinterpret_cast<uintptr_t>(addr));
+  if (it == Ranges().end()) return Fail(EINVAL, "mmap");
+  Range& r = it->second;
+  if (r.kind == Kind::kAlloc) {
     // Anonymous memory: decommitted and committed again reads zeros.
     if (!VirtualFree(addr, length, MEM_DECOMMIT)) return FailWin("mmap");
     if (!VirtualAlloc(addr, length, MEM_COMMIT, PAGE_READWRITE)) return FailWin("mmap");
+    r.quarantined = true;
     return Ok();
   }
   if (!UnmapViewOfFile(addr)) return FailWin("mmap");
   void* p = VirtualAlloc(addr, length, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
-  std::lock_guard<std::mutex> lock(g_ranges_mutex);
   if (p == addr) {
-    Ranges()[reinterpret_cast<uintptr_t>(addr)] = Kind::kAlloc;
+    r = Range{Kind::kAlloc, length, true};
   } else {
-    Ranges().erase(reinterpret_cast<uintptr_t>(addr));
+    Ranges().erase(it);
     if (p) VirtualFree(p, 0, MEM_RELEASE);
   }
   return Ok();
+}
+
+bool QuarantinedAt(uintptr_t addr) {
+  std::lock_guard<std::mutex> lock(g_ranges_mutex);  // waits for a replacement under way
+  auto it = Ranges().upper_bound(addr);
+  if (it == Ranges().begin()) return false;
+  --it;
+  if (!it->second.quarantined || addr - it->first >= it->second.length) return false;
+  MEMORY_BASIC_INFORMATION mbi;
+  return VirtualQuery(reinterpret_cast<void*>(addr), &mbi, sizeof mbi) == sizeof mbi && mbi.State == MEM_COMMIT &&
+         (mbi.Protect & (PAGE_READWRITE | PAGE_EXECUTE_READWRITE)) != 0;
 }
 
 SysErr Remap(void* addr, size_t old_length, size_t new_length, void** out) {
@@ -377,13 +485,11 @@ SysErr Sync(void* addr, size_t length, bool async) {
   return Ok();
 }
 
-SysErr SyncRaw(void* addr, size_t length, int flags) {
-  (void)flags;
-  return Sync(addr, length, false);
-}
-
 SysErr Advise(void* addr, size_t length, int advice) {
-  if (advice == 3 /* willneed */) return Populate(addr, length);
+  if (advice == 3 /* willneed */) {  // a hint, as madvise's: nothing waits for the reads
+    PrefetchHint(addr, length);
+    return Ok();
+  }
   if (advice == 4 /* dontneed */) {
     // A view's pages leave the working set; the data stays (unlike Linux's
     // MADV_DONTNEED on private memory, which drops it).
@@ -393,13 +499,11 @@ SysErr Advise(void* addr, size_t length, int advice) {
   return Ok();  // normal, random, sequential: hints Windows takes from its own heuristics
 }
 
-SysErr Protect(void* addr, size_t length, int prot) {
-  (void)addr; (void)length; (void)prot;
-  return Fail(ENOTSUP, "mprotect");
-}
-
+// VirtualLock keeps the pages in the working set; they are touched as well,
+// as mlock(2) faults them in (wine's VirtualLock does not).
 SysErr Lock(void* addr, size_t length) {
   if (!VirtualLock(addr, length)) return FailWin("mlock");
+  TouchPages(addr, length);
   return Ok();
 }
 
@@ -427,49 +531,86 @@ SysErr Residency(void* addr, size_t length, uint8_t* pages) {
   return Ok();
 }
 
+// As MADV_POPULATE_READ: the pages are in memory and mapped when it
+// returns, so residency() counts them (Windows' residency is the working
+// set: a page read in but never touched is not in it). The prefetch first
+// turns the page-at-a-time faults of the touch into large reads.
 SysErr Populate(void* addr, size_t length) {
-  using Prefetch = BOOL(WINAPI*)(HANDLE, ULONG_PTR, PWIN32_MEMORY_RANGE_ENTRY, ULONG);
-  static const Prefetch prefetch = Kernel32<Prefetch>("PrefetchVirtualMemory");
-  if (prefetch) {
-    WIN32_MEMORY_RANGE_ENTRY range{addr, length};
-    if (prefetch(GetCurrentProcess(), 1, &range, 0)) return Ok();
-  }
-  // Without it: touch one byte a page.
+  PrefetchHint(addr, length);
   TouchPages(addr, length);
   return Ok();
 }
 
-// An anonymous shared object with a descriptor: a temporary file that is
-// deleted when its last handle closes, kept in memory while it fits
-// (FILE_ATTRIBUTE_TEMPORARY). A pagefile-backed section has no descriptor
-// for share() and workers to pass.
-SysErr SharedMemoryCreate(size_t length, int* fd) {
-  wchar_t dir[MAX_PATH + 1], name[MAX_PATH + 1];
-  if (!GetTempPathW(MAX_PATH, dir) || !GetTempFileNameW(dir, L"mmp", 0, name)) return FailWin("memfd_create");
-  HANDLE h = CreateFileW(name, GENERIC_READ | GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
-                         nullptr, CREATE_ALWAYS, FILE_ATTRIBUTE_TEMPORARY | FILE_FLAG_DELETE_ON_CLOSE, nullptr);
-  if (h == INVALID_HANDLE_VALUE) {
-    SysErr e = FailWin("memfd_create");
-    DeleteFileW(name);
-    return e;
-  }
-  SysErr e = FdFor(h, fd);
-  if (e) return e;
-  if ((e = Truncate(*fd, static_cast<int64_t>(length)))) {
-    Close(*fd);
-    return e;
-  }
+// Shared memory is a pagefile-backed section, as CreateFileMapping makes
+// with INVALID_HANDLE_VALUE: committed at once (ENOMEM now rather than a
+// fault later), of a size fixed when it is made, and gone when the last
+// handle or view of it closes. Sizes of 0 are made 1 byte long (Windows
+// refuses empty sections); nothing maps that byte.
+namespace {
+SysErr NewSection(const wchar_t* name, int64_t size, HANDLE* out, bool* existed) {
+  uint64_t n = static_cast<uint64_t>(std::max<int64_t>(size, 1));
+  HANDLE h = CreateFileMappingW(INVALID_HANDLE_VALUE, nullptr, PAGE_READWRITE, static_cast<DWORD>(n >> 32),
+                                static_cast<DWORD>(n & 0xffffffff), name);
+  if (!h) return FailWin(name ? "shm_open" : "memfd_create");
+  *existed = GetLastError() == ERROR_ALREADY_EXISTS;
+  *out = h;
   return Ok();
 }
 
-SysErr SharedMemoryOpen(const std::string& name, bool create, bool exclusive, int mode, int* fd, bool* created) {
-  (void)name; (void)create; (void)exclusive; (void)mode; (void)fd; (void)created;
-  return Fail(ENOTSUP, "shm_open");
+// Local\name unless the name says Global\ or Local\ itself (lib/shared.ts
+// allows those two prefixes on Windows).
+std::wstring SectionName(const std::string& name) {
+  if (name.rfind("Global\\", 0) == 0 || name.rfind("Local\\", 0) == 0) return Wide(name);
+  return L"Local\\" + Wide(name);
+}
+}  // namespace
+
+SysErr SharedMemoryCreate(size_t length, int* fd) {
+  HANDLE h;
+  bool existed;
+  SysErr e = NewSection(nullptr, static_cast<int64_t>(length), &h, &existed);
+  if (e) return e;
+  return SectionFd(h, NewSerial(), fd);
 }
 
+// Named sections: the name is the object, as POSIX's is, with two
+// differences docs/backends.md states: creating one needs its size (POSIX
+// makes it empty and ftruncate grows it), and the name lives while a
+// handle or view of it is open, not until shm_unlink.
+SysErr SharedMemoryOpen(const std::string& name, bool create, bool exclusive, int mode, int64_t size, int* fd,
+                        bool* created) {
+  (void)mode;  // a section made here has the default security of the process
+  *created = false;
+  std::wstring w = SectionName(name);
+  HANDLE h = OpenFileMappingW(FILE_MAP_ALL_ACCESS, FALSE, w.c_str());
+  if (h) {
+    if (create && exclusive) {
+      CloseHandle(h);
+      return Fail(EEXIST, "shm_open");
+    }
+  } else {
+    DWORD err = GetLastError();
+    if (err != ERROR_FILE_NOT_FOUND || !create) return Fail(ErrnoOf(err), "shm_open");
+    if (size <= 0) return Fail(EINVAL, "shm_open");  // lib/ says: options.size is needed to create one here
+    bool existed;
+    SysErr e = NewSection(w.c_str(), size, &h, &existed);
+    if (e) return e;
+    if (existed && exclusive) {  // made by someone else in between
+      CloseHandle(h);
+      return Fail(EEXIST, "shm_open");
+    }
+    *created = !existed;
+  }
+  return SectionFd(h, NewSerial(), fd);
+}
+
+// There is nothing to remove: the name goes with the last handle. A name
+// that no one has open is ENOENT, as shm_unlink says.
 SysErr SharedMemoryUnlink(const std::string& name) {
-  (void)name;
-  return Fail(ENOTSUP, "shm_unlink");
+  HANDLE h = OpenFileMappingW(FILE_MAP_READ, FALSE, SectionName(name).c_str());
+  if (!h) return Fail(ErrnoOf(GetLastError()), "shm_unlink");
+  CloseHandle(h);
+  return Ok();
 }
 
 // WaitOnAddress and WakeByAddressAll wait within one process (threads and
@@ -572,28 +713,6 @@ static const NamedValue kAdvice[] = {
 bool AdviceByName(const std::string& name, int* advice) { return LookupName(kAdvice, name, advice); }
 
 std::vector<std::string> AdviceNames() { return NamesOf(kAdvice); }
-
-// The raw layer is not offered on Windows yet (MapRaw is ENOTSUP): nothing
-// passes its checks.
-bool RawFlagsAllowed(int flags, int prot, const char** why) {
-  (void)flags; (void)prot;
-  *why = "the raw layer is not available on Windows (ENOTSUP)";
-  return false;
-}
-bool RawAdviceAllowed(int advice) {
-  (void)advice;
-  return false;
-}
-bool RawProtAllowed(int prot) {
-  (void)prot;
-  return false;
-}
-bool RawIsAnonymous(int flags) {
-  (void)flags;
-  return false;
-}
-
-std::vector<Constant> Constants() { return {}; }
 
 size_t MaxMapCount() { return 0; }
 

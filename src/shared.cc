@@ -90,20 +90,20 @@ napi_value FdJs(napi_env env, napi_callback_info info) {
   return v;
 }
 
-// shmOpen(name, create, exclusive, mode) => [fd, created]
+// shmOpen(name, create, exclusive, mode, size) => [fd, created]; size -1: not given
 napi_value ShmOpenJs(napi_env env, napi_callback_info info) {
   Args a(env, info);
   std::string name;
   bool create, exclusive;
-  int64_t mode;
-  if (!a.Need(4) || !a.String(0, "name", &name) || !a.Bool(1, &create) || !a.Bool(2, &exclusive) ||
-      !a.Int(3, "mode", 0, 07777, &mode)) {
+  int64_t mode, size;
+  if (!a.Need(5) || !a.String(0, "name", &name) || !a.Bool(1, &create) || !a.Bool(2, &exclusive) ||
+      !a.Int(3, "mode", 0, 07777, &mode) || !a.Int(4, "size", -1, kMaxSafe, &size)) {
     return nullptr;
   }
   int fd = -1;
   bool created = false;
   SysErr e = WithReclaim([&] {
-    return os::SharedMemoryOpen(name, create, exclusive, static_cast<int>(mode), &fd, &created);
+    return os::SharedMemoryOpen(name, create, exclusive, static_cast<int>(mode), size, &fd, &created);
   });
   if (e) {
     ThrowSys(env, e);
@@ -142,7 +142,7 @@ bool RegisterShared(napi_env env, napi_value exports) {
       {"share", ShareJs, 1},
       {"attach", AttachJs, 1},
       {"fd", FdJs, 1},
-      {"shmOpen", ShmOpenJs, 4},
+      {"shmOpen", ShmOpenJs, 5},
       {"shmUnlink", ShmUnlinkJs, 1},
       {"closeFd", CloseFdJs, 1},
   };

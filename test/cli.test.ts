@@ -5,7 +5,7 @@ import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, symlinkSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { pageSize } from "memmap";
-import { nativeOnly, pattern, portable, root, tempDir } from "./helpers.js";
+import { nativeOnly, notOnWindows, pattern, portable, root, skipIf, tempDir } from "./helpers.js";
 
 const ONLY = nativeOnly("the page-cache commands need real mappings; on the portable backend the command refuses (tested below)");
 
@@ -50,7 +50,7 @@ function json(args: string[]): Json {
   return JSON.parse(r.stdout) as Json;
 }
 
-test("stat agrees with fincore and vmtouch: pages, resident pages, percentage", ONLY, (t) => {
+test("stat agrees with fincore and vmtouch: pages, resident pages, percentage", skipIf(ONLY, notOnWindows("fincore and vmtouch are Linux tools, and Windows shows no file-cache residency to compare with (a mapping's residency there is this process's working set)")), (t) => {
   const tr = tree();
   cli(["evict", join(tr.dir, "a.bin")]);
   cli(["touch", join(tr.dir, "sub")]);
@@ -85,7 +85,7 @@ test("stat agrees with fincore and vmtouch: pages, resident pages, percentage", 
   }
 });
 
-test("touch reads files in and evict drops them; plain summary when not on a terminal", ONLY, () => {
+test("touch reads files in and evict drops them; plain summary when not on a terminal", skipIf(ONLY, notOnWindows("evict needs posix_fadvise(POSIX_FADV_DONTNEED), which Windows does not have (ENOTSUP)")), () => {
   const tr = tree();
   const evicted = json(["evict", tr.dir]);
   assert.equal(evicted.totals.residentPages, 0);
@@ -113,7 +113,7 @@ test("touch draws a progress bar (files, bytes, rate) on a terminal", ONLY, (t) 
   assert.match(r.stdout, /Touched Pages: 15\/15/);
 });
 
-test("special files, dangling links and unreadable paths are reported and counted, never fatal; exit 1", ONLY, () => {
+test("special files, dangling links and unreadable paths are reported and counted, never fatal; exit 1", skipIf(ONLY, notOnWindows("FIFOs (mkfifo) and symbolic links are POSIX")), () => {
   const tr = tree();
   execFileSync("mkfifo", [join(tr.dir, "fifo")]);
   symlinkSync(join(tr.dir, "gone"), join(tr.dir, "dangling"));
@@ -145,7 +145,7 @@ test("usage errors exit 2; --help exits 0 for every command", () => {
   assert.equal(cli(["--help"]).status, 0);
 });
 
-test("lock holds the pages locked until SIGTERM, then unlocks and exits 0", process.platform === "win32" ? { skip: "Windows has no SIGTERM to send (kill() terminates)" } : ONLY, async () => {
+test("lock holds the pages locked until SIGTERM, then unlocks and exits 0", skipIf(ONLY, notOnWindows("it has no SIGTERM to send (kill() terminates)")), async () => {
   const tr = tree();
   const child = spawn(process.execPath, [BIN, "lock", tr.dir], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";

@@ -3,7 +3,7 @@
 // child ended (exit code 0, no signal) and what it printed.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { ended, nativeOnly, runChild, tempDir, pattern } from "./helpers.js";
+import { ended, nativeOnly, runChild, tempDir, pattern, addonPath } from "./helpers.js";
 
 function assertClean(r: ReturnType<typeof runChild>, expected: string): void {
   assert.equal(r.signal, null, ended(r));
@@ -133,7 +133,7 @@ test("garbage arguments of every type to every function never abort", () => {
     import * as raw from "memmap/raw";
     import { createRequire } from "node:module";
     const require = createRequire(import.meta.url);
-    const addon = require("./build/Release/memmap.node");
+    const addon = require(${JSON.stringify(addonPath)});
     const garbage = [undefined, null, true, false, 0, -0, -1, 1.5, NaN, Infinity, -Infinity, 2 ** 53, 2 ** 64, -(2 ** 63),
       0x7fffffff, 4096, "", "x", "/", "\\u0000", Symbol("s"), 10n, -1n, {}, [], [1], () => 1, new Proxy({}, {}),
       Buffer.alloc(4), new Uint8Array(0), new DataView(new ArrayBuffer(8)), new URL("file:///etc/passwd"),

@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import ts from "typescript";
-import { nativeOnly, root } from "./helpers.js";
+import { nativeOnly, root, addonPath } from "./helpers.js";
 
 /** NativeAddon's members: name → parameter count (-1 for a property that is not a function). */
 function declared(): Map<string, number> {
@@ -32,7 +32,7 @@ function declared(): Map<string, number> {
 }
 
 test("every export of the addon is declared in NativeAddon with its arity, and nothing else is", nativeOnly("it reads the built addon itself"), () => {
-  const addon = createRequire(import.meta.url)(join(root, "build", "Release", "memmap.node")) as Record<string, unknown>;
+  const addon = createRequire(import.meta.url)(addonPath) as Record<string, unknown>;
   const want = declared();
   const have = new Map<string, number>();
   for (const [name, value] of Object.entries(addon)) have.set(name, typeof value === "function" ? value.length : -1);

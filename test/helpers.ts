@@ -86,3 +86,27 @@ export const portable = process.env["MEMMAP_BACKEND"] === "portable";
 export function nativeOnly(reason: string): { skip: string | false } {
   return { skip: portable ? `native backend only: ${reason}` : false };
 }
+
+/** True under Windows (the suite runs there under wine: npm run test:windows). */
+export const windows = process.platform === "win32";
+
+/**
+ * Options for a test of something Windows does not have (a Linux tool,
+ * /proc, signals, POSIX-only calls); the Windows run skips it and says why.
+ */
+export function notOnWindows(reason: string): { skip: string | false } {
+  return { skip: windows ? `not on Windows: ${reason}` : false };
+}
+
+/**
+ * The production addon, the one `memmap` loads (tests read its stats()):
+ * the source build on Linux, the cross-built prebuild on Windows.
+ */
+export const addonPath = join(root, ...(windows ? ["prebuilds", "win32-x64", "memmap.node"] : ["build", "Release", "memmap.node"]));
+/** The test build of the addon (MEMMAP_TEST_ADDON). */
+export const testAddonPath = join(root, ...(windows ? ["build", "win", "memmap_test.node"] : ["build", "Release", "memmap_test.node"]));
+
+/** The first of several skip conditions that holds (node:test options). */
+export function skipIf(...conditions: Array<{ skip: string | false }>): { skip: string | false } {
+  return { skip: conditions.map((c) => c.skip).find((s) => s !== false) ?? false };
+}

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { readFileSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { map, mapAnonymous, pageSize } from "memmap";
-import { nativeOnly, pattern, root, tempDir } from "./helpers.js";
+import { nativeOnly, pattern, root, tempDir, addonPath } from "./helpers.js";
 
 test("unmap() detaches the buffer, every view and every subarray", () => {
   const t = tempDir();
@@ -121,7 +121,7 @@ test("view() checks its window", () => {
 });
 
 test("a mapping reports its cost to V8 as external memory while it is mapped (all of it for anonymous memory), so that dropped mappings are collected under pressure", nativeOnly("the portable backend's memory is an ArrayBuffer, which V8 counts itself"), () => {
-  const addon = createRequire(import.meta.url)(`${root}/build/Release/memmap.node`) as { stats(): { reported: number } };
+  const addon = createRequire(import.meta.url)(addonPath) as { stats(): { reported: number } };
   const MiB = 1 << 20;
   const before = addon.stats().reported;
   const m = mapAnonymous(256 * MiB);

@@ -6,14 +6,15 @@ import { cpSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { adviseFile, backend, createOutput, map, mapAnonymous } from "memmap";
 import { createRequire } from "node:module";
-import { ended, nativeOnly, pattern, portable, root, runChild, tempDir } from "./helpers.js";
+import { addonPath, ended, nativeOnly, pattern, portable, root, runChild, tempDir, testAddonPath } from "./helpers.js";
 
 const portableOnly = { skip: portable ? false : "portable backend only (the portable run covers it)" };
 
 test("the backend in use is named, with the reason", () => {
   assert.equal(backend.name, portable ? "portable" : "native");
   if (portable) assert.equal(backend.reason, "MEMMAP_BACKEND=portable");
-  else assert.match(backend.reason, /^the native addon loaded \((build\/Release\/memmap(_test)?\.node|prebuilds\/linux-(x64|arm64)\/memmap\.glibc\.node)\)$/);
+  // On Windows the native backend is opt-in, and the reason says so.
+  else assert.match(backend.reason, /^(MEMMAP_BACKEND=native: )?the native addon loaded \((build[\\/](Release|win)[\\/]memmap(_test)?\.node|prebuilds[\\/](linux-(x64|arm64)[\\/]memmap\.glibc|win32-x64[\\/]memmap)\.node)\)$/);
 });
 
 test("where the addon is absent, the portable backend is chosen and says why; forcing native is a clear error", () => {
@@ -44,7 +45,7 @@ test("where the addon is absent, the portable backend is chosen and says why; fo
   assert.match(out.reason, /^the native addon could not be loaded \(/);
   assert.equal(out.reason.split("could not be loaded").length, 2, `said once: ${out.reason}`);
   assert.match(out.reason, /npm rebuild memmap/, "the reason names the fix");
-  assert.match(out.reason, /build\/Release\/memmap\.node: not found/, "the reason lists what was tried");
+  assert.match(out.reason, /build[\\/]Release[\\/]memmap\.node: not found/, "the reason lists what was tried");
   assert.equal(out.text, "works without the addon");
   const forced = run({ MEMMAP_BACKEND: "native" });
   assert.notEqual(forced.status, 0);
@@ -54,7 +55,7 @@ test("where the addon is absent, the portable backend is chosen and says why; fo
   assert.match(bogus.stderr, /MEMMAP_BACKEND must be "native" or "portable"/);
 });
 
-const testAddon = join(root, "build", "Release", "memmap_test.node");
+const testAddon = testAddonPath;
 
 test("where external buffers are refused, a native mapping degrades to copies and keeps its promises", {
   skip: portable ? "native backend only: this is the native backend's fallback"
@@ -95,7 +96,7 @@ test("where external buffers are refused, a native mapping degrades to copies an
 });
 
 test("the production addon has no test switch", nativeOnly("it reads the built addon"), () => {
-  const addon = createRequire(import.meta.url)(join(root, "build", "Release", "memmap.node")) as Record<string, unknown>;
+  const addon = createRequire(import.meta.url)(addonPath) as Record<string, unknown>;
   assert.equal(addon["setRefuseExternalForTest"], undefined);
 });
 

@@ -6,7 +6,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { ended, pattern, portable, runChild, tempDir } from "./helpers.js";
+import { ended, pattern, portable, runChild, tempDir, addonPath } from "./helpers.js";
 
 function survives(code: string) {
   const r = runChild(code, ["--expose-gc"]);
@@ -88,7 +88,7 @@ test("a quarantined range is given back once its windows are collected", { skip:
     import { mapAnonymous } from "memmap";
     import { createRequire } from "node:module";
     import { readFileSync } from "node:fs";
-    const addon = createRequire(import.meta.url)("./build/Release/memmap.node");
+    const addon = createRequire(import.meta.url)(${JSON.stringify(addonPath)});
     const base = addon.stats().live;
     let keep = [];
     for (let i = 0; i < 100; i++) { const m = mapAnonymous(1 << 20); keep.push(m.buffer); m.unmap(); }

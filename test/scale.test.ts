@@ -5,7 +5,7 @@ import { closeSync, ftruncateSync, openSync, readSync, writeSync } from "node:fs
 import { constants as bufferConstants } from "node:buffer";
 import { map } from "memmap";
 import { spawnSync } from "node:child_process";
-import { ended, nativeOnly, root, runChild, tempDir, pattern } from "./helpers.js";
+import { ended, nativeOnly, root, runChild, tempDir, pattern, addonPath } from "./helpers.js";
 
 const GiB = 1024 ** 3;
 
@@ -153,7 +153,7 @@ test("when descriptors run out, the addon collects dropped mappings and retries 
   const script = `
     import { map } from "memmap";
     import { createRequire } from "node:module";
-    const addon = createRequire(import.meta.url)("./build/Release/memmap.node");
+    const addon = createRequire(import.meta.url)(${JSON.stringify(addonPath)});
     for (let i = 0; i < 5000; i++) map(${JSON.stringify(p)}).buffer[0];
     console.log("forced collections:", addon.stats().forcedGcs);
   `;

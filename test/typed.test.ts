@@ -3,7 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { map, mapAnonymous, mapTyped } from "memmap";
-import { ended, nativeOnly, portable, root, runChild, tempDir } from "./helpers.js";
+import { ended, nativeOnly, portable, root, runChild, tempDir, addonPath } from "./helpers.js";
 
 const CONSTRUCTORS = [
   Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array,
@@ -214,7 +214,7 @@ test("arrayBuffer() in a loop of 200,000 calls: its windows are freed once dropp
   const r = runChild(`
     import { map } from "memmap";
     import { createRequire } from "node:module";
-    const addon = createRequire(${JSON.stringify(root + "/")})("./build/Release/memmap.node");
+    const addon = createRequire(import.meta.url)(${JSON.stringify(addonPath)});
     const gc = globalThis.gc ?? ((full) => globalThis.Bun.gc(full));
     const m = map(${JSON.stringify(p)});
     const before = addon.stats().windows;

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import { statSync } from "node:fs";
 import { backend, createOutput, map, mapAnonymous } from "memmap";
-import { ended, nativeOnly, root, runChild, tempDir, pattern, portable } from "./helpers.js";
+import { ended, nativeOnly, root, runChild, tempDir, pattern, portable, addonPath } from "./helpers.js";
 import { mappingInternals } from "../dist/mapping.js";
 import { outputInternals } from "../dist/output.js";
 
@@ -22,7 +22,7 @@ const require = createRequire(import.meta.url);
 // The addon's own count of window records (this thread), where it is in use.
 function nativeWindows(): number {
   if (backend.name !== "native") return 0;
-  return (require(`${root}/build/Release/memmap.node`) as { stats(): { windows: number } }).stats().windows;
+  return (require(addonPath) as { stats(): { windows: number } }).stats().windows;
 }
 
 test("a million view() calls make a bounded number of windows, and unrelated work still runs", () => {

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { Worker } from "node:worker_threads";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { ended, pattern, root, runChild, tempDir } from "./helpers.js";
+import { ended, pattern, root, runChild, tempDir, addonPath } from "./helpers.js";
 
 test("two worker_threads map, read, write and drop mappings at the same time", async () => {
   const t = tempDir();
@@ -79,7 +79,7 @@ test("workers that exit or are terminated with live mappings, views and running 
     }
     // Every range the workers mapped was given back when they ended.
     const { createRequire } = await import("node:module");
-    const addon = createRequire(import.meta.url)("./build/Release/memmap.node");
+    const addon = createRequire(import.meta.url)(${JSON.stringify(addonPath)});
     console.log("all workers ended; ranges still mapped:", addon.stats().live);
   `);
   assert.equal(r.signal, null, ended(r));

@@ -197,7 +197,7 @@ export function nativeBackend(addon: NativeAddon, reason: string): Backend {
         throw memmapError("ERR_MEMMAP_NO_EXTERNAL", "This runtime refuses external buffers, and shared memory cannot be copied");
       });
     },
-    shmOpen: (name, create, exclusive, mode) => addon.shmOpen(name, create, exclusive, mode),
+    shmOpen: (name, create, exclusive, mode, size) => addon.shmOpen(name, create, exclusive, mode, size),
     shmUnlink: (name) => addon.shmUnlink(name),
     closeShm: (fd) => addon.closeFd(fd),
     adviseFile(path, fd, offset, length, advice) {

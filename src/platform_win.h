@@ -1,0 +1,60 @@
+// What platform_win.cc shares with the other Windows files of the platform
+// layer (platform_win_raw.cc): Win32 errors as errno values, descriptors
+// as HANDLEs, views, and the registry of the ranges they made.
+#ifndef MEMMAP_PLATFORM_WIN_H_
+#define MEMMAP_PLATFORM_WIN_H_
+
+#ifndef WIN32_LEAN_AND_MEAN
+#define WIN32_LEAN_AND_MEAN
+#endif
+#include <uv.h>  // first: it includes <winsock2.h> before <windows.h>
+#include <windows.h>
+
+#include <string>
+
+#include "platform.h"
+
+namespace memmap {
+namespace os {
+namespace win {
+
+// A Win32 error as an errno value, and a failure of `syscall` with the
+// thread's last error.
+int ErrnoOf(DWORD win);
+SysErr FailWin(const char* syscall);
+
+// The HANDLE behind a descriptor of node.exe's runtime (INVALID_HANDLE_VALUE
+// for none), and a descriptor for a HANDLE (closed on failure).
+HANDLE HandleOf(int fd);
+SysErr FdFor(HANDLE h, int* fd);
+std::wstring Wide(const std::string& s);
+
+// A pagefile-backed section (shared memory): its size, or false when `h`
+// is not one (a file).
+bool SectionSize(HANDLE h, int64_t* size);
+
+// Maps a view of `section` (FILE_MAP_* access) and notes it; mmap-shaped
+// errors. MapSection makes the section for a file first.
+SysErr MapView(HANDLE section, DWORD access, int64_t offset, size_t length, void** out);
+SysErr MapSection(HANDLE file, DWORD protect, DWORD access, int64_t offset, size_t length, void** out);
+
+// Every range the platform layer made, so that Unmap and Quarantine call the
+// matching release: UnmapViewOfFile for views, VirtualFree for allocations.
+enum class Kind { kView, kAlloc };
+void Note(void* p, Kind k, size_t length);
+
+// Functions newer than Windows 7 (wine reports 7 unless told otherwise):
+// looked up, not linked, so that the addon loads everywhere Node does.
+template <typename F>
+F Lookup(const wchar_t* module, const char* name) {
+  HMODULE m = LoadLibraryW(module);  // already loaded: a reference count, kept
+  return m ? reinterpret_cast<F>(reinterpret_cast<void*>(GetProcAddress(m, name))) : nullptr;
+}
+template <typename F>
+F Kernel32(const char* name) { return Lookup<F>(L"kernel32.dll", name); }
+
+}  // namespace win
+}  // namespace os
+}  // namespace memmap
+
+#endif  // MEMMAP_PLATFORM_WIN_H_
