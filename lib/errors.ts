@@ -26,9 +26,31 @@ export function systemError(errno: number, syscall: string, path?: string): Syst
   return err;
 }
 
+/**
+ * A system error by its code ("ENOMEM"), for failures the library itself
+ * finds: the number is this platform's (libuv's codes differ on Windows).
+ */
+export function systemErrorCode(code: string, syscall: string, path?: string): SystemError {
+  for (const [errno, [name]] of getSystemErrorMap()) {
+    if (name === code) return systemError(-errno, syscall, path);
+  }
+  throw new Error(`memmap: no system error named ${code}`);
+}
+
+/**
+ * Windows' shared memory is a section of fixed size (docs/backends.md): the
+ * addon's ENOTSUP from ftruncate gets a message that says so. Anything else
+ * is returned as is.
+ */
+export function fixedSizeSection(e: unknown): unknown {
+  const err = e as SystemError;
+  if (process.platform !== "win32" || err?.code !== "ENOTSUP" || err.syscall !== "ftruncate") return e;
+  return notSupported("ftruncate", "shared memory on Windows is a section whose size is fixed when it is made; it cannot be resized");
+}
+
 /** ENOTSUP, shaped like a system error, with `why` as its message. */
 export function notSupported(syscall: string, why: string): SystemError {
-  const err = systemError(95 /* EOPNOTSUPP */, syscall);
+  const err = systemErrorCode("ENOTSUP", syscall);
   err.message = `${err.code}: ${why}`;
   return err;
 }

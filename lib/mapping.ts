@@ -8,7 +8,7 @@ import { backend } from "./select.js";
 import { MAX_WINDOW, Windows } from "./windows.js";
 import { detachHeap } from "./detach.js";
 import { elementSize, elementsToBytes, typedCount, type TypedArrayConstructor, type TypedArrayOf } from "./typed.js";
-import { closedError, fromNative, memmapError, invalidArgType, invalidArgValue, backendCall, backendCallAsync, rangeError } from "./errors.js";
+import { closedError, fromNative, memmapError, invalidArgType, invalidArgValue, backendCall, backendCallAsync, rangeError, fixedSizeSection } from "./errors.js";
 import {
   clampSlice, MAX_SAFE, optionalBoolean, optionalInteger, optionsObject, resolveRange, spanLength, validateInteger, validateOneOf, type Range,
 } from "./validate.js";
@@ -456,7 +456,11 @@ export class Mapping implements Disposable {
   resize(newLength: number): void {
     const m = this.#open();
     validateInteger(newLength, "newLength");
-    backendCall(() => m.resize(newLength), this.#path);
+    try {
+      backendCall(() => m.resize(newLength), this.#path);
+    } catch (e) {
+      throw fixedSizeSection(e);
+    }
     this.#buffer = undefined;
     this.#detachCopies();
     this.#windows = new Windows(m, m.byteLength); // the old ones were detached

@@ -155,14 +155,26 @@ function fsyncDirectory(dir: string): void {
 // descriptor, and the temporary file (or the file it created in place).
 // The garbage collector's finalizer does it, and so does a normal exit for
 // every output still open then.
+// On Windows the mapping too: a file with a view cannot be deleted there, so
+// a dropped output's mapping is unmapped with it (views of it detach) rather
+// than whenever the collector gets to it.
 interface Leftover {
   fd: number;
   path: string;
   remove: boolean;
+  mapping?: Mapping | undefined;
 }
 const leftovers = new Set<Leftover>();
 function undoLeftover(l: Leftover): void {
   leftovers.delete(l);
+  if (l.mapping) {
+    try {
+      l.mapping.unmap();
+    } catch {
+      // Unmapped all the same; the output is being thrown away.
+    }
+    l.mapping = undefined;
+  }
   if (l.fd >= 0) {
     try {
       closeSync(l.fd);
@@ -175,20 +187,37 @@ function undoLeftover(l: Leftover): void {
     l.remove = false;
     try {
       unlinkSync(l.path);
-    } catch {
-      // Already gone.
+    } catch (e) {
+      // Already gone; or, on Windows, still mapped by a view not collected
+      // yet (a mapped file cannot be deleted there): tried again later.
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT" && process.platform === "win32") unremoved.add(l.path);
+    }
+  }
+}
+// Temporary files Windows refused to delete while their views lived: tried
+// again whenever an output is made, and at exit.
+const unremoved = new Set<string>();
+function retryUnremoved(): void {
+  for (const path of unremoved) {
+    try {
+      unlinkSync(path);
+      unremoved.delete(path);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") unremoved.delete(path);
     }
   }
 }
 const dropped = new FinalizationRegistry<Leftover>(undoLeftover);
 let exitHooked = false;
 function track(output: object, l: Leftover): void {
+  if (unremoved.size > 0) retryUnremoved();
   leftovers.add(l);
   dropped.register(output, l, output);
   if (!exitHooked) {
     exitHooked = true;
     process.on("exit", () => {
       for (const left of [...leftovers]) undoLeftover(left);
+      retryUnremoved();
     });
   }
 }
@@ -239,6 +268,7 @@ export class OutputFile implements Disposable {
     this.#created = init.created;
     this.#regular = init.regular;
     this.#leftover = { fd: init.fd, path: init.writePath, remove: init.atomic || init.created };
+    if (process.platform === "win32") this.#leftover.mapping = init.mapping;
     track(this, this.#leftover);
   }
 
@@ -381,6 +411,7 @@ export class OutputFile implements Disposable {
     this.#state = state;
     this.#leftover.fd = -1; // closed by commit or by #cleanup
     this.#leftover.remove = false;
+    this.#leftover.mapping = undefined;
     leftovers.delete(this.#leftover);
     dropped.unregister(this);
   }

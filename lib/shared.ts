@@ -3,7 +3,7 @@
 // shared memory that unrelated processes (in any language) open by name.
 import { backend } from "./select.js";
 import { Mapping, map, type SharedHandle } from "./mapping.js";
-import { invalidArgType, invalidArgValue, backendCall } from "./errors.js";
+import { invalidArgType, invalidArgValue, backendCall, fixedSizeSection } from "./errors.js";
 import { optionalBoolean, optionsObject, validateInteger } from "./validate.js";
 
 /**
@@ -73,7 +73,7 @@ export function openShared(name: string, options?: SharedOptions): Mapping {
     return map(fd, size >= 0 ? { access: "write", size } : { access: "write" });
   } catch (e) {
     if (created) backendCall(() => backend.shmUnlink(bare));
-    throw e;
+    throw fixedSizeSection(e);
   } finally {
     backend.closeShm(fd); // the mapping keeps its own
   }

@@ -23,10 +23,7 @@
 // is not atomic there (os::Quarantine), so a thread still writing into a
 // range that unmap() quarantines can fault in between; it waits for the
 // replacement and retries.
-#ifndef WIN32_LEAN_AND_MEAN
-#define WIN32_LEAN_AND_MEAN
-#endif
-#include <windows.h>
+#include "platform_win.h"  // first: <uv.h> before <windows.h>
 
 #include <mutex>
 
@@ -57,6 +54,11 @@ LONG CALLBACK Handler(PEXCEPTION_POINTERS info) {
   }
   int i = Find(addr);
   if (i < 0) return EXCEPTION_CONTINUE_SEARCH;
+  // Every view memmap hands out is readable and writable: a page whose
+  // protection forbids the access is the raw layer's mprotect(), whose
+  // fault is documented to end the process (0xC0000005, as an unhandled
+  // access violation does).
+  if (code == EXCEPTION_ACCESS_VIOLATION && os::win::ProtectionForbids(op, addr)) return EXCEPTION_CONTINUE_SEARCH;
   uintptr_t start, end;
   RangeOf(i, &start, &end);
   if (start == 0 || os::Quarantine(reinterpret_cast<void*>(start), end - start)) return EXCEPTION_CONTINUE_SEARCH;

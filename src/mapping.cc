@@ -319,7 +319,7 @@ void Mapping::DropLocks() {
 Error Mapping::Lock(uint8_t* addr, size_t len, bool lock) {
   if (len == 0) return Error();
   uint8_t* p = addr;
-  if (access_ == Access::kRead || access_ == Access::kCopy) {
+  if ((access_ == Access::kRead || access_ == Access::kCopy) && os::LockCopiesPrivatePages()) {
     // Locking a private writable range would copy every page (see
     // platform_posix.cc); the page-cache pages are locked through a hidden
     // read-only shared mapping of the same range instead.

@@ -63,6 +63,11 @@ int ErrnoForJs(int err);
 // Whether Remap can move and resize a mapping (mremap). Where it cannot,
 // a resize maps afresh and copies (Mapping::Resize).
 bool CanRemap();
+// Whether locking a private writable mapping would copy its pages (mlock
+// faults them in for writing on Linux), so that Mapping locks the file's
+// pages through a read-only shadow instead. Windows' VirtualLock reads them
+// in and copies nothing.
+bool LockCopiesPrivatePages();
 
 // Files.
 SysErr OpenFile(const std::string& path, bool write, bool create, int mode,
@@ -93,9 +98,9 @@ SysErr Unmap(void* addr, size_t length);
 // writes land nowhere that matters, and the address range stays taken.
 SysErr Quarantine(void* addr, size_t length);
 #ifdef _WIN32
-// Whether addr lies in a range Quarantine replaced and is accessible now
-// (waits for a replacement under way): the Windows fault guard retries
-// such a fault (guard_win.cc).
+// Whether addr lies in a range Quarantine replaced, or in anonymous memory
+// of ours, and is accessible now (waits for a replacement or reset under
+// way): the Windows fault guard retries such a fault (guard_win.cc).
 bool QuarantinedAt(uintptr_t addr);
 #endif
 // Moves or resizes a mapping; *out receives the (possibly new) address.

@@ -39,6 +39,8 @@ size_t PageSize() {
 
 int ErrnoForJs(int err) { return err; }
 
+bool LockCopiesPrivatePages() { return true; }
+
 bool CanRemap() {
 #if defined(__linux__)
   return true;

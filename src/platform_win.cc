@@ -78,17 +78,18 @@ constexpr int kSectionFd = 1 << 28;
 struct Section {
   HANDLE handle;
   uint64_t serial;  // the same for every duplicate: Stat's inode
+  int64_t size;     // as made here; -1: opened by name, asked of the system
 };
 std::mutex g_sections_mutex;
 std::map<int, Section>& Sections() {
   static auto* sections = new std::map<int, Section>();  // never destroyed: used until the process ends
   return *sections;
 }
-SysErr SectionFd(HANDLE h, uint64_t serial, int* fd) {
+SysErr SectionFd(HANDLE h, uint64_t serial, int64_t size, int* fd) {
   std::lock_guard<std::mutex> lock(g_sections_mutex);
   int f = kSectionFd;
   while (Sections().count(f)) f++;
-  Sections()[f] = Section{h, serial};
+  Sections()[f] = Section{h, serial, size};
   *fd = f;
   return Ok();
 }
@@ -99,6 +100,15 @@ bool SectionOf(int fd, Section* out) {
   if (it == Sections().end()) return false;
   *out = it->second;
   return true;
+}
+// Whether h is one of the sections behind those descriptors (MapSection
+// maps a section directly; a file needs one made for it).
+bool IsSection(HANDLE h) {
+  std::lock_guard<std::mutex> lock(g_sections_mutex);
+  for (const auto& kv : Sections()) {
+    if (kv.second.handle == h) return true;
+  }
+  return false;
 }
 uint64_t NewSerial() {
   static std::atomic<uint64_t> serial{1};
@@ -136,10 +146,13 @@ std::wstring Wide(const std::string& s) {
 // tell a fault that hit it while it was being replaced (retried) from one
 // that memmap did not cause (not its business). The lock is held across a
 // replacement, never while mapped memory is touched.
+// A writable view of a file also keeps a duplicate of the file's handle,
+// for Sync to wait for the disk with (FlushFileBuffers).
 struct Range {
   Kind kind;
   size_t length;
   bool quarantined;
+  HANDLE file;
 };
 std::mutex g_ranges_mutex;
 std::map<uintptr_t, Range>& Ranges() {
@@ -148,15 +161,41 @@ std::map<uintptr_t, Range>& Ranges() {
 }
 void Note(void* p, Kind k, size_t length) {
   std::lock_guard<std::mutex> lock(g_ranges_mutex);
-  Ranges()[reinterpret_cast<uintptr_t>(p)] = Range{k, length, false};
+  Ranges()[reinterpret_cast<uintptr_t>(p)] = Range{k, length, false, nullptr};
+}
+void NoteFile(void* p, HANDLE file) {
+  HANDLE dup = nullptr;
+  if (!DuplicateHandle(GetCurrentProcess(), file, GetCurrentProcess(), &dup, 0, FALSE, DUPLICATE_SAME_ACCESS)) return;
+  std::lock_guard<std::mutex> lock(g_ranges_mutex);
+  auto it = Ranges().find(reinterpret_cast<uintptr_t>(p));
+  if (it == Ranges().end()) {
+    CloseHandle(dup);
+    return;
+  }
+  it->second.file = dup;
 }
 bool Forget(void* p, Kind* k) {
   std::lock_guard<std::mutex> lock(g_ranges_mutex);
   auto it = Ranges().find(reinterpret_cast<uintptr_t>(p));
   if (it == Ranges().end()) return false;
   *k = it->second.kind;
+  if (it->second.file) CloseHandle(it->second.file);
   Ranges().erase(it);
   return true;
+}
+// The file handle kept for the range holding addr, duplicated for the
+// caller (who closes it), or null.
+HANDLE FileAt(void* addr) {
+  std::lock_guard<std::mutex> lock(g_ranges_mutex);
+  auto it = Ranges().upper_bound(reinterpret_cast<uintptr_t>(addr));
+  if (it == Ranges().begin()) return nullptr;
+  --it;
+  HANDLE dup = nullptr;
+  if (!it->second.file || reinterpret_cast<uintptr_t>(addr) - it->first >= it->second.length ||
+      !DuplicateHandle(GetCurrentProcess(), it->second.file, GetCurrentProcess(), &dup, 0, FALSE, DUPLICATE_SAME_ACCESS)) {
+    return nullptr;
+  }
+  return dup;
 }
 
 // WaitOnAddress and friends (Windows 8+).
@@ -188,8 +227,7 @@ SysErr MapView(HANDLE section, DWORD access, int64_t offset, size_t length, void
 }
 
 SysErr MapSection(HANDLE file, DWORD protect, DWORD access, int64_t offset, size_t length, void** out) {
-  int64_t size;
-  if (SectionSize(file, &size)) return MapView(file, access, offset, length, out);  // shared memory
+  if (IsSection(file)) return MapView(file, access, offset, length, out);  // shared memory
   HANDLE section = CreateFileMappingW(file, nullptr, protect, 0, 0, nullptr);
   if (!section) {
     DWORD err = GetLastError();
@@ -197,11 +235,12 @@ SysErr MapSection(HANDLE file, DWORD protect, DWORD access, int64_t offset, size
   }
   SysErr e = MapView(section, access, offset, length, out);
   CloseHandle(section);  // the view keeps the section alive
+  if (!e && (access & FILE_MAP_WRITE) && !(access & FILE_MAP_COPY)) NoteFile(*out, file);
   return e;
 }
 
-// NtQuerySection(SectionBasicInformation) answers for sections only; a file
-// handle is a type mismatch. GetFileType() first: a file says what it is.
+// NtQuerySection(SectionBasicInformation): a section's size (wine gives it
+// rounded up to whole pages, Windows exactly).
 bool SectionSize(HANDLE h, int64_t* size) {
   struct SectionBasic {
     PVOID base;
@@ -210,7 +249,7 @@ bool SectionSize(HANDLE h, int64_t* size) {
   };
   using Query = LONG(NTAPI*)(HANDLE, int, PVOID, SIZE_T, PSIZE_T);
   static const Query query = Lookup<Query>(L"ntdll.dll", "NtQuerySection");
-  if (!query || h == INVALID_HANDLE_VALUE || !h || GetFileType(h) != FILE_TYPE_UNKNOWN) return false;
+  if (!query || h == INVALID_HANDLE_VALUE || !h) return false;
   SectionBasic info{};
   if (query(h, 0 /* SectionBasicInformation */, &info, sizeof info, nullptr) < 0) return false;
   *size = info.size.QuadPart;
@@ -227,6 +266,8 @@ int ErrnoForJs(int err) {
 }
 
 bool CanRemap() { return false; }
+
+bool LockCopiesPrivatePages() { return false; }
 
 namespace {
 const SYSTEM_INFO& SystemInfo() {
@@ -281,7 +322,7 @@ SysErr DupFd(int fd, int* out) {
     return FailWin("dup");
   }
   Section sec;
-  if (SectionOf(fd, &sec)) return SectionFd(dup, sec.serial, out);
+  if (SectionOf(fd, &sec)) return SectionFd(dup, sec.serial, sec.size, out);
   return FdFor(dup, out);
 }
 
@@ -293,7 +334,8 @@ SysErr Stat(int fd, FileInfo* info) {
   if (SectionOf(fd, &sec)) {  // shared memory: its fixed size
     info->regular = true;
     info->ino = sec.serial;
-    return SectionSize(h, &info->size) ? Ok() : Fail(EBADF, "fstat");
+    info->size = sec.size;
+    return sec.size >= 0 || SectionSize(h, &info->size) ? Ok() : Fail(EBADF, "fstat");
   }
   DWORD type = GetFileType(h);
   if (type == FILE_TYPE_CHAR) {
@@ -317,10 +359,12 @@ SysErr Stat(int fd, FileInfo* info) {
 SysErr Truncate(int fd, int64_t size) {
   HANDLE h = HandleOf(fd);
   if (h == INVALID_HANDLE_VALUE) return Fail(EBADF, "ftruncate");
-  int64_t current;
-  if (SectionSize(h, &current)) {
+  Section sec;
+  if (SectionOf(fd, &sec)) {
     // A section keeps the size it was made with (docs/backends.md).
-    return size == current ? Ok() : Fail(ENOTSUP, "ftruncate");
+    FileInfo fi;
+    SysErr e = Stat(fd, &fi);
+    return e ? e : size == fi.size ? Ok() : Fail(ENOTSUP, "ftruncate");
   }
   FILE_END_OF_FILE_INFO eof;
   eof.EndOfFile.QuadPart = size;
@@ -389,7 +433,12 @@ SysErr MapFile(Access access, int fd, int64_t offset, size_t length, const MapOp
 SysErr MapAnonymous(Access access, size_t length, const MapOptions& opts, void** out) {
   (void)access;  // kAnonShared comes with a descriptor (SharedMemoryCreate) and is mapped by MapFile
   void* p = VirtualAlloc(nullptr, length, MEM_RESERVE | MEM_COMMIT, opts.exec ? PAGE_EXECUTE_READWRITE : PAGE_READWRITE);
-  if (!p) return FailWin("mmap");
+  if (!p) {
+    // More than the address space holds is ERROR_INVALID_PARAMETER here,
+    // ENOMEM from mmap(2).
+    DWORD err = GetLastError();
+    return Fail(err == ERROR_INVALID_PARAMETER ? ENOMEM : ErrnoOf(err), "mmap");
+  }
   Note(p, Kind::kAlloc, length);
   *out = p;
   return Ok();
@@ -432,7 +481,8 @@ SysErr Quarantine(void* addr, size_t length) {
   if (!UnmapViewOfFile(addr)) return FailWin("mmap");
   void* p = VirtualAlloc(addr, length, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
   if (p == addr) {
-    r = Range{Kind::kAlloc, length, true};
+    if (r.file) CloseHandle(r.file);  // the view and its file are gone
+    r = Range{Kind::kAlloc, length, true, nullptr};
   } else {
     Ranges().erase(it);
     if (p) VirtualFree(p, 0, MEM_RELEASE);
@@ -440,12 +490,34 @@ SysErr Quarantine(void* addr, size_t length) {
   return Ok();
 }
 
+namespace {
+// Decommits and commits again whole pages of anonymous memory of ours;
+// false for anything else.
+bool ResetAnonymous(void* addr, size_t length) {
+  std::lock_guard<std::mutex> lock(g_ranges_mutex);
+  uintptr_t a = reinterpret_cast<uintptr_t>(addr);
+  auto it = Ranges().upper_bound(a);
+  if (it == Ranges().begin()) return false;
+  --it;
+  if (it->second.kind != Kind::kAlloc || a - it->first >= it->second.length || length > it->second.length - (a - it->first)) {
+    return false;
+  }
+  const uintptr_t page = PageSize();
+  uintptr_t start = (a + page - 1) & ~(page - 1), end = (a + length) & ~(page - 1);  // whole pages only
+  if (end <= start) return true;
+  void* p = reinterpret_cast<void*>(start);
+  return VirtualFree(p, end - start, MEM_DECOMMIT) && VirtualAlloc(p, end - start, MEM_COMMIT, PAGE_READWRITE);
+}
+}  // namespace
+
 bool QuarantinedAt(uintptr_t addr) {
   std::lock_guard<std::mutex> lock(g_ranges_mutex);  // waits for a replacement under way
   auto it = Ranges().upper_bound(addr);
   if (it == Ranges().begin()) return false;
   --it;
-  if (!it->second.quarantined || addr - it->first >= it->second.length) return false;
+  // Anonymous memory of ours is committed and writable but for the moment
+  // ResetAnonymous or Quarantine decommits it under this lock.
+  if (!(it->second.quarantined || it->second.kind == Kind::kAlloc) || addr - it->first >= it->second.length) return false;
   MEMORY_BASIC_INFORMATION mbi;
   return VirtualQuery(reinterpret_cast<void*>(addr), &mbi, sizeof mbi) == sizeof mbi && mbi.State == MEM_COMMIT &&
          (mbi.Protect & (PAGE_READWRITE | PAGE_EXECUTE_READWRITE)) != 0;
@@ -475,14 +547,18 @@ void CopyPrivatePages(const void* from_v, void* to_v, size_t length, bool to_zer
   }
 }
 
-// FlushViewOfFile hands the dirty pages to the file system, for both
-// MS_ASYNC and MS_SYNC. Waiting for the disk as MS_SYNC does needs
-// FlushFileBuffers on the file's handle, which a view does not give: not
-// done yet (docs/backends.md).
+// FlushViewOfFile hands the dirty pages to the file system (MS_ASYNC);
+// MS_SYNC then waits for the disk with FlushFileBuffers on the handle kept
+// with the view, as Go's mmap-go and memmap2 do on Windows.
 SysErr Sync(void* addr, size_t length, bool async) {
-  (void)async;
   if (!FlushViewOfFile(addr, length)) return FailWin("msync");
-  return Ok();
+  if (async) return Ok();
+  HANDLE file = FileAt(addr);
+  if (!file) return Ok();  // shared memory, or a copy-on-write view: no file to wait for
+  BOOL ok = FlushFileBuffers(file);
+  DWORD err = GetLastError();
+  CloseHandle(file);
+  return ok ? Ok() : Fail(ErrnoOf(err), "fsync");
 }
 
 SysErr Advise(void* addr, size_t length, int advice) {
@@ -491,8 +567,12 @@ SysErr Advise(void* addr, size_t length, int advice) {
     return Ok();
   }
   if (advice == 4 /* dontneed */) {
-    // A view's pages leave the working set; the data stays (unlike Linux's
-    // MADV_DONTNEED on private memory, which drops it).
+    // Anonymous memory: given back and zero-filled again, as Linux's
+    // MADV_DONTNEED does on private memory (decommitted and committed under
+    // the range lock; a thread touching it in between waits in the guard
+    // and retries). A view's pages leave the working set and keep their
+    // data: Windows cannot drop a copy-on-write page back to the file's.
+    if (ResetAnonymous(addr, length)) return Ok();
     VirtualUnlock(addr, length);
     return Ok();
   }
@@ -565,12 +645,33 @@ std::wstring SectionName(const std::string& name) {
 }
 }  // namespace
 
+namespace {
+// The size of a named section. Windows reports it exactly; wine rounds it up
+// to whole pages, so the sizes of sections made in this process are kept by
+// name and used while they agree with what the system reports.
+int64_t NamedSize(const std::wstring& name, int64_t created_size, HANDLE h) {
+  static std::mutex mutex;
+  static auto* sizes = new std::map<std::wstring, int64_t>();  // never destroyed: used until the process ends
+  std::lock_guard<std::mutex> lock(mutex);
+  if (created_size >= 0) {
+    (*sizes)[name] = created_size;
+    return created_size;
+  }
+  int64_t reported;
+  if (!SectionSize(h, &reported)) return -1;
+  auto it = sizes->find(name);
+  const int64_t page = static_cast<int64_t>(PageSize());
+  if (it != sizes->end() && (it->second + page - 1) / page * page == reported) return it->second;
+  return reported;
+}
+}  // namespace
+
 SysErr SharedMemoryCreate(size_t length, int* fd) {
   HANDLE h;
   bool existed;
   SysErr e = NewSection(nullptr, static_cast<int64_t>(length), &h, &existed);
   if (e) return e;
-  return SectionFd(h, NewSerial(), fd);
+  return SectionFd(h, NewSerial(), static_cast<int64_t>(length), fd);
 }
 
 // Named sections: the name is the object, as POSIX's is, with two
@@ -601,7 +702,7 @@ SysErr SharedMemoryOpen(const std::string& name, bool create, bool exclusive, in
     }
     *created = !existed;
   }
-  return SectionFd(h, NewSerial(), fd);
+  return SectionFd(h, NewSerial(), NamedSize(w, *created ? size : -1, h), fd);
 }
 
 // There is nothing to remove: the name goes with the last handle. A name

@@ -29,12 +29,18 @@ HANDLE HandleOf(int fd);
 SysErr FdFor(HANDLE h, int* fd);
 std::wstring Wide(const std::string& s);
 
-// A pagefile-backed section (shared memory): its size, or false when `h`
-// is not one (a file).
+// A pagefile-backed section's size as the system reports it (wine rounds
+// it up to whole pages), or false.
 bool SectionSize(HANDLE h, int64_t* size);
 
+// Whether the protection of the page at addr forbids the access that
+// faulted there (op: 0 read, 1 write, 8 execute): mprotect() of the raw
+// layer made it so, its one documented fault, which the guard leaves alone.
+bool ProtectionForbids(ULONG_PTR op, uintptr_t addr);
+
 // Maps a view of `section` (FILE_MAP_* access) and notes it; mmap-shaped
-// errors. MapSection makes the section for a file first.
+// errors. MapSection takes a file (it makes the section for it first) or
+// shared memory's section, as HandleOf gives either.
 SysErr MapView(HANDLE section, DWORD access, int64_t offset, size_t length, void** out);
 SysErr MapSection(HANDLE file, DWORD protect, DWORD access, int64_t offset, size_t length, void** out);
 

@@ -11,10 +11,12 @@
 //    (there is no fork for MAP_SHARED to share it with). Offsets must be
 //    multiples of the allocation granularity (64 KiB), not just of the page
 //    size: EINVAL otherwise.
-//  * msync: FlushViewOfFile for every flag (see SyncRaw for MS_SYNC).
+//  * msync: FlushViewOfFile; MS_SYNC then waits for the disk (os::Sync).
 //  * mprotect: VirtualProtect; the one documented way to fault. A touch of a
 //    page it made inaccessible ends the process with the access violation
-//    (exit status 0xC0000005), as SIGSEGV does on POSIX (FaultHandler).
+//    (exit status 0xC0000005), as SIGSEGV does on POSIX: the fault guard
+//    leaves alone a fault that the page's protection explains
+//    (ProtectionForbids, guard_win.cc).
 //  * madvise: MADV_NORMAL, RANDOM, SEQUENTIAL, WILLNEED, DONTNEED, which is
 //    what os::Advise acts on (DONTNEED drops pages from the working set but
 //    keeps their contents, unlike Linux on private memory).
@@ -26,7 +28,6 @@
 #include <cerrno>
 #include <mutex>
 
-#include "guard_slots.h"
 #include "platform.h"
 
 namespace memmap {
@@ -92,39 +93,6 @@ bool Executable(DWORD protect) {
          protect == PAGE_EXECUTE_WRITECOPY;
 }
 
-// The fault guard (guard_win.cc) takes every access violation inside a range
-// memmap made, because wine reports a page past the end of a truncated file
-// that way: it would replace the range with zeros and let the access go on.
-// A page that mprotect() made inaccessible (or read-only, for a write) is the
-// raw layer's one documented fault, and must end the process as it does on
-// POSIX. This handler is added after the guard's, first in line, so it runs
-// before it: an access violation in a registered range whose page's
-// protection forbids the access was made by mprotect() (every other view
-// memmap hands out is writable), and ends the process with the exception's
-// code, as an unhandled one does. Anything else is left to the next handler.
-LONG CALLBACK FaultHandler(PEXCEPTION_POINTERS info) {
-  const EXCEPTION_RECORD* rec = info->ExceptionRecord;
-  if (rec->ExceptionCode != EXCEPTION_ACCESS_VIOLATION || rec->NumberParameters < 2) return EXCEPTION_CONTINUE_SEARCH;
-  ULONG_PTR op = rec->ExceptionInformation[0];  // 0 read, 1 write, 8 execute (DEP)
-  uintptr_t addr = static_cast<uintptr_t>(rec->ExceptionInformation[1]);
-  if (guard::Find(addr) < 0) return EXCEPTION_CONTINUE_SEARCH;
-  MEMORY_BASIC_INFORMATION mbi;
-  if (VirtualQuery(reinterpret_cast<void*>(addr), &mbi, sizeof mbi) != sizeof mbi || mbi.State != MEM_COMMIT) {
-    return EXCEPTION_CONTINUE_SEARCH;
-  }
-  bool forbidden = (op == 0 && !Readable(mbi.Protect)) || (op == 1 && !Writable(mbi.Protect)) ||
-                   (op == 8 && !Executable(mbi.Protect));
-  if (!forbidden) return EXCEPTION_CONTINUE_SEARCH;
-  TerminateProcess(GetCurrentProcess(), rec->ExceptionCode);
-  return EXCEPTION_CONTINUE_SEARCH;  // not reached
-}
-
-void InstallFaultHandler() {
-  static std::once_flag once;
-  // The addon is pinned by the guard (guard_win.cc), so the handler stays.
-  std::call_once(once, [] { AddVectoredExceptionHandler(1, FaultHandler); });
-}
-
 // Whether the range starts in a copy-on-write view (MAP_PRIVATE, or a
 // mapping made without PROT_WRITE): a write there asks for WRITECOPY.
 bool CopyOnWrite(void* addr) {
@@ -135,6 +103,17 @@ bool CopyOnWrite(void* addr) {
 }
 
 }  // namespace
+
+namespace win {
+bool ProtectionForbids(ULONG_PTR op, uintptr_t addr) {
+  MEMORY_BASIC_INFORMATION mbi;
+  if (VirtualQuery(reinterpret_cast<void*>(addr), &mbi, sizeof mbi) != sizeof mbi || mbi.State != MEM_COMMIT) {
+    return false;
+  }
+  return (op == 0 && !Readable(mbi.Protect)) || (op == 1 && !Writable(mbi.Protect)) ||
+         (op == 8 && !Executable(mbi.Protect));
+}
+}  // namespace win
 
 SysErr MapRaw(int fd, int64_t offset, size_t length, int prot, int flags, void** out) {
   bool exec = (prot & kProtExec) != 0;
@@ -176,8 +155,7 @@ SysErr SyncRaw(void* addr, size_t length, int flags) {
   }
   MEMORY_BASIC_INFORMATION mbi;
   if (VirtualQuery(addr, &mbi, sizeof mbi) == sizeof mbi && mbi.Type != MEM_MAPPED) return Ok();
-  if (!FlushViewOfFile(addr, length)) return win::FailWin("msync");
-  return Ok();
+  return Sync(addr, length, !(flags & kMsSync));  // MS_SYNC waits for the disk (FlushFileBuffers)
 }
 
 // VirtualProtect with the PROT_ bits mapped; a write in a copy-on-write view
@@ -198,7 +176,6 @@ SysErr Protect(void* addr, size_t length, int prot) {
   } else {
     protect = read ? PAGE_READONLY : PAGE_NOACCESS;
   }
-  if (!write) InstallFaultHandler();
   DWORD old;
   if (!VirtualProtect(addr, length, protect, &old)) {
     DWORD err = GetLastError();

@@ -2,7 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { map, mapAnonymous, pageSize } from "memmap";
-import { nativeOnly, pattern, portable, tempDir } from "./helpers.js";
+import { nativeOnly, pattern, portable, tempDir, windows } from "./helpers.js";
 
 test("residency() reports one entry a page, widened to whole pages", nativeOnly("on the portable backend every page is resident (its bytes are heap memory); checked in portable.test.ts"), () => {
   const m = mapAnonymous(8 * pageSize);
@@ -55,9 +55,12 @@ test("lock() and unlock() on every kind of mapping", nativeOnly("the portable ba
   for (const m of [map(p), map(p, { access: "copy" }), map(p, { access: "write" }), mapAnonymous(4 * pageSize)]) {
     m.lock();
     m.lock({ offset: 10, length: pageSize });
+    assert.equal(m.residency().resident, 4, "locked pages are resident");
     m.unlock({ offset: 0, length: pageSize });
     m.unlock();
-    assert.equal(m.residency().resident, 4);
+    // Windows' VirtualUnlock takes the pages out of the working set, which
+    // is what residency() counts there; elsewhere they stay.
+    if (!windows) assert.equal(m.residency().resident, 4);
     m.unmap();
   }
 });

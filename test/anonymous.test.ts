@@ -3,7 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { constants as bufferConstants } from "node:buffer";
 import { mapAnonymous, pageSize } from "memmap";
-import { nativeOnly, portable } from "./helpers.js";
+import { nativeOnly, portable, windows } from "./helpers.js";
 
 test("anonymous memory is zero-filled, writable, of the length asked", () => {
   for (const shared of portable ? [false] : [false, true]) { // shared: native only (ENOTSUP on portable)
@@ -39,5 +39,21 @@ test("length 0 is an empty mapping; bad lengths are RangeErrors", () => {
 test("lock: true locks anonymous memory at map time", nativeOnly("the portable backend cannot lock memory (ENOTSUP)"), () => {
   const m = mapAnonymous(4 * pageSize, { lock: true });
   assert.equal(m.residency().resident, 4, "locked pages are resident");
+  m.unmap();
+});
+
+test("resize() of shared anonymous memory keeps its bytes; on Windows, where it is a section of fixed size, it is ENOTSUP and says so", nativeOnly("the portable backend has no shared memory"), () => {
+  const m = mapAnonymous(2 * pageSize, { shared: true });
+  m.buffer.fill(7);
+  if (windows) {
+    assert.throws(() => m.resize(4 * pageSize), { code: "ENOTSUP", syscall: "ftruncate", message: /section whose size is fixed/ });
+    assert.equal(m.byteLength, 2 * pageSize, "the mapping is as it was");
+    assert.equal(m.buffer[2 * pageSize - 1], 7);
+  } else {
+    m.resize(4 * pageSize);
+    assert.equal(m.byteLength, 4 * pageSize);
+    assert.equal(m.buffer[2 * pageSize - 1], 7);
+    assert.equal(m.buffer[4 * pageSize - 1], 0);
+  }
   m.unmap();
 });

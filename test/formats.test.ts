@@ -13,7 +13,7 @@ import initSqlJs from "sql.js";
 import { ended, portable, runChild, tempDir } from "./helpers.js";
 
 const MiB = 1 << 20;
-const linux = existsSync("/proc/self/smaps_rollup");
+const linux = process.platform === "linux" && existsSync("/proc/self/smaps_rollup"); // wine shows Linux's /proc too
 
 // Child code: `work` runs over `bytes()` (a mapping's, or readFileSync's);
 // prints its answer and how much anonymous memory it took.

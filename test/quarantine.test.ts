@@ -6,7 +6,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { ended, pattern, portable, runChild, tempDir, addonPath } from "./helpers.js";
+import { ended, pattern, portable, runChild, tempDir, addonPath, skipIf, notOnWindows, windows } from "./helpers.js";
 
 function survives(code: string) {
   const r = runChild(code, ["--expose-gc"]);
@@ -100,7 +100,7 @@ test("a quarantined range is given back once its windows are collected", { skip:
   assert.match(r.stdout, /held while reachable: 100 after collection: 0/, ended(r));
 });
 
-test("crypto.randomFill still running when resize() moves a shared mapping: no crash, the bytes kept", { skip: portable ? "the portable backend's resize() copies into a new heap Buffer; the old one is kept while reachable (lib/detach.ts)" : false }, () => {
+test("crypto.randomFill still running when resize() moves a shared mapping: no crash, the bytes kept", { skip: portable ? "the portable backend's resize() copies into a new heap Buffer; the old one is kept while reachable (lib/detach.ts)" : windows ? "not on Windows: shared memory is a section of fixed size there, resize() is ENOTSUP (anonymous.test.ts)" : false }, () => {
   const t = tempDir();
   const p = t.file("grow.bin", pattern(8 << 20));
   const r = survives(`
@@ -161,7 +161,7 @@ test("crypto.randomFill still running when resize() moves or shrinks a private m
   assert.ok(readFileSync(p).equals(pattern(8 << 20)), "a private mapping never writes the file");
 });
 
-test("resize() of a private mapping whose windows are held copies only its own pages, not the file's", { skip: portable ? "the portable backend holds a copy of the file anyway" : false }, () => {
+test("resize() of a private mapping whose windows are held copies only its own pages, not the file's", skipIf({ skip: portable ? "the portable backend holds a copy of the file anyway" : false }, notOnWindows("it reads /proc/self/status")), () => {
   const t = tempDir();
   const p = t.file("big.bin", pattern(256 << 20));
   const r = survives(`

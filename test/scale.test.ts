@@ -5,11 +5,11 @@ import { closeSync, ftruncateSync, openSync, readSync, writeSync } from "node:fs
 import { constants as bufferConstants } from "node:buffer";
 import { map } from "memmap";
 import { spawnSync } from "node:child_process";
-import { ended, nativeOnly, root, runChild, tempDir, pattern, addonPath } from "./helpers.js";
+import { ended, nativeOnly, root, runChild, tempDir, pattern, addonPath, notOnWindows, skipIf } from "./helpers.js";
 
 const GiB = 1024 ** 3;
 
-test("200,000 mappings made and dropped without unmap() in a synchronous loop", () => {
+test("200,000 mappings made and dropped without unmap() in a synchronous loop", notOnWindows("the addon cannot force a collection there (node.exe does not export V8's functions under names it can find), and node.exe's C runtime has 8,192 descriptors: a loop that never yields runs out (known gap, docs/backends.md)"), () => {
   const t = tempDir();
   const p = t.file("small", pattern(4096));
   const r = runChild(`
@@ -105,7 +105,7 @@ test("views that straddle the 2 GiB and 4 GiB window boundaries of an 8 GiB file
   closeSync(fd);
 });
 
-test("populate and lock on a read mapping leave anonymous memory small", nativeOnly("the portable backend's mappings are anonymous memory by design"), () => {
+test("populate and lock on a read mapping leave anonymous memory small", skipIf(nativeOnly("the portable backend's mappings are anonymous memory by design"), notOnWindows("it reads /proc/self/status")), () => {
   const t = tempDir();
   const size = 128 * 1024 * 1024;
   const p = t.file("large");
@@ -147,7 +147,7 @@ test("populate and lock on a read mapping leave anonymous memory small", nativeO
   assert.ok(out.afterLockMethod - out.before < limit, `lock(): ${JSON.stringify(out)}`);
 });
 
-test("when descriptors run out, the addon collects dropped mappings and retries (RLIMIT_NOFILE 256)", nativeOnly("this is the addon's own fallback; the portable backend holds no descriptor for read mappings"), () => {
+test("when descriptors run out, the addon collects dropped mappings and retries (RLIMIT_NOFILE 256)", skipIf(nativeOnly("this is the addon's own fallback; the portable backend holds no descriptor for read mappings"), notOnWindows("RLIMIT_NOFILE and prlimit are POSIX")), () => {
   const t = tempDir();
   const p = t.file("fds", pattern(4096));
   const script = `

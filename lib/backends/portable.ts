@@ -13,7 +13,7 @@ import {
 import * as fs from "node:fs";
 import { constants as bufferConstants } from "node:buffer";
 import { ADVICE, FILE_ADVICE, type Backend, type BackendMapping, type MapAnonymousRequest, type MapFileRequest, type WaitResult } from "../backend.js";
-import { memmapError, notSupported, rangeError, systemError } from "../errors.js";
+import { memmapError, notSupported, rangeError, systemErrorCode } from "../errors.js";
 import type { Window } from "../windows.js";
 import { detachHeap } from "../detach.js";
 import { readFully, writeFully, writeFullyAsync } from "../io.js";
@@ -34,7 +34,7 @@ function allocate(length: number): Buffer {
   try {
     ab = new ArrayBuffer(length);
   } catch {
-    throw systemError(12 /* ENOMEM */, "mmap");
+    throw systemErrorCode("ENOMEM", "mmap");
   }
   // Not marked untransferable: in Node 20 a transfer is the only way
   // JavaScript can detach an ArrayBuffer,
@@ -73,7 +73,7 @@ function intact(p: FileState): boolean {
 }
 
 function checkIntact(p: FileState): void {
-  if (!intact(p)) throw systemError(9 /* EBADF */, "fstat");
+  if (!intact(p)) throw systemErrorCode("EBADF", "fstat");
 }
 
 function closeIfIntact(p: FileState): void {
@@ -317,8 +317,8 @@ function mapFile(req: MapFileRequest): BackendMapping {
   try {
     const st = fstatSync(fd);
     const where = req.path ?? undefined;
-    if (st.isDirectory()) throw systemError(21 /* EISDIR */, "mmap", where);
-    if (!st.isFile() && !st.isBlockDevice()) throw systemError(19 /* ENODEV */, "mmap", where);
+    if (st.isDirectory()) throw systemErrorCode("EISDIR", "mmap", where);
+    if (!st.isFile() && !st.isBlockDevice()) throw systemErrorCode("ENODEV", "mmap", where);
     let size = st.size;
     if (req.size >= 0 && req.size > size) {
       const old = size;
