@@ -34,7 +34,11 @@ export function systemErrorCode(code: string, syscall: string, path?: string): S
   for (const [errno, [name]] of getSystemErrorMap()) {
     if (name === code) return systemError(-errno, syscall, path);
   }
-  throw new Error(`memmap: no system error named ${code}`);
+  // A runtime whose map lacks it: the code all the same, errno unknown (0).
+  const err = systemError(0, syscall, path);
+  err.code = code;
+  err.message = `${code}: ${syscall}${path === undefined ? "" : ` '${path}'`}`;
+  return err;
 }
 
 /**

@@ -68,9 +68,6 @@ export type NativeHandle = { readonly __memmapHandle: unique symbol };
 /** The package's root folder (this file is dist/load.js). */
 export const packageRoot = join(dirname(fileURLToPath(import.meta.url)), "..");
 
-// The Windows prebuild is used only when asked for (see candidates()).
-const windowsOptIn = (): boolean => process.env["MEMMAP_BACKEND"] === "native";
-
 // MEMMAP_TEST_ADDON=1 loads the test build (binding.gyp's memmap_test), whose
 // one extra export, setRefuseExternalForTest, only tests call.
 export function candidates(root = packageRoot): string[] {
@@ -85,10 +82,7 @@ export function candidates(root = packageRoot): string[] {
   // Windows has one C library: its prebuild is untagged (scripts/prebuild-win.mjs).
   const prebuilds = join(root, "prebuilds", `${process.platform}-${process.arch}`);
   const tagged = ["glibc", "musl"].map((libc) => join(prebuilds, `memmap.${libc}.node`)).filter((f) => existsSync(f));
-  // The Windows prebuild is a first cut that still fails some crash tests
-  // (docs/backends.md): it is used only when asked for with
-  // MEMMAP_BACKEND=native; otherwise Windows runs on the portable backend.
-  const prebuilt = process.platform === "win32" ? (windowsOptIn() ? [join(prebuilds, "memmap.node")] : [])
+  const prebuilt = process.platform === "win32" ? [join(prebuilds, "memmap.node")]
     : tagged.length > 0 ? tagged : [join(prebuilds, "memmap.glibc.node")];
   return [join(root, "build", "Release", "memmap.node"), ...prebuilt, join(root, "build", "Debug", "memmap.node")];
 }
@@ -97,8 +91,9 @@ export function candidates(root = packageRoot): string[] {
 export let loadedFrom = "";
 
 /** What brings the native backend back where the addon did not build or load. */
-export const ADDON_FIX =
-  "To build it: install python3, make and a C++ compiler (Debian/Ubuntu: apt-get install python3 make g++), then run `npm rebuild memmap`";
+export const ADDON_FIX = process.platform === "win32"
+  ? "The package ships it for Windows x64 (prebuilds/win32-x64/memmap.node): reinstall memmap; elsewhere on Windows, build it with Visual Studio's C++ tools and `npm rebuild memmap`"
+  : "To build it: install python3, make and a C++ compiler (Debian/Ubuntu: apt-get install python3 make g++), then run `npm rebuild memmap`";
 
 /** Loads the addon, or throws one error that lists every attempt and names the fix. */
 export function loadAddon(root = packageRoot): NativeAddon {
@@ -116,9 +111,6 @@ export function loadAddon(root = packageRoot): NativeAddon {
     } catch (e) {
       failures.push(`${file}: ${(e as Error).message}`);
     }
-  }
-  if (process.platform === "win32" && !windowsOptIn()) {
-    failures.push("prebuilds/win32-x64/memmap.node: not used unless MEMMAP_BACKEND=native (the Windows backend is a first cut: docs/backends.md)");
   }
   // Why the install step did not build it, if it said (scripts/install.mjs).
   const installError = join(root, "build", "install-error.txt");

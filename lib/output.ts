@@ -188,9 +188,13 @@ function undoLeftover(l: Leftover): void {
     try {
       unlinkSync(l.path);
     } catch (e) {
-      // Already gone; or, on Windows, still mapped by a view not collected
-      // yet (a mapped file cannot be deleted there): tried again later.
-      if ((e as NodeJS.ErrnoException).code !== "ENOENT" && process.platform === "win32") unremoved.add(l.path);
+      // Already gone; or, on Windows, held open by someone else (a mapped
+      // file cannot be deleted there): a temporary file of ours is tried
+      // again later. Never a path the user names, which could be a new
+      // file by then.
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT" && process.platform === "win32" && TEMP_FILE_PATTERN.test(basename(l.path))) {
+        unremoved.add(l.path);
+      }
     }
   }
 }

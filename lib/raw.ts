@@ -69,7 +69,7 @@ export function madvise(buffer: ArrayBufferView, advice: number): void {
 /**
  * mprotect(2) over the pages `buffer` covers. The one call in memmap that can
  * make JavaScript access fault: after `mprotect(buf, PROT_NONE)` (or without
- * PROT_WRITE), touching `buf` kills the process with SIGSEGV.
+ * PROT_WRITE), touching `buf` kills the process with SIGSEGV (on Windows: exit status 0xC0000005).
  */
 export function mprotect(buffer: ArrayBufferView, prot: number): void {
   onPages("mprotect", buffer, { name: "prot", value: prot });

@@ -29,9 +29,16 @@ function shmName(name: unknown): string {
   const prefix = process.platform === "win32" ? /^(Local|Global)\\/.exec(name)?.[0] ?? "" : "";
   const bare = prefix ? name.slice(prefix.length) : name.startsWith("/") ? name.slice(1) : name;
   if (!/^[A-Za-z0-9._-]{1,200}$/.test(bare) || bare === "." || bare === "..") {
-    throw invalidArgValue("name", name, "must be 1 to 200 letters, digits, '.', '_' or '-' (an optional leading '/' is allowed)");
+    throw invalidArgValue("name", name, "must be 1 to 200 letters, digits, '.', '_' or '-' (an optional leading '/' is allowed" +
+      (process.platform === "win32" ? ", or Local\\ or Global\\ on Windows)" : ")"));
   }
   return prefix + bare;
+}
+
+// The name errors show: the object's own name on this system.
+function shownName(bare: string): string {
+  if (process.platform !== "win32") return `/${bare}`;
+  return /^(Local|Global)\\/.test(bare) ? bare : `Local\\${bare}`;
 }
 
 export interface SharedOptions {
@@ -60,11 +67,11 @@ export function openShared(name: string, options?: SharedOptions): Mapping {
   const mode = o["mode"] === undefined ? 0o600 : validateInteger(o["mode"], "options.mode", 0, 0o7777);
   let opened: [number, boolean];
   try {
-    opened = backendCall(() => backend.shmOpen(bare, create, exclusive, mode, size), `/${bare}`);
+    opened = backendCall(() => backend.shmOpen(bare, create, exclusive, mode, size), shownName(bare));
   } catch (e) {
     // Windows makes a named section with its size, once (docs/backends.md).
-    if (process.platform === "win32" && (e as NodeJS.ErrnoException).code === "EINVAL" && size < 0) {
-      throw invalidArgValue("options.size", undefined, `is needed on Windows to create named shared memory ("${name}" does not exist)`);
+    if (process.platform === "win32" && (e as NodeJS.ErrnoException).code === "EINVAL" && size <= 0) {
+      throw invalidArgValue("options.size", o["size"], `must be more than 0 on Windows to create named shared memory ("${name}" does not exist)`);
     }
     throw e;
   }
@@ -82,5 +89,5 @@ export function openShared(name: string, options?: SharedOptions): Mapping {
 /** Removes a name made by {@link openShared}; mappings of it stay valid until unmapped. */
 export function unlinkShared(name: string): void {
   const bare = shmName(name);
-  backendCall(() => backend.shmUnlink(bare), `/${bare}`);
+  backendCall(() => backend.shmUnlink(bare), shownName(bare));
 }

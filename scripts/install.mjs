@@ -74,11 +74,11 @@ function build() {
 // The prebuilt addon for this platform, if one loads here (in a child: a
 // build for another C library fails to load, and must not fail this script).
 function usablePrebuild() {
-  // The Windows prebuild is opt-in (MEMMAP_BACKEND=native: lib/load.ts) and never skips a source build.
-  if (process.platform === "win32") return null;
   const dir = join(root, "prebuilds", `${process.platform}-${process.arch}`);
-  for (const libc of ["glibc", "musl"]) {
-    const file = join(dir, `memmap.${libc}.node`);
+  // Windows has one C library: its prebuild is untagged (scripts/prebuild-win.mjs).
+  const names = process.platform === "win32" ? ["memmap.node"] : ["glibc", "musl"].map((libc) => `memmap.${libc}.node`);
+  for (const name of names) {
+    const file = join(dir, name);
     if (!existsSync(file)) continue;
     const r = spawnSync(process.execPath, ["-e", "require(process.argv[1])", file], { stdio: "ignore", timeout: 60_000 });
     if (r.status === 0) return file;

@@ -16,7 +16,7 @@
 // the file; the mapping reports `faulted`, and flush()/unmap() of a "write"
 // mapping throw ERR_MEMMAP_TRUNCATED, as on POSIX. An exception filter runs
 // on the faulting thread with no lock held by the guard's table (atomics,
-// guard_slots.cc); os::Quarantine and os::QuarantinedAt take the platform's
+// guard_slots.cc); os::Quarantine and os::RecoverFault take the platform's
 // range lock, which no thread holds while it touches mapped memory.
 //
 // The same handler covers the other Windows-only hazard: replacing a view
@@ -49,7 +49,7 @@ LONG CALLBACK Handler(PEXCEPTION_POINTERS info) {
   // range was unmapped by another thread while this one, say a thread-pool
   // job, still wrote into a view): the replacement is there now, retry.
   ULONG_PTR op = rec->ExceptionInformation[0];
-  if (code == EXCEPTION_ACCESS_VIOLATION && (op == 0 || op == 1) && os::QuarantinedAt(addr)) {
+  if (code == EXCEPTION_ACCESS_VIOLATION && (op == 0 || op == 1) && os::RecoverFault(addr)) {
     return EXCEPTION_CONTINUE_EXECUTION;
   }
   int i = Find(addr);

@@ -98,10 +98,12 @@ SysErr Unmap(void* addr, size_t length);
 // writes land nowhere that matters, and the address range stays taken.
 SysErr Quarantine(void* addr, size_t length);
 #ifdef _WIN32
-// Whether addr lies in a range Quarantine replaced, or in anonymous memory
-// of ours, and is accessible now (waits for a replacement or reset under
-// way): the Windows fault guard retries such a fault (guard_win.cc).
-bool QuarantinedAt(uintptr_t addr);
+// Whether a fault at addr hit a window of the platform layer's own, now
+// closed: a range Quarantine replaced or anonymous memory of ours that was
+// being decommitted and committed again (waits for the work under way; a
+// page left uncommitted is committed here). The Windows fault guard then
+// retries the access (guard_win.cc).
+bool RecoverFault(uintptr_t addr);
 #endif
 // Moves or resizes a mapping; *out receives the (possibly new) address.
 SysErr Remap(void* addr, size_t old_length, size_t new_length, void** out);

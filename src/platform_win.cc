@@ -51,6 +51,7 @@ const ErrPair kErrors[] = {
     {EISDIR, UV_EISDIR},   {ENOTDIR, UV_ENOTDIR}, {ENODEV, UV_ENODEV},   {ETIMEDOUT, UV_ETIMEDOUT},
     {EINTR, UV_EINTR},     {ERANGE, UV_ERANGE},   {EFBIG, UV_EFBIG},     {ENAMETOOLONG, UV_ENAMETOOLONG},
     {EROFS, UV_EROFS},     {EXDEV, UV_EXDEV},     {ENXIO, UV_ENXIO},     {ESPIPE, UV_ESPIPE},
+    {ECANCELED, UV_ECANCELED},
 };
 
 // A Win32 error as an errno value. ERROR_USER_MAPPED_FILE (a mapped file
@@ -163,39 +164,45 @@ void Note(void* p, Kind k, size_t length) {
   std::lock_guard<std::mutex> lock(g_ranges_mutex);
   Ranges()[reinterpret_cast<uintptr_t>(p)] = Range{k, length, false, nullptr};
 }
-void NoteFile(void* p, HANDLE file) {
+bool NoteFile(void* p, HANDLE file) {
   HANDLE dup = nullptr;
-  if (!DuplicateHandle(GetCurrentProcess(), file, GetCurrentProcess(), &dup, 0, FALSE, DUPLICATE_SAME_ACCESS)) return;
-  std::lock_guard<std::mutex> lock(g_ranges_mutex);
-  auto it = Ranges().find(reinterpret_cast<uintptr_t>(p));
-  if (it == Ranges().end()) {
-    CloseHandle(dup);
-    return;
+  if (!DuplicateHandle(GetCurrentProcess(), file, GetCurrentProcess(), &dup, 0, FALSE, DUPLICATE_SAME_ACCESS)) return false;
+  {
+    std::lock_guard<std::mutex> lock(g_ranges_mutex);
+    auto it = Ranges().find(reinterpret_cast<uintptr_t>(p));
+    if (it != Ranges().end()) {
+      it->second.file = dup;
+      return true;
+    }
   }
-  it->second.file = dup;
+  CloseHandle(dup);
+  return false;
 }
 bool Forget(void* p, Kind* k) {
-  std::lock_guard<std::mutex> lock(g_ranges_mutex);
+  std::unique_lock<std::mutex> lock(g_ranges_mutex);
   auto it = Ranges().find(reinterpret_cast<uintptr_t>(p));
   if (it == Ranges().end()) return false;
   *k = it->second.kind;
-  if (it->second.file) CloseHandle(it->second.file);
+  HANDLE file = it->second.file;
   Ranges().erase(it);
+  lock.unlock();
+  if (file) CloseHandle(file);  // outside the lock: the last handle of a file on a share can block
   return true;
 }
-// The file handle kept for the range holding addr, duplicated for the
-// caller (who closes it), or null.
-HANDLE FileAt(void* addr) {
+// The file handle kept for the range holding addr, duplicated into *out
+// for the caller (who closes it); *out stays null where there is none (not
+// a writable view of a file). Fails only when the duplicate cannot be made.
+SysErr FileAt(void* addr, HANDLE* out) {
+  *out = nullptr;
   std::lock_guard<std::mutex> lock(g_ranges_mutex);
   auto it = Ranges().upper_bound(reinterpret_cast<uintptr_t>(addr));
-  if (it == Ranges().begin()) return nullptr;
+  if (it == Ranges().begin()) return Ok();
   --it;
-  HANDLE dup = nullptr;
-  if (!it->second.file || reinterpret_cast<uintptr_t>(addr) - it->first >= it->second.length ||
-      !DuplicateHandle(GetCurrentProcess(), it->second.file, GetCurrentProcess(), &dup, 0, FALSE, DUPLICATE_SAME_ACCESS)) {
-    return nullptr;
+  if (!it->second.file || reinterpret_cast<uintptr_t>(addr) - it->first >= it->second.length) return Ok();
+  if (!DuplicateHandle(GetCurrentProcess(), it->second.file, GetCurrentProcess(), out, 0, FALSE, DUPLICATE_SAME_ACCESS)) {
+    return FailWin("fsync");
   }
-  return dup;
+  return Ok();
 }
 
 // WaitOnAddress and friends (Windows 8+).
@@ -235,7 +242,11 @@ SysErr MapSection(HANDLE file, DWORD protect, DWORD access, int64_t offset, size
   }
   SysErr e = MapView(section, access, offset, length, out);
   CloseHandle(section);  // the view keeps the section alive
-  if (!e && (access & FILE_MAP_WRITE) && !(access & FILE_MAP_COPY)) NoteFile(*out, file);
+  if (!e && (access & FILE_MAP_WRITE) && !(access & FILE_MAP_COPY) && !NoteFile(*out, file)) {
+    // Without its handle, flush() could not wait for the disk: no mapping.
+    e = FailWin("mmap");
+    Unmap(*out, length);
+  }
   return e;
 }
 
@@ -426,7 +437,9 @@ SysErr MapFile(Access access, int fd, int64_t offset, size_t length, const MapOp
                    FILE_MAP_COPY | (opts.exec ? FILE_MAP_EXECUTE : 0), offset, view, out);
   }
   if (e) return e;
-  if (opts.populate) Populate(*out, view);
+  // A hint only: the range is not yet in the fault guard, so nothing here
+  // may touch it (an I/O error behind the view would be fatal).
+  if (opts.populate) PrefetchHint(*out, view);
   return Ok();
 }
 
@@ -458,69 +471,117 @@ SysErr Unmap(void* addr, size_t length) {
   return Ok();
 }
 
+namespace {
+// Asks QueryWorkingSetEx about each page of [addr, addr + n pages) and calls
+// f(index, attributes) for each; false when the system refuses.
+template <typename F>
+bool ForEachPage(void* addr, size_t n, F f) {
+  const size_t page = PageSize();
+  std::vector<PSAPI_WORKING_SET_EX_INFORMATION> info(std::min<size_t>(n, 4096));
+  for (size_t i = 0; i < n;) {
+    size_t k = std::min(n - i, info.size());
+    for (size_t j = 0; j < k; j++) info[j].VirtualAddress = static_cast<uint8_t*>(addr) + (i + j) * page;
+    if (!QueryWorkingSetEx(GetCurrentProcess(), info.data(), static_cast<DWORD>(k * sizeof info[0]))) return false;
+    for (size_t j = 0; j < k; j++) f(i + j, info[j].VirtualAttributes);
+    i += k;
+  }
+  return true;
+}
+
+// Decommits and commits again the committed pages of [start, end) (page
+// aligned, anonymous memory of ours; the range lock held), each region with
+// the protection it had, so that they read zeros and their memory goes
+// back. 0, or an errno value: a region left uncommitted is committed again
+// by the guard at its next touch (RecoverFault).
+int ResetPages(uintptr_t start, uintptr_t end) {
+  for (uintptr_t p = start; p < end;) {
+    MEMORY_BASIC_INFORMATION mbi;
+    if (VirtualQuery(reinterpret_cast<void*>(p), &mbi, sizeof mbi) != sizeof mbi) return EINVAL;
+    uintptr_t region_end = std::min<uintptr_t>(end, reinterpret_cast<uintptr_t>(mbi.BaseAddress) + mbi.RegionSize);
+    if (mbi.State == MEM_COMMIT) {
+      void* at = reinterpret_cast<void*>(p);
+      if (!VirtualFree(at, region_end - p, MEM_DECOMMIT)) return ErrnoOf(GetLastError());
+      if (!VirtualAlloc(at, region_end - p, MEM_COMMIT, mbi.Protect)) return ENOMEM;
+    }
+    p = region_end;
+  }
+  return 0;
+}
+
+// What MADV_DONTNEED does to private anonymous memory: its pages go back and
+// read zeros. -1 when [addr, addr + length) is not anonymous memory of
+// ours, 0 when done, or an errno value (EINVAL for locked pages, as Linux).
+int ResetAnonymous(void* addr, size_t length) {
+  std::lock_guard<std::mutex> lock(g_ranges_mutex);
+  uintptr_t a = reinterpret_cast<uintptr_t>(addr);
+  auto it = Ranges().upper_bound(a);
+  if (it == Ranges().begin()) return -1;
+  --it;
+  if (it->second.kind != Kind::kAlloc || a - it->first >= it->second.length || length > it->second.length - (a - it->first)) {
+    return -1;
+  }
+  const uintptr_t page = PageSize();
+  uintptr_t start = a & ~(page - 1), end = (a + length + page - 1) & ~(page - 1);
+  bool locked = false;
+  if (!ForEachPage(reinterpret_cast<void*>(start), (end - start) / page,
+                   [&](size_t, const PSAPI_WORKING_SET_EX_BLOCK& b) { locked = locked || b.Locked; })) {
+    return ErrnoOf(GetLastError());
+  }
+  return locked ? EINVAL : ResetPages(start, end);
+}
+}  // namespace
+
 // Windows cannot replace a view in place (MapViewOfFile3's placeholders
 // can, but wine does not have them): the view goes, and zeroed memory is
 // allocated at the same address at once, with the range lock held, so that
-// a thread faulting in between waits in the guard (QuarantinedAt) and then
+// a thread faulting in between waits in the guard (RecoverFault) and then
 // retries. Another thread could take the addresses in between with a
 // VirtualAlloc of its own; if it does, the range is left free and late
 // accesses fault (docs/backends.md says so). Anonymous memory is
 // decommitted and committed again, under the same lock.
 SysErr Quarantine(void* addr, size_t length) {
-  std::lock_guard<std::mutex> lock(g_ranges_mutex);
-  auto it = Ranges().find(reinterpret_cast<uintptr_t>(addr));
-  if (it == Ranges().end()) return Fail(EINVAL, "mmap");
-  Range& r = it->second;
-  if (r.kind == Kind::kAlloc) {
-    // Anonymous memory: decommitted and committed again reads zeros.
-    if (!VirtualFree(addr, length, MEM_DECOMMIT)) return FailWin("mmap");
-    if (!VirtualAlloc(addr, length, MEM_COMMIT, PAGE_READWRITE)) return FailWin("mmap");
-    r.quarantined = true;
-    return Ok();
+  HANDLE file = nullptr;  // closed outside the lock
+  {
+    std::lock_guard<std::mutex> lock(g_ranges_mutex);
+    auto it = Ranges().find(reinterpret_cast<uintptr_t>(addr));
+    if (it == Ranges().end()) return Fail(EINVAL, "mmap");
+    Range& r = it->second;
+    if (r.kind == Kind::kAlloc) {
+      // Anonymous memory: decommitted and committed again reads zeros.
+      int err = ResetPages(reinterpret_cast<uintptr_t>(addr), reinterpret_cast<uintptr_t>(addr) + length);
+      r.quarantined = true;
+      return err ? Fail(err, "mmap") : Ok();
+    }
+    if (!UnmapViewOfFile(addr)) return FailWin("mmap");
+    file = r.file;  // the view is gone, and the file with it
+    void* p = VirtualAlloc(addr, length, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
+    if (p == addr) {
+      r = Range{Kind::kAlloc, length, true, nullptr};
+    } else {
+      Ranges().erase(it);
+      if (p) VirtualFree(p, 0, MEM_RELEASE);
+    }
   }
-  if (!UnmapViewOfFile(addr)) return FailWin("mmap");
-  void* p = VirtualAlloc(addr, length, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
-  if (p == addr) {
-    if (r.file) CloseHandle(r.file);  // the view and its file are gone
-    r = Range{Kind::kAlloc, length, true, nullptr};
-  } else {
-    Ranges().erase(it);
-    if (p) VirtualFree(p, 0, MEM_RELEASE);
-  }
+  if (file) CloseHandle(file);
   return Ok();
 }
 
-namespace {
-// Decommits and commits again whole pages of anonymous memory of ours;
-// false for anything else.
-bool ResetAnonymous(void* addr, size_t length) {
-  std::lock_guard<std::mutex> lock(g_ranges_mutex);
-  uintptr_t a = reinterpret_cast<uintptr_t>(addr);
-  auto it = Ranges().upper_bound(a);
-  if (it == Ranges().begin()) return false;
-  --it;
-  if (it->second.kind != Kind::kAlloc || a - it->first >= it->second.length || length > it->second.length - (a - it->first)) {
-    return false;
-  }
-  const uintptr_t page = PageSize();
-  uintptr_t start = (a + page - 1) & ~(page - 1), end = (a + length) & ~(page - 1);  // whole pages only
-  if (end <= start) return true;
-  void* p = reinterpret_cast<void*>(start);
-  return VirtualFree(p, end - start, MEM_DECOMMIT) && VirtualAlloc(p, end - start, MEM_COMMIT, PAGE_READWRITE);
-}
-}  // namespace
 
-bool QuarantinedAt(uintptr_t addr) {
+bool RecoverFault(uintptr_t addr) {
   std::lock_guard<std::mutex> lock(g_ranges_mutex);  // waits for a replacement under way
   auto it = Ranges().upper_bound(addr);
   if (it == Ranges().begin()) return false;
   --it;
-  // Anonymous memory of ours is committed and writable but for the moment
-  // ResetAnonymous or Quarantine decommits it under this lock.
+  // Anonymous memory of ours is committed but for the moment ResetPages
+  // decommits it under this lock (or where committing it again failed).
   if (!(it->second.quarantined || it->second.kind == Kind::kAlloc) || addr - it->first >= it->second.length) return false;
   MEMORY_BASIC_INFORMATION mbi;
-  return VirtualQuery(reinterpret_cast<void*>(addr), &mbi, sizeof mbi) == sizeof mbi && mbi.State == MEM_COMMIT &&
-         (mbi.Protect & (PAGE_READWRITE | PAGE_EXECUTE_READWRITE)) != 0;
+  if (VirtualQuery(reinterpret_cast<void*>(addr), &mbi, sizeof mbi) != sizeof mbi) return false;
+  if (mbi.State == MEM_RESERVE) {  // left uncommitted: commit the page now (out of memory: not recovered)
+    const uintptr_t page = PageSize();
+    return VirtualAlloc(reinterpret_cast<void*>(addr & ~(page - 1)), page, MEM_COMMIT, PAGE_READWRITE) != nullptr;
+  }
+  return mbi.State == MEM_COMMIT && (mbi.Protect & (PAGE_READWRITE | PAGE_EXECUTE_READWRITE | PAGE_WRITECOPY)) != 0;
 }
 
 SysErr Remap(void* addr, size_t old_length, size_t new_length, void** out) {
@@ -553,8 +614,9 @@ void CopyPrivatePages(const void* from_v, void* to_v, size_t length, bool to_zer
 SysErr Sync(void* addr, size_t length, bool async) {
   if (!FlushViewOfFile(addr, length)) return FailWin("msync");
   if (async) return Ok();
-  HANDLE file = FileAt(addr);
-  if (!file) return Ok();  // shared memory, or a copy-on-write view: no file to wait for
+  HANDLE file;
+  SysErr e = FileAt(addr, &file);
+  if (e || !file) return e;  // shared memory, or a copy-on-write view: no file to wait for
   BOOL ok = FlushFileBuffers(file);
   DWORD err = GetLastError();
   CloseHandle(file);
@@ -572,7 +634,9 @@ SysErr Advise(void* addr, size_t length, int advice) {
     // the range lock; a thread touching it in between waits in the guard
     // and retries). A view's pages leave the working set and keep their
     // data: Windows cannot drop a copy-on-write page back to the file's.
-    if (ResetAnonymous(addr, length)) return Ok();
+    int err = ResetAnonymous(addr, length);
+    if (err > 0) return Fail(err, "madvise");
+    if (err == 0) return Ok();
     VirtualUnlock(addr, length);
     return Ok();
   }
@@ -597,16 +661,9 @@ SysErr Unlock(void* addr, size_t length) {
 
 SysErr Residency(void* addr, size_t length, uint8_t* pages) {
   const size_t page = PageSize();
-  size_t n = (length + page - 1) / page;
-  std::vector<PSAPI_WORKING_SET_EX_INFORMATION> info(std::min<size_t>(n, 4096));
-  for (size_t i = 0; i < n;) {
-    size_t k = std::min(n - i, info.size());
-    for (size_t j = 0; j < k; j++) info[j].VirtualAddress = static_cast<uint8_t*>(addr) + (i + j) * page;
-    if (!QueryWorkingSetEx(GetCurrentProcess(), info.data(), static_cast<DWORD>(k * sizeof info[0]))) {
-      return FailWin("mincore");
-    }
-    for (size_t j = 0; j < k; j++) pages[i + j] = info[j].VirtualAttributes.Valid ? 1 : 0;
-    i += k;
+  if (!ForEachPage(addr, (length + page - 1) / page,
+                   [&](size_t i, const PSAPI_WORKING_SET_EX_BLOCK& b) { pages[i] = b.Valid ? 1 : 0; })) {
+    return FailWin("mincore");
   }
   return Ok();
 }
@@ -647,9 +704,10 @@ std::wstring SectionName(const std::string& name) {
 
 namespace {
 // The size of a named section. Windows reports it exactly; wine rounds it up
-// to whole pages, so the sizes of sections made in this process are kept by
-// name and used while they agree with what the system reports.
+// to whole pages, so under wine the sizes of sections made in this process
+// are kept by name and used while they agree with what the system reports.
 int64_t NamedSize(const std::wstring& name, int64_t created_size, HANDLE h) {
+  static const bool wine = Lookup<void (*)()>(L"ntdll.dll", "wine_get_version") != nullptr;
   static std::mutex mutex;
   static auto* sizes = new std::map<std::wstring, int64_t>();  // never destroyed: used until the process ends
   std::lock_guard<std::mutex> lock(mutex);
@@ -660,6 +718,7 @@ int64_t NamedSize(const std::wstring& name, int64_t created_size, HANDLE h) {
   int64_t reported;
   if (!SectionSize(h, &reported)) return -1;
   auto it = sizes->find(name);
+  if (!wine) return reported;
   const int64_t page = static_cast<int64_t>(PageSize());
   if (it != sizes->end() && (it->second + page - 1) / page * page == reported) return it->second;
   return reported;
@@ -683,7 +742,9 @@ SysErr SharedMemoryOpen(const std::string& name, bool create, bool exclusive, in
   (void)mode;  // a section made here has the default security of the process
   *created = false;
   std::wstring w = SectionName(name);
-  HANDLE h = OpenFileMappingW(FILE_MAP_ALL_ACCESS, FALSE, w.c_str());
+  // Read, write and query (NtQuerySection): what a Global\ object made
+  // read-write for others grants, where FILE_MAP_ALL_ACCESS would not be.
+  HANDLE h = OpenFileMappingW(FILE_MAP_READ | FILE_MAP_WRITE | SECTION_QUERY, FALSE, w.c_str());
   if (h) {
     if (create && exclusive) {
       CloseHandle(h);
@@ -691,7 +752,7 @@ SysErr SharedMemoryOpen(const std::string& name, bool create, bool exclusive, in
     }
   } else {
     DWORD err = GetLastError();
-    if (err != ERROR_FILE_NOT_FOUND || !create) return Fail(ErrnoOf(err), "shm_open");
+    if (err != ERROR_FILE_NOT_FOUND || !create) return Fail(err == ERROR_ACCESS_DENIED ? EACCES : ErrnoOf(err), "shm_open");
     if (size <= 0) return Fail(EINVAL, "shm_open");  // lib/ says: options.size is needed to create one here
     bool existed;
     SysErr e = NewSection(w.c_str(), size, &h, &existed);

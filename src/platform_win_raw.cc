@@ -120,11 +120,9 @@ SysErr MapRaw(int fd, int64_t offset, size_t length, int prot, int flags, void**
   if (flags & kMapAnonymous) {
     // Always writable: a mapping without PROT_WRITE must take a JavaScript
     // write (as on POSIX, where it is made private and writable).
-    void* p = VirtualAlloc(nullptr, length, MEM_RESERVE | MEM_COMMIT, exec ? PAGE_EXECUTE_READWRITE : PAGE_READWRITE);
-    if (!p) return win::FailWin("mmap");
-    win::Note(p, win::Kind::kAlloc, length);
-    *out = p;
-    return Ok();
+    MapOptions opts;
+    opts.exec = exec;
+    return MapAnonymous(Access::kAnonPrivate, length, opts, out);
   }
   HANDLE h = win::HandleOf(fd);
   if (h == INVALID_HANDLE_VALUE) return Fail(EBADF, "mmap");

@@ -13,7 +13,7 @@ const portableOnly = { skip: portable ? false : "portable backend only (the port
 test("the backend in use is named, with the reason", () => {
   assert.equal(backend.name, portable ? "portable" : "native");
   if (portable) assert.equal(backend.reason, "MEMMAP_BACKEND=portable");
-  // On Windows the native backend is opt-in, and the reason says so.
+  // The Windows run forces the native backend (MEMMAP_BACKEND=native), and the reason says so.
   else assert.match(backend.reason, /^(MEMMAP_BACKEND=native: )?the native addon loaded \((build[\\/](Release|win)[\\/]memmap(_test)?\.node|prebuilds[\\/](linux-(x64|arm64)[\\/]memmap\.glibc|win32-x64[\\/]memmap)\.node)\)$/);
 });
 

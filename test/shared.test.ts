@@ -6,7 +6,7 @@ import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { attach, mapAnonymous, openShared, unlinkShared, type SharedHandle } from "memmap";
-import { nativeOnly, portable, root, tempDir, notOnWindows, skipIf } from "./helpers.js";
+import { nativeOnly, portable, root, tempDir, notOnWindows, skipIf, windows } from "./helpers.js";
 
 const ONLY = nativeOnly("shared memory cannot be made from JavaScript; the portable backend refuses it with ENOTSUP (tested below)");
 const DIST = pathToFileURL(join(root, "dist", "index.js")).href;
@@ -171,9 +171,20 @@ test("named shared memory: the same name is the same memory; bad names, sizes an
   assert.throws(() => openShared(42 as never), { code: "ERR_INVALID_ARG_TYPE" });
   assert.throws(() => openShared(uniqueName(), { size: -1 }), { code: "ERR_OUT_OF_RANGE" });
   assert.throws(() => openShared(uniqueName(), { create: false }), { code: "ENOENT" });
+  if (windows) {
+    // A section is made with its size; Local\ is the default namespace.
+    assert.throws(() => openShared(uniqueName()), { code: "ERR_INVALID_ARG_VALUE", message: /options\.size/ });
+    const c = openShared(`Local\\${name}`, { create: false });
+    assert.equal(c.buffer.toString("utf8", 0, 11), "same memory");
+    assert.throws(() => c.resize(20_000), { code: "ENOTSUP", message: /size is fixed/ });
+    c.unmap();
+  }
+  // Unlinked while mapped: the mappings stay valid (POSIX removes the name at
+  // once; Windows' name goes with the last handle, below).
+  unlinkShared(name);
+  assert.equal(b.buffer.toString("utf8", 0, 11), "same memory");
   a.unmap();
   b.unmap();
-  unlinkShared(name);
   assert.throws(() => unlinkShared(name), { code: "ENOENT" });
 });
 
