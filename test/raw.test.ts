@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { closeSync, openSync, readFileSync } from "node:fs";
 import { allocationGranularity, mapAnonymous, pageSize } from "memmap";
 import { constants as C, madvise, mincore, mlock, mmap, mprotect, msync, munlock, munmap } from "memmap/raw";
-import { ended, nativeOnly, pattern, runChild, tempDir, windows } from "./helpers.js";
+import { ended, nativeOnly, pattern, runChild, tempDir, windows, skipIf } from "./helpers.js";
 
 const ONLY = nativeOnly("the raw layer is the system calls themselves and has no portable form");
 
@@ -204,7 +204,7 @@ test("after mprotect(PROT_NONE) the other calls do not touch the pages", ONLY, (
   assert.match(r.stdout, /survived/);
 });
 
-test("Windows: file offsets are multiples of the allocation granularity", { skip: windows ? false : "Windows only" }, () => {
+test("Windows: file offsets are multiples of the allocation granularity", skipIf(ONLY, { skip: windows ? false : "Windows only" }), () => {
   const t = tempDir();
   const p = t.file("gran", pattern(2 * allocationGranularity));
   const fd = openSync(p, "r");
