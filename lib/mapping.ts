@@ -92,6 +92,8 @@ export interface Residency {
 
 /** The system's page size in bytes. */
 export const pageSize: number = backend.pageSize;
+// Where the addon's own descriptors for Windows sections start (src/platform_win.cc, kSectionFd).
+const WINDOWS_SECTION_FD = 2 ** 28;
 /** The granularity of mapping offsets (the page size on POSIX, 64 KiB on Windows). */
 export const allocationGranularity: number = backend.allocationGranularity;
 
@@ -382,9 +384,13 @@ export class Mapping implements Disposable {
    * The mapping's own file descriptor (valid until unmap()), or -1: for a
    * shared mapping, what to hand a child process (`spawn(..., { stdio: [..., m.fd] })`)
    * so that `map(fd, { access: "write" })` there maps the same memory.
+   * On Windows shared memory has no descriptor Node knows (a section, which
+   * the C runtime will not take: docs/backends.md), so it is -1 there; name
+   * it with openShared() to share it with another process.
    */
   get fd(): number {
-    return this.#open().fd;
+    const fd = this.#open().fd;
+    return process.platform === "win32" && fd >= WINDOWS_SECTION_FD ? -1 : fd;
   }
 
   /**

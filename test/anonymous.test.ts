@@ -46,10 +46,12 @@ test("resize() of shared anonymous memory keeps its bytes; on Windows, where it 
   const m = mapAnonymous(2 * pageSize, { shared: true });
   m.buffer.fill(7);
   if (windows) {
+    assert.equal(m.fd, -1, "a section has no descriptor that Node knows");
     assert.throws(() => m.resize(4 * pageSize), { code: "ENOTSUP", syscall: "ftruncate", message: /section whose size is fixed/ });
     assert.equal(m.byteLength, 2 * pageSize, "the mapping is as it was");
     assert.equal(m.buffer[2 * pageSize - 1], 7);
   } else {
+    assert.ok(m.fd >= 0, "a memfd, for a child process");
     m.resize(4 * pageSize);
     assert.equal(m.byteLength, 4 * pageSize);
     assert.equal(m.buffer[2 * pageSize - 1], 7);

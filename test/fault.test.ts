@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 
 const ONLY = process.platform === "win32"
-  ? { skip: "Windows: a mapped file cannot be truncated (EBUSY), and these tests drive POSIX signals; the Windows guard is described in docs/backends.md" }
+  ? { skip: "Windows: a mapped file cannot be truncated there (fs says UNKNOWN for ERROR_USER_MAPPED_FILE), and these tests drive POSIX signals; the Windows guard is described in docs/backends.md" }
   : nativeOnly("the portable backend holds the bytes in memory: nothing can fault (docs/backends.md)");
 const PAGE = 4096;
 
