@@ -15,10 +15,12 @@
 // download). Each prebuild in the tarball is checked against the glibc
 // ceiling (scripts/prebuild.mjs), and the arm64 one is loaded by the
 // official arm64 Node (from npm) under qemu-user where qemu-aarch64 and the
-// arm64 C library (Debian's cross compiler brings it) are installed.
+// arm64 C library (Debian's cross compiler brings it) are installed, and the
+// Windows one by the official Node for Windows under wine, with the install
+// step run there too.
 // Ends with one "pack: N passed, N failed" line.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -192,6 +194,51 @@ if (!qemu || !existsSync(join(sysroot, "lib", "ld-linux-aarch64.so.1")) || norma
     }
     return last;
   });
+}
+
+// 4. The Windows prebuild, from the installed tarball, in the official Node
+// for Windows under wine (set up by npm run test:windows, which CI runs
+// first). Output goes to files: Node's stdout to a pipe fails under wine.
+const WINE = "/usr/lib/wine/wine64";
+const winNode = join(root, ".runtimes", "win", "exe", "22", "node.exe");
+if (!existsSync(WINE) || !existsSync(winNode) || normal === null) {
+  const why = normal === null ? "no installed project" : "needs wine and Node for Windows (npm run test:windows sets them up)";
+  if (process.env.CI) check("the Windows prebuild under wine", () => { throw new Error(why); });
+  else console.log(`skip the Windows prebuild under wine: ${why}`);
+} else {
+  const wineEnv = { ...cleanEnv(), WINEPREFIX: join(root, ".runtimes", "win", "prefix"), WINEDEBUG: "-all" };
+  delete wineEnv.DISPLAY;
+  const inWine = (args, cwd) => {
+    const out = join(cwd, "wine-out.txt");
+    const fd = openSync(out, "w");
+    const r = spawnSync(WINE, [winNode, ...args], { cwd, env: wineEnv, stdio: ["ignore", fd, fd], timeout: 300_000 });
+    closeSync(fd);
+    return { status: r.status, out: readFileSync(out, "utf8") };
+  };
+  const pkgDir = join(normal, "node_modules", "memmap");
+  check("on Windows (Node 22 under wine): the install step takes the win32-x64 prebuild and exits 0", () => {
+    const r = inWine([join("scripts", "install.mjs")], pkgDir);
+    if (r.status !== 0) throw new Error(`exit ${r.status}: ${r.out.trim()}`);
+    if (!/using the prebuilt addon prebuilds[\\/]win32-x64[\\/]memmap\.node/.test(r.out)) throw new Error(r.out.trim());
+    return r.out.trim();
+  });
+  check("on Windows (Node 22 under wine): the installed package runs native from the prebuild and maps a file", () => {
+    const code = `import("memmap").then(({ backend, map }) => {
+      const fs = require("node:fs");
+      fs.writeFileSync("probe.bin", "probe");
+      const m = map("probe.bin");
+      fs.writeFileSync("probe.json", JSON.stringify({ name: backend.name, reason: backend.reason, text: m.buffer.toString(), platform: process.platform }));
+      m.unmap();
+    })`;
+    const r = inWine(["-e", code], normal);
+    if (r.status !== 0) throw new Error(`exit ${r.status}: ${r.out.trim().split("\n").slice(-3).join(" / ")}`);
+    const b = JSON.parse(readFileSync(join(normal, "probe.json"), "utf8"));
+    if (b.platform !== "win32" || b.name !== "native" || b.text !== "probe" || !/\(prebuilds[\\/]win32-x64[\\/]memmap\.node\)$/.test(b.reason)) {
+      throw new Error(JSON.stringify(b));
+    }
+    return `${b.name}: ${b.reason}`;
+  });
+  spawnSync("/usr/lib/wine/wineserver", ["-k"], { env: wineEnv, stdio: "ignore" });
 }
 
 rmSync(scratch, { recursive: true, force: true });
