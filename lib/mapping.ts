@@ -92,8 +92,6 @@ export interface Residency {
 
 /** The system's page size in bytes. */
 export const pageSize: number = backend.pageSize;
-// Where the addon's own descriptors for Windows sections start (src/platform_win.cc, kSectionFd).
-const WINDOWS_SECTION_FD = 2 ** 28;
 /** The granularity of mapping offsets (the page size on POSIX, 64 KiB on Windows). */
 export const allocationGranularity: number = backend.allocationGranularity;
 
@@ -389,8 +387,7 @@ export class Mapping implements Disposable {
    * it with openShared() to share it with another process.
    */
   get fd(): number {
-    const fd = this.#open().fd;
-    return process.platform === "win32" && fd >= WINDOWS_SECTION_FD ? -1 : fd;
+    return this.#open().fd;
   }
 
   /**

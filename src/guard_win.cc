@@ -49,7 +49,7 @@ LONG CALLBACK Handler(PEXCEPTION_POINTERS info) {
   // range was unmapped by another thread while this one, say a thread-pool
   // job, still wrote into a view): the replacement is there now, retry.
   ULONG_PTR op = rec->ExceptionInformation[0];
-  if (code == EXCEPTION_ACCESS_VIOLATION && (op == 0 || op == 1) && os::RecoverFault(addr)) {
+  if (code == EXCEPTION_ACCESS_VIOLATION && (op == 0 || op == 1) && os::RecoverFault(static_cast<int>(op), addr)) {
     return EXCEPTION_CONTINUE_EXECUTION;
   }
   int i = Find(addr);

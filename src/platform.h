@@ -68,6 +68,9 @@ bool CanRemap();
 // pages through a read-only shadow instead. Windows' VirtualLock reads them
 // in and copies nothing.
 bool LockCopiesPrivatePages();
+// Whether fd is a descriptor Node's fs knows (and can pass to a child).
+// Windows' shared memory has descriptors of the addon's own: not these.
+bool NodeKnowsFd(int fd);
 
 // Files.
 SysErr OpenFile(const std::string& path, bool write, bool create, int mode,
@@ -103,7 +106,8 @@ SysErr Quarantine(void* addr, size_t length);
 // being decommitted and committed again (waits for the work under way; a
 // page left uncommitted is committed here). The Windows fault guard then
 // retries the access (guard_win.cc).
-bool RecoverFault(uintptr_t addr);
+// op is the faulting access (0 read, 1 write).
+bool RecoverFault(int op, uintptr_t addr);
 #endif
 // Moves or resizes a mapping; *out receives the (possibly new) address.
 SysErr Remap(void* addr, size_t old_length, size_t new_length, void** out);

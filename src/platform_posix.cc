@@ -41,6 +41,8 @@ int ErrnoForJs(int err) { return err; }
 
 bool LockCopiesPrivatePages() { return true; }
 
+bool NodeKnowsFd(int fd) { return fd >= 0; }
+
 bool CanRemap() {
 #if defined(__linux__)
   return true;

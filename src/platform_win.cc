@@ -280,6 +280,8 @@ bool CanRemap() { return false; }
 
 bool LockCopiesPrivatePages() { return false; }
 
+bool NodeKnowsFd(int fd) { return fd >= 0 && fd < kSectionFd; }
+
 namespace {
 const SYSTEM_INFO& SystemInfo() {
   static const SYSTEM_INFO info = [] {
@@ -567,7 +569,7 @@ SysErr Quarantine(void* addr, size_t length) {
 }
 
 
-bool RecoverFault(uintptr_t addr) {
+bool RecoverFault(int op, uintptr_t addr) {
   std::lock_guard<std::mutex> lock(g_ranges_mutex);  // waits for a replacement under way
   auto it = Ranges().upper_bound(addr);
   if (it == Ranges().begin()) return false;
@@ -581,7 +583,7 @@ bool RecoverFault(uintptr_t addr) {
     const uintptr_t page = PageSize();
     return VirtualAlloc(reinterpret_cast<void*>(addr & ~(page - 1)), page, MEM_COMMIT, PAGE_READWRITE) != nullptr;
   }
-  return mbi.State == MEM_COMMIT && (mbi.Protect & (PAGE_READWRITE | PAGE_EXECUTE_READWRITE | PAGE_WRITECOPY)) != 0;
+  return mbi.State == MEM_COMMIT && !ProtectionForbids(static_cast<ULONG_PTR>(op), addr);
 }
 
 SysErr Remap(void* addr, size_t old_length, size_t new_length, void** out) {

@@ -86,7 +86,8 @@ napi_value FdJs(napi_env env, napi_callback_info info) {
   Region* r = a.HandleOf(1);
   if (!r || !CheckOpen(env, r)) return nullptr;
   napi_value v;
-  napi_create_int32(env, r->map.FdIntact() ? r->map.fd() : -1, &v);  // -1 once someone closed it
+  // -1 once someone closed it, or where Node would not know it (Windows' sections)
+  napi_create_int32(env, r->map.FdIntact() && os::NodeKnowsFd(r->map.fd()) ? r->map.fd() : -1, &v);
   return v;
 }
 
