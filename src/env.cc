@@ -64,6 +64,18 @@ napi_value SetFlag(napi_env env, napi_callback_info info, std::atomic<bool>* fla
 napi_value SetRefuseExternalJs(napi_env env, napi_callback_info info) {
   return SetFlag(env, info, &g_refuse_external, false);
 }
+
+napi_value BoolJs(napi_env env, bool b) {
+  napi_value v;
+  napi_get_boolean(env, b, &v);
+  return v;
+}
+// takeNextQuarantineForTest() => boolean and takenIntactForTest() =>
+// boolean: see os::TakeNextQuarantineForTest.
+napi_value TakeNextQuarantineJs(napi_env env, napi_callback_info) {
+  return BoolJs(env, os::TakeNextQuarantineForTest());
+}
+napi_value TakenIntactJs(napi_env env, napi_callback_info) { return BoolJs(env, os::TakenIntactForTest()); }
 #endif
 
 // setStoreFollowsObject(bool): see g_store_follows_object.
@@ -99,6 +111,8 @@ bool RegisterEnv(napi_env env, napi_value exports) {
   static const FnSpec fns[] = {
 #ifdef MEMMAP_TEST_HOOKS
       {"setRefuseExternalForTest", SetRefuseExternalJs, 1},
+      {"takeNextQuarantineForTest", TakeNextQuarantineJs, 0},
+      {"takenIntactForTest", TakenIntactJs, 0},
 #endif
       {"setStoreFollowsObject", SetStoreFollowsObjectJs, 1},
       {"guardReassert", GuardReassertJs, 1},

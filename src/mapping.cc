@@ -265,7 +265,7 @@ Error Mapping::Resize(size_t new_length, bool held, Mapping* retired) {
     // Quarantined memory cannot raise SIGBUS: out of the guard. If it
     // cannot be quarantined, the old mapping stays as it was.
     guard::Move(slot_, nullptr, 0);
-    os::Quarantine(base_, map_len_);
+    retired->lost_ = os::QuarantineLost(os::Quarantine(base_, map_len_));
     retired->access_ = access_;
     retired->quarantined_ = true;
     retired->base_ = base_;  // the range, and its place in the count, move over
@@ -355,7 +355,9 @@ Error Mapping::PageRange(int64_t offset, int64_t length, uint8_t** addr, size_t*
 
 bool Mapping::Quarantine() {
   if (quarantined_ || !base_) return false;
-  if (os::Quarantine(base_, map_len_)) return false;  // cannot: the mapping stays as it is
+  SysErr e = os::Quarantine(base_, map_len_);
+  if (e && !os::QuarantineLost(e)) return false;  // cannot: the mapping stays as it is
+  lost_ = static_cast<bool>(e);  // gone all the same, and the addresses are not ours now
   quarantined_ = true;
   RemoveGuard();  // anonymous memory cannot raise SIGBUS
   if (shadow_) {
@@ -373,7 +375,7 @@ void Mapping::Unmap() {
     shadow_ = nullptr;
   }
   if (base_) {
-    os::Unmap(base_, map_len_);
+    if (!lost_) os::Unmap(base_, map_len_);
     SetBase(nullptr, 0);
   }
   CloseFd();

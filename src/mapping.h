@@ -191,6 +191,7 @@ class Mapping {
   uint8_t* shadow_ = nullptr; // hidden read-only shared mapping for Lock
   int slot_ = -1;             // in the fault guard's table (guard.h)
   bool quarantined_ = false;
+  bool lost_ = false;  // quarantined, and the addresses were taken meanwhile (os::QuarantineLost): never unmapped
 
   static std::atomic<size_t> live_;
 };

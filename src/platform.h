@@ -8,6 +8,7 @@
 // JavaScript side turns into a Node-style error (code, errno, syscall, path).
 #pragma once
 
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -99,7 +100,23 @@ SysErr Unmap(void* addr, size_t length);
 // inert memory in one step: anonymous, private, zero-filled pages that
 // reserve no swap (MAP_FIXED | MAP_NORESERVE). Late reads see zeros, late
 // writes land nowhere that matters, and the address range stays taken.
+// Windows cannot do it in one step: its view goes first, and another
+// allocator of the process may take the addresses before they are
+// reserved again. Then the range is gone and no longer ours: see
+// QuarantineLost.
 SysErr Quarantine(void* addr, size_t length);
+// Whether Quarantine failed that way (EADDRINUSE): the range's owner must
+// forget it without ever unmapping it (Mapping::Quarantine).
+inline bool QuarantineLost(SysErr e) { return e.err == EADDRINUSE; }
+#ifdef MEMMAP_TEST_HOOKS
+// The test build plays that other allocator: the next Quarantine of a view
+// finds its addresses taken. False where Quarantine has no such window
+// (POSIX). TakenIntactForTest: whether the memory that took them is still
+// there with the bytes it was given (then it is released), and no Unmap
+// since was asked for addresses that were not memmap's.
+bool TakeNextQuarantineForTest();
+bool TakenIntactForTest();
+#endif
 #ifdef _WIN32
 // Whether a fault at addr hit a window of the platform layer's own, now
 // closed: a range Quarantine replaced or anonymous memory of ours that was

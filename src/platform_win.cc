@@ -146,7 +146,9 @@ std::wstring Wide(const std::string& s) {
 // replaced is marked, so that the fault guard can
 // tell a fault that hit it while it was being replaced (retried) from one
 // that memmap did not cause (not its business). The lock is held across a
-// replacement, never while mapped memory is touched.
+// replacement and across the making of every range (Make), never while
+// mapped memory is touched: a range of memmap's, made by any thread, can
+// never land in the addresses a replacement has freed for a moment.
 // A writable view of a file also keeps a duplicate of the file's handle,
 // for Sync to wait for the disk with (FlushFileBuffers).
 struct Range {
@@ -160,9 +162,15 @@ std::map<uintptr_t, Range>& Ranges() {
   static auto* ranges = new std::map<uintptr_t, Range>();  // never destroyed: used until the process ends
   return *ranges;
 }
-void Note(void* p, Kind k, size_t length) {
+// Makes a range with `make` (MapViewOfFile or VirtualAlloc: null and the
+// error in GetLastError on failure) and enters it, under the lock.
+template <typename F>
+void* Make(Kind k, size_t length, F make, DWORD* err) {
   std::lock_guard<std::mutex> lock(g_ranges_mutex);
-  Ranges()[reinterpret_cast<uintptr_t>(p)] = Range{k, length, false, nullptr};
+  void* p = make();
+  *err = p ? 0 : GetLastError();
+  if (p) Ranges()[reinterpret_cast<uintptr_t>(p)] = Range{k, length, false, nullptr};
+  return p;
 }
 bool NoteFile(void* p, HANDLE file) {
   HANDLE dup = nullptr;
@@ -220,15 +228,14 @@ void PrefetchHint(void* addr, size_t length) {
 }
 
 SysErr MapView(HANDLE section, DWORD access, int64_t offset, size_t length, void** out) {
-  void* p = MapViewOfFile(section, access, static_cast<DWORD>(static_cast<uint64_t>(offset) >> 32),
-                          static_cast<DWORD>(offset & 0xffffffff), length);
+  DWORD err;
+  void* p = Make(Kind::kView, length, [&] {
+    return MapViewOfFile(section, access, static_cast<DWORD>(static_cast<uint64_t>(offset) >> 32),
+                         static_cast<DWORD>(offset & 0xffffffff), length);
+  }, &err);
   // Failures are mmap's, as on POSIX: a descriptor opened without the
   // access asked for is EACCES (libuv would say EPERM for ACCESS_DENIED).
-  if (!p) {
-    DWORD err = GetLastError();
-    return Fail(err == ERROR_ACCESS_DENIED ? EACCES : ErrnoOf(err), "mmap");
-  }
-  Note(p, Kind::kView, length);
+  if (!p) return Fail(err == ERROR_ACCESS_DENIED ? EACCES : ErrnoOf(err), "mmap");
   *out = p;
   return Ok();
 }
@@ -447,14 +454,13 @@ SysErr MapFile(Access access, int fd, int64_t offset, size_t length, const MapOp
 
 SysErr MapAnonymous(Access access, size_t length, const MapOptions& opts, void** out) {
   (void)access;  // kAnonShared comes with a descriptor (SharedMemoryCreate) and is mapped by MapFile
-  void* p = VirtualAlloc(nullptr, length, MEM_RESERVE | MEM_COMMIT, opts.exec ? PAGE_EXECUTE_READWRITE : PAGE_READWRITE);
-  if (!p) {
-    // More than the address space holds is ERROR_INVALID_PARAMETER here,
-    // ENOMEM from mmap(2).
-    DWORD err = GetLastError();
-    return Fail(err == ERROR_INVALID_PARAMETER ? ENOMEM : ErrnoOf(err), "mmap");
-  }
-  Note(p, Kind::kAlloc, length);
+  DWORD err;
+  void* p = Make(Kind::kAlloc, length, [&] {
+    return VirtualAlloc(nullptr, length, MEM_RESERVE | MEM_COMMIT, opts.exec ? PAGE_EXECUTE_READWRITE : PAGE_READWRITE);
+  }, &err);
+  // More than the address space holds is ERROR_INVALID_PARAMETER here,
+  // ENOMEM from mmap(2).
+  if (!p) return Fail(err == ERROR_INVALID_PARAMETER ? ENOMEM : ErrnoOf(err), "mmap");
   *out = p;
   return Ok();
 }
@@ -465,10 +471,53 @@ SysErr MapShadow(int fd, int64_t offset, size_t length, void** out) {
   return MapSection(h, PAGE_READONLY, FILE_MAP_READ, offset, length, out);
 }
 
+namespace {
+#ifdef MEMMAP_TEST_HOOKS
+// The test build can play the other allocator: the next Quarantine of a
+// view finds its addresses taken (TakeNextQuarantineForTest).
+std::atomic<bool> g_take_next{false};
+void* g_taken = nullptr;
+size_t g_taken_length = 0;
+std::atomic<int> g_stray_unmaps{0};  // Unmap of an address not ours
+void TakeForTest(void* addr, size_t length) {
+  if (!g_take_next.exchange(false)) return;
+  g_taken = VirtualAlloc(addr, length, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
+  g_taken_length = g_taken ? length : 0;
+  if (g_taken) memset(g_taken, 0x5a, length);
+}
+void StrayUnmapForTest() { g_stray_unmaps++; }
+#else
+void TakeForTest(void*, size_t) {}
+void StrayUnmapForTest() {}
+#endif
+}  // namespace
+
+#ifdef MEMMAP_TEST_HOOKS
+bool TakeNextQuarantineForTest() {
+  g_stray_unmaps = 0;
+  g_take_next = true;
+  return true;
+}
+bool TakenIntactForTest() {
+  std::lock_guard<std::mutex> lock(g_ranges_mutex);
+  if (!g_taken) return false;
+  MEMORY_BASIC_INFORMATION mbi;
+  bool intact = VirtualQuery(g_taken, &mbi, sizeof mbi) == sizeof mbi && mbi.State == MEM_COMMIT &&
+                mbi.Protect == PAGE_READWRITE && mbi.AllocationBase == g_taken && mbi.RegionSize >= g_taken_length;
+  for (size_t i = 0; intact && i < g_taken_length; i++) intact = static_cast<uint8_t*>(g_taken)[i] == 0x5a;
+  VirtualFree(g_taken, 0, MEM_RELEASE);
+  g_taken = nullptr;
+  return intact && g_stray_unmaps == 0;
+}
+#endif
+
 SysErr Unmap(void* addr, size_t length) {
   (void)length;  // a view or an allocation goes whole
   Kind k;
-  if (!Forget(addr, &k)) return Fail(EINVAL, "munmap");
+  if (!Forget(addr, &k)) {
+    StrayUnmapForTest();
+    return Fail(EINVAL, "munmap");
+  }
   if (k == Kind::kView ? !UnmapViewOfFile(addr) : !VirtualFree(addr, 0, MEM_RELEASE)) return FailWin("munmap");
   return Ok();
 }
@@ -533,16 +582,20 @@ int ResetAnonymous(void* addr, size_t length) {
 }
 }  // namespace
 
+
 // Windows cannot replace a view in place (MapViewOfFile3's placeholders
 // can, but wine does not have them): the view goes, and zeroed memory is
 // allocated at the same address at once, with the range lock held, so that
 // a thread faulting in between waits in the guard (RecoverFault) and then
-// retries. Another thread could take the addresses in between with a
-// VirtualAlloc of its own; if it does, the range is left free and late
-// accesses fault (docs/backends.md says so). Anonymous memory is
+// retries, and no range of memmap's can be made there meanwhile (Make).
+// Another allocator of the process (V8's heap, the C runtime's) could still
+// take the addresses in between; then they are not ours any more: EADDRINUSE
+// (os::QuarantineLost), and the owner must never unmap them
+// (docs/backends.md says what late accesses do then). Anonymous memory is
 // decommitted and committed again, under the same lock.
 SysErr Quarantine(void* addr, size_t length) {
   HANDLE file = nullptr;  // closed outside the lock
+  bool lost = false;
   {
     std::lock_guard<std::mutex> lock(g_ranges_mutex);
     auto it = Ranges().find(reinterpret_cast<uintptr_t>(addr));
@@ -556,16 +609,18 @@ SysErr Quarantine(void* addr, size_t length) {
     }
     if (!UnmapViewOfFile(addr)) return FailWin("mmap");
     file = r.file;  // the view is gone, and the file with it
+    TakeForTest(addr, length);
     void* p = VirtualAlloc(addr, length, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
     if (p == addr) {
       r = Range{Kind::kAlloc, length, true, nullptr};
     } else {
       Ranges().erase(it);
       if (p) VirtualFree(p, 0, MEM_RELEASE);
+      lost = true;
     }
   }
   if (file) CloseHandle(file);
-  return Ok();
+  return lost ? Fail(EADDRINUSE, "mmap") : Ok();
 }
 
 

@@ -47,7 +47,6 @@ SysErr MapSection(HANDLE file, DWORD protect, DWORD access, int64_t offset, size
 // Every range the platform layer made, so that Unmap and Quarantine call the
 // matching release: UnmapViewOfFile for views, VirtualFree for allocations.
 enum class Kind { kView, kAlloc };
-void Note(void* p, Kind k, size_t length);
 
 // Functions newer than Windows 7 (wine reports 7 unless told otherwise):
 // looked up, not linked, so that the addon loads everywhere Node does.

@@ -86,3 +86,49 @@ test("workers that exit or are terminated with live mappings, views and running 
   assert.equal(r.status, 0, ended(r));
   assert.match(r.stdout, /all workers ended; ranges still mapped: 0\n/, ended(r));
 });
+
+// Windows replaces a view in two steps (unmap, then memory reserved at its
+// address), under the platform's range lock; every range memmap makes is
+// made under that lock too, so that another thread's new mapping can never
+// land in the addresses in between (it did: reads of the wrong mapping's
+// bytes, and 0xC0000005 when the first owner later unmapped them).
+test("workers quarantining and mapping at the same time: every read sees its own mapping's bytes, and nothing crashes", () => {
+  const t = tempDir();
+  const data = pattern(1 << 20, 11);
+  const p = t.file("race.bin", data);
+  const r = runChild(`
+    import { Worker } from "node:worker_threads";
+    const code = \`
+      import { workerData, parentPort } from "node:worker_threads";
+      import { readFileSync } from "node:fs";
+      const { map, mapAnonymous } = await import(workerData.url);
+      const data = readFileSync(workerData.file);
+      let wrong = 0, keep = [];
+      for (let i = 0; i < 3000; i++) {
+        // Every range is one allocation unit (64 KiB on Windows), so that
+        // each one freed fits the next one made anywhere.
+        const offset = ((i * 7919 + workerData.id * 104729) % (data.length >> 16)) * 65536 + (i % 15) * 4096;
+        const m = map(workerData.file, { offset, length: 4096 });
+        const b = m.buffer;
+        if (b[0] !== data[offset] || b[4095] !== data[offset + 4095]) wrong++;
+        keep.push(b);                       // reachable: unmap() quarantines
+        m.unmap();
+        const a = mapAnonymous(8192);
+        a.buffer.fill(workerData.id);
+        if (a.buffer[8191] !== workerData.id) wrong++;
+        if (i % 2) a.unmap();
+        if (keep.length > 50) keep = [];
+      }
+      parentPort.postMessage(wrong);
+    \`;
+    const wrong = await Promise.all([1, 2].map((id) => new Promise((resolve, reject) => {
+      const w = new Worker(code, { eval: true, workerData: { url: ${JSON.stringify(pathToFileURL(join(root, "dist", "index.js")).href)}, file: ${JSON.stringify(p)}, id } });
+      w.once("message", resolve);
+      w.once("error", reject);
+    })));
+    console.log("wrong reads:", wrong.join(" "));
+  `);
+  assert.equal(r.signal, null, ended(r));
+  assert.equal(r.status, 0, ended(r));
+  assert.match(r.stdout, /wrong reads: 0 0\n/, ended(r));
+});
