@@ -77,9 +77,19 @@ static void DropFaultCallback(Region* r) {
   if (r->envd->async) uv_async_send(r->envd->async);
 }
 
+// Out of the raw layer's table (raw.cc), if the entry at its base is still
+// this region's: a range Quarantine lost (os::QuarantineLost) may since
+// have been mapped again, by another raw mapping, at the same address.
+static void DropRaw(Region* r) {
+  if (r->map.access() != Access::kRaw || !r->map.mapped()) return;
+  auto it = r->envd->raw.find(reinterpret_cast<uintptr_t>(r->map.base()));
+  if (it != r->envd->raw.end() && it->second == r) r->envd->raw.erase(it);
+}
+
 void Unref(Region* r) {
   if (--r->refs > 0) return;
   DropFaultCallback(r);
+  DropRaw(r);  // the record goes: FindRaw must not find it
   // Still mapped: a window holds the range for good (on Bun, memory moved
   // by transfer() outlives the window's record: see g_store_follows_object).
   // The range stays, quarantined, as it is; it must not go with the record.
@@ -152,9 +162,7 @@ void Release(Region* r) {
     if (r->closed && r->inflight == 0) Quarantine(r);
     return;
   }
-  if (r->map.access() == Access::kRaw && r->map.mapped()) {
-    r->envd->raw.erase(reinterpret_cast<uintptr_t>(r->map.base()));
-  }
+  DropRaw(r);
   r->map.Unmap();  // the only unmap of a safe mapping's range
   DropFaultCallback(r);
   DropShared(r->shared_id);

@@ -475,15 +475,19 @@ namespace {
 #ifdef MEMMAP_TEST_HOOKS
 // The test build can play the other allocator: the next Quarantine of a
 // view finds its addresses taken (TakeNextQuarantineForTest).
+// It takes the range's first allocation unit, so that the rest is left
+// free (KeepFree).
 std::atomic<bool> g_take_next{false};
 void* g_taken = nullptr;
 size_t g_taken_length = 0;
+size_t g_range_length = 0;
 std::atomic<int> g_stray_unmaps{0};  // Unmap of an address not ours
 void TakeForTest(void* addr, size_t length) {
   if (!g_take_next.exchange(false)) return;
-  g_taken = VirtualAlloc(addr, length, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
-  g_taken_length = g_taken ? length : 0;
-  if (g_taken) memset(g_taken, 0x5a, length);
+  g_taken_length = std::min(length, AllocationGranularity());
+  g_taken = VirtualAlloc(addr, g_taken_length, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
+  g_range_length = length;
+  if (g_taken) memset(g_taken, 0x5a, g_taken_length);
 }
 void StrayUnmapForTest() { g_stray_unmaps++; }
 #else
@@ -505,6 +509,14 @@ bool TakenIntactForTest() {
   bool intact = VirtualQuery(g_taken, &mbi, sizeof mbi) == sizeof mbi && mbi.State == MEM_COMMIT &&
                 mbi.Protect == PAGE_READWRITE && mbi.AllocationBase == g_taken && mbi.RegionSize >= g_taken_length;
   for (size_t i = 0; intact && i < g_taken_length; i++) intact = static_cast<uint8_t*>(g_taken)[i] == 0x5a;
+  // The rest of the range was kept, zero-filled, out of the registry.
+  for (uintptr_t p = reinterpret_cast<uintptr_t>(g_taken) + g_taken_length,
+                 end = reinterpret_cast<uintptr_t>(g_taken) + g_range_length;
+       intact && p < end; p += PageSize()) {
+    intact = VirtualQuery(reinterpret_cast<void*>(p), &mbi, sizeof mbi) == sizeof mbi && mbi.State == MEM_COMMIT &&
+             mbi.Type == MEM_PRIVATE && mbi.Protect == PAGE_READWRITE && *reinterpret_cast<uint8_t*>(p) == 0 &&
+             Ranges().count(reinterpret_cast<uintptr_t>(mbi.AllocationBase)) == 0;
+  }
   VirtualFree(g_taken, 0, MEM_RELEASE);
   g_taken = nullptr;
   return intact && g_stray_unmaps == 0;
@@ -583,6 +595,26 @@ int ResetAnonymous(void* addr, size_t length) {
 }  // namespace
 
 
+namespace {
+// What is still free of [addr, addr + length) after another allocator took
+// part of it: taken now, zero-filled, and kept for good (never unmapped,
+// out of the registry), so that no range of memmap's is made there later
+// for a late write through an old window to reach. Under the range lock.
+void KeepFree(void* addr, size_t length) {
+  const uintptr_t unit = AllocationGranularity();
+  for (uintptr_t p = reinterpret_cast<uintptr_t>(addr), end = p + length; p < end;) {
+    MEMORY_BASIC_INFORMATION mbi;
+    if (VirtualQuery(reinterpret_cast<void*>(p), &mbi, sizeof mbi) != sizeof mbi) return;
+    uintptr_t region_end = std::min<uintptr_t>(end, reinterpret_cast<uintptr_t>(mbi.BaseAddress) + mbi.RegionSize);
+    uintptr_t from = (p + unit - 1) & ~(unit - 1);  // reservations start on a unit
+    if (mbi.State == MEM_FREE && from < region_end) {
+      VirtualAlloc(reinterpret_cast<void*>(from), region_end - from, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
+    }
+    p = region_end;
+  }
+}
+}  // namespace
+
 // Windows cannot replace a view in place (MapViewOfFile3's placeholders
 // can, but wine does not have them): the view goes, and zeroed memory is
 // allocated at the same address at once, with the range lock held, so that
@@ -616,6 +648,7 @@ SysErr Quarantine(void* addr, size_t length) {
     } else {
       Ranges().erase(it);
       if (p) VirtualFree(p, 0, MEM_RELEASE);
+      KeepFree(addr, length);
       lost = true;
     }
   }

@@ -94,23 +94,28 @@ test("workers that exit or are terminated with live mappings, views and running 
 // bytes, and 0xC0000005 when the first owner later unmapped them).
 test("workers quarantining and mapping at the same time: every read sees its own mapping's bytes, and nothing crashes", () => {
   const t = tempDir();
-  const data = pattern(1 << 20, 11);
+  // Each page says which it is, at its start and at its end: a view that
+  // shows another range's bytes (of this file or any other) cannot pass.
+  const data = Buffer.alloc(1 << 20);
+  for (let page = 0; page < data.length / 4096; page++) {
+    data.writeUInt32LE(page, page * 4096);
+    data.writeUInt32LE(page ^ 0x5a5a5a5a, page * 4096 + 4092);
+  }
   const p = t.file("race.bin", data);
   const r = runChild(`
     import { Worker } from "node:worker_threads";
     const code = \`
       import { workerData, parentPort } from "node:worker_threads";
-      import { readFileSync } from "node:fs";
       const { map, mapAnonymous } = await import(workerData.url);
-      const data = readFileSync(workerData.file);
+      const pages = ${data.length / 4096};
       let wrong = 0, keep = [];
       for (let i = 0; i < 3000; i++) {
         // Every range is one allocation unit (64 KiB on Windows), so that
         // each one freed fits the next one made anywhere.
-        const offset = ((i * 7919 + workerData.id * 104729) % (data.length >> 16)) * 65536 + (i % 15) * 4096;
-        const m = map(workerData.file, { offset, length: 4096 });
+        const page = ((i * 7919 + workerData.id * 104729) % (pages / 16)) * 16 + (i % 15);
+        const m = map(workerData.file, { offset: page * 4096, length: 4096 });
         const b = m.buffer;
-        if (b[0] !== data[offset] || b[4095] !== data[offset + 4095]) wrong++;
+        if (b.readUInt32LE(0) !== page || b.readUInt32LE(4092) !== ((page ^ 0x5a5a5a5a) >>> 0)) wrong++;
         keep.push(b);                       // reachable: unmap() quarantines
         m.unmap();
         const a = mapAnonymous(8192);
@@ -125,6 +130,7 @@ test("workers quarantining and mapping at the same time: every read sees its own
       const w = new Worker(code, { eval: true, workerData: { url: ${JSON.stringify(pathToFileURL(join(root, "dist", "index.js")).href)}, file: ${JSON.stringify(p)}, id } });
       w.once("message", resolve);
       w.once("error", reject);
+      w.once("exit", (c) => reject(new Error("worker exited with " + c + " before it reported")));
     })));
     console.log("wrong reads:", wrong.join(" "));
   `);
