@@ -237,8 +237,13 @@ struct Constant {
 };
 std::vector<Constant> Constants();
 
-// The system's ceiling on mappings per process (vm.max_map_count), or 0.
+// The system's ceiling on mappings per process (vm.max_map_count), or 0
+// where there is none to read.
 size_t MaxMapCount();
+// How many mappings the process has now (the lines of /proc/self/maps), or
+// -1 where that cannot be read (no /proc, no descriptor left). Allocates
+// nothing: it is called where memory or mappings may have run out.
+int64_t CountMappings();
 
 // The address of a symbol the host process exports, or nullptr: for the
 // engine functions that only some runtimes export (see ForceGc in addon.cc).

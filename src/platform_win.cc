@@ -967,6 +967,7 @@ bool AdviceByName(const std::string& name, int* advice) { return LookupName(kAdv
 std::vector<std::string> AdviceNames() { return NamesOf(kAdvice); }
 
 size_t MaxMapCount() { return 0; }
+int64_t CountMappings() { return -1; }
 
 // V8's C++ symbols are not exported by node.exe under names this addon
 // could spell (MSVC mangling): no engine function is found (ForceGc then
