@@ -63,6 +63,8 @@ interface NativeSystemError {
   memmapSystemError: true;
   errno: number;
   syscall: string;
+  /** What to do about it, where the code alone does not say (the mapping limit). */
+  hint?: string;
 }
 
 function isNativeSystemError(e: unknown): e is NativeSystemError {
@@ -74,8 +76,10 @@ function isNativeSystemError(e: unknown): e is NativeSystemError {
  * becomes a Node-style error carrying `path`; anything else is returned as is.
  */
 export function fromNative(e: unknown, path?: string): unknown {
-  if (isNativeSystemError(e)) return systemError(e.errno, e.syscall, path);
-  return e;
+  if (!isNativeSystemError(e)) return e;
+  const err = systemError(e.errno, e.syscall, path);
+  if (typeof e.hint === "string") err.message += `: ${e.hint}`;
+  return err;
 }
 
 /** Calls a backend (native or portable), converting system failures on the way out. */

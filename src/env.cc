@@ -8,6 +8,9 @@ namespace memmap {
 // Runs on the thread's event loop after the guard woke it.
 void OnFaultWake(uv_async_t* async) {
   EnvData* envd = static_cast<EnvData*>(async->data);
+  // The guard's estimate of the mapping count only grows: read it again
+  // if it came near the line.
+  budget::Refresh();
   // The same wake-up serves released windows and collected handles.
   DrainFreed(envd);
   UnpinOrphans(envd);
@@ -76,6 +79,14 @@ napi_value TakeNextQuarantineJs(napi_env env, napi_callback_info) {
   return BoolJs(env, os::TakeNextQuarantineForTest());
 }
 napi_value TakenIntactJs(napi_env env, napi_callback_info) { return BoolJs(env, os::TakenIntactForTest()); }
+// setMapLineForTest(line): see budget::SetLineForTest (0: the default).
+napi_value SetMapLineJs(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  int64_t line;
+  if (!a.Need(1) || !a.Int(0, "line", 0, kMaxSafe, &line)) return nullptr;
+  budget::SetLineForTest(line);
+  return Undefined(env);
+}
 #endif
 
 // setStoreFollowsObject(bool): see g_store_follows_object.
@@ -113,6 +124,7 @@ bool RegisterEnv(napi_env env, napi_value exports) {
       {"setRefuseExternalForTest", SetRefuseExternalJs, 1},
       {"takeNextQuarantineForTest", TakeNextQuarantineJs, 0},
       {"takenIntactForTest", TakenIntactJs, 0},
+      {"setMapLineForTest", SetMapLineJs, 1},
 #endif
       {"setStoreFollowsObject", SetStoreFollowsObjectJs, 1},
       {"guardReassert", GuardReassertJs, 1},

@@ -30,13 +30,20 @@ using Notify = void (*)(void* arg);
 // Registers [addr, addr + len). Returns a slot (>= 0), or -1 when the table
 // is full. `arg` is passed to `notify` after a fault.
 int Add(void* addr, size_t len, Notify notify, void* arg);
+// The file behind a slot's range, where the range maps one: its
+// descriptor and identity (st_dev, st_ino), and the file offset of the
+// range's first byte. With it the handler can tell a page past the file's
+// end (the file shrank: everything from there on is gone, and is replaced
+// in one step) from a page that failed inside it.
+void SetFile(int slot, int fd, uint64_t dev, uint64_t ino, int64_t offset);
 // Moves a registered slot to a new range (after mremap).
 void Move(int slot, void* addr, size_t len);
 void Remove(int slot);
 // Stops waking the slot's owner (its notify target is going away).
 void Silence(int slot);
 
-// Faults the handler absorbed in this slot, and the first faulting page.
+// Pages the handler replaced with zeros in this slot (saturating), and the
+// lowest of them.
 uint32_t Faults(int slot, uintptr_t* first_page);
 
 }  // namespace guard

@@ -1,23 +1,37 @@
 // POSIX fault guard: a SIGBUS handler, chained to whatever handler was there.
 //
 // When an access faults inside a registered range (the file behind it was
-// truncated, or the disk failed), the handler maps a zero-filled anonymous
-// page over the faulting page (MAP_FIXED) and returns; the access is retried
-// and completes: reads see zeros, writes land in that private page (they
-// can be read back, and never reach the file). The slot counts the fault
-// and the owner is woken to report it. Any other SIGBUS goes to the
-// previous handler, or takes the default action (see Chain).
+// truncated, or the disk failed or filled), the handler maps zero-filled
+// anonymous memory over what is gone (MAP_FIXED) and returns; the access is
+// retried and completes: reads see zeros, writes land in private memory
+// (they can be read back, and never reach the file). The slot counts the
+// pages replaced and the owner is woken to report them. Any other SIGBUS
+// goes to the previous handler, or takes the default action (see Chain).
+//
+// What is replaced, so that faults never cost the process a kernel mapping
+// each (a zero page in the middle of a file mapping splits it in three, and
+// the kernel's count of mappings per process is limited: src/budget.h):
+//  * a page past the file's current end (fstat): everything from that end
+//    to the end of the range, in one step. A truncated file costs one
+//    mapping more however its pages are touched, scattered or not;
+//  * a page inside the file (an I/O error, a full disk under a sparse
+//    file): that page alone while the budget has room for the split, and
+//    from it to the end of the range once it has not;
+//  * if the kernel refuses even that: the whole range, which replaces
+//    mappings without splitting any, so it needs no room at all.
 //
 // What the handler touches, and why that is async-signal-safe:
 //  * the slot table (guard_slots.cc): a fixed array of atomics, read with
 //    acquire loads; no allocation, no lock (the code it interrupted may hold
-//    any lock);
-//  * mmap(2): a plain system call (glibc's wrapper takes no lock), the same
-//    thing JVMs and WebAssembly runtimes do in their fault handlers;
+//    any lock); the budget's counters (atomics, no /proc);
+//  * mmap(2) and fstat(2): plain system calls (glibc's wrappers take no
+//    lock), the same thing JVMs and WebAssembly runtimes do in their fault
+//    handlers;
 //  * the owner's notify function: uv_async_send, documented by libuv as
 //    async-signal-safe;
 //  * errno is saved and restored around all of it.
 #include "glibc_compat.h"  // first: pins the glibc versions of what follows
+#include "budget.h"
 #include "guard.h"
 #include "guard_slots.h"
 #include "platform.h"
@@ -30,7 +44,14 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#ifndef MAP_NORESERVE
+#define MAP_NORESERVE 0
+#endif
+
+#include <algorithm>
 #include <atomic>
+#include <climits>
+#include <cstdint>
 #include <mutex>
 
 namespace memmap {
@@ -81,21 +102,67 @@ void Chain(int sig, siginfo_t* info, void* context) {
   if (info == nullptr || info->si_code <= 0) raise(sig);
 }
 
+bool ZeroFill(uintptr_t from, uintptr_t to) {
+  return mmap(reinterpret_cast<void*>(from), to - from, PROT_READ | PROT_WRITE,
+              MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0) != MAP_FAILED;
+}
+
+// The first address of slot `i`'s range (starting at `start`) past its
+// file's end, or 0 where that is not known (no file, or the descriptor no
+// longer names it).
+uintptr_t FileEnd(int i, uintptr_t start, uintptr_t page_mask) {
+  int fd;
+  uint64_t dev, ino;
+  int64_t offset, size;
+  if (!FileOf(i, &fd, &dev, &ino, &offset) || !os::FileSizeIfSame(fd, dev, ino, &size)) return 0;
+  if (size <= offset) return start;
+  uint64_t bytes = static_cast<uint64_t>(size - offset);
+  if (bytes > UINTPTR_MAX - start) return 0;
+  return (start + static_cast<uintptr_t>(bytes) + ~page_mask) & page_mask;
+}
+
+// Replaces what is gone around a fault at `addr` in slot `i` (see the top
+// of this file). False when nothing could be replaced.
+bool Absorb(int i, uintptr_t addr) {
+  uintptr_t start, end;
+  RangeOf(i, &start, &end);
+  if (start == 0) return false;  // moving (resize): not ours to touch now
+  uintptr_t mask = ~(static_cast<uintptr_t>(g_page) - 1);
+  end = (end + ~mask) & mask;  // the kernel's mapping ends at a page boundary
+  uintptr_t page = addr & mask;
+  uintptr_t from = page;
+  uintptr_t to = page + g_page;
+  uintptr_t file_end = FileEnd(i, start, mask);
+  if (file_end != 0 && page >= file_end) {
+    from = file_end;  // >= start
+    to = end;
+    budget::ChargeInHandler(1);  // at most one split: the range's end is a boundary already
+  } else if (!budget::TakeInHandler(2)) {
+    to = end;
+    budget::ChargeInHandler(1);
+  }
+  if (ZeroFill(from, to)) {
+    Record(i, from, static_cast<uint32_t>(std::min<uintptr_t>((to - from) / g_page, UINT32_MAX)));
+    return true;
+  }
+  // The kernel refused (its limit on mappings): the whole range, which
+  // splits nothing.
+  if ((from != start || to != end) && ZeroFill(start, end)) {
+    Record(i, start, static_cast<uint32_t>(std::min<uintptr_t>((end - start) / g_page, UINT32_MAX)));
+    return true;
+  }
+  return false;
+}
+
 void Handler(int sig, siginfo_t* info, void* context) {
   int saved = errno;
   // si_code > 0: raised by the kernel for an access (not by kill/raise).
   if (info != nullptr && info->si_code > 0) {
     uintptr_t addr = reinterpret_cast<uintptr_t>(info->si_addr);
     int i = Find(addr);
-    if (i >= 0) {
-      uintptr_t page = addr & ~(static_cast<uintptr_t>(g_page) - 1);
-      void* p = mmap(reinterpret_cast<void*>(page), g_page, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
-      if (p != MAP_FAILED) {
-        Record(i, page);
-        errno = saved;
-        return;
-      }
+    if (i >= 0 && Absorb(i, addr)) {
+      errno = saved;
+      return;
     }
   }
   errno = saved;

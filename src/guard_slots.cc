@@ -3,6 +3,8 @@
 #include "guard_slots.h"
 
 #include <atomic>
+#include <climits>
+#include <cstdint>
 
 namespace memmap {
 namespace guard {
@@ -18,6 +20,11 @@ struct Slot {
   std::atomic<Notify> notify{nullptr};
   std::atomic<void*> arg{nullptr};
   std::atomic<bool> used{false};  // claimed (start may still be 0 while being filled)
+  // The file behind the range (SetFile); fd -1: none.
+  std::atomic<int> fd{-1};
+  std::atomic<uint64_t> dev{0};
+  std::atomic<uint64_t> ino{0};
+  std::atomic<int64_t> offset{0};
 };
 
 Slot g_slots[kSlots];
@@ -39,11 +46,16 @@ void RangeOf(int slot, uintptr_t* start, uintptr_t* end) {
   *end = g_slots[slot].end.load(std::memory_order_acquire);
 }
 
-void Record(int slot, uintptr_t page) {
+void Record(int slot, uintptr_t page, uint32_t pages) {
   Slot& s = g_slots[slot];
-  s.faults.fetch_add(1, std::memory_order_acq_rel);
-  uintptr_t none = 0;
-  s.first_page.compare_exchange_strong(none, page);
+  uint32_t count = s.faults.load(std::memory_order_acquire);
+  while (!s.faults.compare_exchange_weak(count, count > UINT32_MAX - pages ? UINT32_MAX : count + pages,
+                                         std::memory_order_acq_rel)) {
+  }
+  // The lowest page replaced so far (0: none yet).
+  uintptr_t first = s.first_page.load(std::memory_order_acquire);
+  while ((first == 0 || page < first) && !s.first_page.compare_exchange_weak(first, page, std::memory_order_acq_rel)) {
+  }
   Notify n = s.notify.load(std::memory_order_acquire);
   if (n != nullptr) n(s.arg.load(std::memory_order_acquire));
 }
@@ -61,6 +73,7 @@ int AddSlot(void* addr, size_t len, Notify notify, void* arg) {
     s.faults.store(0, std::memory_order_relaxed);
     s.first_page.store(0, std::memory_order_relaxed);
     s.notify.store(notify, std::memory_order_relaxed);
+    s.fd.store(-1, std::memory_order_relaxed);
     s.arg.store(arg, std::memory_order_relaxed);
     s.end.store(reinterpret_cast<uintptr_t>(addr) + len, std::memory_order_release);
     s.start.store(reinterpret_cast<uintptr_t>(addr), std::memory_order_release);
@@ -71,6 +84,26 @@ int AddSlot(void* addr, size_t len, Notify notify, void* arg) {
     return i;
   }
   return -1;
+}
+
+void SetFile(int slot, int fd, uint64_t dev, uint64_t ino, int64_t offset) {
+  if (slot < 0) return;
+  Slot& s = g_slots[slot];
+  s.fd.store(-1, std::memory_order_release);  // never half of one and half of another
+  s.dev.store(dev, std::memory_order_relaxed);
+  s.ino.store(ino, std::memory_order_relaxed);
+  s.offset.store(offset, std::memory_order_relaxed);
+  s.fd.store(fd, std::memory_order_release);
+}
+
+bool FileOf(int slot, int* fd, uint64_t* dev, uint64_t* ino, int64_t* offset) {
+  Slot& s = g_slots[slot];
+  *fd = s.fd.load(std::memory_order_acquire);
+  if (*fd < 0) return false;
+  *dev = s.dev.load(std::memory_order_relaxed);
+  *ino = s.ino.load(std::memory_order_relaxed);
+  *offset = s.offset.load(std::memory_order_relaxed);
+  return true;
 }
 
 void Move(int slot, void* addr, size_t len) {
@@ -86,6 +119,7 @@ void Remove(int slot) {
   Slot& s = g_slots[slot];
   s.start.store(0, std::memory_order_release);
   s.notify.store(nullptr, std::memory_order_release);
+  s.fd.store(-1, std::memory_order_release);
   s.used.store(false, std::memory_order_release);
   g_hint.store(slot, std::memory_order_relaxed);
 }

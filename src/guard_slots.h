@@ -16,8 +16,10 @@ namespace guard {
 int Find(uintptr_t addr);
 // The range [start, end) of a slot (start 0: free or moving).
 void RangeOf(int slot, uintptr_t* start, uintptr_t* end);
-// Counts a fault at `page` in the slot and wakes its owner.
-void Record(int slot, uintptr_t page);
+// Counts `pages` pages replaced from `page` on in the slot, and wakes its owner.
+void Record(int slot, uintptr_t page, uint32_t pages);
+// The file behind a slot (see SetFile): false when it has none.
+bool FileOf(int slot, int* fd, uint64_t* dev, uint64_t* ino, int64_t* offset);
 // Claims a slot for [addr, addr + len); -1 when the table is full.
 int AddSlot(void* addr, size_t len, Notify notify, void* arg);
 // Whether any slot was ever claimed.

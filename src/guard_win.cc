@@ -62,7 +62,7 @@ LONG CALLBACK Handler(PEXCEPTION_POINTERS info) {
   uintptr_t start, end;
   RangeOf(i, &start, &end);
   if (start == 0 || os::Quarantine(reinterpret_cast<void*>(start), end - start)) return EXCEPTION_CONTINUE_SEARCH;
-  Record(i, addr & ~static_cast<uintptr_t>(os::PageSize() - 1));
+  Record(i, addr & ~static_cast<uintptr_t>(os::PageSize() - 1), 1);
   return EXCEPTION_CONTINUE_EXECUTION;
 }
 

@@ -144,6 +144,7 @@ void ThrowStatus(napi_env env, napi_status status, const char* what);
 napi_value Undefined(napi_env env);
 napi_value Result(napi_env env, const Error& e);  // undefined, or throws e
 napi_value CodedError(napi_env env, const char* code, const std::string& text);
+napi_value MakeError(napi_env env, const Error& e);  // what ThrowError throws
 
 // src/lifetime.cc
 EnvData* GetEnvData(napi_env env);
@@ -159,11 +160,7 @@ void Release(Region* r);
 void DeleteRef(napi_env env, void* data, void*);
 void HandleFinalize(node_api_basic_env env, void* data, void*);
 Region* NewRegion(EnvData* envd, Access access, const MapOptions& opts = MapOptions());
-std::string TruncatedMessage(uint32_t faults);
-void ThrowTruncated(napi_env env, uint32_t faults);
-// Faults in a "write" mapping (pages whose writes never reached the file), or 0.
-uint32_t LostWrites(const Region* r);
-bool CheckNotTruncated(napi_env env, Region* r);
+bool CheckNotTruncated(napi_env env, Region* r, const char* syscall);
 napi_value NewHandle(napi_env env, Region* r);
 bool CheckOpen(napi_env env, Region* r);
 bool ParseRange(Args& a, size_t argc, RangeArgs* out);

@@ -208,23 +208,13 @@ Region* NewRegion(EnvData* envd, Access access, const MapOptions& opts) {
 }
 
 // What ERR_MEMMAP_TRUNCATED says, thrown (flush, unmap) or as a rejection (flush()).
-std::string TruncatedMessage(uint32_t faults) {
-  return "The file was truncated (or failed) under this write mapping: " + std::to_string(faults) +
-         " page(s) past its end were replaced with zeros, and what was written to them is lost";
-}
-
-void ThrowTruncated(napi_env env, uint32_t faults) {
-  ThrowCode(env, "ERR_MEMMAP_TRUNCATED", TruncatedMessage(faults));
-}
-
-// A write mapping whose file shrank under it lost what was written to the
-// pages past the new end: flush() and unmap() must say so.
-uint32_t LostWrites(const Region* r) { return r->map.access() == Access::kWrite ? r->map.Faults() : 0; }
-
-bool CheckNotTruncated(napi_env env, Region* r) {
-  uint32_t faults = LostWrites(r);
-  if (faults == 0) return true;
-  ThrowTruncated(env, faults);
+// A "write" mapping whose file shrank (or failed, or filled) under it lost
+// what was written to the pages the guard replaced: flush() and unmap()
+// must say so (Mapping::LostWrites says how).
+bool CheckNotTruncated(napi_env env, Region* r, const char* syscall) {
+  Error lost = r->map.LostWrites(syscall);
+  if (!lost) return true;
+  ThrowError(env, lost);
   return false;
 }
 

@@ -91,10 +91,10 @@ napi_value UnmapJs(napi_env env, napi_callback_info info) {
     r->on_fault = nullptr;
   }
   r->handle_alive = false;
-  uint32_t lost = LostWrites(r);
+  Error lost = r->map.LostWrites("munmap");
   Release(r);
-  if (lost > 0) {
-    ThrowTruncated(env, lost);  // unmapped all the same; the caller must learn that writes were lost
+  if (lost) {
+    ThrowError(env, lost);  // unmapped all the same; the caller must learn that writes were lost
     return nullptr;
   }
   napi_get_boolean(env, true, &result);
@@ -128,10 +128,10 @@ napi_value ReleaseJs(napi_env env, napi_callback_info info) {
   if (r->on_fault) napi_reference_ref(env, r->on_fault, nullptr);
   for (Window* w = r->windows; w; w = w->next) Unpin(env, w);
   r->handle_alive = false;
-  uint32_t lost = LostWrites(r);
+  Error lost = r->map.LostWrites("munmap");
   Release(r);  // unmapped now if no window holds it
-  if (lost > 0) {
-    ThrowTruncated(env, lost);
+  if (lost) {
+    ThrowError(env, lost);
     return nullptr;
   }
   napi_get_boolean(env, true, &result);
@@ -144,7 +144,7 @@ napi_value MsyncJs(napi_env env, napi_callback_info info) {
   RangeArgs ra;
   bool async;
   if (!ParseRange(a, 4, &ra) || !a.Bool(3, &async)) return nullptr;
-  if (!CheckNotTruncated(env, ra.region)) return nullptr;
+  if (!CheckNotTruncated(env, ra.region, "msync")) return nullptr;
   if (ra.len > 0) {
     SysErr e = os::Sync(ra.addr, ra.len, async);
     if (e) return Result(env, e);

@@ -154,7 +154,10 @@ Error Mapping::Adopt(void* base, size_t length) {
 // On failure the caller unmaps what was made.
 Error Mapping::Map(size_t map_len, bool lock) {
   void* base = nullptr;
-  SysErr e = WithReclaim([&] { return MapFresh(map_len, &base); });
+  SysErr e = WithReclaim([&] {
+    SysErr refused = budget::Take(1, "mmap", 1);
+    return refused ? refused : MapFresh(map_len, &base);
+  });
   if (e) return e;
   SetBase(base, map_len);
   if ((e = AddGuard())) return e;
@@ -179,7 +182,27 @@ void Mapping::SetBase(void* base, size_t map_len) {
 SysErr Mapping::AddGuard() {
   if (!base_ || slot_ >= 0) return Ok();
   slot_ = guard::Add(base_, map_len_, wake_, wake_arg_);
-  return slot_ < 0 ? Fail(ENOMEM, "mmap") : Ok();  // the guard's table is full
+  if (slot_ < 0) return Fail(ENOMEM, "mmap");  // the guard's table is full
+  // The file behind it, so that the guard can tell where its end is now.
+  if (fd_ >= 0 && access_ != Access::kRaw) guard::SetFile(slot_, fd_, fd_dev_, fd_ino_, file_offset_);
+  return Ok();
+}
+
+size_t Mapping::SplitCost(const uint8_t* addr, size_t len) const {
+  size_t page = os::PageSize();
+  const uint8_t* end = base_ + ((map_len_ + page - 1) & ~(page - 1));
+  return (addr > base_ ? 1 : 0) + (addr + len < end ? 1 : 0);
+}
+
+SysErr Mapping::TakeSplits(const uint8_t* addr, size_t len, const char* syscall) const {
+  size_t cost = SplitCost(addr, len);
+  return cost > 0 ? budget::Take(cost, syscall) : Ok();
+}
+
+Error Mapping::Advise(uint8_t* addr, size_t len, int advice) {
+  if (len == 0) return Error();
+  if (SysErr e = TakeSplits(addr, len, "madvise")) return e;
+  return os::Advise(addr, len, advice);
 }
 
 void Mapping::RemoveGuard() {
@@ -195,6 +218,13 @@ Error Mapping::Resize(size_t new_length, bool held, Mapping* retired) {
     return Error::Refuse(Error::kTruncated,
                          "The file was truncated (or failed) under this mapping and pages were replaced with zeros: "
                          "it cannot be resized; unmap it and map the file again");
+  }
+  size_t new_map_len = new_length > 0 ? delta_ + new_length : 0;
+  // A fresh range (+1), and the old one quarantined where it is held, which
+  // may split a mapping the kernel merged with its neighbours (+2): asked
+  // before anything changes.
+  if (new_map_len > 0) {
+    if (SysErr e = budget::Take(3, "mremap", base_ ? 0 : 1)) return e;
   }
   int64_t grown_from = -1;  // the file's size before this call grew it
   bool device = false;      // a character device (/dev/zero): each mmap of it is new memory
@@ -219,7 +249,6 @@ Error Mapping::Resize(size_t new_length, bool held, Mapping* retired) {
     }
   }
   DropLocks();
-  size_t new_map_len = new_length > 0 ? delta_ + new_length : 0;
   // When the current addresses are held, the range must not move away from
   // under them: it grows where it is if it can; otherwise the new range is
   // mapped afresh and the old one is retired. A shared mapping's pages live
@@ -327,12 +356,14 @@ Error Mapping::Lock(uint8_t* addr, size_t len, bool lock) {
       if (!lock) return Error();
       if (!FdIntact()) return Fail(EBADF, "fstat");
       void* shadow = nullptr;
-      SysErr e = os::MapShadow(fd_, file_offset_, map_len_, &shadow);
+      SysErr e = budget::Take(1, "mmap");
+      if (!e) e = os::MapShadow(fd_, file_offset_, map_len_, &shadow);
       if (e) return e;
       shadow_ = static_cast<uint8_t*>(shadow);
     }
     p = shadow_ + (addr - base_);
   }
+  if (SysErr e = TakeSplits(addr, len, lock ? "mlock" : "munlock")) return e;
   return lock ? os::Lock(p, len) : os::Unlock(p, len);
 }
 
@@ -355,6 +386,10 @@ Error Mapping::PageRange(int64_t offset, int64_t length, uint8_t** addr, size_t*
 
 bool Mapping::Quarantine() {
   if (quarantined_ || !base_) return false;
+  // Replacing a range the kernel merged with its neighbours splits that
+  // mapping: where the budget has no room, the range stays as it is (still
+  // guarded, the file still open) until it is unmapped.
+  if (budget::Take(2, "mmap")) return false;
   SysErr e = os::Quarantine(base_, map_len_);
   if (e && !os::QuarantineLost(e)) return false;  // cannot: the mapping stays as it is
   lost_ = static_cast<bool>(e);  // gone all the same, and the addresses are not ours now
@@ -375,8 +410,13 @@ void Mapping::Unmap() {
     shadow_ = nullptr;
   }
   if (base_) {
-    if (!lost_) os::Unmap(base_, map_len_);
+    if (!lost_) {
+      // Unmapping part of a mapping the kernel merged splits it.
+      budget::Charge(1);
+      os::Unmap(base_, map_len_);
+    }
     SetBase(nullptr, 0);
+    budget::Freed();
   }
   CloseFd();
 }
@@ -401,6 +441,26 @@ double Mapping::GoneFrom(uintptr_t first_page) const {
   }
   return offset;
 }
+
+Error Mapping::LostWrites(const char* syscall) const {
+  uintptr_t first = 0;
+  uint32_t pages = access_ == Access::kWrite ? Faults(&first) : 0;
+  if (pages == 0) return Error();
+  FileInfo fi;
+  int64_t first_offset = file_offset_ + static_cast<int64_t>(first - reinterpret_cast<uintptr_t>(base_));
+  if (!StatFd(&fi) || first < reinterpret_cast<uintptr_t>(base_) || fi.size <= first_offset) {
+    return Error::Refuse(Error::kTruncated,
+                         "The file was truncated (or failed) under this write mapping: " + std::to_string(pages) +
+                             " page(s) past its end were replaced with zeros, and what was written to them is lost");
+  }
+  SysErr e = Fail(os::FileSystemFull(fd_) ? ENOSPC : EIO, syscall);
+  e.hint = kLostPagesHint;
+  return e;
+}
+
+const char kLostPagesHint[] =
+    "pages of this write mapping could not be stored in the file, and the fault guard replaced them with "
+    "zeros: what was written to them is lost (mapping.faulted, onFault)";
 
 void Mapping::Silence() const {
   if (slot_ >= 0) guard::Silence(slot_);

@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <string>
 
+#include "budget.h"
 #include "guard.h"
 #include "platform.h"
 
@@ -61,10 +62,12 @@ bool IsExhaustion(const SysErr& e);
 
 // Runs `op`; when it fails for want of mappings, descriptors or memory,
 // reclaims once (g_on_exhaustion) and tries again.
+// Not when reclaiming itself could end the process, or would only be
+// repeated in vain (budget::MayReclaim).
 template <typename Op>
 SysErr WithReclaim(Op op) {
   SysErr e = op();
-  if (e && IsExhaustion(e) && g_on_exhaustion) {
+  if (e && IsExhaustion(e) && g_on_exhaustion && budget::MayReclaim(e)) {
     g_on_exhaustion();
     e = op();
   }
@@ -82,6 +85,9 @@ struct FileRequest {
   int mode = 0666;         // for a file that is created
   bool lock = false;       // lock the pages in memory once mapped
 };
+
+// The hint of Mapping::LostWrites's system errors.
+extern const char kLostPagesHint[];
 
 class Mapping {
  public:
@@ -114,6 +120,9 @@ class Mapping {
   // `*retired`, quarantined, to be given back by its destructor.
   Error Resize(size_t new_length, bool held, Mapping* retired);
 
+  // Advice (os::Advise) over [addr, addr + len), a page range of this
+  // mapping, within the mapping budget.
+  Error Advise(uint8_t* addr, size_t len, int advice);
   // Locks or unlocks [addr, addr + len), a page range of this mapping. A
   // private file mapping is locked through a hidden read-only shared
   // mapping of the same range (locking the private one would copy every
@@ -140,6 +149,12 @@ class Mapping {
   // The user offset from which bytes are gone, after faults at
   // `first_page`: the file's new end, or the first faulting page.
   double GoneFrom(uintptr_t first_page) const;
+  // For a "write" mapping with pages the guard replaced (their writes never
+  // reach the file): what flush() and unmap() must say. The file shrank
+  // under the mapping (ERR_MEMMAP_TRUNCATED), or pages inside it could not
+  // be stored: ENOSPC when its file system is full, EIO otherwise, as a
+  // system error of `syscall`. Nothing otherwise.
+  Error LostWrites(const char* syscall) const;
   // Stops the guard waking this mapping's owner (it is going away).
   void Silence() const;
 
@@ -171,6 +186,14 @@ class Mapping {
   void SetBase(void* base, size_t map_len);
   SysErr CopyOwnPages(void* to, size_t len) const;
   SysErr AddGuard();
+  // What an advice, lock or protection over [addr, addr + len) may cost in
+  // kernel mappings: one split at each end that is not the range's own.
+  size_t SplitCost(const uint8_t* addr, size_t len) const;
+ public:
+  // Asks the budget (src/budget.h) for what a call over [addr, addr + len)
+  // may split, before the call named `syscall`.
+  SysErr TakeSplits(const uint8_t* addr, size_t len, const char* syscall) const;
+ private:
   void RemoveGuard();
   void DropLocks();
   void OwnFd(int fd);

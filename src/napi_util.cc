@@ -23,6 +23,11 @@ napi_value MakeSysError(napi_env env, const SysErr& e) {
   napi_set_named_property(env, err, "syscall", sys);
   napi_get_boolean(env, true, &flag);
   napi_set_named_property(env, err, "memmapSystemError", flag);
+  if (e.hint) {
+    napi_value hint;
+    napi_create_string_utf8(env, e.hint, NAPI_AUTO_LENGTH, &hint);
+    napi_set_named_property(env, err, "hint", hint);
+  }
   return err;
 }
 
@@ -36,14 +41,26 @@ void ThrowCode(napi_env env, const char* code, const std::string& msg) {
 }
 
 // A Mapping's refusal, as the JavaScript error a user expects of it.
-void ThrowError(napi_env env, const Error& e) {
+napi_value MakeError(napi_env env, const Error& e) {
   switch (e.kind) {
-    case Error::kNone: return;
-    case Error::kSys: ThrowSys(env, e.sys); return;
-    case Error::kRange: ThrowRange(env, e.message); return;
-    case Error::kInvalid: ThrowCode(env, "ERR_INVALID_ARG_VALUE", e.message); return;
-    case Error::kTruncated: ThrowCode(env, "ERR_MEMMAP_TRUNCATED", e.message); return;
+    case Error::kNone: return nullptr;
+    case Error::kSys: return MakeSysError(env, e.sys);
+    case Error::kRange: {
+      napi_value err = nullptr, msg, code;
+      napi_create_string_utf8(env, e.message.c_str(), e.message.size(), &msg);
+      napi_create_string_utf8(env, "ERR_OUT_OF_RANGE", NAPI_AUTO_LENGTH, &code);
+      napi_create_range_error(env, code, msg, &err);
+      return err;
+    }
+    case Error::kInvalid: return CodedError(env, "ERR_INVALID_ARG_VALUE", e.message);
+    case Error::kTruncated: return CodedError(env, "ERR_MEMMAP_TRUNCATED", e.message);
   }
+  return nullptr;
+}
+
+void ThrowError(napi_env env, const Error& e) {
+  napi_value err = MakeError(env, e);
+  if (err) napi_throw(env, err);
 }
 
 void ThrowRange(napi_env env, const std::string& msg) {

@@ -19,6 +19,9 @@ namespace memmap {
 struct SysErr {
   int err = 0;
   const char* syscall = nullptr;
+  // What the user can do about it, where the errno alone does not say
+  // (a static string; lib/ adds it to the message).
+  const char* hint = nullptr;
   explicit operator bool() const { return err != 0; }
 };
 
@@ -244,6 +247,13 @@ size_t MaxMapCount();
 // -1 where that cannot be read (no /proc, no descriptor left). Allocates
 // nothing: it is called where memory or mappings may have run out.
 int64_t CountMappings();
+// The size of the regular file open as `fd`, if it is still the file
+// (st_dev, st_ino) it was; false otherwise. Async-signal-safe (fstat): the
+// fault guard asks it where a file's end now is.
+bool FileSizeIfSame(int fd, uint64_t dev, uint64_t ino, int64_t* size);
+// Whether the file system that holds `fd` is full (less than 64 KiB left
+// to an unprivileged writer): why a write fault inside a file failed.
+bool FileSystemFull(int fd);
 
 // The address of a symbol the host process exports, or nullptr: for the
 // engine functions that only some runtimes export (see ForceGc in addon.cc).

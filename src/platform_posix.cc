@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
@@ -898,6 +899,20 @@ int64_t CountMappings() {
 #else
   return -1;
 #endif
+}
+
+bool FileSizeIfSame(int fd, uint64_t dev, uint64_t ino, int64_t* size) {
+  struct stat st;
+  if (fd < 0 || FstatCall(fd, &st) != 0 || !S_ISREG(st.st_mode)) return false;
+  if (static_cast<uint64_t>(st.st_dev) != dev || static_cast<uint64_t>(st.st_ino) != ino) return false;
+  *size = static_cast<int64_t>(st.st_size);
+  return true;
+}
+
+bool FileSystemFull(int fd) {
+  struct statvfs fs;
+  if (fstatvfs(fd, &fs) != 0) return false;
+  return static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize < (64u << 10);
 }
 
 void* FindSymbol(const char* name) { return dlsym(RTLD_DEFAULT, name); }

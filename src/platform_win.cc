@@ -968,6 +968,10 @@ std::vector<std::string> AdviceNames() { return NamesOf(kAdvice); }
 
 size_t MaxMapCount() { return 0; }
 int64_t CountMappings() { return -1; }
+bool FileSizeIfSame(int, uint64_t, uint64_t, int64_t*) { return false; }
+// Windows' guard replaces a whole view at a fault; which loss it was is
+// not told apart there.
+bool FileSystemFull(int) { return false; }
 
 // V8's C++ symbols are not exported by node.exe under names this addon
 // could spell (MSVC mangling): no engine function is found (ForceGc then

@@ -17,11 +17,7 @@ napi_value AdviseJs(napi_env env, napi_callback_info info) {
                           ("Unknown advice \"" + name + "\"").c_str());
     return nullptr;
   }
-  if (ra.len > 0) {
-    SysErr e = os::Advise(ra.addr, ra.len, advice);
-    if (e) return Result(env, e);
-  }
-  return Undefined(env);
+  return Result(env, ra.region->map.Advise(ra.addr, ra.len, advice));
 }
 
 // lock(handle, offset, length, lock)
@@ -105,6 +101,21 @@ napi_value StatsJs(napi_env env, napi_callback_info) {
   napi_value reported;
   napi_create_double(env, static_cast<double>(envd->reported), &reported);
   napi_set_named_property(env, out, "reported", reported);
+  // The mapping budget (src/budget.h).
+  budget::Stats b = budget::Read();
+  const struct {
+    const char* name;
+    double value;
+  } figures[] = {
+      {"mapLimit", static_cast<double>(b.limit)},       {"mapLine", static_cast<double>(b.line)},
+      {"mapCount", static_cast<double>(b.counted)},     {"mapEstimate", static_cast<double>(b.estimate)},
+      {"mapReadings", static_cast<double>(b.readings)}, {"mapRefusals", static_cast<double>(b.refusals)},
+  };
+  for (const auto& f : figures) {
+    napi_value v;
+    napi_create_double(env, f.value, &v);
+    napi_set_named_property(env, out, f.name, v);
+  }
   return out;
 }
 

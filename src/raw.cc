@@ -103,6 +103,8 @@ napi_value RawMmapJs(napi_env env, napi_callback_info info) {
   Reclaim();
   void* base = nullptr;
   SysErr e = WithReclaim([&] {
+    SysErr refused = budget::Take(1, "mmap", 1);
+    if (refused) return refused;
     return os::MapRaw(anon ? -1 : static_cast<int>(fd), offset,
                       static_cast<size_t>(length), static_cast<int>(prot),
                       static_cast<int>(flags), &base);
@@ -187,6 +189,10 @@ napi_value RawPagesJs(napi_env env, napi_callback_info info) {
   void* p = reinterpret_cast<void*>(aligned);
   size_t n = start + b.length - aligned;
   SysErr e;
+  // Advice, protection and locks over part of the mapping split it.
+  bool splits = op->kind == RawOpKind::kMadvise || op->kind == RawOpKind::kMprotect ||
+                op->kind == RawOpKind::kMlock || op->kind == RawOpKind::kMunlock;
+  if (splits && (e = b.region->map.TakeSplits(static_cast<uint8_t*>(p), n, op->name))) return Result(env, e);
   switch (op->kind) {
     case RawOpKind::kMsync: e = os::SyncRaw(p, n, static_cast<int>(arg)); break;
     case RawOpKind::kMadvise:

@@ -48,9 +48,9 @@ void WorkComplete(napi_env env, napi_status status, void* data) {
   Work* w = static_cast<Work*>(data);
   Region* r = w->region;
   r->inflight--;
-  if (status == napi_ok && !w->result && w->kind == WorkKind::kFlush && r->map.access() == Access::kWrite &&
-      r->map.Faults() > 0) {
-    napi_reject_deferred(env, w->deferred, CodedError(env, "ERR_MEMMAP_TRUNCATED", TruncatedMessage(r->map.Faults())));
+  Error lost = status == napi_ok && !w->result && w->kind == WorkKind::kFlush ? r->map.LostWrites("msync") : Error();
+  if (lost) {
+    napi_reject_deferred(env, w->deferred, MakeError(env, lost));
   } else if (status == napi_ok && !w->result) {
     napi_resolve_deferred(env, w->deferred, Undefined(env));
   } else {
@@ -69,7 +69,7 @@ napi_value QueueWork(napi_env env, napi_callback_info info, WorkKind kind) {
   RangeArgs ra;
   if (!ParseRange(a, 3, &ra)) return nullptr;
   Region* r = ra.region;
-  if (kind == WorkKind::kFlush && !CheckNotTruncated(env, r)) return nullptr;
+  if (kind == WorkKind::kFlush && !CheckNotTruncated(env, r, "msync")) return nullptr;
   Work* w = new Work();
   w->kind = kind;
   w->region = r;

@@ -23,7 +23,7 @@ test("Mapping: builds without Node-API and passes its unit test", { skip }, () =
   const built = spawnSync(gxx, [
     "-std=c++17", "-O1", "-Wall", "-Werror", "-o", exe,
     join(root, "test", "native", "mapping_test.cc"),
-    src("mapping.cc"), src("platform_posix.cc"), src("guard_posix.cc"), src("guard_slots.cc"), "-lpthread",
+    src("mapping.cc"), src("budget.cc"), src("platform_posix.cc"), src("guard_posix.cc"), src("guard_slots.cc"), "-lpthread",
   ], { encoding: "utf8" });
   assert.equal(built.status, 0, `the build failed:\n${built.stderr}`);
   const run = spawnSync(exe, [], { encoding: "utf8" });

@@ -1,0 +1,176 @@
+// The mapping budget (src/budget.h).
+#include "budget.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <mutex>
+
+#include "mapping.h"
+
+namespace memmap {
+namespace budget {
+
+const char kMapLimitHint[] =
+    "the process is near the kernel's limit on memory mappings (vm.max_map_count), and memmap keeps the rest "
+    "for the JavaScript engine, malloc and thread stacks: unmap() mappings no longer needed, or raise the "
+    "limit (sysctl -w vm.max_map_count=262144)";
+
+namespace {
+
+// What is kept for everything else in the process: an eighth of the limit
+// (8,191 of the default 65,530), at least 1,024; half of a small limit.
+int64_t LineFor(int64_t limit) {
+  if (limit <= 0) return 0;
+  if (limit < 4096) return limit / 2;
+  return limit - std::max<int64_t>(limit / 8, 1024);
+}
+
+std::once_flag g_once;
+int64_t g_limit = 0;
+std::atomic<int64_t> g_line{0};
+std::atomic<int64_t> g_counted{0};     // the count at the last reading
+std::atomic<int64_t> g_added{0};       // what memmap may have added since
+std::atomic<int64_t> g_next_read{0};   // the estimate at which to read again
+std::atomic<uint64_t> g_readings{0};
+std::atomic<uint64_t> g_refusals{0};
+std::atomic<bool> g_freed{false};      // a range was given back since the last refusal
+std::mutex g_mutex;                    // one reading at a time
+bool g_stuck = false;                  // the last reading refused (under g_mutex)
+// MayReclaim's back-off: refusals since a range was made or given back, and
+// the count at which the next collection comes.
+std::atomic<uint64_t> g_refused_since{0};
+std::atomic<uint64_t> g_next_gc_at{1};
+
+void Init() {
+  std::call_once(g_once, [] {
+    g_limit = static_cast<int64_t>(os::MaxMapCount());
+    g_line = LineFor(g_limit);
+  });
+}
+
+int64_t Estimate() { return g_counted.load() + g_added.load(); }
+
+// Reads the count (under g_mutex). Where it cannot be read (no /proc, no
+// descriptor left), the estimate stands.
+void ReadCount() {
+  int64_t n = os::CountMappings();
+  g_readings++;
+  if (n < 0) return;
+  g_counted = n;
+  g_added = 0;
+  // Read again when half of what is left is used: a few readings, each
+  // cheap while the count is small, on the way to the line.
+  int64_t left = g_line.load() - n;
+  g_next_read = n + std::max<int64_t>(left / 2, 1);
+}
+
+}  // namespace
+
+SysErr Take(size_t n, const char* syscall, size_t ranges) {
+  Init();
+  if (g_line.load() <= 0) return Ok();
+  int64_t line = g_line.load();
+  auto refuse = [&] {
+    g_refusals++;
+    g_refused_since++;
+    SysErr e = Fail(ENOMEM, syscall);
+    e.hint = kMapLimitHint;
+    return e;
+  };
+  // memmap's own ranges, each of which may come to be a mapping of its own.
+  if (ranges > 0 && static_cast<int64_t>(Mapping::Live() + ranges) > line) return refuse();
+  int64_t want = static_cast<int64_t>(n);
+  if (g_counted.load() + g_added.fetch_add(want) + want <= g_next_read.load()) {
+    if (ranges > 0) g_refused_since = 0;
+    return Ok();
+  }
+  std::lock_guard<std::mutex> lock(g_mutex);
+  g_added -= want;
+  // Refused before, and nothing given back since: refused again, without
+  // reading /proc (a loop that keeps asking at the line stays cheap).
+  bool freed = g_freed.exchange(false);
+  if (!(g_stuck && !freed && Estimate() + want > line)) ReadCount();
+  if (Estimate() + want > line) {
+    g_stuck = true;
+    return refuse();
+  }
+  g_stuck = false;
+  g_added += want;
+  if (ranges > 0) g_refused_since = 0;
+  return Ok();
+}
+
+void Charge(size_t n) {
+  Init();
+  if (g_line.load() > 0) g_added += static_cast<int64_t>(n);
+}
+
+void Freed() {
+  g_freed = true;
+  g_refused_since = 0;
+  g_next_gc_at = 1;
+}
+
+bool TakeInHandler(size_t n) {
+  if (g_line.load(std::memory_order_relaxed) <= 0) return true;
+  int64_t want = static_cast<int64_t>(n);
+  if (Estimate() + want > g_line.load(std::memory_order_relaxed)) return false;
+  g_added += want;
+  return true;
+}
+
+void ChargeInHandler(size_t n) {
+  if (g_line.load(std::memory_order_relaxed) > 0) g_added += static_cast<int64_t>(n);
+}
+
+void Refresh() {
+  Init();
+  if (g_line.load() <= 0 || Estimate() <= g_next_read.load()) return;
+  std::lock_guard<std::mutex> lock(g_mutex);
+  if (Estimate() > g_next_read.load()) ReadCount();
+}
+
+bool MayReclaim(const SysErr& e) {
+  Init();
+  if (e.hint == kMapLimitHint) {
+    // The refusals since the last change: collect at the 1st, 2nd, 4th,
+    // 8th... A collection then frees what was dropped; one that would free
+    // nothing is not repeated at every call.
+    uint64_t k = g_refused_since.load();
+    uint64_t at = g_next_gc_at.load();
+    if (k < at) return false;
+    g_next_gc_at = std::max<uint64_t>(at * 2, k + 1);
+    return true;
+  }
+  if (e.err != ENOMEM || g_limit <= 0) return true;
+  // The kernel's ENOMEM: at its mapping limit, a collection would need
+  // mappings that V8 may not get (its own allocations then end the process).
+  int64_t n = os::CountMappings();
+  return n >= 0 && n < g_limit - 64;
+}
+
+Stats Read() {
+  Init();
+  Stats s;
+  s.limit = g_limit;
+  s.line = g_line.load();
+  s.counted = g_counted.load();
+  s.estimate = Estimate();
+  s.readings = g_readings.load();
+  s.refusals = g_refusals.load();
+  return s;
+}
+
+#ifdef MEMMAP_TEST_HOOKS
+void SetLineForTest(int64_t line) {
+  Init();
+  std::lock_guard<std::mutex> lock(g_mutex);
+  g_line = line > 0 ? line : LineFor(g_limit);
+  g_stuck = false;
+  ReadCount();
+}
+#endif
+
+}  // namespace budget
+}  // namespace memmap

@@ -1,0 +1,215 @@
+// The kernel's limit on mappings per process (vm.max_map_count) never kills
+// the process: memmap keeps headroom below it (src/budget.h) and the fault
+// guard never splits a mapping per fault (src/guard_posix.cc). Each case
+// runs the limit out in a child, which must end cleanly and then still do
+// ordinary JavaScript work (objects, a large Buffer, a file system call).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { ended, nativeOnly, runChild, skipIf, tempDir } from "./helpers.js";
+
+const LINUX = { skip: process.platform === "linux" && existsSync("/proc/sys/vm/max_map_count") ? false : "Linux only: vm.max_map_count is Linux's limit" };
+const ONLY = skipIf(nativeOnly("the portable backend maps nothing: it has no kernel mappings to run out of"), LINUX);
+const maxMapCount = LINUX.skip === false ? Number(readFileSync("/proc/sys/vm/max_map_count", "utf8")) : 0;
+
+// Child code: the number of kernel mappings the child has now.
+const COUNT = `const { readFileSync: readMaps } = await import("node:fs");
+  const mappings = () => readMaps("/proc/self/maps", "utf8").split("\\n").length - 1;`;
+// Child code: ordinary work after the limit was reached; prints "healthy".
+const HEALTHY = `
+  {
+    const objects = [];
+    for (let i = 0; i < 3_000_000; i++) objects.push({ i, s: "x" + (i % 100) });
+    const big = Buffer.alloc(64 << 20, 1);
+    const fs = await import("node:fs");
+    fs.statSync(process.cwd());
+    fs.writeFileSync(process.env.HEALTH_FILE, "ok " + objects.length + " " + big.length);
+    console.log("healthy", fs.readFileSync(process.env.HEALTH_FILE, "utf8"));
+  }`;
+
+function run(code: string, env: Record<string, string> = {}) {
+  const t = tempDir();
+  return runChild(`${code}\n${HEALTHY}`, [], { HEALTH_FILE: join(t.dir, "health.txt"), ...env });
+}
+
+function assertHealthy(r: ReturnType<typeof runChild>): void {
+  assert.equal(r.signal, null, ended(r));
+  assert.equal(r.status, 0, ended(r));
+  assert.match(r.stdout, /healthy ok 3000000 67108864/, ended(r));
+}
+
+for (const [label, mib, how] of [
+  ["every other page of a truncated 256 MiB mapping", 256, "every-other"],
+  ["random 8-byte lookups in a truncated 1 GiB mapping", 1024, "random"],
+] as const) {
+  test(`${label}: no mapping split per fault, the process lives`, ONLY, () => {
+    const t = tempDir();
+    const p = t.file("truncated.bin");
+    const r = run(`
+      import { map } from "memmap";
+      import { truncateSync, writeFileSync } from "node:fs";
+      ${COUNT}
+      const size = ${mib} * 1024 * 1024;
+      writeFileSync(${JSON.stringify(p)}, "");
+      truncateSync(${JSON.stringify(p)}, size); // sparse
+      const m = map(${JSON.stringify(p)});
+      truncateSync(${JSON.stringify(p)}, 0);    // as logrotate's copytruncate does
+      const before = mappings();
+      let sum = 0, seed = 1;
+      if (${JSON.stringify(how)} === "random") {
+        for (let i = 0; i < 100_000; i++) {
+          seed = (seed * 1103515245 + 12345) >>> 0;
+          const off = Math.floor((seed / 2 ** 32) * (size - 8));
+          sum += Number(m.buffer.readBigUInt64LE(off));
+        }
+      } else {
+        for (let off = 0; off < size; off += 8192) sum += m.buffer[off];
+      }
+      console.log("sum", sum, "faulted", m.faulted, "grew", mappings() - before);
+      m.unmap();
+    `);
+    assertHealthy(r);
+    assert.match(r.stdout, /sum 0 faulted true/, ended(r));
+    // One step replaced everything past the file's end: a split or two
+    // (and what V8 mapped for the loop), not one or two per fault (tens of
+    // thousands before, until the kernel refused and the process died).
+    const grew = Number(/grew (-?\d+)/.exec(r.stdout)?.[1]);
+    assert.ok(grew <= 100, `the mapping count grew by ${grew}\n${ended(r)}`);
+  });
+}
+
+test("writing every other page of a sparse file on a tmpfs that fills: ENOSPC, never SIGBUS", skipIf(ONLY, { skip: process.getuid?.() === 0 ? false : "mounting a tmpfs needs root" }), (t) => {
+  const tmp = tempDir();
+  try {
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=1m", "memmap-limits", tmp.dir], { stdio: "pipe" });
+  } catch (e) {
+    t.skip(`cannot mount a 1 MiB tmpfs here (${String((e as { stderr?: Buffer }).stderr ?? e).trim()}); this test needs one`);
+    return;
+  }
+  try {
+    const p = join(tmp.dir, "sparse.bin");
+    const r = run(`
+      import { map } from "memmap";
+      import { truncateSync, writeFileSync } from "node:fs";
+      ${COUNT}
+      writeFileSync(${JSON.stringify(p)}, "");
+      truncateSync(${JSON.stringify(p)}, 512 * 1024 * 1024); // sparse: its pages are allocated as they are written
+      const m = map(${JSON.stringify(p)}, { access: "write" });
+      // 65,536 writes, all but the first 1 MiB's past what the tmpfs holds:
+      // each is a fault inside the file (the disk is full, not the file short).
+      for (let off = 0; off < m.byteLength; off += 8192) m.buffer[off] = 1;
+      console.log("faulted", m.faulted, "mappings", mappings());
+      const flushed = await m.flush().then(() => "resolved", (e) => e.code + " " + e.path + " " + e.message);
+      console.log("flush:", flushed);
+      let unmapped;
+      try { m.unmap(); unmapped = "returned"; } catch (e) { unmapped = e.code + " " + e.path; }
+      console.log("unmap:", unmapped, "closed", m.closed);
+    `);
+    assertHealthy(r);
+    assert.match(r.stdout, /faulted true/, ended(r));
+    const count = Number(/mappings (\d+)/.exec(r.stdout)?.[1]);
+    assert.ok(count < maxMapCount - 1024, `the child reached ${count} of ${maxMapCount} mappings\n${ended(r)}`);
+    // The loss is reported as what it is, with the file's path.
+    assert.match(r.stdout, new RegExp(`flush: ENOSPC ${p.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} ENOSPC: no space left on device`), ended(r));
+    assert.match(r.stdout, /unmap: ENOSPC .* closed true/, ended(r));
+  } finally {
+    execFileSync("umount", ["-l", tmp.dir]);
+  }
+});
+
+test("80,000 live small mappings: a clean ENOMEM that names vm.max_map_count, then everything works", ONLY, () => {
+  const r = run(`
+    import { mapAnonymous } from "memmap";
+    ${COUNT}
+    const kept = [];
+    let error;
+    try {
+      for (let i = 0; i < 80_000; i++) kept.push(mapAnonymous(4096));
+    } catch (e) {
+      error = e;
+    }
+    console.log("made", kept.length, "code", error?.code, "syscall", error?.syscall);
+    console.log("message", error?.message);
+    console.log("mappings", mappings());
+    // Refused again, quickly and cleanly, while everything is held.
+    for (let i = 0; i < 1000; i++) {
+      try { kept.push(mapAnonymous(4096)); } catch (e) { if (e.code !== "ENOMEM") throw e; }
+    }
+    // Give half back: mapping works again.
+    for (let i = 0; i < kept.length; i += 2) kept[i].unmap();
+    const again = mapAnonymous(1 << 20);
+    again.buffer.fill(7);
+    console.log("again", again.buffer[12345]);
+  `);
+  assertHealthy(r);
+  assert.match(r.stdout, /code ENOMEM syscall mmap/, ended(r));
+  assert.match(r.stdout, /message ENOMEM: .*vm\.max_map_count/, ended(r));
+  const made = Number(/made (\d+)/.exec(r.stdout)?.[1]);
+  assert.ok(made > maxMapCount / 2 && made < maxMapCount, `made ${made}\n${ended(r)}`);
+  const count = Number(/mappings (\d+)/.exec(r.stdout)?.[1]);
+  assert.ok(count < maxMapCount - 1024, `the child reached ${count} of ${maxMapCount} mappings\n${ended(r)}`);
+  assert.match(r.stdout, /again 7/, ended(r));
+});
+
+test("40,000 quarantined small mappings (unmapped, Buffers kept): no crash, unmap() never throws", ONLY, () => {
+  const r = run(`
+    import { mapAnonymous } from "memmap";
+    ${COUNT}
+    const kept = [];
+    try {
+      for (let i = 0; i < 80_000; i++) kept.push(mapAnonymous(4096));
+    } catch (e) {
+      if (e.code !== "ENOMEM") throw e;
+    }
+    // Side by side, the kernel merged them; quarantining every other one
+    // splits them apart again.
+    const held = [];
+    let unmapped = 0;
+    for (let i = 0; i < kept.length && unmapped < 40_000; i += 2) {
+      held.push(kept[i].buffer);
+      if (kept[i].unmap() === true) unmapped++;
+    }
+    console.log("unmapped", unmapped, "mappings", mappings());
+    let more = 0, code;
+    try { for (let i = 0; i < 1000; i++) { kept.push(mapAnonymous(4096)); more++; } } catch (e) { code = e.code; }
+    console.log("more", more, code);
+  `);
+  assertHealthy(r);
+  assert.match(r.stdout, /more \d+ (ENOMEM|undefined)/, ended(r));
+  const count = Number(/mappings (\d+)/.exec(r.stdout)?.[1]);
+  assert.ok(count < maxMapCount - 1024, `the child reached ${count} of ${maxMapCount} mappings\n${ended(r)}`);
+  assert.ok(Number(/unmapped (\d+)/.exec(r.stdout)?.[1]) > 20_000, ended(r));
+});
+
+test("advice and protection over every other page: a clean ENOMEM before the kernel's limit", ONLY, () => {
+  const r = run(`
+    import { mapAnonymous } from "memmap";
+    import * as raw from "memmap/raw";
+    ${COUNT}
+    const page = 4096;
+    const m = mapAnonymous(512 << 20);
+    let calls = 0, error;
+    try {
+      for (let off = 0; off < m.byteLength; off += 2 * page, calls++) m.advise("random", { offset: off, length: page });
+    } catch (e) { error = e; }
+    console.log("advise", calls, error?.code, error?.syscall, /vm\\.max_map_count/.test(error?.message));
+    console.log("mappings", mappings());
+    m.unmap();
+    const b = raw.mmap(-1, 0, 512 << 20, raw.constants.PROT_READ | raw.constants.PROT_WRITE, raw.constants.MAP_PRIVATE | raw.constants.MAP_ANONYMOUS);
+    calls = 0; error = undefined;
+    try {
+      for (let off = 0; off < b.length; off += 2 * page, calls++) raw.mprotect(b.subarray(off, off + page), raw.constants.PROT_READ);
+    } catch (e) { error = e; }
+    console.log("mprotect", calls, error?.code, error?.syscall, /vm\\.max_map_count/.test(error?.message));
+    console.log("mappings", mappings());
+    raw.munmap(b);
+  `);
+  assertHealthy(r);
+  assert.match(r.stdout, /advise \d+ ENOMEM madvise true/, ended(r));
+  assert.match(r.stdout, /mprotect \d+ ENOMEM mprotect true/, ended(r));
+  for (const m of r.stdout.matchAll(/mappings (\d+)/g)) {
+    assert.ok(Number(m[1]) < maxMapCount - 1024, `the child reached ${m[1]} of ${maxMapCount} mappings\n${ended(r)}`);
+  }
+});
