@@ -162,15 +162,6 @@ Stats Read() {
   return s;
 }
 
-#ifdef MEMMAP_TEST_HOOKS
-void SetLineForTest(int64_t line) {
-  Init();
-  std::lock_guard<std::mutex> lock(g_mutex);
-  g_line = line > 0 ? line : LineFor(g_limit);
-  g_stuck = false;
-  ReadCount();
-}
-#endif
 
 }  // namespace budget
 }  // namespace memmap

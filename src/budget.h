@@ -72,11 +72,6 @@ struct Stats {
 };
 Stats Read();
 
-#ifdef MEMMAP_TEST_HOOKS
-// Sets the line (0: back to the default): tests run the budget out at a
-// size a test can afford.
-void SetLineForTest(int64_t line);
-#endif
 
 }  // namespace budget
 }  // namespace memmap

@@ -79,14 +79,6 @@ napi_value TakeNextQuarantineJs(napi_env env, napi_callback_info) {
   return BoolJs(env, os::TakeNextQuarantineForTest());
 }
 napi_value TakenIntactJs(napi_env env, napi_callback_info) { return BoolJs(env, os::TakenIntactForTest()); }
-// setMapLineForTest(line): see budget::SetLineForTest (0: the default).
-napi_value SetMapLineJs(napi_env env, napi_callback_info info) {
-  Args a(env, info);
-  int64_t line;
-  if (!a.Need(1) || !a.Int(0, "line", 0, kMaxSafe, &line)) return nullptr;
-  budget::SetLineForTest(line);
-  return Undefined(env);
-}
 #endif
 
 // setStoreFollowsObject(bool): see g_store_follows_object.
@@ -124,7 +116,6 @@ bool RegisterEnv(napi_env env, napi_value exports) {
       {"setRefuseExternalForTest", SetRefuseExternalJs, 1},
       {"takeNextQuarantineForTest", TakeNextQuarantineJs, 0},
       {"takenIntactForTest", TakenIntactJs, 0},
-      {"setMapLineForTest", SetMapLineJs, 1},
 #endif
       {"setStoreFollowsObject", SetStoreFollowsObjectJs, 1},
       {"guardReassert", GuardReassertJs, 1},

@@ -15,8 +15,12 @@
 //    to the end of the range, in one step. A truncated file costs one
 //    mapping more however its pages are touched, scattered or not;
 //  * a page inside the file (an I/O error, a full disk under a sparse
-//    file): that page alone while the budget has room for the split, and
-//    from it to the end of the range once it has not;
+//    file): that page alone for the first few such faults of the range
+//    (kSinglePages, while the mapping budget has room for the split), so
+//    that an isolated bad page hides nothing else; after that, from the
+//    faulting page to the end of the range, as a truncation would (Fault's
+//    offset/length model losses that way). A range so costs at most
+//    2 * kSinglePages + 1 mappings more, however many pages are touched;
 //  * if the kernel refuses even that: the whole range, which replaces
 //    mappings without splitting any, so it needs no room at all.
 //
@@ -137,7 +141,7 @@ bool Absorb(int i, uintptr_t addr) {
     from = file_end;  // >= start
     to = end;
     budget::ChargeInHandler(1);  // at most one split: the range's end is a boundary already
-  } else if (!budget::TakeInHandler(2)) {
+  } else if (!TakeSinglePage(i) || !budget::TakeInHandler(2)) {
     to = end;
     budget::ChargeInHandler(1);
   }

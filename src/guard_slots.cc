@@ -22,6 +22,7 @@ struct Slot {
   std::atomic<bool> used{false};  // claimed (start may still be 0 while being filled)
   // The file behind the range (SetFile); fd -1: none.
   std::atomic<int> fd{-1};
+  std::atomic<uint32_t> singles{0};  // faults inside the file answered with one page
   std::atomic<uint64_t> dev{0};
   std::atomic<uint64_t> ino{0};
   std::atomic<int64_t> offset{0};
@@ -74,6 +75,7 @@ int AddSlot(void* addr, size_t len, Notify notify, void* arg) {
     s.first_page.store(0, std::memory_order_relaxed);
     s.notify.store(notify, std::memory_order_relaxed);
     s.fd.store(-1, std::memory_order_relaxed);
+    s.singles.store(0, std::memory_order_relaxed);
     s.arg.store(arg, std::memory_order_relaxed);
     s.end.store(reinterpret_cast<uintptr_t>(addr) + len, std::memory_order_release);
     s.start.store(reinterpret_cast<uintptr_t>(addr), std::memory_order_release);
@@ -95,6 +97,8 @@ void SetFile(int slot, int fd, uint64_t dev, uint64_t ino, int64_t offset) {
   s.offset.store(offset, std::memory_order_relaxed);
   s.fd.store(fd, std::memory_order_release);
 }
+
+bool TakeSinglePage(int slot) { return g_slots[slot].singles.fetch_add(1, std::memory_order_acq_rel) < kSinglePages; }
 
 bool FileOf(int slot, int* fd, uint64_t* dev, uint64_t* ino, int64_t* offset) {
   Slot& s = g_slots[slot];

@@ -18,6 +18,10 @@ int Find(uintptr_t addr);
 void RangeOf(int slot, uintptr_t* start, uintptr_t* end);
 // Counts `pages` pages replaced from `page` on in the slot, and wakes its owner.
 void Record(int slot, uintptr_t page, uint32_t pages);
+// Whether the slot may still have a fault inside its file answered with
+// one page (kSinglePages of them at most): counts the ask.
+constexpr uint32_t kSinglePages = 8;
+bool TakeSinglePage(int slot);
 // The file behind a slot (see SetFile): false when it has none.
 bool FileOf(int slot, int* fd, uint64_t* dev, uint64_t* ino, int64_t* offset);
 // Claims a slot for [addr, addr + len); -1 when the table is full.
