@@ -22,7 +22,7 @@ import { heapMapping, portableBackend } from "./backends/portable.js";
 import { writeFully } from "./io.js";
 import { backend } from "./select.js";
 import { backendCall, closedError, invalidArgType, invalidArgValue, memmapError, outOfRange, rangeError } from "./errors.js";
-import { optionalBoolean, optionsObject, spanLength, validateInteger, MAX_SAFE } from "./validate.js";
+import { optionalBoolean, optionsSnapshot, spanLength, validateInteger, MAX_SAFE } from "./validate.js";
 
 const fsync = promisify(fsp.fsync);
 const ftruncate = promisify(fsp.ftruncate);
@@ -529,7 +529,7 @@ export class OutputFile implements Disposable {
  */
 export function createOutput(path: string | URL, options: OutputOptions): OutputFile {
   const target = toPath(path);
-  const o = optionsObject(options);
+  const o = optionsSnapshot(options, ["size", "mode", "atomic", "mapped"]);
   if (o["size"] === undefined) throw invalidArgType("options.size", "of type number", undefined);
   const size = validateInteger(o["size"], "options.size");
   const mode = o["mode"] === undefined ? 0o666 : validateInteger(o["mode"], "options.mode", 0, 0o7777);
@@ -610,7 +610,7 @@ function heapRegion(fd: number, offset: number, length: number, options: Paramet
  * file; call close() before the output is committed.
  */
 export function openRegion(handle: OutputRegion): RegionWriter {
-  const h = optionsObject(handle, "handle");
+  const h = optionsSnapshot(handle, ["kind", "path", "offset", "length", "mapped"], "handle");
   if (h["kind"] !== "memmap.OutputRegion" || typeof h["path"] !== "string") {
     throw invalidArgType("handle", "an OutputRegion from OutputFile.region()", handle);
   }
