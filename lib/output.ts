@@ -21,7 +21,7 @@ import { map, Mapping, mappingInternals } from "./mapping.js";
 import { heapMapping, portableBackend } from "./backends/portable.js";
 import { writeFully } from "./io.js";
 import { backend } from "./select.js";
-import { backendCall, closedError, invalidArgType, invalidArgValue, memmapError, outOfRange, rangeError, systemErrorCode } from "./errors.js";
+import { backendCall, closedError, invalidArgType, invalidArgValue, memmapError, outOfRange, rangeError, systemError, systemErrorCode } from "./errors.js";
 import { optionalBoolean, optionsSnapshot, spanLength, validateInteger, MAX_SAFE } from "./validate.js";
 
 const fsync = promisify(fsp.fsync);
@@ -118,6 +118,14 @@ function realDirectory(path: string): string {
   } catch {
     return path; // no such directory: opening the file says so
   }
+}
+
+// The temporary file is ours, not the user's: a failure to make it (its
+// folder missing or read-only, say) names the destination they gave.
+function ofDestination(e: unknown, dest: string): unknown {
+  const err = e as NodeJS.ErrnoException;
+  if (err === null || typeof err !== "object" || typeof err.errno !== "number" || typeof err.syscall !== "string") return e;
+  return systemError(-err.errno, err.syscall, dest);
 }
 
 function statOrNull(path: string): Stats | null {
@@ -592,7 +600,11 @@ export function createOutput(path: string | URL, options: OutputOptions): Output
   let created = false;
   let fd: number;
   if (atomic) {
-    fd = openSync(writePath, "wx+", mode);
+    try {
+      fd = openSync(writePath, "wx+", mode);
+    } catch (e) {
+      throw ofDestination(e, target);
+    }
     created = true;
   } else {
     try {

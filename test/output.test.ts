@@ -230,6 +230,16 @@ test("a chain of 40 symbolic links is followed, 41 or a loop is ELOOP with nothi
   assert.equal(readFileSync(target, "utf8"), "new");
 });
 
+test("a temporary file that cannot be made is an error naming the destination, not the temporary file", () => {
+  const t = tempDir();
+  const dest = join(t.dir, "missing-dir", "o.bin");
+  const fsErrno = (() => { try { openSync(dest, "wx+"); } catch (e) { return (e as NodeJS.ErrnoException).errno; } })();
+  assert.throws(() => createOutput(dest, { size: 1 }), {
+    code: "ENOENT", errno: fsErrno, syscall: "open", path: dest,
+    message: `ENOENT: no such file or directory, open '${dest}'`,
+  });
+});
+
 test("a process killed with SIGKILL mid-write leaves path untouched, a recognisable temporary file at most", async () => {
   const t = tempDir();
   const p = t.file("victim.bin", "old");
