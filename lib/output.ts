@@ -8,12 +8,12 @@
 // the linker's outbuf_nommap.go is a branch of the same OutBuf: one Mapping
 // either way, and no second no-mmap implementation here.
 import {
-  closeSync, fstatSync, fsyncSync, ftruncateSync, openSync, renameSync, statSync, unlinkSync,
+  closeSync, fstatSync, fsyncSync, ftruncateSync, lstatSync, openSync, readlinkSync, realpathSync, renameSync, statSync, unlinkSync,
   type Stats,
 } from "node:fs";
 import * as fsp from "node:fs";
 import { promisify } from "node:util";
-import { basename, dirname, join, resolve } from "node:path";
+import { basename, dirname, isAbsolute, join, resolve, sep } from "node:path";
 import { randomBytes } from "node:crypto";
 import { constants as bufferConstants } from "node:buffer";
 import { fileURLToPath } from "node:url";
@@ -21,8 +21,8 @@ import { map, Mapping, mappingInternals } from "./mapping.js";
 import { heapMapping, portableBackend } from "./backends/portable.js";
 import { writeFully } from "./io.js";
 import { backend } from "./select.js";
-import { backendCall, closedError, invalidArgType, invalidArgValue, memmapError, outOfRange, rangeError } from "./errors.js";
-import { optionalBoolean, optionsObject, spanLength, validateInteger, MAX_SAFE } from "./validate.js";
+import { backendCall, closedError, invalidArgType, invalidArgValue, memmapError, outOfRange, rangeError, systemError, systemErrorCode } from "./errors.js";
+import { optionalBoolean, optionsSnapshot, spanLength, validateInteger, MAX_SAFE } from "./validate.js";
 
 const fsync = promisify(fsp.fsync);
 const ftruncate = promisify(fsp.ftruncate);
@@ -82,6 +82,50 @@ function toBytes(data: unknown, name: string): Uint8Array {
   if (typeof data === "string") return Buffer.from(data, "utf8");
   if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   throw invalidArgType(name, "of type string or an instance of Buffer, TypedArray or DataView", data);
+}
+
+// The file `path` names: the end of its chain of symbolic links, which is
+// what an atomic output must rename over (as npm's write-file-atomic does),
+// for a rename over the link would replace the link with a regular file and
+// leave its target as it was. A dangling link names the file to make. A
+// relative target is resolved against the link's directory as the kernel
+// does, through that directory's real path (a ".." in it goes up from where
+// the directory really is). More than 40 links (Linux's MAXSYMLINKS) is
+// ELOOP, as open() says. A path that cannot be looked at is returned as it
+// is: opening it reports why.
+const MAX_LINK_HOPS = 40;
+function linkTarget(path: string): string {
+  let at = path;
+  for (let hops = 0; ; hops++) {
+    let link: boolean;
+    try {
+      link = lstatSync(at).isSymbolicLink();
+    } catch {
+      link = false;
+    }
+    if (!link) return hops === 0 ? at : realDirectory(at);
+    if (hops === MAX_LINK_HOPS) throw systemErrorCode("ELOOP", "open", path);
+    const target = readlinkSync(at);
+    at = isAbsolute(target) ? target : realpathSync.native(dirname(at)) + sep + target;
+  }
+}
+
+// `path` with its directory's real path, so that a ".." a link's target
+// left in it is taken from where the directory really is.
+function realDirectory(path: string): string {
+  try {
+    return join(realpathSync.native(dirname(path)), basename(path));
+  } catch {
+    return path; // no such directory: opening the file says so
+  }
+}
+
+// The temporary file is ours, not the user's: a failure to make it (its
+// folder missing or read-only, say) names the destination they gave.
+function ofDestination(e: unknown, dest: string): unknown {
+  const err = e as NodeJS.ErrnoException;
+  if (err === null || typeof err !== "object" || typeof err.errno !== "number" || typeof err.syscall !== "string") return e;
+  return systemError(-err.errno, err.syscall, dest);
 }
 
 function statOrNull(path: string): Stats | null {
@@ -256,13 +300,16 @@ export class OutputFile implements Disposable {
   readonly #created: boolean;
   readonly #regular: boolean;
   readonly #leftover: Leftover;
+  // What commit renames over: `path`, or the end of its symbolic links.
+  readonly #target: string;
 
   /** @internal Use createOutput(). */
   constructor(init: {
-    path: string; writePath: string; atomic: boolean; fd: number; mapping: Mapping; mapped: boolean;
+    path: string; target: string; writePath: string; atomic: boolean; fd: number; mapping: Mapping; mapped: boolean;
     size: number; created: boolean; regular: boolean;
   }) {
     this.path = init.path;
+    this.#target = init.target;
     this.writePath = init.writePath;
     this.atomic = init.atomic;
     this.#fd = init.fd;
@@ -439,8 +486,8 @@ export class OutputFile implements Disposable {
       this.#fd = -1;
       this.#leftover.fd = -1;
       if (this.atomic) {
-        renameSync(this.writePath, this.path);
-        fsyncDirectory(dirname(this.path));
+        renameSync(this.writePath, this.#target);
+        fsyncDirectory(dirname(this.#target));
       }
     } catch (e) {
       this.#cleanup();
@@ -463,8 +510,8 @@ export class OutputFile implements Disposable {
       this.#fd = -1;
       this.#leftover.fd = -1;
       if (this.atomic) {
-        await rename(this.writePath, this.path);
-        const dir = await openAsync(dirname(this.path), "r").catch(() => -1);
+        await rename(this.writePath, this.#target);
+        const dir = await openAsync(dirname(this.#target), "r").catch(() => -1);
         if (dir >= 0) {
           await fsync(dir).catch(() => undefined);
           await close(dir);
@@ -529,7 +576,7 @@ export class OutputFile implements Disposable {
  */
 export function createOutput(path: string | URL, options: OutputOptions): OutputFile {
   const target = toPath(path);
-  const o = optionsObject(options);
+  const o = optionsSnapshot(options, ["size", "mode", "atomic", "mapped"]);
   if (o["size"] === undefined) throw invalidArgType("options.size", "of type number", undefined);
   const size = validateInteger(o["size"], "options.size");
   const mode = o["mode"] === undefined ? 0o666 : validateInteger(o["mode"], "options.mode", 0, 0o7777);
@@ -538,20 +585,26 @@ export function createOutput(path: string | URL, options: OutputOptions): Output
   // path serves it directly, with the same bytes.
   let tryMap = optionalBoolean(o, "mapped", true) && backend.name === "native";
 
+  // A symbolic link stays one: the file at its end is written (linkTarget).
+  const dest = linkTarget(target);
   // A destination that is a device (such as /dev/null) is written in place
   // and never renamed over.
-  const existing = statOrNull(target);
+  const existing = statOrNull(dest);
   if (existing !== null && (existing.isFIFO() || existing.isSocket())) throw notSeekable(target);
   const regular = existing === null || existing.isFile();
   if (!regular) {
     atomic = false;
     tryMap = false;
   }
-  const writePath = atomic ? tempPathFor(target) : target;
+  const writePath = atomic ? tempPathFor(dest) : dest;
   let created = false;
   let fd: number;
   if (atomic) {
-    fd = openSync(writePath, "wx+", mode);
+    try {
+      fd = openSync(writePath, "wx+", mode);
+    } catch (e) {
+      throw ofDestination(e, target);
+    }
     created = true;
   } else {
     try {
@@ -596,7 +649,7 @@ export function createOutput(path: string | URL, options: OutputOptions): Output
     }
     throw namePaths(e, writePath, atomic ? target : undefined);
   }
-  return new OutputFile({ path: target, writePath, atomic, fd, mapping, mapped, size, created, regular });
+  return new OutputFile({ path: target, target: dest, writePath, atomic, fd, mapping, mapped, size, created, regular });
 }
 
 // The fallback region: the portable backend's heap mapping of the file.
@@ -610,7 +663,7 @@ function heapRegion(fd: number, offset: number, length: number, options: Paramet
  * file; call close() before the output is committed.
  */
 export function openRegion(handle: OutputRegion): RegionWriter {
-  const h = optionsObject(handle, "handle");
+  const h = optionsSnapshot(handle, ["kind", "path", "offset", "length", "mapped"], "handle");
   if (h["kind"] !== "memmap.OutputRegion" || typeof h["path"] !== "string") {
     throw invalidArgType("handle", "an OutputRegion from OutputFile.region()", handle);
   }

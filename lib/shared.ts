@@ -4,7 +4,7 @@
 import { backend } from "./select.js";
 import { Mapping, map, type SharedHandle } from "./mapping.js";
 import { invalidArgType, invalidArgValue, backendCall, fixedSizeSection } from "./errors.js";
-import { optionalBoolean, optionsObject, validateInteger } from "./validate.js";
+import { optionalBoolean, optionsSnapshot, validateInteger } from "./validate.js";
 
 /**
  * Maps, in this thread, the shared memory that {@link Mapping.share} made a
@@ -14,7 +14,7 @@ import { optionalBoolean, optionsObject, validateInteger } from "./validate.js";
  * // worker: parentPort.on("message", (h) => { const m = attach(h); ... })
  */
 export function attach(handle: SharedHandle): Mapping {
-  const h = optionsObject(handle, "handle");
+  const h = optionsSnapshot(handle, ["kind", "id"], "handle");
   if (h["kind"] !== "memmap.SharedHandle") throw invalidArgType("handle", "a SharedHandle from Mapping.share()", handle);
   const id = validateInteger(h["id"], "handle.id", 1);
   return new Mapping(backendCall(() => backend.attach(id)), "anonymous", 0);
@@ -60,7 +60,7 @@ export interface SharedOptions {
  */
 export function openShared(name: string, options?: SharedOptions): Mapping {
   const bare = shmName(name);
-  const o = optionsObject(options);
+  const o = optionsSnapshot(options, ["size", "create", "exclusive", "mode"]);
   const size = o["size"] === undefined ? -1 : validateInteger(o["size"], "options.size");
   const create = optionalBoolean(o, "create", true);
   const exclusive = optionalBoolean(o, "exclusive", false);

@@ -46,6 +46,19 @@ export function optionsObject(value: unknown, name = "options"): Record<string, 
   return value === undefined ? {} : validateObject(value, name);
 }
 
+/**
+ * An options bag (or a handle) as a plain object: each of `keys` read
+ * exactly once, in order, before anything is checked. A getter or a Proxy
+ * could otherwise pass a check with one answer and reach the file system
+ * with another: what is checked is then what is used.
+ */
+export function optionsSnapshot<K extends string>(value: unknown, keys: readonly K[], name = "options"): Record<K, unknown> {
+  const bag = optionsObject(value, name);
+  const copy = {} as Record<K, unknown>;
+  for (const key of keys) copy[key] = bag[key];
+  return copy;
+}
+
 /** A byte range in a mapping's coordinates. */
 export interface Range {
   /** First byte, relative to the start of the mapping. Default 0. */

@@ -22,6 +22,13 @@
 
 #include <cstdio>
 #include <cstring>
+// The size of a block device (os::Stat)
+#include <sys/ioctl.h>
+#if defined(__linux__)
+#include <linux/fs.h>
+#elif defined(__APPLE__)
+#include <sys/disk.h>
+#endif
 
 #ifndef MAP_NORESERVE
 #define MAP_NORESERVE 0
@@ -121,10 +128,32 @@ SysErr Stat(int fd, FileInfo* info) {
   info->dev = static_cast<uint64_t>(st.st_dev);
   info->ino = static_cast<uint64_t>(st.st_ino);
   if (info->block) {
-    // st_size is 0 for block devices; their size is where the end is.
+    // st_size is 0 for block devices, so the size is asked of the device.
+    // Not with lseek(fd, 0, SEEK_END): fd is the caller's descriptor (raw
+    // mmap) or a dup() of it (map(fd)), and the two "share file offset and
+    // file status flags" (dup(2)), so a seek would leave the caller's next
+    // read() at the end. Where no ioctl gives the size, the position is put
+    // back (a thread of the caller reading meanwhile could still see it moved).
+#if defined(__linux__)
+    uint64_t bytes = 0;
+    if (ioctl(fd, BLKGETSIZE64, &bytes) != 0) return Fail(errno, "ioctl");
+    info->size = static_cast<int64_t>(bytes);
+#elif defined(__APPLE__)
+    uint64_t blocks = 0;
+    uint32_t block_size = 0;
+    if (ioctl(fd, DKIOCGETBLOCKCOUNT, &blocks) != 0 || ioctl(fd, DKIOCGETBLOCKSIZE, &block_size) != 0) {
+      return Fail(errno, "ioctl");
+    }
+    info->size = static_cast<int64_t>(blocks * block_size);
+#else
+    off_t at = lseek(fd, 0, SEEK_CUR);
+    if (at < 0) return Fail(errno, "lseek");
     off_t end = lseek(fd, 0, SEEK_END);
-    if (end < 0) return Fail(errno, "lseek");
+    int err = errno;
+    if (lseek(fd, at, SEEK_SET) < 0) return Fail(errno, "lseek");
+    if (end < 0) return Fail(err, "lseek");
     info->size = static_cast<int64_t>(end);
+#endif
   }
   return Ok();
 }

@@ -3,8 +3,11 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Worker } from "node:worker_threads";
 import { execFileSync, spawn } from "node:child_process";
-import { closeSync, existsSync, ftruncateSync, openSync, readdirSync, readFileSync, statSync, writeFileSync, writeSync } from "node:fs";
-import { basename, join } from "node:path";
+import {
+  closeSync, existsSync, ftruncateSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, realpathSync, statSync, symlinkSync, unlinkSync,
+  writeFileSync, writeSync,
+} from "node:fs";
+import { basename, dirname, join } from "node:path";
 import { constants as bufferConstants } from "node:buffer";
 import { pathToFileURL } from "node:url";
 import { createOutput, openRegion, TEMP_FILE_PATTERN, type OutputRegion } from "memmap";
@@ -155,6 +158,86 @@ test("abort() and `using` leave an existing path with its old content and no tem
   }
   assert.equal(readFileSync(p, "utf8"), "precious");
   assert.deepEqual(readdirSync(t.dir), ["keep.bin"]);
+});
+
+// Symbolic links, or the reason the test cannot make them (Windows without
+// the privilege to).
+function symlinksRefused(dir: string): string | false {
+  try {
+    symlinkSync("probe-target", join(dir, "probe"));
+    unlinkSync(join(dir, "probe"));
+    return false;
+  } catch (e) {
+    return `cannot make symbolic links here (${(e as NodeJS.ErrnoException).code})`;
+  }
+}
+
+test("an output through a symbolic link writes the link's target: the link stays a link, and abort() leaves the target as it was", async (t) => {
+  const tmp = tempDir();
+  const refused = symlinksRefused(tmp.dir);
+  if (refused) return void t.skip(refused);
+  mkdirSync(join(tmp.dir, "real"));
+  mkdirSync(join(tmp.dir, "links"));
+  const target = tmp.file("real/target.bin", "old content");
+  // A direct link, and a chain of relative ones from another folder:
+  // links/a -> ../b -> real/target.bin.
+  const b = join(tmp.dir, "b");
+  const a = join(tmp.dir, "links", "a");
+  symlinkSync(join("real", "target.bin"), b);
+  symlinkSync(join("..", "b"), a);
+  for (const [link, how] of [[b, "commit"], [a, "commitSync"]] as const) {
+    const dropped = createOutput(link, { size: 9 });
+    dropped.write(0, "discarded");
+    dropped.abort();
+    assert.equal(readFileSync(target, "utf8"), "old content", `${link}: abort() leaves the target as it was`);
+    const out = createOutput(link, { size: 11 });
+    assert.equal(out.path, link);
+    assert.equal(dirname(out.writePath), realpathSync(join(tmp.dir, "real")), "the temporary file is beside the target, so the rename stays in one file system");
+    out.write(0, "new content");
+    if (how === "commit") await out.commit();
+    else out.commitSync();
+    for (const l of [a, b]) assert.ok(lstatSync(l).isSymbolicLink(), `${l} is still a link after ${how}`);
+    assert.equal(readFileSync(target, "utf8"), "new content", how);
+    assert.deepEqual(readdirSync(join(tmp.dir, "real")), ["target.bin"], "no temporary file left");
+    writeFileSync(target, "old content");
+  }
+  // A dangling link: its target is made, the link kept.
+  const dangling = join(tmp.dir, "links", "dangling");
+  symlinkSync(join("..", "real", "made.bin"), dangling);
+  const made = createOutput(dangling, { size: 4 });
+  made.write(0, "made");
+  made.commitSync();
+  assert.ok(lstatSync(dangling).isSymbolicLink());
+  assert.equal(readFileSync(join(tmp.dir, "real", "made.bin"), "utf8"), "made");
+});
+
+test("a chain of 40 symbolic links is followed, 41 or a loop is ELOOP with nothing left behind", async (t) => {
+  const tmp = tempDir();
+  const refused = symlinksRefused(tmp.dir);
+  if (refused) return void t.skip(refused);
+  const target = tmp.file("target.bin", "old");
+  // l0 -> l1 -> ... -> l40 -> target.bin: from l1, 40 links; from l0, 41.
+  for (let i = 0; i <= 40; i++) symlinkSync(i === 40 ? "target.bin" : `l${i + 1}`, join(tmp.dir, `l${i}`));
+  const out = createOutput(join(tmp.dir, "l1"), { size: 3 });
+  out.write(0, "new");
+  await out.commit();
+  assert.equal(readFileSync(target, "utf8"), "new");
+  assert.throws(() => createOutput(join(tmp.dir, "l0"), { size: 3 }), { code: "ELOOP", syscall: "open", path: join(tmp.dir, "l0") });
+  symlinkSync("loop-b", join(tmp.dir, "loop-a"));
+  symlinkSync("loop-a", join(tmp.dir, "loop-b"));
+  assert.throws(() => createOutput(join(tmp.dir, "loop-a"), { size: 3 }), { code: "ELOOP" });
+  assert.equal(readdirSync(tmp.dir).filter((n) => TEMP_FILE_PATTERN.test(n)).length, 0, "no temporary file left");
+  assert.equal(readFileSync(target, "utf8"), "new");
+});
+
+test("a temporary file that cannot be made is an error naming the destination, not the temporary file", () => {
+  const t = tempDir();
+  const dest = join(t.dir, "missing-dir", "o.bin");
+  const fsErrno = (() => { try { openSync(dest, "wx+"); } catch (e) { return (e as NodeJS.ErrnoException).errno; } })();
+  assert.throws(() => createOutput(dest, { size: 1 }), {
+    code: "ENOENT", errno: fsErrno, syscall: "open", path: dest,
+    message: `ENOENT: no such file or directory, open '${dest}'`,
+  });
 });
 
 test("a process killed with SIGKILL mid-write leaves path untouched, a recognisable temporary file at most", async () => {
