@@ -10,7 +10,7 @@ import { detachHeap } from "./detach.js";
 import { elementSize, elementsToBytes, typedCount, type TypedArrayConstructor, type TypedArrayOf } from "./typed.js";
 import { closedError, fromNative, memmapError, invalidArgType, invalidArgValue, backendCall, backendCallAsync, rangeError, fixedSizeSection } from "./errors.js";
 import {
-  clampSlice, MAX_SAFE, optionalBoolean, optionalInteger, optionsObject, resolveRange, spanLength, validateInteger, validateOneOf, type Range,
+  clampSlice, MAX_SAFE, optionalBoolean, optionalInteger, optionsObject, optionsSnapshot, resolveRange, spanLength, validateInteger, validateOneOf, type Range,
 } from "./validate.js";
 
 export type { Access, Range };
@@ -398,7 +398,7 @@ export class Mapping implements Disposable {
    */
   share(): SharedHandle {
     const m = this.#open();
-    return Object.freeze({ kind: "memmap.SharedHandle" as const, id: m.share(), byteLength: m.byteLength });
+    return Object.freeze({ kind: "memmap.SharedHandle" as const, id: backendCall(() => m.share(), this.#path), byteLength: m.byteLength });
   }
 
   #word(index: unknown, name = "index"): number {
@@ -598,6 +598,9 @@ export function map(file: FileLike, options?: MapOptions): Mapping {
   return mapping;
 }
 
+// Every option of map(), for mapTyped() to read once each.
+const MAP_OPTIONS = ["access", "offset", "length", "size", "mode", "exec", "populate", "hugePages", "lock", "onFault"] as const;
+
 /**
  * Maps a file as a typed array, as numpy.memmap does: `options` are map()'s,
  * with `offset` in bytes (a multiple of the element size) and `length` and
@@ -610,7 +613,9 @@ export function mapTyped<C extends TypedArrayConstructor>(
   file: FileLike, Ctor: C, options?: MapOptions,
 ): { mapping: Mapping; array: TypedArrayOf<C> } {
   const size = elementSize(Ctor);
-  const o = optionsObject(options);
+  // Read once: a getter cannot pass the offset check below and then map
+  // another offset (or make a file that a refused call leaves behind).
+  const o = optionsSnapshot(options, MAP_OPTIONS);
   const length = elementsToBytes(o["length"], "options.length", size);
   const fileSize = elementsToBytes(o["size"], "options.size", size);
   // Checked before map(), which may make or grow the file.

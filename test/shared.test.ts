@@ -215,10 +215,7 @@ test("wait and notify: outcomes, the main thread, unmap during waitAsync, bad in
 });
 
 test("share() after the mapping's descriptor was closed is EBADF shaped like an fs error, as resize() is",
-  {
-    ...skipIf(ONLY, notOnWindows("a shared mapping's fd is -1 there: there is no descriptor to close")),
-    todo: "needs lib/mapping.ts: share() to go through backendCall() as every other method does (issue 22)",
-  }, () => {
+  skipIf(ONLY, notOnWindows("a shared mapping's fd is -1 there: there is no descriptor to close")), () => {
     const m = mapAnonymous(4096, { shared: true });
     closeSync(m.fd);
     for (const [how, call] of [["share()", () => m.share()], ["resize()", () => m.resize(8192)]] as const) {
