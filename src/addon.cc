@@ -13,6 +13,8 @@
 //  * napi_util.cc: errors and the export table.
 //  * platform.h (platform_posix.cc) and guard.h (guard_posix.cc): every
 //    system call and the SIGBUS guard; no Node-API there.
+//  * budget.{h,cc}: the mapping budget, which keeps the process below the
+//    kernel's limit on mappings (vm.max_map_count).
 #include "internal.h"
 
 namespace memmap {
