@@ -1,9 +1,12 @@
 // The benchmark suite: drivers x trials, each run in a fresh process, several
 // runs each; prints medians, min-max and ratios, and writes docs/benchmark.md.
 // Usage: npm run bench [-- --runs N] [-- trial ...]
+// A run of some trials replaces only their sections of docs/benchmark.md;
+// each section says when, on what and how many runs it was measured, so a
+// figure never outlives the code it describes unnoticed.
 // Timing never decides a test: this output is the evidence.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -77,6 +80,8 @@ function table(trial, rows, heading) {
   return { text: lines.join("\n"), baseMs, rows };
 }
 
+// Under each heading: when and on what it was measured.
+const measured = `Measured ${new Date().toISOString().slice(0, 10)} on Node ${process.version}, ${cpus().length} cores, ${runs} runs of each driver.`;
 const sections = [];
 for (const name of trials) {
   const trial = await import(join(here, "trials", `${name}.mjs`));
@@ -94,7 +99,7 @@ for (const name of trials) {
     results.push({ variant, ...table(trial, rows, heading) });
   }
   if (trial.variants) {
-    const parts = [`## ${trial.title}`, ""];
+    const parts = [`## ${trial.title}`, "", measured, ""];
     const crossover = [];
     for (const r of results) {
       parts.push(r.text, "");
@@ -111,7 +116,7 @@ for (const name of trials) {
   } else {
     const r = results[0];
     const c = r.rows.find((x) => x.driver.startsWith("C ") && x.driver.includes("mmap") && !x.skipped);
-    let text = r.text;
+    let text = r.text.replace(/\n\n/, `\n\n${measured}\n\n`);
     if (c) text += `\n\nmemmap takes ${fmt(r.baseMs / median(c.ms), 2)}x the time of the C loop over mmap (the physical reference).`;
     if (trial.note) text += `\n\n${trial.note}`;
     sections.push(text);
@@ -134,6 +139,19 @@ const header = [
   `- files in ${tmpdir()}`,
   "",
 ].join("\n");
-const doc = `${header}\n${sections.join("\n\n")}\n`;
-console.log(doc);
-if (wanted.length === 0) writeFileSync(join(root, "docs", "benchmark.md"), doc);
+const docPath = join(root, "docs", "benchmark.md");
+let doc = `${header}\n${sections.join("\n\n")}\n`;
+if (wanted.length > 0 && existsSync(docPath)) {
+  // Some trials: their sections are replaced where they are, the others kept.
+  const old = readFileSync(docPath, "utf8");
+  const parts = old.split(/\n(?=## )/);
+  for (const section of sections) {
+    const heading = section.split("\n", 1)[0];
+    const at = parts.findIndex((p) => p.split("\n", 1)[0] === heading);
+    if (at >= 0) parts[at] = `${section}\n`;
+    else parts.push(`${section}\n`);
+  }
+  doc = parts.join("\n");
+}
+console.log(sections.join("\n\n"));
+writeFileSync(docPath, doc);
