@@ -52,7 +52,8 @@ struct Window {
   uint64_t checked = 0;        // the collection epoch in which it was last found not moved (see Pinning in src/windows.cc)
   Retired* retired = nullptr;  // set when resize() retired the range it is over
   napi_ref ref = nullptr;      // weak, from napi_add_finalizer
-  Window* prev = nullptr;      // in region->windows
+  Window** list = nullptr;     // &region->windows, &region->held or none: where its state puts it (see Refile)
+  Window* prev = nullptr;      // in *list
   Window* next = nullptr;
   bool holding = true;         // counted in region->holding
   bool object_dead = false;    // the ArrayBuffer object was collected
@@ -82,8 +83,13 @@ struct Region {
   napi_ref on_fault = nullptr;  // JavaScript callback for faults, if any
   uint64_t shared_id = 0;       // in the shared-memory registry (share/attach)
   std::vector<struct AsyncWait*> waits;  // waitAsync() calls pending on this range
-  Window* windows = nullptr;  // every window not yet freed (a list)
-  size_t holding = 0;         // windows that keep the range mapped
+  // Its windows not yet freed are on at most one of these lists (see Refile
+  // in src/windows.cc), so that no walk visits a window that has nothing
+  // to do there: one made by a loop that never yields waits for a later
+  // turn to be freed.
+  Window* windows = nullptr;  // JavaScript may reach them: neither detached by us nor collected (DetachAll's list)
+  Window* held = nullptr;     // the others that still hold the current range (what resize() hands to a Retired)
+  size_t holding = 0;         // windows that keep the current range mapped
 };
 
 struct EnvData {
@@ -115,6 +121,7 @@ struct EnvData {
   int64_t reported = 0;     // bytes this thread's mappings report to V8 as external memory (Report)
   uint64_t epoch = 1;       // bumped before each round of a forced collection (see Pinning in src/windows.cc)
   bool forcing = false;     // inside a forced collection (ForceGc)
+  uint64_t walked = 0;      // windows visited by DetachAll and resize(); the test build's windowsWalkedForTest() reads it
 };
 
 // Process-wide state (src/lifetime.cc) and this thread's environment (src/windows.cc).
@@ -176,6 +183,7 @@ void ForceGc();
 void Reclaim();
 void LetGo(Window* w);
 bool Holds(const Window* w);
+void Refile(Window* w);
 void Update(Window* w);
 void MaybeFreeWindow(Window* w);
 void WindowCleanup(napi_env env, void* data, void*);

@@ -38,11 +38,13 @@ napi_value ResizeJs(napi_env env, napi_callback_info info) {
   }
   if (!e || t) DetachAll(env, r);  // views handed out before see the old length
   if (t) {
-    for (Window* w = r->windows; w; w = w->next) {
-      if (w->holding && !w->retired) {
-        w->retired = t;
-        t->holding++;
-      }
+    // Every window over the old range: DetachAll moved the ones JavaScript
+    // could reach to `held`, where the others already were.
+    while (Window* w = r->held) {
+      r->envd->walked++;
+      w->retired = t;
+      t->holding++;
+      Refile(w);
     }
     r->holding -= t->holding;
   }

@@ -104,6 +104,7 @@ void Reclaim() {
 void LetGo(Window* w) {
   if (!w->holding) return;
   w->holding = false;
+  Refile(w);
   if (Retired* t = w->retired) {
     if (--t->holding == 0) delete t;  // unmaps the range
     return;
@@ -137,13 +138,40 @@ void Update(Window* w) {
   if (w->holding && !Holds(w)) LetGo(w);
 }
 
+static void Unlist(Window* w) {
+  if (!w->list) return;
+  if (w->prev) w->prev->next = w->next;
+  else *w->list = w->next;
+  if (w->next) w->next->prev = w->prev;
+  w->prev = w->next = nullptr;
+  w->list = nullptr;
+}
+
+// Puts a window on the list its state says, after every change of that
+// state: on its region's `windows` while JavaScript may reach it (what
+// DetachAll walks), on `held` while it holds the current range from
+// elsewhere (what a resize() that retires the range hands over), else on
+// none. A window detached by unmap() or resize() leaves DetachAll's list
+// then, not when it is freed (a turn of the event loop later at the
+// soonest): so a loop of resizes that never yields visits each window at
+// most twice, however long it runs.
+void Refile(Window* w) {
+  Region* r = w->region;
+  Window** list = !w->detached && !w->object_dead ? &r->windows : w->holding && !w->retired ? &r->held : nullptr;
+  if (list == w->list) return;
+  Unlist(w);
+  if (!list) return;
+  w->next = *list;
+  if (*list) (*list)->prev = w;
+  *list = w;
+  w->list = list;
+}
+
 // Frees the struct once both finalizers have run.
 void MaybeFreeWindow(Window* w) {
   if (!w->ref_deleted || !w->store_freed) return;
   Region* r = w->region;
-  if (w->prev) w->prev->next = w->next;
-  else r->windows = w->next;
-  if (w->next) w->next->prev = w->prev;
+  Unlist(w);  // on Bun, a moved window holds its range for good
   if (r->raw_window == w) r->raw_window = nullptr;
   r->envd->windows--;
   delete w;
@@ -167,6 +195,7 @@ void WindowFinalize(node_api_basic_env env, void* data, void*) {
   // No JavaScript ran between the check and this collection: it was not moved.
   w->vouched = envd->forcing && !w->moved && w->checked == envd->epoch;
   Update(w);
+  Refile(w);
   if (node_api_post_finalizer(env, WindowCleanup, w, nullptr) != napi_ok) {
     // The environment is going away; the struct is left to the process.
   }
@@ -209,8 +238,10 @@ void StoreFreed(node_api_basic_env, void*, void* hint) {
 // until that memory is released (the store finalizer). One that this call
 // detaches holds it until its object is collected.
 void DetachAll(napi_env env, Region* r) {
-  for (Window* w = r->windows; w; w = w->next) {
-    if (w->object_dead || w->detached) continue;
+  // Each one leaves the list as it is detached (a collection meanwhile may
+  // take others off: the head is read again each time).
+  while (Window* w = r->windows) {
+    r->envd->walked++;
     napi_value ab = nullptr;
     bool was_detached = false;
     if (w->ref && napi_get_reference_value(env, w->ref, &ab) == napi_ok && ab) {
@@ -227,6 +258,7 @@ void DetachAll(napi_env env, Region* r) {
       napi_reference_unref(env, w->ref, &count);
       w->pinned = false;
     }
+    Refile(w);
   }
 }
 
@@ -254,9 +286,7 @@ napi_value NewWindow(napi_env env, Region* r, size_t offset, size_t length, bool
     return nullptr;
   }
   // From here the store finalizer will run: the struct must stay until then.
-  w->next = r->windows;
-  if (r->windows) r->windows->prev = w;
-  r->windows = w;
+  Refile(w);  // first on `windows`: raw.cc takes it from there
   r->holding++;
   r->refs++;
   r->envd->windows++;
@@ -301,9 +331,22 @@ napi_value WindowJs(napi_env env, napi_callback_info info) {
   return NewWindow(env, r, static_cast<size_t>(offset), static_cast<size_t>(length), pinned || g_store_follows_object);
 }
 
+#ifdef MEMMAP_TEST_HOOKS
+// windowsWalkedForTest() => the windows this thread's DetachAll and resize()
+// visited so far (EnvData::walked).
+static napi_value WindowsWalkedJs(napi_env env, napi_callback_info) {
+  napi_value v;
+  napi_create_double(env, static_cast<double>(GetEnvData(env)->walked), &v);
+  return v;
+}
+#endif
+
 bool RegisterWindows(napi_env env, napi_value exports) {
   static const FnSpec fns[] = {
       {"window", WindowJs, 4},
+#ifdef MEMMAP_TEST_HOOKS
+      {"windowsWalkedForTest", WindowsWalkedJs, 0},
+#endif
   };
   return DefineFunctions(env, exports, fns, sizeof fns / sizeof fns[0]);
 }
