@@ -70,11 +70,17 @@ void FreeEnvData(EnvData* envd) {
 
 // A released region's fault callback, held strongly since release(), goes
 // with its range. Touches no JavaScript: it may run inside a collection.
+// Where not even its small record can be had, the reference is left to the
+// process (the callback stays alive, and with it what it holds): a leak,
+// never an abort.
 static void DropFaultCallback(Region* r) {
   if (!r->on_fault) return;
-  r->envd->dead_refs.push_back(r->on_fault);
+  if (DeadRef* d = new (std::nothrow) DeadRef()) {
+    d->ref = r->on_fault;
+    r->envd->dead_refs.push(d);
+    if (r->envd->async) uv_async_send(r->envd->async);
+  }
   r->on_fault = nullptr;
-  if (r->envd->async) uv_async_send(r->envd->async);
 }
 
 // Out of the raw layer's table (raw.cc), if the entry at its base is still
@@ -187,7 +193,7 @@ void HandleFinalize(node_api_basic_env env, void* data, void*) {
   for (Window* w = r->windows; w; w = w->next) {
     if (!w->pinned) continue;
     r->refs++;
-    r->envd->orphans.push_back(r);
+    r->envd->orphans.push(r);
     if (r->envd->async) uv_async_send(r->envd->async);
     break;
   }

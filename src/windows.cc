@@ -43,7 +43,7 @@ void Unpin(napi_env env, Window* w) {
 // there were any.
 bool UnpinOrphans(EnvData* envd) {
   if (envd->orphans.empty()) return false;
-  std::vector<Region*> orphans;
+  Chain<Region, &Region::next_orphan> orphans;
   orphans.swap(envd->orphans);
   napi_env env = envd->env;
   napi_handle_scope scope;
@@ -204,7 +204,7 @@ void WindowFinalize(node_api_basic_env env, void* data, void*) {
 // On this thread: the windows whose memory was released.
 void DrainFreed(EnvData* envd) {
   if (!envd->any_freed.load(std::memory_order_acquire)) return;
-  std::vector<Window*> freed;
+  Chain<Window, &Window::next_freed> freed;
   {
     std::lock_guard<std::mutex> lock(envd->freed_mutex);
     freed.swap(envd->freed);
@@ -219,12 +219,14 @@ void DrainFreed(EnvData* envd) {
 
 // The external ArrayBuffer's memory was released: by Node on a later turn
 // of the event loop, by Bun inside GC, by Deno on a background thread. So
-// it only queues the window for this thread and wakes it.
+// it only queues the window for this thread and wakes it, through the
+// window's own link: nothing is allocated (this may run at exit, with no
+// memory or mappings left).
 void StoreFreed(node_api_basic_env, void*, void* hint) {
   Window* w = static_cast<Window*>(hint);
   EnvData* envd = w->region->envd;  // the window's region ref keeps both alive
   std::lock_guard<std::mutex> lock(envd->freed_mutex);
-  envd->freed.push_back(w);
+  envd->freed.push(w);
   envd->any_freed.store(true, std::memory_order_release);
   // Under the lock: CleanupEnv takes `async` away under it before closing it.
   if (envd->async) uv_async_send(envd->async);
