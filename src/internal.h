@@ -233,6 +233,17 @@ napi_value Result(napi_env env, const Error& e);  // undefined, or throws e
 napi_value CodedError(napi_env env, const char* code, const std::string& text);
 
 // src/lifetime.cc
+// `new (std::nothrow) T()`: nullptr when memory ran out, where a plain `new`
+// would end the process (the addon is built without exceptions). The test
+// build's failAllocationsForTest(n) makes the next n fail (TakeAllocationFailure).
+extern std::atomic<uint32_t> g_fail_allocations;
+bool TakeAllocationFailure();
+template <typename T>
+T* Allocate() {
+  if (TakeAllocationFailure()) return nullptr;
+  return new (std::nothrow) T();
+}
+void ThrowNoMemory(napi_env env, const char* syscall);
 EnvData* GetEnvData(napi_env env);
 void FreeEnvData(EnvData* envd);
 void Unref(Region* r);
@@ -245,6 +256,7 @@ void Quarantine(Region* r);
 void Release(Region* r);
 void DeleteRef(napi_env env, void* data, void*);
 void HandleFinalize(node_api_basic_env env, void* data, void*);
+Region* NewRegion(napi_env env, Access access, const MapOptions& opts);
 Region* NewRegion(EnvData* envd, Access access, const MapOptions& opts = MapOptions());
 std::string TruncatedMessage(uint32_t faults);
 void ThrowTruncated(napi_env env, uint32_t faults);

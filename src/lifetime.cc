@@ -57,6 +57,20 @@ std::atomic<bool> g_refuse_external{false};
 // while the ArrayBuffer it was moved to may still read it: there a window
 // found moved is never let go (its range stays quarantined for good).
 std::atomic<bool> g_store_follows_object{false};
+// How many of the next Allocate() calls fail (only the test build sets it).
+std::atomic<uint32_t> g_fail_allocations{0};
+
+bool TakeAllocationFailure() {
+  uint32_t n = g_fail_allocations.load(std::memory_order_relaxed);
+  while (n > 0) {
+    if (g_fail_allocations.compare_exchange_weak(n, n - 1)) return true;
+  }
+  return false;
+}
+
+// What a JavaScript call throws when the records it needs cannot be had:
+// an fs-shaped ENOMEM naming the call it stands for, as mmap's own would be.
+void ThrowNoMemory(napi_env env, const char* syscall) { ThrowSys(env, Fail(ENOMEM, syscall)); }
 
 EnvData* GetEnvData(napi_env env) {
   void* data = nullptr;
@@ -75,7 +89,7 @@ void FreeEnvData(EnvData* envd) {
 // never an abort.
 static void DropFaultCallback(Region* r) {
   if (!r->on_fault) return;
-  if (DeadRef* d = new (std::nothrow) DeadRef()) {
+  if (DeadRef* d = Allocate<DeadRef>()) {
     d->ref = r->on_fault;
     r->envd->dead_refs.push(d);
     if (r->envd->async) uv_async_send(r->envd->async);
@@ -203,14 +217,29 @@ void HandleFinalize(node_api_basic_env env, void* data, void*) {
 
 static void WakeEnv(void* arg) { uv_async_send(static_cast<uv_async_t*>(arg)); }
 
-Region* NewRegion(EnvData* envd, Access access, const MapOptions& opts) {
-  Region* r = new Region();
+static Region* InitRegion(Region* r, EnvData* envd, Access access, const MapOptions& opts) {
   r->envd = envd;
   // The fault guard wakes this thread after a fault in the range.
   r->map.Configure(access, opts, envd->async ? WakeEnv : nullptr, envd->async);
   r->refs = 1;  // dropped by the handle finalizer (or by the raw view)
   envd->regions.insert(r);
   return r;
+}
+
+// The record of a mapping about to be made, or nullptr with ENOMEM thrown.
+Region* NewRegion(napi_env env, Access access, const MapOptions& opts) {
+  Region* r = Allocate<Region>();
+  if (!r) {
+    ThrowNoMemory(env, "mmap");
+    return nullptr;
+  }
+  return InitRegion(r, GetEnvData(env), access, opts);
+}
+
+// The same for callers that cannot take a failure yet (src/raw.cc,
+// src/shared.cc): there a record that cannot be had ends the process.
+Region* NewRegion(EnvData* envd, Access access, const MapOptions& opts) {
+  return InitRegion(new Region(), envd, access, opts);
 }
 
 // What ERR_MEMMAP_TRUNCATED says, thrown (flush, unmap) or as a rejection (flush()).

@@ -181,7 +181,12 @@ napi_value WaitAsyncJs(napi_env env, napi_callback_info info) {
       return promise;
     }
   }
-  AsyncWait* aw = new AsyncWait();
+  AsyncWait* aw = Allocate<AsyncWait>();
+  if (!aw) {
+    napi_value err = MakeSysError(env, Fail(ENOMEM, "futex"));
+    napi_reject_deferred(env, deferred, err ? err : Undefined(env));
+    return promise;
+  }
   aw->seq = ++envd->wait_seq;
   aw->deferred = deferred;
   aw->region = r;

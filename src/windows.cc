@@ -273,7 +273,11 @@ napi_value NewWindow(napi_env env, Region* r, size_t offset, size_t length, bool
     return ab;
   }
   uint8_t* p = r->map.data() + offset;
-  Window* w = new Window();
+  Window* w = Allocate<Window>();
+  if (!w) {
+    ThrowNoMemory(env, "mmap");
+    return nullptr;
+  }
   w->region = r;
   napi_status created = g_refuse_external ? napi_no_external_buffers_allowed
                                           : napi_create_external_arraybuffer(env, p, length, StoreFreed, w, &ab);
@@ -341,6 +345,17 @@ static napi_value WindowsWalkedJs(napi_env env, napi_callback_info) {
   napi_create_double(env, static_cast<double>(GetEnvData(env)->walked), &v);
   return v;
 }
+
+// failAllocationsForTest(n) => how many failures set before were not used:
+// the next n records of ours cannot be had (see Allocate).
+static napi_value FailAllocationsJs(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  int64_t n;
+  if (!a.Need(1) || !a.Int(0, "n", 0, UINT32_MAX, &n)) return nullptr;
+  napi_value unused;
+  napi_create_uint32(env, g_fail_allocations.exchange(static_cast<uint32_t>(n)), &unused);
+  return unused;
+}
 #endif
 
 bool RegisterWindows(napi_env env, napi_value exports) {
@@ -348,6 +363,7 @@ bool RegisterWindows(napi_env env, napi_value exports) {
       {"window", WindowJs, 4},
 #ifdef MEMMAP_TEST_HOOKS
       {"windowsWalkedForTest", WindowsWalkedJs, 0},
+      {"failAllocationsForTest", FailAllocationsJs, 1},
 #endif
   };
   return DefineFunctions(env, exports, fns, sizeof fns / sizeof fns[0]);
