@@ -24,13 +24,17 @@ function loop(kind: "anonymous" | "write", file: string): {
     const sizes = [3 * 4096 + 17, 16 * 4096];
     const m = ${kind === "anonymous" ? "mapAnonymous(sizes[1])" : `map(${JSON.stringify(file)}, { access: "write" })`};
     const before = addon.windowsWalkedForTest();
-    let sum = 0;
-    for (let i = 0; i < ${RESIZES}; i++) {
-      const v = i % 4 < 2 ? m.buffer : m.view(4096, 64);  // views dropped each time
-      v[1] = i & 0xff;
-      sum += v.length;
-      m.resize(sizes[i & 1]);
-    }
+    // In a function of its own: a suspended frame (the awaits below) keeps no view of it alive.
+    const sum = (() => {
+      let sum = 0;
+      for (let i = 0; i < ${RESIZES}; i++) {
+        const v = i % 4 < 2 ? m.buffer : m.view(4096, 64);  // views dropped each time
+        v[1] = i & 0xff;
+        sum += v.length;
+        m.resize(sizes[i & 1]);
+      }
+      return sum;
+    })();
     const walked = addon.windowsWalkedForTest() - before;
     const live = addon.stats().live - base;
     // The process is healthy: the mapping reads and writes, at its new length.
