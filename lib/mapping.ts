@@ -196,7 +196,7 @@ export class Mapping implements Disposable {
             `(buffer.constants.MAX_LENGTH = ${bufferConstants.MAX_LENGTH}); use view(offset, length)`,
         );
       }
-      this.#buffer = backendCall(() => w.whole());
+      this.#buffer = backendCall(() => w.whole(), this.#path);
     }
     return this.#buffer;
   }
@@ -218,7 +218,7 @@ export class Mapping implements Disposable {
     try {
       return w.view(offset, len); // no closure on this path: it is the hot one
     } catch (e) {
-      throw fromNative(e);
+      throw fromNative(e, this.#path);
     }
   }
 
@@ -235,7 +235,7 @@ export class Mapping implements Disposable {
     try {
       return w.typed(Ctor as unknown as new (b: ArrayBuffer, o: number, n: number) => TypedArrayOf<C>, Ctor.BYTES_PER_ELEMENT, byteOffset, count);
     } catch (e) {
-      throw fromNative(e);
+      throw fromNative(e, this.#path);
     }
   }
 
@@ -258,7 +258,7 @@ export class Mapping implements Disposable {
     try {
       return w.exact(from, to - from, this.access !== "read");
     } catch (e) {
-      throw fromNative(e);
+      throw fromNative(e, this.#path);
     }
   }
 
@@ -305,7 +305,7 @@ export class Mapping implements Disposable {
     try {
       w.write(offset, data); // no closure: OutputFile.write() calls this per record
     } catch (e) {
-      throw fromNative(e);
+      throw fromNative(e, this.#path);
     }
   }
 

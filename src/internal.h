@@ -16,8 +16,10 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <new>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "guard.h"
@@ -52,8 +54,10 @@ struct Window {
   uint64_t checked = 0;        // the collection epoch in which it was last found not moved (see Pinning in src/windows.cc)
   Retired* retired = nullptr;  // set when resize() retired the range it is over
   napi_ref ref = nullptr;      // weak, from napi_add_finalizer
-  Window* prev = nullptr;      // in region->windows
+  Window** list = nullptr;     // &region->windows, &region->held or none: where its state puts it (see Refile)
+  Window* prev = nullptr;      // in *list
   Window* next = nullptr;
+  Window* next_freed = nullptr;  // in region->envd->freed, once its memory was released (see StoreFreed)
   bool holding = true;         // counted in region->holding
   bool object_dead = false;    // the ArrayBuffer object was collected
   bool ref_deleted = false;    // ...and its reference deleted (WindowCleanup)
@@ -82,8 +86,90 @@ struct Region {
   napi_ref on_fault = nullptr;  // JavaScript callback for faults, if any
   uint64_t shared_id = 0;       // in the shared-memory registry (share/attach)
   std::vector<struct AsyncWait*> waits;  // waitAsync() calls pending on this range
-  Window* windows = nullptr;  // every window not yet freed (a list)
-  size_t holding = 0;         // windows that keep the range mapped
+  Region* next_orphan = nullptr;  // in envd->orphans, once its handle was collected with pinned windows
+  // Its windows not yet freed are on at most one of these lists (see Refile
+  // in src/windows.cc), so that no walk visits a window that has nothing
+  // to do there: one made by a loop that never yields waits for a later
+  // turn to be freed.
+  Window* windows = nullptr;  // JavaScript may reach them: neither detached by us nor collected (DetachAll's list)
+  Window* held = nullptr;     // the others that still hold the current range (what resize() hands to a Retired)
+  size_t holding = 0;         // windows that keep the current range mapped
+};
+
+// A stack threaded through a field of its items, so that a push allocates
+// nothing: finalizers and other threads push onto these, and must not fail
+// when memory or the kernel's count of mappings has run out (the addon is
+// built without exceptions: a std::vector that cannot grow aborts the
+// process). Iterated newest first; each item's successor is read before the
+// loop's body runs, so the body may free the item.
+template <typename T, T* T::*Next>
+class Chain {
+ public:
+  class iterator {
+   public:
+    explicit iterator(T* at) : at_(at), next_(at ? at->*Next : nullptr) {}
+    T* operator*() const { return at_; }
+    iterator& operator++() {
+      at_ = next_;
+      next_ = at_ ? at_->*Next : nullptr;
+      return *this;
+    }
+    bool operator!=(const iterator& other) const { return at_ != other.at_; }
+
+   private:
+    T* at_;
+    T* next_;
+  };
+  void push(T* item) {
+    item->*Next = head_;
+    head_ = item;
+  }
+  bool empty() const { return head_ == nullptr; }
+  void clear() { head_ = nullptr; }
+  void swap(Chain& other) { std::swap(head_, other.head_); }
+  iterator begin() const { return iterator(head_); }
+  iterator end() const { return iterator(nullptr); }
+
+ private:
+  T* head_ = nullptr;
+};
+
+// A released region's fault callback whose range went, waiting for
+// OnFaultWake (src/env.cc) to delete the reference outside any collection.
+struct DeadRef {
+  napi_ref ref = nullptr;
+  DeadRef* next = nullptr;
+};
+
+// Those callbacks, iterated as the references; clear() frees the records.
+class DeadRefs {
+  using Records = Chain<DeadRef, &DeadRef::next>;
+
+ public:
+  struct iterator {
+    Records::iterator at;
+    napi_ref operator*() const { return (*at)->ref; }
+    iterator& operator++() {
+      ++at;
+      return *this;
+    }
+    bool operator!=(const iterator& other) const { return at != other.at; }
+  };
+  DeadRefs() = default;
+  DeadRefs(const DeadRefs&) = delete;
+  DeadRefs& operator=(const DeadRefs&) = delete;
+  ~DeadRefs() { clear(); }
+  void push(DeadRef* d) { records_.push(d); }
+  bool empty() const { return records_.empty(); }
+  iterator begin() const { return {records_.begin()}; }
+  iterator end() const { return {records_.end()}; }
+  void clear() {
+    for (DeadRef* d : records_) delete d;
+    records_.clear();
+  }
+
+ private:
+  Records records_;
 };
 
 struct EnvData {
@@ -99,22 +185,23 @@ struct EnvData {
   // frees ArrayBuffer memory on a background thread): handled on this
   // thread by DrainFreed, woken through `async`.
   std::mutex freed_mutex;
-  std::vector<Window*> freed;
+  Chain<Window, &Window::next_freed> freed;
   std::atomic<bool> any_freed{false};
   // Regions whose handle was collected with pinned windows (see Pinning in src/windows.cc).
-  std::vector<Region*> orphans;
+  Chain<Region, &Region::next_orphan> orphans;
   // Fault callbacks of released regions whose range went (inside a
   // collection, maybe): deleted by OnFaultWake, outside it.
-  std::vector<napi_ref> dead_refs;
+  DeadRefs dead_refs;
   // Pending waitAsync() calls of this thread, and how they come back.
   std::set<struct AsyncWait*> waits;
   size_t persistent_waits = 0;          // ...of which keep the event loop alive
   uint64_t wait_seq = 0;
   napi_threadsafe_function wait_tsfn = nullptr;
-  std::vector<struct AsyncWait*> stranded;  // ended while it was closing (under freed_mutex)
+  struct AsyncWait* stranded = nullptr;  // ended while it was closing (under freed_mutex; linked through AsyncWait::next_stranded)
   int64_t reported = 0;     // bytes this thread's mappings report to V8 as external memory (Report)
   uint64_t epoch = 1;       // bumped before each round of a forced collection (see Pinning in src/windows.cc)
   bool forcing = false;     // inside a forced collection (ForceGc)
+  uint64_t walked = 0;      // windows visited by DetachAll and resize(); the test build's windowsWalkedForTest() reads it
 };
 
 // Process-wide state (src/lifetime.cc) and this thread's environment (src/windows.cc).
@@ -147,6 +234,17 @@ napi_value CodedError(napi_env env, const char* code, const std::string& text);
 napi_value MakeError(napi_env env, const Error& e);  // what ThrowError throws
 
 // src/lifetime.cc
+// `new (std::nothrow) T()`: nullptr when memory ran out, where a plain `new`
+// would end the process (the addon is built without exceptions). The test
+// build's failAllocationsForTest(n) makes the next n fail (TakeAllocationFailure).
+extern std::atomic<uint32_t> g_fail_allocations;
+bool TakeAllocationFailure();
+template <typename T>
+T* Allocate() {
+  if (TakeAllocationFailure()) return nullptr;
+  return new (std::nothrow) T();
+}
+void ThrowNoMemory(napi_env env, const char* syscall);
 EnvData* GetEnvData(napi_env env);
 void FreeEnvData(EnvData* envd);
 void Unref(Region* r);
@@ -159,7 +257,7 @@ void Quarantine(Region* r);
 void Release(Region* r);
 void DeleteRef(napi_env env, void* data, void*);
 void HandleFinalize(node_api_basic_env env, void* data, void*);
-Region* NewRegion(EnvData* envd, Access access, const MapOptions& opts = MapOptions());
+Region* NewRegion(napi_env env, Access access, const MapOptions& opts);
 bool CheckNotTruncated(napi_env env, Region* r, const char* syscall);
 napi_value NewHandle(napi_env env, Region* r);
 bool CheckOpen(napi_env env, Region* r);
@@ -173,6 +271,7 @@ void ForceGc();
 void Reclaim();
 void LetGo(Window* w);
 bool Holds(const Window* w);
+void Refile(Window* w);
 void Update(Window* w);
 void MaybeFreeWindow(Window* w);
 void WindowCleanup(napi_env env, void* data, void*);

@@ -57,6 +57,20 @@ std::atomic<bool> g_refuse_external{false};
 // while the ArrayBuffer it was moved to may still read it: there a window
 // found moved is never let go (its range stays quarantined for good).
 std::atomic<bool> g_store_follows_object{false};
+// How many of the next Allocate() calls fail (only the test build sets it).
+std::atomic<uint32_t> g_fail_allocations{0};
+
+bool TakeAllocationFailure() {
+  uint32_t n = g_fail_allocations.load(std::memory_order_relaxed);
+  while (n > 0) {
+    if (g_fail_allocations.compare_exchange_weak(n, n - 1)) return true;
+  }
+  return false;
+}
+
+// What a JavaScript call throws when the records it needs cannot be had:
+// an fs-shaped ENOMEM naming the call it stands for, as mmap's own would be.
+void ThrowNoMemory(napi_env env, const char* syscall) { ThrowSys(env, Fail(ENOMEM, syscall)); }
 
 EnvData* GetEnvData(napi_env env) {
   void* data = nullptr;
@@ -70,11 +84,17 @@ void FreeEnvData(EnvData* envd) {
 
 // A released region's fault callback, held strongly since release(), goes
 // with its range. Touches no JavaScript: it may run inside a collection.
+// Where not even its small record can be had, the reference is left to the
+// process (the callback stays alive, and with it what it holds): a leak,
+// never an abort.
 static void DropFaultCallback(Region* r) {
   if (!r->on_fault) return;
-  r->envd->dead_refs.push_back(r->on_fault);
+  if (DeadRef* d = Allocate<DeadRef>()) {
+    d->ref = r->on_fault;
+    r->envd->dead_refs.push(d);
+    if (r->envd->async) uv_async_send(r->envd->async);
+  }
   r->on_fault = nullptr;
-  if (r->envd->async) uv_async_send(r->envd->async);
 }
 
 // Out of the raw layer's table (raw.cc), if the entry at its base is still
@@ -187,7 +207,7 @@ void HandleFinalize(node_api_basic_env env, void* data, void*) {
   for (Window* w = r->windows; w; w = w->next) {
     if (!w->pinned) continue;
     r->refs++;
-    r->envd->orphans.push_back(r);
+    r->envd->orphans.push(r);
     if (r->envd->async) uv_async_send(r->envd->async);
     break;
   }
@@ -197,8 +217,7 @@ void HandleFinalize(node_api_basic_env env, void* data, void*) {
 
 static void WakeEnv(void* arg) { uv_async_send(static_cast<uv_async_t*>(arg)); }
 
-Region* NewRegion(EnvData* envd, Access access, const MapOptions& opts) {
-  Region* r = new Region();
+static Region* InitRegion(Region* r, EnvData* envd, Access access, const MapOptions& opts) {
   r->envd = envd;
   // The fault guard wakes this thread after a fault in the range.
   r->map.Configure(access, opts, envd->async ? WakeEnv : nullptr, envd->async);
@@ -206,6 +225,17 @@ Region* NewRegion(EnvData* envd, Access access, const MapOptions& opts) {
   envd->regions.insert(r);
   return r;
 }
+
+// The record of a mapping about to be made, or nullptr with ENOMEM thrown.
+Region* NewRegion(napi_env env, Access access, const MapOptions& opts) {
+  Region* r = Allocate<Region>();
+  if (!r) {
+    ThrowNoMemory(env, "mmap");
+    return nullptr;
+  }
+  return InitRegion(r, GetEnvData(env), access, opts);
+}
+
 
 // What ERR_MEMMAP_TRUNCATED says, thrown (flush, unmap) or as a rejection (flush()).
 // A "write" mapping whose file shrank (or failed, or filled) under it lost

@@ -49,8 +49,8 @@ napi_value MapFileJs(napi_env env, napi_callback_info info) {
   req.fd = static_cast<int>(fd);
   req.mode = static_cast<int>(mode);
   Reclaim();
-  Region* r = NewRegion(GetEnvData(env), static_cast<Access>(access), opts);
-  return HandleAndLength(env, r, r->map.MapFile(req));
+  Region* r = NewRegion(env, static_cast<Access>(access), opts);
+  return r ? HandleAndLength(env, r, r->map.MapFile(req)) : nullptr;
 }
 
 // mapAnonymous(length, shared, exec, populate, hugePages, lock) => handle
@@ -66,8 +66,8 @@ napi_value MapAnonymousJs(napi_env env, napi_callback_info info) {
     return nullptr;
   }
   Reclaim();
-  Region* r = NewRegion(GetEnvData(env), shared ? Access::kAnonShared : Access::kAnonPrivate, opts);
-  return Finish(env, r, r->map.MapAnonymous(static_cast<size_t>(length), lock));
+  Region* r = NewRegion(env, shared ? Access::kAnonShared : Access::kAnonPrivate, opts);
+  return r ? Finish(env, r, r->map.MapAnonymous(static_cast<size_t>(length), lock)) : nullptr;
 }
 
 // unmap(handle) => boolean (false when it was already closed)

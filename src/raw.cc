@@ -114,7 +114,11 @@ napi_value RawMmapJs(napi_env env, napi_callback_info info) {
     return nullptr;
   }
   EnvData* envd = GetEnvData(env);
-  Region* r = NewRegion(envd, Access::kRaw);
+  Region* r = NewRegion(env, Access::kRaw, MapOptions());
+  if (!r) {
+    os::Unmap(base, static_cast<size_t>(length));  // ENOMEM thrown: nothing is left mapped
+    return nullptr;
+  }
   envd->raw[reinterpret_cast<uintptr_t>(base)] = r;
   if (!Settle(env, r, r->map.Adopt(base, static_cast<size_t>(length)))) return nullptr;
   napi_value buf = NewWindow(env, r, 0, r->map.length(), false);  // the user's to drop: never pinned

@@ -30,19 +30,26 @@ napi_value ResizeJs(napi_env env, napi_callback_info info) {
   // move, the old range is retired: quarantined, and given back when its
   // last window is collected.
   bool held = r->map.mapped() && r->holding > 0;
-  Retired* t = new Retired();
-  Error e = r->map.Resize(static_cast<size_t>(new_length), held, &t->range);
-  if (!t->range.mapped()) {
+  Retired* t = nullptr;
+  if (held && !(t = Allocate<Retired>())) {  // before anything changes
+    ThrowNoMemory(env, "mmap");
+    return nullptr;
+  }
+  Mapping none;  // what an unheld range is never retired into
+  Error e = r->map.Resize(static_cast<size_t>(new_length), held, t ? &t->range : &none);
+  if (t && !t->range.mapped()) {
     delete t;
     t = nullptr;
   }
   if (!e || t) DetachAll(env, r);  // views handed out before see the old length
   if (t) {
-    for (Window* w = r->windows; w; w = w->next) {
-      if (w->holding && !w->retired) {
-        w->retired = t;
-        t->holding++;
-      }
+    // Every window over the old range: DetachAll moved the ones JavaScript
+    // could reach to `held`, where the others already were.
+    while (Window* w = r->held) {
+      r->envd->walked++;
+      w->retired = t;
+      t->holding++;
+      Refile(w);
     }
     r->holding -= t->holding;
   }

@@ -75,7 +75,12 @@ napi_value AttachJs(napi_env env, napi_callback_info info) {
     ThrowSys(env, e);
     return nullptr;
   }
-  Region* r = NewRegion(GetEnvData(env), Access::kAnonShared);
+  Region* r = NewRegion(env, Access::kAnonShared, MapOptions());
+  if (!r) {  // ENOMEM thrown: the descriptor and the reference go back
+    os::Close(fd);
+    DropShared(static_cast<uint64_t>(id));
+    return nullptr;
+  }
   r->shared_id = static_cast<uint64_t>(id);
   return HandleAndLength(env, r, r->map.MapSharedFd(fd));
 }

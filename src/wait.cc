@@ -19,6 +19,7 @@ struct AsyncWait {
   bool persistent = false;
   WaitEnd end = WaitEnd::kWaiter;
   uint64_t seq = 0;  // arrival order, for notify()
+  AsyncWait* next_stranded = nullptr;  // in its EnvData's `stranded`
 };
 
 // A wait ended by its mapping's collection resolves "ok", as a spurious
@@ -72,29 +73,37 @@ void WaitDone(waiter::Wait* w) {
 }
 
 // Hands an ended wait to its thread. While the environment is closing the
-// thread-safe function refuses it: it then waits in `stranded`, which
-// CancelEnvWaits empties (a dropped wait would keep its range mapped for good).
+// thread-safe function refuses it: it then waits in `stranded` (linked
+// through the wait itself: this runs on a waiter thread, and must not fail
+// for want of memory), which CancelEnvWaits empties (a dropped wait would
+// keep its range mapped for good).
 void SendBack(AsyncWait* aw) {
   EnvData* envd = aw->region->envd;
   if (envd->wait_tsfn && napi_call_threadsafe_function(envd->wait_tsfn, aw, napi_tsfn_nonblocking) == napi_ok) return;
   std::lock_guard<std::mutex> lock(envd->freed_mutex);
-  envd->stranded.push_back(aw);
+  aw->next_stranded = envd->stranded;
+  envd->stranded = aw;
 }
 
-// The environment is going: its pending waits end here, unsettled.
+// The environment is going: its pending waits end here, unsettled. Nothing
+// is copied (teardown may come with no memory left): FinishWait takes out
+// of `waits` only the wait it ends, which the loop has already passed.
 void CancelEnvWaits(EnvData* envd) {
-  std::vector<AsyncWait*> waits(envd->waits.begin(), envd->waits.end());
-  for (AsyncWait* aw : waits) {
+  for (auto it = envd->waits.begin(); it != envd->waits.end();) {
+    AsyncWait* aw = *it++;
     if (waiter::Cancel(&aw->wait)) FinishWait(nullptr, aw);
   }
   // Those that ended while the thread-safe function was closing. No more
   // can come: every wait of this environment has ended or was cancelled.
-  std::vector<AsyncWait*> stranded;
+  AsyncWait* stranded = nullptr;
   {
     std::lock_guard<std::mutex> lock(envd->freed_mutex);
-    stranded.swap(envd->stranded);
+    std::swap(stranded, envd->stranded);
   }
-  for (AsyncWait* aw : stranded) FinishWait(nullptr, aw);
+  while (AsyncWait* aw = stranded) {
+    stranded = aw->next_stranded;
+    FinishWait(nullptr, aw);
+  }
 }
 
 // The runtime destroys the thread-safe function (at the environment's teardown).
@@ -104,17 +113,23 @@ void WaitTsfnFinalize(napi_env, void* data, void*) {
   envd->wait_tsfn = nullptr;
 }
 
-// Ends the waits of `r` that are still pending: settled now (unmap(), with
-// `env`), or on a later turn (the handle's collection, inside GC).
+// Ends the waits of `r` that are still pending, oldest first: settled now
+// (unmap(), with `env`), or on a later turn (the handle's collection, inside
+// GC, where nothing may be allocated: so no copy of the list). FinishWait
+// takes the wait it ends, and only that one, out of `r->waits`.
 void CancelWaits(napi_env env, Region* r, WaitEnd end) {
-  std::vector<AsyncWait*> waits = r->waits;
-  for (AsyncWait* aw : waits) {
-    if (!waiter::Cancel(&aw->wait)) continue;  // ended already: on its way back
+  for (size_t i = 0; i < r->waits.size();) {
+    AsyncWait* aw = r->waits[i];
+    if (!waiter::Cancel(&aw->wait)) {  // ended already: on its way back
+      i++;
+      continue;
+    }
     aw->end = end;
     if (env) {
       FinishWait(env, aw);
     } else {
       SendBack(aw);
+      i++;
     }
   }
 }
@@ -166,7 +181,12 @@ napi_value WaitAsyncJs(napi_env env, napi_callback_info info) {
       return promise;
     }
   }
-  AsyncWait* aw = new AsyncWait();
+  AsyncWait* aw = Allocate<AsyncWait>();
+  if (!aw) {
+    napi_value err = MakeSysError(env, Fail(ENOMEM, "futex"));
+    napi_reject_deferred(env, deferred, err ? err : Undefined(env));
+    return promise;
+  }
   aw->seq = ++envd->wait_seq;
   aw->deferred = deferred;
   aw->region = r;

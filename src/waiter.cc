@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <climits>
 #include <mutex>
+#include <new>
 #include <vector>
 
 namespace memmap {
@@ -149,7 +150,8 @@ SysErr Add(Wait* w) {
     t->word = w->word;
   }
   if (!t) {
-    t = new Thread();
+    t = new (std::nothrow) Thread();  // no abort when memory ran out: the wait fails instead
+    if (!t) return Fail(ENOMEM, "pthread_create");
     t->word = w->word;
     SysErr e = os::StartThread(Run, t);
     if (e) {

@@ -43,7 +43,7 @@ void Unpin(napi_env env, Window* w) {
 // there were any.
 bool UnpinOrphans(EnvData* envd) {
   if (envd->orphans.empty()) return false;
-  std::vector<Region*> orphans;
+  Chain<Region, &Region::next_orphan> orphans;
   orphans.swap(envd->orphans);
   napi_env env = envd->env;
   napi_handle_scope scope;
@@ -104,6 +104,7 @@ void Reclaim() {
 void LetGo(Window* w) {
   if (!w->holding) return;
   w->holding = false;
+  Refile(w);
   if (Retired* t = w->retired) {
     if (--t->holding == 0) delete t;  // unmaps the range
     return;
@@ -137,13 +138,40 @@ void Update(Window* w) {
   if (w->holding && !Holds(w)) LetGo(w);
 }
 
+static void Unlist(Window* w) {
+  if (!w->list) return;
+  if (w->prev) w->prev->next = w->next;
+  else *w->list = w->next;
+  if (w->next) w->next->prev = w->prev;
+  w->prev = w->next = nullptr;
+  w->list = nullptr;
+}
+
+// Puts a window on the list its state says, after every change of that
+// state: on its region's `windows` while JavaScript may reach it (what
+// DetachAll walks), on `held` while it holds the current range from
+// elsewhere (what a resize() that retires the range hands over), else on
+// none. A window detached by unmap() or resize() leaves DetachAll's list
+// then, not when it is freed (a turn of the event loop later at the
+// soonest): so a loop of resizes that never yields visits each window at
+// most twice, however long it runs.
+void Refile(Window* w) {
+  Region* r = w->region;
+  Window** list = !w->detached && !w->object_dead ? &r->windows : w->holding && !w->retired ? &r->held : nullptr;
+  if (list == w->list) return;
+  Unlist(w);
+  if (!list) return;
+  w->next = *list;
+  if (*list) (*list)->prev = w;
+  *list = w;
+  w->list = list;
+}
+
 // Frees the struct once both finalizers have run.
 void MaybeFreeWindow(Window* w) {
   if (!w->ref_deleted || !w->store_freed) return;
   Region* r = w->region;
-  if (w->prev) w->prev->next = w->next;
-  else r->windows = w->next;
-  if (w->next) w->next->prev = w->prev;
+  Unlist(w);  // on Bun, a moved window holds its range for good
   if (r->raw_window == w) r->raw_window = nullptr;
   r->envd->windows--;
   delete w;
@@ -167,6 +195,7 @@ void WindowFinalize(node_api_basic_env env, void* data, void*) {
   // No JavaScript ran between the check and this collection: it was not moved.
   w->vouched = envd->forcing && !w->moved && w->checked == envd->epoch;
   Update(w);
+  Refile(w);
   if (node_api_post_finalizer(env, WindowCleanup, w, nullptr) != napi_ok) {
     // The environment is going away; the struct is left to the process.
   }
@@ -175,7 +204,7 @@ void WindowFinalize(node_api_basic_env env, void* data, void*) {
 // On this thread: the windows whose memory was released.
 void DrainFreed(EnvData* envd) {
   if (!envd->any_freed.load(std::memory_order_acquire)) return;
-  std::vector<Window*> freed;
+  Chain<Window, &Window::next_freed> freed;
   {
     std::lock_guard<std::mutex> lock(envd->freed_mutex);
     freed.swap(envd->freed);
@@ -190,12 +219,14 @@ void DrainFreed(EnvData* envd) {
 
 // The external ArrayBuffer's memory was released: by Node on a later turn
 // of the event loop, by Bun inside GC, by Deno on a background thread. So
-// it only queues the window for this thread and wakes it.
+// it only queues the window for this thread and wakes it, through the
+// window's own link: nothing is allocated (this may run at exit, with no
+// memory or mappings left).
 void StoreFreed(node_api_basic_env, void*, void* hint) {
   Window* w = static_cast<Window*>(hint);
   EnvData* envd = w->region->envd;  // the window's region ref keeps both alive
   std::lock_guard<std::mutex> lock(envd->freed_mutex);
-  envd->freed.push_back(w);
+  envd->freed.push(w);
   envd->any_freed.store(true, std::memory_order_release);
   // Under the lock: CleanupEnv takes `async` away under it before closing it.
   if (envd->async) uv_async_send(envd->async);
@@ -209,8 +240,10 @@ void StoreFreed(node_api_basic_env, void*, void* hint) {
 // until that memory is released (the store finalizer). One that this call
 // detaches holds it until its object is collected.
 void DetachAll(napi_env env, Region* r) {
-  for (Window* w = r->windows; w; w = w->next) {
-    if (w->object_dead || w->detached) continue;
+  // Each one leaves the list as it is detached (a collection meanwhile may
+  // take others off: the head is read again each time).
+  while (Window* w = r->windows) {
+    r->envd->walked++;
     napi_value ab = nullptr;
     bool was_detached = false;
     if (w->ref && napi_get_reference_value(env, w->ref, &ab) == napi_ok && ab) {
@@ -227,6 +260,7 @@ void DetachAll(napi_env env, Region* r) {
       napi_reference_unref(env, w->ref, &count);
       w->pinned = false;
     }
+    Refile(w);
   }
 }
 
@@ -239,7 +273,11 @@ napi_value NewWindow(napi_env env, Region* r, size_t offset, size_t length, bool
     return ab;
   }
   uint8_t* p = r->map.data() + offset;
-  Window* w = new Window();
+  Window* w = Allocate<Window>();
+  if (!w) {
+    ThrowNoMemory(env, "mmap");
+    return nullptr;
+  }
   w->region = r;
   napi_status created = g_refuse_external ? napi_no_external_buffers_allowed
                                           : napi_create_external_arraybuffer(env, p, length, StoreFreed, w, &ab);
@@ -254,9 +292,7 @@ napi_value NewWindow(napi_env env, Region* r, size_t offset, size_t length, bool
     return nullptr;
   }
   // From here the store finalizer will run: the struct must stay until then.
-  w->next = r->windows;
-  if (r->windows) r->windows->prev = w;
-  r->windows = w;
+  Refile(w);  // first on `windows`: raw.cc takes it from there
   r->holding++;
   r->refs++;
   r->envd->windows++;
@@ -301,9 +337,34 @@ napi_value WindowJs(napi_env env, napi_callback_info info) {
   return NewWindow(env, r, static_cast<size_t>(offset), static_cast<size_t>(length), pinned || g_store_follows_object);
 }
 
+#ifdef MEMMAP_TEST_HOOKS
+// windowsWalkedForTest() => the windows this thread's DetachAll and resize()
+// visited so far (EnvData::walked).
+static napi_value WindowsWalkedJs(napi_env env, napi_callback_info) {
+  napi_value v;
+  napi_create_double(env, static_cast<double>(GetEnvData(env)->walked), &v);
+  return v;
+}
+
+// failAllocationsForTest(n) => how many failures set before were not used:
+// the next n records of ours cannot be had (see Allocate).
+static napi_value FailAllocationsJs(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  int64_t n;
+  if (!a.Need(1) || !a.Int(0, "n", 0, UINT32_MAX, &n)) return nullptr;
+  napi_value unused;
+  napi_create_uint32(env, g_fail_allocations.exchange(static_cast<uint32_t>(n)), &unused);
+  return unused;
+}
+#endif
+
 bool RegisterWindows(napi_env env, napi_value exports) {
   static const FnSpec fns[] = {
       {"window", WindowJs, 4},
+#ifdef MEMMAP_TEST_HOOKS
+      {"windowsWalkedForTest", WindowsWalkedJs, 0},
+      {"failAllocationsForTest", FailAllocationsJs, 1},
+#endif
   };
   return DefineFunctions(env, exports, fns, sizeof fns / sizeof fns[0]);
 }

@@ -70,7 +70,11 @@ napi_value QueueWork(napi_env env, napi_callback_info info, WorkKind kind) {
   if (!ParseRange(a, 3, &ra)) return nullptr;
   Region* r = ra.region;
   if (kind == WorkKind::kFlush && !CheckNotTruncated(env, r, "msync")) return nullptr;
-  Work* w = new Work();
+  Work* w = Allocate<Work>();
+  if (!w) {
+    ThrowNoMemory(env, kind == WorkKind::kFlush ? "msync" : "madvise");
+    return nullptr;
+  }
   w->kind = kind;
   w->region = r;
   w->addr = ra.addr;

@@ -1,0 +1,77 @@
+// resize() in a loop (issue 22): its cost must not grow with the number of
+// resizes made before it, even in a loop that never yields (where the
+// windows it detached cannot be freed yet: their memory's finalizer comes on
+// a later turn of the event loop).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { ended, pattern, portable, runChild, tempDir, testAddonPath } from "./helpers.js";
+
+const RESIZES = 20_000;
+
+// A child on the test build (whose windowsWalkedForTest() counts the windows
+// DetachAll and resize() visited) resizes one mapping RESIZES times in one
+// synchronous loop, taking m.buffer or a view() before each resize and
+// dropping it, then yields and collects; it prints what it saw.
+function loop(kind: "anonymous" | "write", file: string): {
+  walked: number; live: number; liveAfter: number; windowsAfter: number; healthy: boolean;
+} {
+  const r = runChild(`
+    import { map, mapAnonymous } from "memmap";
+    import { createRequire } from "node:module";
+    import { readFileSync } from "node:fs";
+    const addon = createRequire(import.meta.url)(${JSON.stringify(testAddonPath)});
+    const base = addon.stats().live;
+    const sizes = [3 * 4096 + 17, 16 * 4096];
+    const m = ${kind === "anonymous" ? "mapAnonymous(sizes[1])" : `map(${JSON.stringify(file)}, { access: "write" })`};
+    const before = addon.windowsWalkedForTest();
+    // In a function of its own: a suspended frame (the awaits below) keeps no view of it alive.
+    const sum = (() => {
+      let sum = 0;
+      for (let i = 0; i < ${RESIZES}; i++) {
+        const v = i % 4 < 2 ? m.buffer : m.view(4096, 64);  // views dropped each time
+        v[1] = i & 0xff;
+        sum += v.length;
+        m.resize(sizes[i & 1]);
+      }
+      return sum;
+    })();
+    const walked = addon.windowsWalkedForTest() - before;
+    const live = addon.stats().live - base;
+    // The process is healthy: the mapping reads and writes, at its new length.
+    m.buffer[0] = 0x5a;
+    m.buffer[m.byteLength - 1] = 0xa5;
+    let healthy = m.byteLength === sizes[${RESIZES - 1} & 1] && m.buffer.length === m.byteLength && m.buffer[0] === 0x5a && sum > 0;
+    ${kind === "write" ? `m.flushSync(); const f = readFileSync(${JSON.stringify(file)}); healthy &&= f[0] === 0x5a && f[m.byteLength - 1] === 0xa5;` : ""}
+    // Once the loop yields and garbage is collected, the ranges the views held go back.
+    let liveAfter = -1, windowsAfter = -1;
+    for (let round = 0; round < 20; round++) {
+      globalThis.gc();
+      await new Promise((res) => setTimeout(res, 10));
+      liveAfter = addon.stats().live - base;
+      windowsAfter = addon.stats().windows;
+      if (liveAfter <= 1 && windowsAfter <= 1) break;
+    }
+    m.unmap();
+    console.log(JSON.stringify({ walked, live, liveAfter, windowsAfter, healthy }));
+  `, ["--expose-gc"], { MEMMAP_TEST_ADDON: "1" });
+  assert.equal(r.signal, null, ended(r));
+  assert.equal(r.status, 0, ended(r));
+  return JSON.parse(r.stdout.trim().split("\n").pop() ?? "") as ReturnType<typeof loop>;
+}
+
+for (const kind of ["anonymous", "write"] as const) {
+  test(`${RESIZES.toLocaleString("en")} resize() calls of a${kind === "anonymous" ? "n anonymous" : ' "write" file'} mapping in one synchronous loop visit a bounded number of windows each, and the ranges go back once it yields`, {
+    skip: portable ? "native backend only: counts the addon's windows (the portable backend has none to walk)" : process.versions["bun"] ? "relies on node --expose-gc" : false,
+  }, () => {
+    const t = tempDir();
+    const file = t.file("grow.bin", pattern(16 * 4096));
+    const out = loop(kind, file);
+    assert.ok(out.healthy, `the mapping works after the loop: ${JSON.stringify(out)}`);
+    // Each window is visited at most twice: detached once, and handed to
+    // the range it holds once. The old list kept every window not yet freed,
+    // so the n-th resize walked n of them: about RESIZES² / 2 in all.
+    assert.ok(out.walked <= 2 * RESIZES, `windows walked in ${RESIZES} resizes: ${out.walked} (at most ${2 * RESIZES})`);
+    assert.ok(out.liveAfter <= 1, `ranges still mapped once the loop yielded and garbage was collected: ${out.liveAfter} (the mapping's own: 1)`);
+    assert.ok(out.windowsAfter <= 1, `window records left: ${out.windowsAfter}`);
+  });
+}
