@@ -69,7 +69,8 @@ export type NativeHandle = { readonly __memmapHandle: unique symbol };
 export const packageRoot = join(dirname(fileURLToPath(import.meta.url)), "..");
 
 // MEMMAP_TEST_ADDON=1 loads the test build (binding.gyp's memmap_test), whose
-// one extra export, setRefuseExternalForTest, only tests call.
+// extra exports (the *ForTest functions: MEMMAP_TEST_HOOKS in src/) only
+// tests call.
 export function candidates(root = packageRoot): string[] {
   if (process.env["MEMMAP_TEST_ADDON"] === "1") {
     // On Windows: the mingw test build (scripts/prebuild-win.mjs --test).
