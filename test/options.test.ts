@@ -91,8 +91,10 @@ test("openShared() and attach() read each option and handle property once", nati
     assert.deepEqual(opts.reads, once(opts.reads));
     assert.equal(m.byteLength, 4096);
   } finally {
-    m.unmap();
+    // Unlinked while mapped: on Windows the name goes with the last handle
+    // (unlinkShared() of a name no one has open is ENOENT there).
     unlinkShared(name);
+    m.unmap();
   }
   const shared = mapAnonymous(4096, { shared: true });
   const h = shared.share();
