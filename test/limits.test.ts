@@ -216,3 +216,127 @@ test("advice and protection over every other page: a clean ENOMEM before the ker
     assert.ok(Number(m[1]) < maxMapCount - 1024, `the child reached ${m[1]} of ${maxMapCount} mappings\n${ended(r)}`);
   }
 });
+
+// Review of issue 22 (adversarial): the cases below end the child today.
+
+test("a file that shrinks under thousands of live mappings: the guard's tail replacements stay within the budget, never SIGBUS", ONLY, () => {
+  // 12,000 mappings of one file (each its own kernel mapping) among 44,000
+  // other live ranges, all within the budget. The file shrinks to the middle
+  // of every mapping, and each is read past its new end once: the guard
+  // replaces each tail with one zero-filled mapping (+1 each, charged to the
+  // budget without asking), 12,000 past the line and 3,000 past the kernel's
+  // limit, where even the guard's "whole range" fallback is refused: SIGBUS.
+  const t = tempDir();
+  const p = t.file("log.bin");
+  const r = run(`
+    import { map, mapAnonymous } from "memmap";
+    import { writeFileSync, truncateSync } from "node:fs";
+    ${COUNT}
+    writeFileSync(${JSON.stringify(p)}, Buffer.alloc(8192, 1));
+    const files = [], others = [];
+    for (let i = 0; i < 12_000; i++) files.push(map(${JSON.stringify(p)}));
+    // kept apart (alternating protections), so that each is a kernel mapping of its own
+    for (let i = 0; i < 44_000; i++) others.push(mapAnonymous(4096, { exec: (i & 1) === 1 }));
+    const buffers = files.map((m) => m.buffer);
+    console.log("live", files.length + others.length, "mappings", mappings());
+    truncateSync(${JSON.stringify(p)}, 4096);
+    let sum = 0;
+    for (const b of buffers) sum += b[4096 + 17];
+    console.log("sum", sum, "faulted", files[0].faulted, "mappings", mappings(), others.length);
+  `);
+  assertHealthy(r);
+  assert.match(r.stdout, /sum 0 faulted true/, ended(r));
+  const count = Number(/sum 0 faulted true mappings (\d+)/.exec(r.stdout)?.[1]);
+  assert.ok(count < maxMapCount - 1024, `the child reached ${count} of ${maxMapCount} mappings\n${ended(r)}`);
+});
+
+test("advice over whole mappings the kernel merged with their neighbours is counted: no V8 fatal OOM", ONLY, () => {
+  // Side by side, small anonymous mappings merge into one kernel mapping;
+  // advise() over one whole mapping splits that again, yet costs nothing in
+  // the budget (Mapping::SplitCost: 0 when the range's own ends are the
+  // ends). 28,500 such calls add 57,000 kernel mappings that the estimate
+  // never sees, and the next partial advice, granted from the stale estimate,
+  // takes the process to the kernel's limit (std::bad_alloc or V8's fatal
+  // OOM). The churn loop only makes the budget read /proc before the splits.
+  const r = run(`
+    import { mapAnonymous } from "memmap";
+    ${COUNT}
+    const kept = [];
+    for (let i = 0; i < 57_000; i++) kept.push(mapAnonymous(4096));
+    const big = mapAnonymous(1 << 30);
+    for (let i = 0; i < 2000; i++) { const m = mapAnonymous(65536); m.buffer[0] = 1; m.unmap(); }
+    for (let i = 0; i < kept.length; i += 2) kept[i].advise("random");
+    let calls = 0, error;
+    try {
+      for (let off = 0; off < big.byteLength; off += 8192, calls++) big.advise("random", { offset: off, length: 4096 });
+    } catch (e) { error = e; }
+    console.log("advise", calls, error?.code, /vm\\.max_map_count/.test(error?.message), "mappings", mappings(), kept.length);
+  `);
+  assertHealthy(r);
+  assert.match(r.stdout, /advise \d+ ENOMEM true/, ended(r));
+  const count = Number(/advise \d+ \S+ \S+ mappings (\d+)/.exec(r.stdout)?.[1]);
+  assert.ok(count < maxMapCount - 1024, `the child reached ${count} of ${maxMapCount} mappings\n${ended(r)}`);
+});
+
+test("a refusal is not for ever: once other memory is given back, map() works again without unmapping memmap's own", ONLY, () => {
+  // The budget refuses while WebAssembly memories fill the room. They are
+  // dropped and collected (the count falls 14,000 below the line), but after
+  // a refusal the budget reads /proc again only once one of memmap's own
+  // ranges is given back (budget.cc: g_stuck, g_freed): a retry loop with a
+  // back-off is refused for as long as it tries.
+  const r = run(`
+    import { mapAnonymous } from "memmap";
+    ${COUNT}
+    const kept = [];
+    for (let i = 0; i < 40_000; i++) kept.push(mapAnonymous(4096, { exec: (i & 1) === 1 }));
+    let memories = [];
+    for (let i = 0; i < 9000; i++) memories.push(new WebAssembly.Memory({ initial: 1 }));
+    let refused;
+    try { for (;;) kept.push(mapAnonymous(4096, { exec: (kept.length & 1) === 1 })); } catch (e) { refused = e.code; }
+    memories = null;
+    const { setFlagsFromString } = await import("node:v8");
+    setFlagsFromString("--expose-gc");
+    (await import("node:vm")).runInNewContext("gc")();
+    const after = mappings();
+    let tries = 0, mapped = false;
+    for (; tries < 30 && !mapped; tries++) {
+      try { mapAnonymous(4096); mapped = true; } catch (e) { if (e.code !== "ENOMEM") throw e; await new Promise((r) => setTimeout(r, 100)); }
+    }
+    console.log("refused", refused, "then mappings", after, "mapped", mapped, "after", tries, "tries", kept.length);
+  `);
+  assertHealthy(r);
+  assert.match(r.stdout, /refused ENOMEM/, ended(r));
+  const after = Number(/then mappings (\d+)/.exec(r.stdout)?.[1]);
+  assert.ok(after < maxMapCount - 8192 - 4096, `the foreign mappings did not go (${after})\n${ended(r)}`);
+  assert.match(r.stdout, /mapped true/, ended(r));
+});
+
+test("a file that shrank and grew back under a write mapping: its lost writes are ERR_MEMMAP_TRUNCATED, not EIO", ONLY, () => {
+  // The guard replaced everything past the file's end when it shrank; the
+  // file then grew back (another writer). Writes to the replaced pages never
+  // reach it. Mapping::LostWrites tells a truncation from an I/O error by
+  // the file's size *now*, so this truncation is reported as EIO, "pages
+  // ... could not be stored" (docs/api.md: ERR_MEMMAP_TRUNCATED when the
+  // file shrank).
+  const t = tempDir();
+  const p = t.file("regrow.bin");
+  const r = run(`
+    import { map } from "memmap";
+    import { writeFileSync, truncateSync, openSync, writeSync, closeSync } from "node:fs";
+    writeFileSync(${JSON.stringify(p)}, Buffer.alloc(1 << 20, 1));
+    const m = map(${JSON.stringify(p)}, { access: "write" });
+    truncateSync(${JSON.stringify(p)}, 4096);
+    const seen = m.buffer[500000];
+    const fd = openSync(${JSON.stringify(p)}, "r+");
+    writeSync(fd, Buffer.alloc(1 << 20, 2), 0, 1 << 20, 0);
+    closeSync(fd);
+    m.buffer[600000] = 99;
+    const flushed = await m.flush().then(() => "resolved", (e) => e.code);
+    let unmapped;
+    try { m.unmap(); unmapped = "returned"; } catch (e) { unmapped = e.code; }
+    console.log("read", seen, "faulted", m.faulted, "flush:", flushed, "unmap:", unmapped);
+  `);
+  assertHealthy(r);
+  assert.match(r.stdout, /read 0 faulted true/, ended(r));
+  assert.match(r.stdout, /flush: ERR_MEMMAP_TRUNCATED unmap: ERR_MEMMAP_TRUNCATED/, ended(r));
+});
