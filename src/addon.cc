@@ -41,6 +41,7 @@ napi_value Init(napi_env env, napi_value exports) {
   }
   // The fault guard, and the wake-up it sends this thread.
   guard::Install();
+  guard::Replenish();  // the guard's spare mappings, for a fault at the kernel's limit
   // A Mapping short of mappings, descriptors or memory collects garbage
   // (dropped mappings are unmapped by their finalizers) and tries again.
   g_on_exhaustion = ForceGc;

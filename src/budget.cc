@@ -29,12 +29,18 @@ int64_t LineFor(int64_t limit) {
 std::once_flag g_once;
 int64_t g_limit = 0;
 std::atomic<int64_t> g_line{0};
+std::atomic<int64_t> g_slack{0};       // how many "may have" mappings are trusted between readings
 std::atomic<int64_t> g_counted{0};     // the count at the last reading
-std::atomic<int64_t> g_added{0};       // what memmap may have added since
+// What memmap's calls added since, in two parts: what they surely added
+// (new ranges, splits asked for), net of ranges given back, and what they
+// may have added (a range given back or quarantined splits a mapping the
+// kernel merged it into; most were not merged, and then it added nothing).
+std::atomic<int64_t> g_surely{0};
+std::atomic<int64_t> g_maybe{0};
 std::atomic<int64_t> g_next_read{0};   // the estimate at which to read again
 std::atomic<uint64_t> g_readings{0};
 std::atomic<uint64_t> g_refusals{0};
-std::atomic<bool> g_freed{false};      // a range was given back since the last refusal
+std::atomic<bool> g_freed{false};      // something may have been given back since the last refusal
 std::mutex g_mutex;                    // one reading at a time
 bool g_stuck = false;                  // the last reading refused (under g_mutex)
 // MayReclaim's back-off: refusals since a range was made or given back, and
@@ -46,10 +52,30 @@ void Init() {
   std::call_once(g_once, [] {
     g_limit = static_cast<int64_t>(os::MaxMapCount());
     g_line = LineFor(g_limit);
+    // Half the headroom: what the "may have" mappings can cost before they
+    // are counted, leaving the other half to V8 and malloc.
+    g_slack = g_limit > 0 ? (g_limit - g_line) / 2 : 0;
   });
 }
 
-int64_t Estimate() { return g_counted.load() + g_added.load(); }
+int64_t Surely() { return g_counted.load() + g_surely.load(); }
+int64_t Estimate() { return Surely() + g_maybe.load(); }
+
+// Whether `want` more fit without reading /proc: what was surely added is
+// under the mark set at the last reading (half-way to the line: readings
+// catch what the rest of the process mapped meanwhile), and with what may
+// have been added too, the estimate is under the line plus the slack. A
+// loop that maps and unmaps near the line so reads /proc once per slack/4
+// rounds or so, not at every call, and in the worst case the process is
+// still half the headroom below the kernel's limit.
+bool FitsUnread(int64_t want) {
+  return Surely() + want <= g_next_read.load() && Estimate() + want <= g_line.load() + g_slack.load();
+}
+
+// The same after a reading: under the line.
+bool Fits(int64_t want) {
+  return Surely() + want <= g_line.load() && Estimate() + want <= g_line.load() + g_slack.load();
+}
 
 // Reads the count (under g_mutex). Where it cannot be read (no /proc, no
 // descriptor left), the estimate stands.
@@ -58,7 +84,8 @@ void ReadCount() {
   g_readings++;
   if (n < 0) return;
   g_counted = n;
-  g_added = 0;
+  g_surely = 0;
+  g_maybe = 0;
   // Read again when half of what is left is used: a few readings, each
   // cheap while the count is small, on the way to the line.
   int64_t left = g_line.load() - n;
@@ -67,7 +94,7 @@ void ReadCount() {
 
 }  // namespace
 
-SysErr Take(size_t n, const char* syscall, size_t ranges) {
+SysErr Take(size_t n, const char* syscall, size_t ranges, bool maybe) {
   Init();
   if (g_line.load() <= 0) return Ok();
   int64_t line = g_line.load();
@@ -81,29 +108,36 @@ SysErr Take(size_t n, const char* syscall, size_t ranges) {
   // memmap's own ranges, each of which may come to be a mapping of its own.
   if (ranges > 0 && static_cast<int64_t>(Mapping::Live() + ranges) > line) return refuse();
   int64_t want = static_cast<int64_t>(n);
-  if (g_counted.load() + g_added.fetch_add(want) + want <= g_next_read.load()) {
+  std::atomic<int64_t>& part = maybe ? g_maybe : g_surely;
+  if (FitsUnread(want)) {
+    part += want;
     if (ranges > 0) g_refused_since = 0;
     return Ok();
   }
   std::lock_guard<std::mutex> lock(g_mutex);
-  g_added -= want;
-  // Refused before, and nothing given back since: refused again, without
-  // reading /proc (a loop that keeps asking at the line stays cheap).
+  // Refused before, and nothing may have been given back since: refused
+  // again, without reading /proc (a loop that keeps asking at the line
+  // stays cheap).
   bool freed = g_freed.exchange(false);
-  if (!(g_stuck && !freed && Estimate() + want > line)) ReadCount();
-  if (Estimate() + want > line) {
+  if (!(g_stuck && !freed) && !FitsUnread(want)) ReadCount();
+  if (!Fits(want)) {
     g_stuck = true;
     return refuse();
   }
   g_stuck = false;
-  g_added += want;
+  part += want;
   if (ranges > 0) g_refused_since = 0;
   return Ok();
 }
 
 void Charge(size_t n) {
   Init();
-  if (g_line.load() > 0) g_added += static_cast<int64_t>(n);
+  if (g_line.load() > 0) g_maybe += static_cast<int64_t>(n);
+}
+
+void Gone(size_t n) {
+  Init();
+  if (g_line.load() > 0) g_surely -= static_cast<int64_t>(n);
 }
 
 void Freed() {
@@ -115,20 +149,16 @@ void Freed() {
 bool TakeInHandler(size_t n) {
   if (g_line.load(std::memory_order_relaxed) <= 0) return true;
   int64_t want = static_cast<int64_t>(n);
-  if (Estimate() + want > g_line.load(std::memory_order_relaxed)) return false;
-  g_added += want;
+  if (!Fits(want)) return false;
+  g_surely += want;
   return true;
-}
-
-void ChargeInHandler(size_t n) {
-  if (g_line.load(std::memory_order_relaxed) > 0) g_added += static_cast<int64_t>(n);
 }
 
 void Refresh() {
   Init();
-  if (g_line.load() <= 0 || Estimate() <= g_next_read.load()) return;
+  if (g_line.load() <= 0 || FitsUnread(0)) return;
   std::lock_guard<std::mutex> lock(g_mutex);
-  if (Estimate() > g_next_read.load()) ReadCount();
+  if (!FitsUnread(0)) ReadCount();
 }
 
 bool MayReclaim(const SysErr& e) {
@@ -141,6 +171,9 @@ bool MayReclaim(const SysErr& e) {
     uint64_t at = g_next_gc_at.load();
     if (k < at) return false;
     g_next_gc_at = std::max<uint64_t>(at * 2, k + 1);
+    // The collection may give back what is not memmap's (V8's pages,
+    // WebAssembly memories): the retry reads the count again.
+    g_freed = true;
     return true;
   }
   if (e.err != ENOMEM || g_limit <= 0) return true;
@@ -157,6 +190,7 @@ Stats Read() {
   s.line = g_line.load();
   s.counted = g_counted.load();
   s.estimate = Estimate();
+  s.maybe = g_maybe.load();
   s.readings = g_readings.load();
   s.refusals = g_refusals.load();
   return s;

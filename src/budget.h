@@ -35,21 +35,25 @@ extern const char kMapLimitHint[];
 // Before a call that may add up to `n` kernel mappings: Ok, or ENOMEM
 // (`syscall` names the call refused) when they would not fit below the
 // line. `ranges`: how many of them are new ranges of memmap's (counted
-// against the line too, see above).
-SysErr Take(size_t n, const char* syscall, size_t ranges = 0);
+// against the line too, see above). `maybe`: the call adds them only if the
+// kernel had merged the range with a neighbour (quarantine), so they are
+// counted apart (see Charge).
+SysErr Take(size_t n, const char* syscall, size_t ranges = 0, bool maybe = false);
 // After a call that may have added up to `n` mappings without asking
-// first: a range given back (munmap may split a merged mapping) or one
-// quarantined. Never refuses: the headroom absorbs it, and the next Take
-// reads the count again.
+// first (a range given back splits the mapping the kernel merged it into;
+// most were not merged, and then it added nothing). Never refuses: such
+// mappings are trusted up to a quarter of the headroom, and past that the
+// next Take reads the count again.
 void Charge(size_t n);
+// `n` ranges of memmap's were given back (each was a mapping of its own
+// unless merged, which Charge covers).
+void Gone(size_t n);
 // A range was given back: the next refusal reads the count again (until
 // then, a refused call is refused again without reading it).
 void Freed();
 // The fault guard's Take: lock-free, allocation-free and without reading
 // /proc (async-signal-safe). False when there is no room for `n` more.
 bool TakeInHandler(size_t n);
-// The guard's Charge, for what it had to do without room.
-void ChargeInHandler(size_t n);
 // Reads the count again if the estimate is near the line, so that the
 // guard's estimate (which only grows) comes back down. Called on the JS
 // thread after the guard woke it.
@@ -67,6 +71,7 @@ struct Stats {
   int64_t line = 0;      // what memmap lets the process reach
   int64_t counted = 0;   // the count at the last reading of /proc
   int64_t estimate = 0;  // that, plus what memmap may have added since
+  int64_t maybe = 0;     // ...of which it added only if merged
   uint64_t readings = 0; // readings of /proc/self/maps
   uint64_t refusals = 0;
 };

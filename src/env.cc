@@ -11,6 +11,7 @@ void OnFaultWake(uv_async_t* async) {
   // The guard's estimate of the mapping count only grows: read it again
   // if it came near the line.
   budget::Refresh();
+  guard::Replenish();  // spares the guard gave back at the kernel's limit
   // The same wake-up serves released windows and collected handles.
   DrainFreed(envd);
   UnpinOrphans(envd);

@@ -45,6 +45,13 @@ void Silence(int slot);
 // Pages the handler replaced with zeros in this slot (saturating), and the
 // lowest of them.
 uint32_t Faults(int slot, uintptr_t* first_page);
+// Whether a fault in this slot found the file shorter than the range (a
+// truncation, as opposed to pages inside the file that failed).
+bool PastEnd(int slot);
+// Keeps the guard's spare mappings made (see guard_posix.cc): called on a
+// JavaScript thread after the guard woke it. Where the platform needs none,
+// nothing.
+void Replenish();
 
 }  // namespace guard
 }  // namespace memmap

@@ -21,8 +21,11 @@
 //    faulting page to the end of the range, as a truncation would (Fault's
 //    offset/length model losses that way). A range so costs at most
 //    2 * kSinglePages + 1 mappings more, however many pages are touched;
-//  * if the kernel refuses even that: the whole range, which replaces
-//    mappings without splitting any, so it needs no room at all.
+//  * where the mapping budget has no room for the split that replacing
+//    from a page to the end makes, the whole range, which splits nothing;
+//  * if the kernel refuses even that (the process is at its limit, taken
+//    by other code), the whole range after giving back one of the guard's
+//    spare mappings (see TakeSpare).
 //
 // What the handler touches, and why that is async-signal-safe:
 //  * the slot table (guard_slots.cc): a fixed array of atomics, read with
@@ -111,6 +114,23 @@ bool ZeroFill(uintptr_t from, uintptr_t to) {
               MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0) != MAP_FAILED;
 }
 
+// Spares: a few one-page mappings of the guard's own, made while there is
+// room, for a fault that comes when the process is at the kernel's limit
+// (other code of the process took the headroom): there the kernel refuses
+// even an mmap that splits nothing, but unmapping a spare (a whole mapping
+// of its own: shared anonymous memory never merges with a neighbour) makes
+// room for one. Made by Replenish, taken by TakeSpare, each exactly once.
+constexpr int kSpares = 4;
+std::atomic<uintptr_t> g_spares[kSpares];
+
+bool TakeSpare() {
+  for (auto& spare : g_spares) {
+    uintptr_t p = spare.exchange(0, std::memory_order_acq_rel);
+    if (p != 0 && munmap(reinterpret_cast<void*>(p), g_page) == 0) return true;
+  }
+  return false;
+}
+
 // The first address of slot `i`'s range (starting at `start`) past its
 // file's end, or 0 where that is not known (no file, or the descriptor no
 // longer names it).
@@ -125,6 +145,10 @@ uintptr_t FileEnd(int i, uintptr_t start, uintptr_t page_mask) {
   return (start + static_cast<uintptr_t>(bytes) + ~page_mask) & page_mask;
 }
 
+uint32_t Pages(uintptr_t from, uintptr_t to) {
+  return static_cast<uint32_t>(std::min<uintptr_t>((to - from) / g_page, UINT32_MAX));
+}
+
 // Replaces what is gone around a fault at `addr` in slot `i` (see the top
 // of this file). False when nothing could be replaced.
 bool Absorb(int i, uintptr_t addr) {
@@ -134,27 +158,29 @@ bool Absorb(int i, uintptr_t addr) {
   uintptr_t mask = ~(static_cast<uintptr_t>(g_page) - 1);
   end = (end + ~mask) & mask;  // the kernel's mapping ends at a page boundary
   uintptr_t page = addr & mask;
+  uintptr_t file_end = FileEnd(i, start, mask);
+  bool past_end = file_end != 0 && page >= file_end;
   uintptr_t from = page;
   uintptr_t to = page + g_page;
-  uintptr_t file_end = FileEnd(i, start, mask);
-  if (file_end != 0 && page >= file_end) {
-    from = file_end;  // >= start
+  if (past_end || !TakeSinglePage(i) || !budget::TakeInHandler(2)) {
+    // To the end of the range: one split where it starts, if the budget
+    // has room for it; without room, the whole range, which splits nothing.
+    from = past_end ? file_end : page;
     to = end;
-    budget::ChargeInHandler(1);  // at most one split: the range's end is a boundary already
-  } else if (!TakeSinglePage(i) || !budget::TakeInHandler(2)) {
-    to = end;
-    budget::ChargeInHandler(1);
+    if (from != start && !budget::TakeInHandler(1)) from = start;
   }
   if (ZeroFill(from, to)) {
-    Record(i, from, static_cast<uint32_t>(std::min<uintptr_t>((to - from) / g_page, UINT32_MAX)));
+    Record(i, from, Pages(from, to), past_end);
     return true;
   }
-  // The kernel refused (its limit on mappings): the whole range, which
-  // splits nothing.
-  if ((from != start || to != end) && ZeroFill(start, end)) {
-    Record(i, start, static_cast<uint32_t>(std::min<uintptr_t>((end - start) / g_page, UINT32_MAX)));
-    return true;
-  }
+  // Refused: the process is at the kernel's limit. The whole range, after
+  // giving back a spare where even that is refused.
+  do {
+    if (ZeroFill(start, end)) {
+      Record(i, start, Pages(start, end), past_end);
+      return true;
+    }
+  } while (TakeSpare());
   return false;
 }
 
@@ -254,6 +280,18 @@ int Add(void* addr, size_t len, Notify notify, void* arg) {
   if (addr == nullptr || len == 0) return -1;
   StartKeeper();
   return AddSlot(addr, len, notify, arg);
+}
+
+void Replenish() {
+  if (g_page == 0) return;  // not installed
+  for (auto& spare : g_spares) {
+    if (spare.load(std::memory_order_acquire) != 0) continue;
+    if (budget::Take(1, "mmap")) return;  // no room: later
+    void* p = mmap(nullptr, g_page, PROT_NONE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return;
+    uintptr_t none = 0;
+    if (!spare.compare_exchange_strong(none, reinterpret_cast<uintptr_t>(p))) munmap(p, g_page);
+  }
 }
 
 }  // namespace guard

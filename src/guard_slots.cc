@@ -23,6 +23,7 @@ struct Slot {
   // The file behind the range (SetFile); fd -1: none.
   std::atomic<int> fd{-1};
   std::atomic<uint32_t> singles{0};  // faults inside the file answered with one page
+  std::atomic<bool> past_end{false};  // a fault found the file shorter than the range
   std::atomic<uint64_t> dev{0};
   std::atomic<uint64_t> ino{0};
   std::atomic<int64_t> offset{0};
@@ -47,8 +48,9 @@ void RangeOf(int slot, uintptr_t* start, uintptr_t* end) {
   *end = g_slots[slot].end.load(std::memory_order_acquire);
 }
 
-void Record(int slot, uintptr_t page, uint32_t pages) {
+void Record(int slot, uintptr_t page, uint32_t pages, bool past_end) {
   Slot& s = g_slots[slot];
+  if (past_end) s.past_end.store(true, std::memory_order_release);
   uint32_t count = s.faults.load(std::memory_order_acquire);
   while (!s.faults.compare_exchange_weak(count, count > UINT32_MAX - pages ? UINT32_MAX : count + pages,
                                          std::memory_order_acq_rel)) {
@@ -76,6 +78,7 @@ int AddSlot(void* addr, size_t len, Notify notify, void* arg) {
     s.notify.store(notify, std::memory_order_relaxed);
     s.fd.store(-1, std::memory_order_relaxed);
     s.singles.store(0, std::memory_order_relaxed);
+    s.past_end.store(false, std::memory_order_relaxed);
     s.arg.store(arg, std::memory_order_relaxed);
     s.end.store(reinterpret_cast<uintptr_t>(addr) + len, std::memory_order_release);
     s.start.store(reinterpret_cast<uintptr_t>(addr), std::memory_order_release);
@@ -131,6 +134,8 @@ void Remove(int slot) {
 void Silence(int slot) {
   if (slot >= 0) g_slots[slot].notify.store(nullptr, std::memory_order_release);
 }
+
+bool PastEnd(int slot) { return slot >= 0 && g_slots[slot].past_end.load(std::memory_order_acquire); }
 
 uint32_t Faults(int slot, uintptr_t* first_page) {
   if (slot < 0) return 0;

@@ -16,8 +16,9 @@ namespace guard {
 int Find(uintptr_t addr);
 // The range [start, end) of a slot (start 0: free or moving).
 void RangeOf(int slot, uintptr_t* start, uintptr_t* end);
-// Counts `pages` pages replaced from `page` on in the slot, and wakes its owner.
-void Record(int slot, uintptr_t page, uint32_t pages);
+// Counts `pages` pages replaced from `page` on in the slot, and wakes its
+// owner. `past_end`: they were past the end of the file (it shrank).
+void Record(int slot, uintptr_t page, uint32_t pages, bool past_end);
 // Whether the slot may still have a fault inside its file answered with
 // one page (kSinglePages of them at most): counts the ask.
 constexpr uint32_t kSinglePages = 8;

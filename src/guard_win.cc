@@ -62,7 +62,7 @@ LONG CALLBACK Handler(PEXCEPTION_POINTERS info) {
   uintptr_t start, end;
   RangeOf(i, &start, &end);
   if (start == 0 || os::Quarantine(reinterpret_cast<void*>(start), end - start)) return EXCEPTION_CONTINUE_SEARCH;
-  Record(i, addr & ~static_cast<uintptr_t>(os::PageSize() - 1), 1);
+  Record(i, addr & ~static_cast<uintptr_t>(os::PageSize() - 1), 1, false);
   return EXCEPTION_CONTINUE_EXECUTION;
 }
 
@@ -91,6 +91,9 @@ bool Reassert(bool js_listening) {
 }
 
 int Add(void* addr, size_t len, Notify notify, void* arg) { return AddSlot(addr, len, notify, arg); }
+
+// Windows replaces whole views, which needs no room: no spares.
+void Replenish() {}
 
 }  // namespace guard
 }  // namespace memmap

@@ -195,8 +195,11 @@ size_t Mapping::SplitCost(const uint8_t* addr, size_t len) const {
 }
 
 SysErr Mapping::TakeSplits(const uint8_t* addr, size_t len, const char* syscall) const {
+  // Over part of the range: its ends that are not the range's own split it.
+  // Over all of it: nothing, unless the kernel merged the range with a
+  // neighbour, which it then splits off again (counted as maybe).
   size_t cost = SplitCost(addr, len);
-  return cost > 0 ? budget::Take(cost, syscall) : Ok();
+  return cost > 0 ? budget::Take(cost, syscall) : budget::Take(2, syscall, 0, true);
 }
 
 Error Mapping::Advise(uint8_t* addr, size_t len, int advice) {
@@ -389,7 +392,7 @@ bool Mapping::Quarantine() {
   // Replacing a range the kernel merged with its neighbours splits that
   // mapping: where the budget has no room, the range stays as it is (still
   // guarded, the file still open) until it is unmapped.
-  if (budget::Take(2, "mmap")) return false;
+  if (budget::Take(2, "mmap", 0, true)) return false;
   SysErr e = os::Quarantine(base_, map_len_);
   if (e && !os::QuarantineLost(e)) return false;  // cannot: the mapping stays as it is
   lost_ = static_cast<bool>(e);  // gone all the same, and the addresses are not ours now
@@ -411,8 +414,10 @@ void Mapping::Unmap() {
   }
   if (base_) {
     if (!lost_) {
-      // Unmapping part of a mapping the kernel merged splits it.
-      budget::Charge(1);
+      // Its own kernel mapping goes; but unmapping part of a mapping the
+      // kernel merged it into splits that one instead.
+      budget::Gone(1);
+      budget::Charge(2);
       os::Unmap(base_, map_len_);
     }
     SetBase(nullptr, 0);
@@ -437,7 +442,9 @@ double Mapping::GoneFrom(uintptr_t first_page) const {
   FileInfo fi;
   if (StatFd(&fi)) {
     int64_t start = fi.size - file_offset_ - static_cast<int64_t>(delta_);
-    if (start < static_cast<int64_t>(length_)) offset = static_cast<double>(start > 0 ? start : 0);
+    // The file's new end, unless the guard replaced from further down (a
+    // failed page inside the file, or the whole range when it had no room).
+    if (start < static_cast<int64_t>(length_)) offset = std::min(offset, static_cast<double>(start > 0 ? start : 0));
   }
   return offset;
 }
@@ -448,7 +455,7 @@ Error Mapping::LostWrites(const char* syscall) const {
   if (pages == 0) return Error();
   FileInfo fi;
   int64_t first_offset = file_offset_ + static_cast<int64_t>(first - reinterpret_cast<uintptr_t>(base_));
-  if (!StatFd(&fi) || first < reinterpret_cast<uintptr_t>(base_) || fi.size <= first_offset) {
+  if (guard::PastEnd(slot_) || !StatFd(&fi) || first < reinterpret_cast<uintptr_t>(base_) || fi.size <= first_offset) {
     return Error::Refuse(Error::kTruncated,
                          "The file was truncated (or failed) under this write mapping: " + std::to_string(pages) +
                              " page(s) past its end were replaced with zeros, and what was written to them is lost");

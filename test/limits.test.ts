@@ -306,8 +306,10 @@ test("a refusal is not for ever: once other memory is given back, map() works ag
   `);
   assertHealthy(r);
   assert.match(r.stdout, /refused ENOMEM/, ended(r));
-  const after = Number(/then mappings (\d+)/.exec(r.stdout)?.[1]);
-  assert.ok(after < maxMapCount - 8192 - 4096, `the foreign mappings did not go (${after})\n${ended(r)}`);
+  // V8 gives the memories' mappings back at a collection (even the forced
+  // one at the first refusal), so the loop may go on to memmap's own line
+  // before it is refused; either way, once there is room again, the retry
+  // must get it (before: refused for as long as it tried).
   assert.match(r.stdout, /mapped true/, ended(r));
 });
 
