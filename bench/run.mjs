@@ -95,7 +95,7 @@ for (const name of trials) {
       rows.push(row);
       process.stderr.write(`${name}${variant ? ` [${variant.name}]` : ""} / ${driver}: ${row.skipped ?? `${fmt(median(row.ms))} ms`}\n`);
     }
-    const heading = variant ? `### ${variant.name} files (${variant.count} of them)` : `## ${trial.title}`;
+    const heading = variant ? `### ${trial.variantHeading ? trial.variantHeading(variant) : `${variant.name} files (${variant.count} of them)`}` : `## ${trial.title}`;
     results.push({ variant, ...table(trial, rows, heading) });
   }
   if (trial.variants) {
@@ -110,8 +110,10 @@ for (const name of trials) {
       const rf = r.rows.find((x) => x.driver.startsWith("readFileSync") && !x.skipped);
       return rf && r.baseMs < median(rf.ms);
     });
-    parts.push(`Per file: ${crossover.join("; ")}.`, "");
-    parts.push(firstWin ? `Crossover: mapping is faster than readFileSync from ${firstWin.variant.name} files up.` : "Crossover: readFileSync was faster at every size measured.");
+    if (trial.crossover !== false) {
+      parts.push(`Per file: ${crossover.join("; ")}.`, "");
+      parts.push(firstWin ? `Crossover: mapping is faster than readFileSync from ${firstWin.variant.name} files up.` : "Crossover: readFileSync was faster at every size measured.");
+    }
     sections.push(parts.join("\n"));
   } else {
     const r = results[0];
