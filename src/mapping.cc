@@ -223,11 +223,12 @@ Error Mapping::Resize(size_t new_length, bool held, Mapping* retired) {
                          "it cannot be resized; unmap it and map the file again");
   }
   size_t new_map_len = new_length > 0 ? delta_ + new_length : 0;
-  // A fresh range (+1), and the old one quarantined where it is held, which
-  // may split a mapping the kernel merged with its neighbours (+2): asked
-  // before anything changes.
+  // A fresh range (+1, one more live range while a retired one is held),
+  // and the old one quarantined where it is held, which may split a mapping
+  // the kernel merged with its neighbours (+2): asked before anything
+  // changes.
   if (new_map_len > 0) {
-    if (SysErr e = budget::Take(3, "mremap", base_ ? 0 : 1)) return e;
+    if (SysErr e = budget::Take(3, "mremap", 1)) return e;
   }
   int64_t grown_from = -1;  // the file's size before this call grew it
   bool device = false;      // a character device (/dev/zero): each mmap of it is new memory

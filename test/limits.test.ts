@@ -278,12 +278,17 @@ test("advice over whole mappings the kernel merged with their neighbours is coun
   assert.ok(count < maxMapCount - 1024, `the child reached ${count} of ${maxMapCount} mappings\n${ended(r)}`);
 });
 
-test("a refusal is not for ever: once other memory is given back, map() works again without unmapping memmap's own", ONLY, () => {
-  // The budget refuses while WebAssembly memories fill the room. They are
-  // dropped and collected (the count falls 14,000 below the line), but after
-  // a refusal the budget reads /proc again only once one of memmap's own
-  // ranges is given back (budget.cc: g_stuck, g_freed): a retry loop with a
-  // back-off is refused for as long as it tries.
+test("a refusal is not for ever: once other memory is given back, map() works again without unmapping memmap's own", skipIf(ONLY, {
+  // Seen on Bun 1.4.5: making 9,000 memories next to 40,000 mappings took
+  // 61 s (the whole test 104 s), against a second on Node.
+  skip: process.versions["bun"] ? "Bun takes a minute to make the WebAssembly memories this fills the room with (next to 40,000 mappings); the budget's logic is the same on every runtime" : false,
+}), () => {
+  // The budget refuses while WebAssembly memories fill the room; they are
+  // dropped and collected, and a retry must then get the room. Before, after
+  // a refusal the budget read /proc again only once one of memmap's own
+  // ranges was given back (budget.cc: g_stuck, g_freed): a retry loop with a
+  // back-off was refused for as long as it tried. Now a forced collection
+  // at a refusal, or the user's own, is followed by a reading.
   const r = run(`
     import { mapAnonymous } from "memmap";
     ${COUNT}
