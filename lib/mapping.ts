@@ -560,6 +560,9 @@ function resolveFile(file: unknown): { path: string | null; fd: number } {
   throw invalidArgType("file", "of type string or an instance of URL, FileHandle or a file descriptor (number)", file);
 }
 
+// Every option of map(): map() and mapTyped() read each once, before any check.
+const MAP_OPTIONS = ["access", "offset", "length", "size", "mode", "exec", "populate", "hugePages", "lock", "onFault"] as const;
+
 /**
  * Maps a file into memory.
  *
@@ -574,7 +577,7 @@ function resolveFile(file: unknown): { path: string | null; fd: number } {
  */
 export function map(file: FileLike, options?: MapOptions): Mapping {
   const { path, fd } = resolveFile(file);
-  const o = optionsObject(options);
+  const o = optionsSnapshot(options, MAP_OPTIONS);
   const access = o["access"] === undefined ? "read" : validateOneOf(o["access"], "options.access", ACCESSES);
   const offset = optionalInteger(o, "offset", 0);
   const length = optionalInteger(o, "length", -1);
@@ -597,9 +600,6 @@ export function map(file: FileLike, options?: MapOptions): Mapping {
   if (typeof onFault === "function") mappingInternals.watchFaults(mapping, onFault as (fault: Fault) => void);
   return mapping;
 }
-
-// Every option of map(), for mapTyped() to read once each.
-const MAP_OPTIONS = ["access", "offset", "length", "size", "mode", "exec", "populate", "hugePages", "lock", "onFault"] as const;
 
 /**
  * Maps a file as a typed array, as numpy.memmap does: `options` are map()'s,

@@ -1,4 +1,5 @@
 // The mapping budget (src/budget.h).
+#include "glibc_compat.h"  // first: std::call_once is pthread_once, pinned to its oldest version
 #include "budget.h"
 
 #include <algorithm>
@@ -37,6 +38,10 @@ std::atomic<int64_t> g_counted{0};     // the count at the last reading
 // kernel merged it into; most were not merged, and then it added nothing).
 std::atomic<int64_t> g_surely{0};
 std::atomic<int64_t> g_maybe{0};
+// What ranges that may merge with a neighbour may still cost (Reserve): kept
+// across readings, since they are not in the count until they happen.
+std::atomic<int64_t> g_reserved{0};
+static_assert(std::atomic<int64_t>::is_always_lock_free, "the fault guard reads these in a signal handler");
 std::atomic<int64_t> g_next_read{0};   // the estimate at which to read again
 std::atomic<uint64_t> g_readings{0};
 std::atomic<uint64_t> g_refusals{0};
@@ -58,7 +63,7 @@ void Init() {
   });
 }
 
-int64_t Surely() { return g_counted.load() + g_surely.load(); }
+int64_t Surely() { return g_counted.load() + g_surely.load() + g_reserved.load(); }
 int64_t Estimate() { return Surely() + g_maybe.load(); }
 
 // Whether `want` more fit without reading /proc: what was surely added is
@@ -80,12 +85,16 @@ bool Fits(int64_t want) {
 // Reads the count (under g_mutex). Where it cannot be read (no /proc, no
 // descriptor left), the estimate stands.
 void ReadCount() {
+  // What is added while the kernel lists the mappings may be missing from
+  // the list: only what was there before is taken out of the estimate.
+  int64_t surely = g_surely.load();
+  int64_t maybe = g_maybe.load();
   int64_t n = os::CountMappings();
   g_readings++;
   if (n < 0) return;
   g_counted = n;
-  g_surely = 0;
-  g_maybe = 0;
+  g_surely -= surely;
+  g_maybe -= maybe;
   // Read again when half of what is left is used: a few readings, each
   // cheap while the count is small, on the way to the line.
   int64_t left = g_line.load() - n;
@@ -105,8 +114,9 @@ SysErr Take(size_t n, const char* syscall, size_t ranges, bool maybe) {
     e.hint = kMapLimitHint;
     return e;
   };
-  // memmap's own ranges, each of which may come to be a mapping of its own.
-  if (ranges > 0 && static_cast<int64_t>(Mapping::Live() + ranges) > line) return refuse();
+  // memmap's own ranges, each of which may come to be a mapping of its own
+  // (or three, where reserved).
+  if (ranges > 0 && static_cast<int64_t>(Mapping::Live() + ranges) + g_reserved.load() > line) return refuse();
   int64_t want = static_cast<int64_t>(n);
   std::atomic<int64_t>& part = maybe ? g_maybe : g_surely;
   if (FitsUnread(want)) {
@@ -138,6 +148,22 @@ void Charge(size_t n) {
 void Gone(size_t n) {
   Init();
   if (g_line.load() > 0) g_surely -= static_cast<int64_t>(n);
+}
+
+SysErr Reserve(size_t n, const char* syscall) {
+  Init();
+  if (g_line.load() <= 0) return Ok();
+  if (SysErr e = Take(n, syscall)) return e;
+  // Moved from what was added to what is reserved: it stays counted after
+  // the next reading.
+  g_surely -= static_cast<int64_t>(n);
+  g_reserved += static_cast<int64_t>(n);
+  return Ok();
+}
+
+void Unreserve(size_t n) {
+  Init();
+  if (g_line.load() > 0) g_reserved -= static_cast<int64_t>(n);
 }
 
 void Freed() {
@@ -191,6 +217,7 @@ Stats Read() {
   s.counted = g_counted.load();
   s.estimate = Estimate();
   s.maybe = g_maybe.load();
+  s.reserved = g_reserved.load();
   s.readings = g_readings.load();
   s.refusals = g_refusals.load();
   return s;

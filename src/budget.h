@@ -48,6 +48,13 @@ void Charge(size_t n);
 // `n` ranges of memmap's were given back (each was a mapping of its own
 // unless merged, which Charge covers).
 void Gone(size_t n);
+// A range that may merge with its neighbours in the kernel (a mapping of a
+// file description that other ranges share: map(fd), the raw layer) can
+// cost more than it looks, at any time: the fault guard replacing part of
+// it splits the merged mapping. Reserve keeps `n` for it, counted until
+// Unreserve, whatever readings say.
+SysErr Reserve(size_t n, const char* syscall);
+void Unreserve(size_t n);
 // A range was given back: the next refusal reads the count again (until
 // then, a refused call is refused again without reading it).
 void Freed();
@@ -72,6 +79,7 @@ struct Stats {
   int64_t counted = 0;   // the count at the last reading of /proc
   int64_t estimate = 0;  // that, plus what memmap may have added since
   int64_t maybe = 0;     // ...of which it added only if merged
+  int64_t reserved = 0;  // kept for ranges that may merge (Reserve)
   uint64_t readings = 0; // readings of /proc/self/maps
   uint64_t refusals = 0;
 };

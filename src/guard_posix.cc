@@ -154,7 +154,14 @@ uint32_t Pages(uintptr_t from, uintptr_t to) {
 bool Absorb(int i, uintptr_t addr) {
   uintptr_t start, end;
   RangeOf(i, &start, &end);
-  if (start == 0) return false;  // moving (resize): not ours to touch now
+  // The slot may have been given up and taken for another range since Find
+  // found it (another thread unmapped and mapped): then it is that range's
+  // slot, or none, now.
+  for (int tries = 0; tries < 3 && !(start != 0 && addr >= start && addr < end); tries++) {
+    if ((i = Find(addr)) < 0) return false;
+    RangeOf(i, &start, &end);
+  }
+  if (start == 0 || addr < start || addr >= end) return false;  // moving (resize): not ours to touch now
   uintptr_t mask = ~(static_cast<uintptr_t>(g_page) - 1);
   end = (end + ~mask) & mask;  // the kernel's mapping ends at a page boundary
   uintptr_t page = addr & mask;

@@ -20,8 +20,9 @@ struct Slot {
   std::atomic<Notify> notify{nullptr};
   std::atomic<void*> arg{nullptr};
   std::atomic<bool> used{false};  // claimed (start may still be 0 while being filled)
-  // The file behind the range (SetFile); fd -1: none.
-  std::atomic<int> fd{-1};
+  // The file behind the range (SetFile): its descriptor + 1, 0 for none (a
+  // table that starts all zero stays out of the library's data section).
+  std::atomic<int> fd_plus_one{0};
   std::atomic<uint32_t> singles{0};  // faults inside the file answered with one page
   std::atomic<bool> past_end{false};  // a fault found the file shorter than the range
   std::atomic<uint64_t> dev{0};
@@ -76,7 +77,7 @@ int AddSlot(void* addr, size_t len, Notify notify, void* arg) {
     s.faults.store(0, std::memory_order_relaxed);
     s.first_page.store(0, std::memory_order_relaxed);
     s.notify.store(notify, std::memory_order_relaxed);
-    s.fd.store(-1, std::memory_order_relaxed);
+    s.fd_plus_one.store(0, std::memory_order_relaxed);
     s.singles.store(0, std::memory_order_relaxed);
     s.past_end.store(false, std::memory_order_relaxed);
     s.arg.store(arg, std::memory_order_relaxed);
@@ -94,18 +95,18 @@ int AddSlot(void* addr, size_t len, Notify notify, void* arg) {
 void SetFile(int slot, int fd, uint64_t dev, uint64_t ino, int64_t offset) {
   if (slot < 0) return;
   Slot& s = g_slots[slot];
-  s.fd.store(-1, std::memory_order_release);  // never half of one and half of another
+  s.fd_plus_one.store(0, std::memory_order_release);  // never half of one and half of another
   s.dev.store(dev, std::memory_order_relaxed);
   s.ino.store(ino, std::memory_order_relaxed);
   s.offset.store(offset, std::memory_order_relaxed);
-  s.fd.store(fd, std::memory_order_release);
+  s.fd_plus_one.store(fd >= 0 ? fd + 1 : 0, std::memory_order_release);
 }
 
 bool TakeSinglePage(int slot) { return g_slots[slot].singles.fetch_add(1, std::memory_order_acq_rel) < kSinglePages; }
 
 bool FileOf(int slot, int* fd, uint64_t* dev, uint64_t* ino, int64_t* offset) {
   Slot& s = g_slots[slot];
-  *fd = s.fd.load(std::memory_order_acquire);
+  *fd = s.fd_plus_one.load(std::memory_order_acquire) - 1;
   if (*fd < 0) return false;
   *dev = s.dev.load(std::memory_order_relaxed);
   *ino = s.ino.load(std::memory_order_relaxed);
@@ -126,7 +127,7 @@ void Remove(int slot) {
   Slot& s = g_slots[slot];
   s.start.store(0, std::memory_order_release);
   s.notify.store(nullptr, std::memory_order_release);
-  s.fd.store(-1, std::memory_order_release);
+  s.fd_plus_one.store(0, std::memory_order_release);
   s.used.store(false, std::memory_order_release);
   g_hint.store(slot, std::memory_order_relaxed);
 }

@@ -29,6 +29,9 @@
 
 #include "guard.h"
 #include "guard_slots.h"
+
+#include <algorithm>
+#include <climits>
 #include "platform.h"
 
 namespace memmap {
@@ -62,7 +65,8 @@ LONG CALLBACK Handler(PEXCEPTION_POINTERS info) {
   uintptr_t start, end;
   RangeOf(i, &start, &end);
   if (start == 0 || os::Quarantine(reinterpret_cast<void*>(start), end - start)) return EXCEPTION_CONTINUE_SEARCH;
-  Record(i, addr & ~static_cast<uintptr_t>(os::PageSize() - 1), 1, false);
+  // The whole view was replaced: every page of it, from its start.
+  Record(i, start, static_cast<uint32_t>(std::min<uintptr_t>((end - start + os::PageSize() - 1) / os::PageSize(), UINT32_MAX)), false);
   return EXCEPTION_CONTINUE_EXECUTION;
 }
 

@@ -64,6 +64,8 @@ Error Mapping::MapFile(const FileRequest& req) {
     e = WithReclaim([&] { return os::OpenFile(req.path, write, req.size >= 0, req.mode, &f.fd, &f.created); });
   } else {
     e = WithReclaim([&] { return os::DupFd(req.fd, &f.fd); });
+    if (!e && (e = budget::Reserve(kMergeReserve, "mmap"))) os::Close(f.fd);  // the caller's description: see kMergeReserve
+    if (!e) reserved_ = kMergeReserve;
   }
   if (e) return e;
   FileInfo fi;
@@ -144,8 +146,9 @@ Error Mapping::MapSharedFd(int fd) {
   return length_ > 0 ? Map(length_, false) : Error();
 }
 
-Error Mapping::Adopt(void* base, size_t length) {
+Error Mapping::Adopt(void* base, size_t length, size_t reserved) {
   length_ = length;
+  reserved_ = reserved;
   SetBase(base, length);
   return AddGuard();
 }
@@ -204,7 +207,9 @@ SysErr Mapping::TakeSplits(const uint8_t* addr, size_t len, const char* syscall)
 
 Error Mapping::Advise(uint8_t* addr, size_t len, int advice) {
   if (len == 0) return Error();
-  if (SysErr e = TakeSplits(addr, len, "madvise")) return e;
+  if (os::AdviceSplits(advice)) {
+    if (SysErr e = TakeSplits(addr, len, "madvise")) return e;
+  }
   return os::Advise(addr, len, advice);
 }
 
@@ -398,6 +403,7 @@ bool Mapping::Quarantine() {
   if (e && !os::QuarantineLost(e)) return false;  // cannot: the mapping stays as it is
   lost_ = static_cast<bool>(e);  // gone all the same, and the addresses are not ours now
   quarantined_ = true;
+  Unreserve();  // no file behind it now: the guard never replaces part of it
   RemoveGuard();  // anonymous memory cannot raise SIGBUS
   if (shadow_) {
     os::Unmap(shadow_, map_len_);
@@ -424,7 +430,13 @@ void Mapping::Unmap() {
     SetBase(nullptr, 0);
     budget::Freed();
   }
+  Unreserve();
   CloseFd();
+}
+
+void Mapping::Unreserve() {
+  budget::Unreserve(reserved_);
+  reserved_ = 0;
 }
 
 void Mapping::Abandon() {

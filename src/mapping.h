@@ -86,6 +86,14 @@ struct FileRequest {
   bool lock = false;       // lock the pages in memory once mapped
 };
 
+// What a file range that may merge with its neighbours in the kernel keeps
+// in the mapping budget (budget::Reserve): a range mapped from a file
+// description that other ranges share (map(fd) dups the caller's; the raw
+// layer maps it as is) merges with a neighbour mapping the next bytes of
+// the same file, and the fault guard replacing part of it then splits the
+// merged mapping in three.
+constexpr size_t kMergeReserve = 2;
+
 // The hint of Mapping::LostWrites's system errors.
 extern const char kLostPagesHint[];
 
@@ -109,8 +117,10 @@ class Mapping {
   Error MapAnonymous(size_t length, bool lock);
   // The whole of a shared-memory object, through `fd`, which it takes.
   Error MapSharedFd(int fd);
-  // Takes a range mapped elsewhere (the raw layer's mmap()).
-  Error Adopt(void* base, size_t length);
+  // Takes a range mapped elsewhere (the raw layer's mmap()). `reserved`:
+  // what the raw layer reserved in the mapping budget for it (see
+  // kMergeReserve), given back with the range.
+  Error Adopt(void* base, size_t length, size_t reserved = 0);
 
   // Grows or shrinks the range to `new_length` bytes, growing the file
   // first when the mapping writes to it. `held`: something outside may
@@ -198,6 +208,7 @@ class Mapping {
   void DropLocks();
   void OwnFd(int fd);
   void CloseFd();
+  void Unreserve();
 
   Access access_ = Access::kRead;
   MapOptions opts_;
@@ -215,6 +226,7 @@ class Mapping {
   int slot_ = -1;             // in the fault guard's table (guard.h)
   bool quarantined_ = false;
   bool lost_ = false;  // quarantined, and the addresses were taken meanwhile (os::QuarantineLost): never unmapped
+  size_t reserved_ = 0;  // kept in the mapping budget for merges (kMergeReserve), until the range goes
 
   static std::atomic<size_t> live_;
 };

@@ -202,6 +202,11 @@ std::vector<std::string> FileAdviceNames();
 // Named advice ("normal", "random", ...) to the platform's value; false when
 // the name is unknown on this platform.
 bool AdviceByName(const std::string& name, int* advice);
+// Whether the advice changes how the kernel keeps the range (a flag of the
+// mapping: random, hugepage, dontfork...), so that over part of a mapping
+// it splits it; advice that only acts on the pages (willneed, dontneed,
+// cold...) splits nothing.
+bool AdviceSplits(int advice);
 std::vector<std::string> AdviceNames();
 
 // Validation for the raw layer: flags and advice that could hand the process

@@ -741,6 +741,27 @@ bool AdviceByName(const std::string& name, int* advice) { return LookupName(kAdv
 
 std::vector<std::string> AdviceNames() { return NamesOf(kAdvice); }
 
+bool AdviceSplits(int advice) {
+  switch (advice) {
+    case MADV_WILLNEED:
+    case MADV_DONTNEED:
+#ifdef MADV_FREE
+    case MADV_FREE:
+#endif
+#ifdef MADV_COLD
+    case MADV_COLD:
+    case MADV_PAGEOUT:
+#endif
+#ifdef MADV_POPULATE_READ
+    case MADV_POPULATE_READ:
+    case MADV_POPULATE_WRITE:
+#endif
+      return false;
+    default:
+      return true;  // a flag of the mapping, or unknown: counted
+  }
+}
+
 bool RawFlagsAllowed(int flags, int prot, const char** why) {
   // An allowlist, not a denylist: a flag memmap does not know may place a
   // mapping over memory the process already uses (MAP_FIXED and friends:

@@ -966,6 +966,9 @@ bool AdviceByName(const std::string& name, int* advice) { return LookupName(kAdv
 
 std::vector<std::string> AdviceNames() { return NamesOf(kAdvice); }
 
+// Windows has no mapping count to split into (no budget there).
+bool AdviceSplits(int) { return false; }
+
 size_t MaxMapCount() { return 0; }
 int64_t CountMappings() { return -1; }
 bool FileSizeIfSame(int, uint64_t, uint64_t, int64_t*) { return false; }

@@ -101,6 +101,16 @@ napi_value RawMmapJs(napi_env env, napi_callback_info info) {
     }
   }
   Reclaim();
+  // A file range maps the caller's own description, which other ranges may
+  // map too: it may merge with them (see kMergeReserve).
+  size_t reserved = anon ? 0 : kMergeReserve;
+  if (reserved > 0) {
+    SysErr refused = budget::Reserve(reserved, "mmap");
+    if (refused) {
+      ThrowSys(env, refused);
+      return nullptr;
+    }
+  }
   void* base = nullptr;
   SysErr e = WithReclaim([&] {
     SysErr refused = budget::Take(1, "mmap", 1);
@@ -110,6 +120,7 @@ napi_value RawMmapJs(napi_env env, napi_callback_info info) {
                       static_cast<int>(flags), &base);
   });
   if (e) {
+    budget::Unreserve(reserved);
     ThrowSys(env, e);
     return nullptr;
   }
@@ -117,10 +128,11 @@ napi_value RawMmapJs(napi_env env, napi_callback_info info) {
   Region* r = NewRegion(env, Access::kRaw, MapOptions());
   if (!r) {
     os::Unmap(base, static_cast<size_t>(length));  // ENOMEM thrown: nothing is left mapped
+    budget::Unreserve(reserved);
     return nullptr;
   }
   envd->raw[reinterpret_cast<uintptr_t>(base)] = r;
-  if (!Settle(env, r, r->map.Adopt(base, static_cast<size_t>(length)))) return nullptr;
+  if (!Settle(env, r, r->map.Adopt(base, static_cast<size_t>(length), reserved))) return nullptr;
   napi_value buf = NewWindow(env, r, 0, r->map.length(), false);  // the user's to drop: never pinned
   if (!buf) {
     Release(r);
@@ -194,8 +206,8 @@ napi_value RawPagesJs(napi_env env, napi_callback_info info) {
   size_t n = start + b.length - aligned;
   SysErr e;
   // Advice, protection and locks over part of the mapping split it.
-  bool splits = op->kind == RawOpKind::kMadvise || op->kind == RawOpKind::kMprotect ||
-                op->kind == RawOpKind::kMlock || op->kind == RawOpKind::kMunlock;
+  bool splits = (op->kind == RawOpKind::kMadvise && os::AdviceSplits(static_cast<int>(arg))) ||
+                op->kind == RawOpKind::kMprotect || op->kind == RawOpKind::kMlock || op->kind == RawOpKind::kMunlock;
   if (splits && (e = b.region->map.TakeSplits(static_cast<uint8_t*>(p), n, op->name))) return Result(env, e);
   switch (op->kind) {
     case RawOpKind::kMsync: e = os::SyncRaw(p, n, static_cast<int>(arg)); break;

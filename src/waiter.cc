@@ -1,6 +1,8 @@
 // See waiter.h.
 #include "waiter.h"
 
+#include "budget.h"
+
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
@@ -130,6 +132,7 @@ void Run(void* arg) {
   g_threads.erase(std::find(g_threads.begin(), g_threads.end(), t));
   lock.unlock();
   delete t;
+  budget::Gone(2);  // its stack goes as it returns
 }
 
 }  // namespace
@@ -150,12 +153,20 @@ SysErr Add(Wait* w) {
     t->word = w->word;
   }
   if (!t) {
+    // A thread's stack and its guard page are two kernel mappings: asked of
+    // the mapping budget (src/budget.h) like any other, given back when the
+    // thread ends.
+    if (SysErr refused = budget::Take(2, "pthread_create")) return refused;
     t = new (std::nothrow) Thread();  // no abort when memory ran out: the wait fails instead
-    if (!t) return Fail(ENOMEM, "pthread_create");
+    if (!t) {
+      budget::Gone(2);
+      return Fail(ENOMEM, "pthread_create");
+    }
     t->word = w->word;
     SysErr e = os::StartThread(Run, t);
     if (e) {
       delete t;
+      budget::Gone(2);
       return e;
     }
     g_threads.push_back(t);
