@@ -96,9 +96,10 @@ void ReadCount() {
   g_surely -= surely;
   g_maybe -= maybe;
   // Read again when half of what is left is used: a few readings, each
-  // cheap while the count is small, on the way to the line.
-  int64_t left = g_line.load() - n;
-  g_next_read = n + std::max<int64_t>(left / 2, 1);
+  // cheap while the count is small, on the way to the line. What is
+  // reserved counts as used (Surely() includes it).
+  int64_t used = n + g_reserved.load();
+  g_next_read = used + std::max<int64_t>((g_line.load() - used) / 2, 1);
 }
 
 }  // namespace
