@@ -141,11 +141,6 @@ SysErr Take(size_t n, const char* syscall, size_t ranges, bool maybe) {
   return Ok();
 }
 
-void Charge(size_t n) {
-  Init();
-  if (g_line.load() > 0) g_maybe += static_cast<int64_t>(n);
-}
-
 void Gone(size_t n) {
   Init();
   if (g_line.load() > 0) g_surely -= static_cast<int64_t>(n);
@@ -167,7 +162,12 @@ void Unreserve(size_t n) {
   if (g_line.load() > 0) g_reserved -= static_cast<int64_t>(n);
 }
 
-void Freed() {
+void Unmapped() {
+  Init();
+  if (g_line.load() > 0) {
+    g_surely -= 1;
+    g_maybe += 2;
+  }
   g_freed = true;
   g_refused_since = 0;
   g_next_gc_at = 1;
@@ -217,8 +217,6 @@ Stats Read() {
   s.line = g_line.load();
   s.counted = g_counted.load();
   s.estimate = Estimate();
-  s.maybe = g_maybe.load();
-  s.reserved = g_reserved.load();
   s.readings = g_readings.load();
   s.refusals = g_refusals.load();
   return s;

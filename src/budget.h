@@ -39,14 +39,7 @@ extern const char kMapLimitHint[];
 // kernel had merged the range with a neighbour (quarantine), so they are
 // counted apart (see Charge).
 SysErr Take(size_t n, const char* syscall, size_t ranges = 0, bool maybe = false);
-// After a call that may have added up to `n` mappings without asking
-// first (a range given back splits the mapping the kernel merged it into;
-// most were not merged, and then it added nothing). Never refuses: such
-// mappings are trusted up to a quarter of the headroom, and past that the
-// next Take reads the count again.
-void Charge(size_t n);
-// `n` ranges of memmap's were given back (each was a mapping of its own
-// unless merged, which Charge covers).
+// `n` mappings memmap had asked for went (a waiter thread's stack).
 void Gone(size_t n);
 // A range that may merge with its neighbours in the kernel (a mapping of a
 // file description that other ranges share: map(fd), the raw layer) can
@@ -55,9 +48,13 @@ void Gone(size_t n);
 // Unreserve, whatever readings say.
 SysErr Reserve(size_t n, const char* syscall);
 void Unreserve(size_t n);
-// A range was given back: the next refusal reads the count again (until
-// then, a refused call is refused again without reading it).
-void Freed();
+// One of memmap's ranges was unmapped. Its own kernel mapping went, unless
+// the kernel had merged it with a neighbour: then unmapping it split that
+// one, which may have added a mapping (counted as maybe, trusted up to half
+// the headroom; past that the next Take reads the count again). The next
+// refusal reads the count too (until then, a refused call is refused again
+// without reading it).
+void Unmapped();
 // The fault guard's Take: lock-free, allocation-free and without reading
 // /proc (async-signal-safe). False when there is no room for `n` more.
 bool TakeInHandler(size_t n);
@@ -77,9 +74,7 @@ struct Stats {
   int64_t limit = 0;     // vm.max_map_count; 0: no budget
   int64_t line = 0;      // what memmap lets the process reach
   int64_t counted = 0;   // the count at the last reading of /proc
-  int64_t estimate = 0;  // that, plus what memmap may have added since
-  int64_t maybe = 0;     // ...of which it added only if merged
-  int64_t reserved = 0;  // kept for ranges that may merge (Reserve)
+  int64_t estimate = 0;  // that, plus what memmap may have added since (and what it reserved)
   uint64_t readings = 0; // readings of /proc/self/maps
   uint64_t refusals = 0;
 };

@@ -16,7 +16,10 @@ void OnFaultWake(uv_async_t* async) {
   DrainFreed(envd);
   UnpinOrphans(envd);
   napi_env env = envd->env;
-  for (napi_ref ref : envd->dead_refs) napi_delete_reference(env, ref);
+  for (DeadRef* d : envd->dead_refs) {
+    napi_delete_reference(env, d->ref);
+    delete d;
+  }
   envd->dead_refs.clear();
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;

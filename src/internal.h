@@ -141,37 +141,6 @@ struct DeadRef {
   DeadRef* next = nullptr;
 };
 
-// Those callbacks, iterated as the references; clear() frees the records.
-class DeadRefs {
-  using Records = Chain<DeadRef, &DeadRef::next>;
-
- public:
-  struct iterator {
-    Records::iterator at;
-    napi_ref operator*() const { return (*at)->ref; }
-    iterator& operator++() {
-      ++at;
-      return *this;
-    }
-    bool operator!=(const iterator& other) const { return at != other.at; }
-  };
-  DeadRefs() = default;
-  DeadRefs(const DeadRefs&) = delete;
-  DeadRefs& operator=(const DeadRefs&) = delete;
-  ~DeadRefs() { clear(); }
-  void push(DeadRef* d) { records_.push(d); }
-  bool empty() const { return records_.empty(); }
-  iterator begin() const { return {records_.begin()}; }
-  iterator end() const { return {records_.end()}; }
-  void clear() {
-    for (DeadRef* d : records_) delete d;
-    records_.clear();
-  }
-
- private:
-  Records records_;
-};
-
 struct EnvData {
   uv_async_t* async = nullptr;   // woken by the fault guard
   napi_async_context fault_context = nullptr;
@@ -191,7 +160,7 @@ struct EnvData {
   Chain<Region, &Region::next_orphan> orphans;
   // Fault callbacks of released regions whose range went (inside a
   // collection, maybe): deleted by OnFaultWake, outside it.
-  DeadRefs dead_refs;
+  Chain<DeadRef, &DeadRef::next> dead_refs;
   // Pending waitAsync() calls of this thread, and how they come back.
   std::set<struct AsyncWait*> waits;
   size_t persistent_waits = 0;          // ...of which keep the event loop alive
@@ -202,6 +171,10 @@ struct EnvData {
   uint64_t epoch = 1;       // bumped before each round of a forced collection (see Pinning in src/windows.cc)
   bool forcing = false;     // inside a forced collection (ForceGc)
   uint64_t walked = 0;      // windows visited by DetachAll and resize(); the test build's windowsWalkedForTest() reads it
+
+  ~EnvData() {
+    for (DeadRef* d : dead_refs) delete d;  // their references went with the environment
+  }
 };
 
 // Process-wide state (src/lifetime.cc) and this thread's environment (src/windows.cc).

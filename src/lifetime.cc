@@ -236,8 +236,6 @@ Region* NewRegion(napi_env env, Access access, const MapOptions& opts) {
   return InitRegion(r, GetEnvData(env), access, opts);
 }
 
-
-// What ERR_MEMMAP_TRUNCATED says, thrown (flush, unmap) or as a rejection (flush()).
 // A "write" mapping whose file shrank (or failed, or filled) under it lost
 // what was written to the pages the guard replaced: flush() and unmap()
 // must say so (Mapping::LostWrites says how).

@@ -421,14 +421,10 @@ void Mapping::Unmap() {
   }
   if (base_) {
     if (!lost_) {
-      // Its own kernel mapping goes; but unmapping part of a mapping the
-      // kernel merged it into splits that one instead.
-      budget::Gone(1);
-      budget::Charge(2);
+      budget::Unmapped();
       os::Unmap(base_, map_len_);
     }
     SetBase(nullptr, 0);
-    budget::Freed();
   }
   Unreserve();
   CloseFd();

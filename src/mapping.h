@@ -133,6 +133,9 @@ class Mapping {
   // Advice (os::Advise) over [addr, addr + len), a page range of this
   // mapping, within the mapping budget.
   Error Advise(uint8_t* addr, size_t len, int advice);
+  // Asks the budget (src/budget.h) for what a call over [addr, addr + len)
+  // may split, before the call named `syscall` (the raw layer's page calls).
+  SysErr TakeSplits(const uint8_t* addr, size_t len, const char* syscall) const;
   // Locks or unlocks [addr, addr + len), a page range of this mapping. A
   // private file mapping is locked through a hidden read-only shared
   // mapping of the same range (locking the private one would copy every
@@ -199,11 +202,6 @@ class Mapping {
   // What an advice, lock or protection over [addr, addr + len) may cost in
   // kernel mappings: one split at each end that is not the range's own.
   size_t SplitCost(const uint8_t* addr, size_t len) const;
- public:
-  // Asks the budget (src/budget.h) for what a call over [addr, addr + len)
-  // may split, before the call named `syscall`.
-  SysErr TakeSplits(const uint8_t* addr, size_t len, const char* syscall) const;
- private:
   void RemoveGuard();
   void DropLocks();
   void OwnFd(int fd);
