@@ -301,11 +301,26 @@ napi_value NotifyJs(napi_env env, napi_callback_info info) {
   return v;
 }
 
+#ifdef MEMMAP_TEST_HOOKS
+// failWaitsForTest(on) => number: see waiter::FailWaitsForTest.
+napi_value FailWaitsJs(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  bool on;
+  if (!a.Need(1) || !a.Bool(0, &on)) return nullptr;
+  napi_value v;
+  napi_create_double(env, static_cast<double>(waiter::FailWaitsForTest(on)), &v);
+  return v;
+}
+#endif
+
 bool RegisterWait(napi_env env, napi_value exports) {
   static const FnSpec fns[] = {
       {"wait", WaitJs, 4},
       {"waitAsync", WaitAsyncJs, 5},
       {"notify", NotifyJs, 3},
+#ifdef MEMMAP_TEST_HOOKS
+      {"failWaitsForTest", FailWaitsJs, 1},
+#endif
   };
   return DefineFunctions(env, exports, fns, sizeof fns / sizeof fns[0]);
 }

@@ -37,6 +37,27 @@ std::atomic<int> g_multi{-1};
 
 int32_t Load(const int32_t* p) { return __atomic_load_n(p, __ATOMIC_SEQ_CST); }
 
+#ifdef MEMMAP_TEST_HOOKS
+std::atomic<bool> g_fail_for_test{false};
+std::atomic<uint64_t> g_calls_for_test{0};
+#endif
+
+// The wait calls, through the test build's switch (FailWaitsForTest).
+SysErr WaitOne(int32_t* word, int32_t value, int64_t timeout_ns, int* outcome) {
+#ifdef MEMMAP_TEST_HOOKS
+  g_calls_for_test++;
+  if (g_fail_for_test) return Fail(ENOSYS, "futex");
+#endif
+  return os::WaitOnAddress(word, value, timeout_ns, outcome);
+}
+
+SysErr WaitMany(const os::WaitTarget* targets, size_t n, int64_t deadline, int* woken) {
+#ifdef MEMMAP_TEST_HOOKS
+  if (g_fail_for_test) return Fail(ENOSYS, "futex_waitv");
+#endif
+  return os::WaitOnAny(targets, n, deadline, woken);
+}
+
 void Poke(Thread* t) {
   __atomic_add_fetch(&t->control, 1, __ATOMIC_SEQ_CST);
   int woken = 0;
@@ -67,7 +88,7 @@ bool Sleep(Thread* t, const int32_t* word, int32_t value, int32_t control, int64
     targets[1].addr = word;  // last: futex_waitv reports the last woken target
     targets[1].expected = value;
     int woken = -1;
-    SysErr e = os::WaitOnAny(targets, 2, deadline, &woken);
+    SysErr e = WaitMany(targets, 2, deadline, &woken);
     if (!e) {
       g_multi = 1;
       return woken == 1;
@@ -77,12 +98,12 @@ bool Sleep(Thread* t, const int32_t* word, int32_t value, int32_t control, int64
       if (e.err != EAGAIN && e.err != ETIMEDOUT && e.err != EINTR) *error = e;
       return false;
     }
-    g_multi = 0;  // Linux before 5.16: slices from now on
+    g_multi = 0;  // Linux before 5.16, macOS: slices from now on
   }
   int64_t slice = kSliceNs;
   if (deadline >= 0) slice = std::max<int64_t>(0, std::min(slice, deadline - os::MonotonicNs()));
   int outcome = 0;
-  if (os::WaitOnAddress(const_cast<int32_t*>(word), value, slice, &outcome)) {
+  if (WaitOne(const_cast<int32_t*>(word), value, slice, &outcome)) {
     // No wait primitive that works (macOS without os_sync or ulock): the
     // word is looked at again after each slice, never spun on.
     os::SleepNs(slice);
@@ -102,7 +123,7 @@ void Run(void* arg) {
       int32_t seen = t->control;
       lock.unlock();
       int outcome = 0;
-      if (os::WaitOnAddress(&t->control, seen, -1, &outcome)) os::SleepNs(kSliceNs);  // never a spin
+      if (WaitOne(&t->control, seen, -1, &outcome)) os::SleepNs(kSliceNs);  // never a spin
       lock.lock();
       g_idle--;
       continue;
@@ -178,6 +199,14 @@ SysErr Add(Wait* w) {
   Poke(t);
   return Ok();
 }
+
+#ifdef MEMMAP_TEST_HOOKS
+uint64_t FailWaitsForTest(bool on) {
+  g_fail_for_test = on;
+  if (!on) g_multi = -1;  // futex_waitv is asked again
+  return g_calls_for_test.exchange(0);
+}
+#endif
 
 bool Cancel(Wait* w) {
   std::lock_guard<std::mutex> lock(g_mutex);

@@ -50,5 +50,13 @@ SysErr Add(Wait* w);
 // False when it had ended already (`done` was called).
 bool Cancel(Wait* w);
 
+#ifdef MEMMAP_TEST_HOOKS
+// The test build makes every wait call of the waiter threads fail (a
+// system without a wait primitive that works), and counts the calls made
+// since the last switch, so a test can tell a thread that sleeps in slices
+// from one that spins. Returns the count.
+uint64_t FailWaitsForTest(bool on);
+#endif
+
 }  // namespace waiter
 }  // namespace memmap

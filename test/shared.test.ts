@@ -8,7 +8,7 @@ import { constants as osConstants } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { attach, mapAnonymous, openShared, unlinkShared, type SharedHandle } from "memmap";
-import { nativeOnly, portable, root, tempDir, notOnWindows, skipIf, windows } from "./helpers.js";
+import { darwinRules, ended, nativeOnly, portable, root, runChild, tempDir, notOnWindows, skipIf, testAddonPath, windows } from "./helpers.js";
 
 const ONLY = nativeOnly("shared memory cannot be made from JavaScript; the portable backend refuses it with ENOTSUP (tested below)");
 const DIST = pathToFileURL(join(root, "dist", "index.js")).href;
@@ -363,4 +363,53 @@ test("a worker blocked in wait() never holds up worker.terminate() or process.ex
   assert.equal(r.signal, null, `process.exit() finished (the 60 s guard did not have to kill it): ${r.stderr}`);
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /exiting/);
+});
+
+test("a waitAsync() thread whose wait calls fail sleeps in slices and looks again: it never spins, and the wait still ends", ONLY, () => {
+  // What a system without a wait primitive that works looks like (macOS
+  // without os_sync or ulock): the test build makes every wait call of the
+  // waiter threads fail and counts them. Before, the idle loop retried at
+  // once, at 100% CPU for good; a thread that spins makes millions of calls
+  // in the 300 ms this waits, one that sleeps 50 ms slices a handful.
+  const r = runChild(`
+    import { mapAnonymous } from "memmap";
+    import { createRequire } from "node:module";
+    const addon = createRequire(import.meta.url)(${JSON.stringify(testAddonPath)});
+    const m = mapAnonymous(4096, { shared: true });
+    const word = m.typed(Int32Array, 0, 1);
+    addon.failWaitsForTest(true);
+    const pending = m.waitAsync(0, 0, 60000);
+    await new Promise((res) => setTimeout(res, 300));
+    Atomics.store(word, 0, 1);
+    m.notify(0);
+    const result = await pending;
+    await new Promise((res) => setTimeout(res, 300)); // the thread is idle now: it must not spin either
+    const calls = addon.failWaitsForTest(false);
+    m.unmap();
+    console.log("result", result, "calls", calls);
+  `, [], { MEMMAP_TEST_ADDON: "1" });
+  assert.equal(r.status, 0, ended(r));
+  const got = /result (\S+) calls (\d+)/.exec(r.stdout);
+  assert.ok(got, ended(r));
+  assert.equal(got[1], "ok", "the wait ended when the word changed, found by looking again");
+  const calls = Number(got[2]);
+  assert.ok(calls > 0, "the failing wait calls were made (the switch works)");
+  assert.ok(calls < 1000, `${calls} wait calls in 600 ms: the thread spins`);
+});
+
+test("openShared() names: what the system allows, and a clear ENAMETOOLONG past macOS's 31 bytes there", skipIf(ONLY, notOnWindows("a section's name is not a POSIX shared memory name")), () => {
+  const long = `memmap-long-${process.pid}-${"x".repeat(30)}`; // 50 bytes or so
+  if (darwinRules) {
+    assert.throws(() => openShared(long, { size: 4096, exclusive: true }), { code: "ENAMETOOLONG", syscall: "shm_open", message: /at most 30 bytes/ });
+  } else {
+    const m = openShared(long, { size: 4096, exclusive: true });
+    m.buffer[0] = 1;
+    m.unmap();
+    unlinkShared(long);
+  }
+  const short = `mm-${process.pid}`; // fits everywhere
+  const m = openShared(short, { size: 4096, exclusive: true });
+  assert.equal(m.byteLength, 4096);
+  m.unmap();
+  unlinkShared(short);
 });
