@@ -71,19 +71,25 @@ export const packageRoot = join(dirname(fileURLToPath(import.meta.url)), "..");
 // MEMMAP_TEST_ADDON=1 loads the test build (binding.gyp's memmap_test), whose
 // extra exports (the *ForTest functions: MEMMAP_TEST_HOOKS in src/) only
 // tests call.
-export function candidates(root = packageRoot): string[] {
+/**
+ * The addon files loadAddon() tries, in order, for a platform and
+ * architecture (by default this process's).
+ * @example candidates(packageRoot, "darwin", "arm64") // [build/Release/memmap.node, prebuilds/darwin-arm64/memmap.node, build/Debug/memmap.node]
+ */
+export function candidates(root = packageRoot, platform: string = process.platform, arch: string = process.arch): string[] {
   if (process.env["MEMMAP_TEST_ADDON"] === "1") {
     // On Windows: the mingw test build (scripts/prebuild-win.mjs --test).
-    return [join(root, "build", process.platform === "win32" ? "win" : "Release", "memmap_test.node")];
+    return [join(root, "build", platform === "win32" ? "win" : "Release", "memmap_test.node")];
   }
   // A build from source first: it exists only where one was made (no
   // matching prebuild, MEMMAP_BUILD_FROM_SOURCE=1, `npm rebuild memmap`).
   // Then the prebuilt addon for this platform, tagged by its C library
   // (scripts/prebuild.mjs); one that cannot load here is passed over.
-  // Windows has one C library: its prebuild is untagged (scripts/prebuild-win.mjs).
-  const prebuilds = join(root, "prebuilds", `${process.platform}-${process.arch}`);
+  // Windows and macOS have one C library each: their prebuilds are untagged
+  // (scripts/prebuild-win.mjs; macOS's, for x64 and arm64, are cross-built on Linux).
+  const prebuilds = join(root, "prebuilds", `${platform}-${arch}`);
   const tagged = ["glibc", "musl"].map((libc) => join(prebuilds, `memmap.${libc}.node`)).filter((f) => existsSync(f));
-  const prebuilt = process.platform === "win32" ? [join(prebuilds, "memmap.node")]
+  const prebuilt = platform === "win32" || platform === "darwin" ? [join(prebuilds, "memmap.node")]
     : tagged.length > 0 ? tagged : [join(prebuilds, "memmap.glibc.node")];
   return [join(root, "build", "Release", "memmap.node"), ...prebuilt, join(root, "build", "Debug", "memmap.node")];
 }
@@ -91,10 +97,29 @@ export function candidates(root = packageRoot): string[] {
 /** The addon file that loadAddon() loaded, relative to the package (build/Release/… or prebuilds/…). */
 export let loadedFrom = "";
 
-/** What brings the native backend back where the addon did not build or load. */
-export const ADDON_FIX = process.platform === "win32"
-  ? "The package ships it for Windows x64 (prebuilds/win32-x64/memmap.node): reinstall memmap; elsewhere on Windows, build it with Visual Studio's C++ tools and `npm rebuild memmap`"
-  : "To build it: install python3, make and a C++ compiler (Debian/Ubuntu: apt-get install python3 make g++), then run `npm rebuild memmap`";
+/**
+ * What brings the native backend back where the addon did not build or load,
+ * on a platform (by default this one's).
+ * @example addonFix("darwin") // "The package ships it for macOS x64 and arm64 …"
+ */
+export function addonFix(platform: string = process.platform): string {
+  if (platform === "win32") {
+    return "The package ships it for Windows x64 (prebuilds/win32-x64/memmap.node): reinstall memmap; elsewhere on Windows, build it with Visual Studio's C++ tools and `npm rebuild memmap`";
+  }
+  if (platform === "darwin") {
+    // MEMMAP_BUILD_FROM_SOURCE=1 asks scripts/install.mjs for a build even
+    // where it would take a prebuild that loads (as it does on Windows and
+    // Linux). The opt-in is named here too: without it, an addon that loads
+    // is still not used on macOS (select.ts).
+    return "The package ships it for macOS x64 and arm64 (prebuilds/darwin-x64/memmap.node, prebuilds/darwin-arm64/memmap.node): reinstall memmap; " +
+      "or build it from source with Xcode's command line tools (xcode-select --install) and `MEMMAP_BUILD_FROM_SOURCE=1 npm rebuild memmap`. " +
+      "On macOS it is used only with MEMMAP_BACKEND=native, until memmap's test suite has run on a Mac";
+  }
+  return "To build it: install python3, make and a C++ compiler (Debian/Ubuntu: apt-get install python3 make g++), then run `npm rebuild memmap`";
+}
+
+/** What brings the native backend back on this platform (addonFix(process.platform)). */
+export const ADDON_FIX = addonFix();
 
 /** Loads the addon, or throws one error that lists every attempt and names the fix. */
 export function loadAddon(root = packageRoot): NativeAddon {

@@ -4,9 +4,7 @@
 // thread model, x86_64-w64-mingw32-g++-posix, which has std::mutex) into
 // prebuilds/win32-x64/memmap.node, shipped like the Linux prebuilds.
 //
-//  * Sources: every src/*.cc but the POSIX ones (platform_posix, guard_posix,
-//    glibc_compat), with src/platform_win.cc, src/guard_win.cc and
-//    src/win_delay_load.cc.
+//  * Sources: binding.gyp's list for Windows (scripts/gyp-sources.mjs).
 //  * Headers: the running Node's (node_api.h, and uv.h, which carries
 //    libuv's Windows header too).
 //  * Imports: node.exe exports Node-API and libuv. A delay-load import
@@ -21,14 +19,14 @@
 // `--test` builds build/win/memmap_test.node instead (MEMMAP_TEST_HOOKS), for
 // the test run under wine (scripts/test-windows.mjs).
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { gypSources } from "./gyp-sources.mjs";
 
 const root = resolve(fileURLToPath(new URL("..", import.meta.url)));
 const TOOLS = "x86_64-w64-mingw32-";
-const POSIX_ONLY = new Set(["platform_posix.cc", "guard_posix.cc", "glibc_compat.cc"]);
 // The libuv functions the addon calls (src/), which node.exe exports.
 const UV = ["uv_async_init", "uv_async_send", "uv_close", "uv_unref", "uv_get_osfhandle", "uv_open_osfhandle",
   "uv_fs_close", "uv_fs_req_cleanup", "uv_translate_sys_error"];
@@ -78,7 +76,7 @@ export function buildWindows({ test = false } = {}) {
   const out = join(root, "build", "win");
   mkdirSync(out, { recursive: true });
   const lib = importLibrary(out);
-  const sources = readdirSync(join(root, "src")).filter((f) => f.endsWith(".cc") && !POSIX_ONLY.has(f)).map((f) => join(root, "src", f));
+  const sources = gypSources("win").map((f) => join(root, f));
   const target = test ? join(out, "memmap_test.node") : winPrebuildPath();
   if (!test) rmSync(dirname(target), { recursive: true, force: true }); // nothing stale is packed
   mkdirSync(dirname(target), { recursive: true });

@@ -77,6 +77,10 @@ napi_value Init(napi_env env, napi_value exports) {
   napi_set_named_property(env, exports, "pageSize", v);
   napi_create_double(env, static_cast<double>(os::AllocationGranularity()), &v);
   napi_set_named_property(env, exports, "allocationGranularity", v);
+  napi_create_string_utf8(env, os::SystemName(), NAPI_AUTO_LENGTH, &v);
+  napi_set_named_property(env, exports, "system", v);
+  napi_get_boolean(env, os::SharedMemoryResizable(), &v);
+  napi_set_named_property(env, exports, "sharedMemoryResizable", v);
   CHECK_NAPI(env, napi_create_object(env, &constants));
   for (const auto& c : os::Constants()) {
     napi_create_double(env, static_cast<double>(c.value), &v);

@@ -1,5 +1,5 @@
 // The mapping budget (src/budget.h).
-#include "glibc_compat.h"  // first: std::call_once is pthread_once, pinned to its oldest version
+#include "platform/glibc_compat.h"  // first: std::call_once is pthread_once, pinned to its oldest version
 #include "budget.h"
 
 #include <algorithm>

@@ -24,7 +24,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "platform.h"
+#include "platform/platform.h"
 
 namespace memmap {
 namespace budget {

@@ -42,6 +42,11 @@ void Remove(int slot);
 // Stops waking the slot's owner (its notify target is going away).
 void Silence(int slot);
 
+// The raw layer changed the protection of pages of the slot's range
+// (mprotect): the faults it meant to cause are the caller's, so the guard
+// replaces no page of that range from now on (docs/safety.md). For good:
+// which pages are protected is not kept.
+void SetUserProtected(int slot);
 // Pages the handler replaced with zeros in this slot (saturating), and the
 // lowest of them.
 uint32_t Faults(int slot, uintptr_t* first_page);

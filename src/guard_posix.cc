@@ -1,4 +1,20 @@
 // POSIX fault guard: a SIGBUS handler, chained to whatever handler was there.
+// (The signals are the platform's: os::FaultSignals. The macOS-paths build
+// adds SIGSEGV, since macOS raises SIGBUS for protection faults too.)
+//
+// Which faults are the guard's, on every POSIX system:
+//  * only a signal the kernel raised for an access, by the platform's rule
+//    (os::RaisedByAccess: SI_USER is 0 on Linux, 0x10001 on macOS): one sent
+//    with kill() or sigqueue() is passed on;
+//  * only inside a registered range, and never in one whose protection the
+//    raw layer changed (mprotect: those faults are the caller's, as
+//    documented; guard::SetUserProtected);
+//  * where the platform cannot tell a sent signal from a fault (XNU gives
+//    every SIGBUS a fault code and the thread's last fault address), only a
+//    page that really lies past the end of its file, or that the file
+//    cannot be read at (pread fails), or a write that found the file system
+//    full: checked before anything is replaced (os::FaultsNeedConfirming).
+// Everything else goes to the previous handler, or takes the default action.
 //
 // When an access faults inside a registered range (the file behind it was
 // truncated, or the disk failed or filled), the handler maps zero-filled
@@ -31,17 +47,17 @@
 //  * the slot table (guard_slots.cc): a fixed array of atomics, read with
 //    acquire loads; no allocation, no lock (the code it interrupted may hold
 //    any lock); the budget's counters (atomics, no /proc);
-//  * mmap(2) and fstat(2): plain system calls (glibc's wrappers take no
+//  * mmap(2), fstat(2) and pread(2): plain system calls (glibc's wrappers take no
 //    lock), the same thing JVMs and WebAssembly runtimes do in their fault
 //    handlers;
 //  * the owner's notify function: uv_async_send, documented by libuv as
 //    async-signal-safe;
 //  * errno is saved and restored around all of it.
-#include "glibc_compat.h"  // first: pins the glibc versions of what follows
+#include "platform/glibc_compat.h"  // first: pins the glibc versions of what follows
 #include "budget.h"
 #include "guard.h"
 #include "guard_slots.h"
-#include "platform.h"
+#include "platform/platform.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -77,16 +93,34 @@ struct Previous {
   // action instead; a SIGBUS sent with kill() still reaches the listener.
   bool events_only;
 };
-Previous g_prev[2];
-std::atomic<int> g_prev_index{0};
+// One set a signal the guard takes (os::FaultSignals).
+constexpr int kMaxSignals = 2;
+struct Taken {
+  int sig = 0;
+  Previous prev[2];
+  std::atomic<int> index{0};
+};
+Taken g_taken[kMaxSignals];
+int g_signals = 0;
 std::mutex g_reassert_mutex;
 std::once_flag g_once;
 bool g_installed = false;
 size_t g_page = 0;
 
+Taken* TakenFor(int sig) {
+  for (int i = 0; i < g_signals; i++) {
+    if (g_taken[i].sig == sig) return &g_taken[i];
+  }
+  return nullptr;
+}
+
+bool FromAccess(int sig, const siginfo_t* info) { return info != nullptr && os::RaisedByAccess(sig, info->si_code); }
+
 void Chain(int sig, siginfo_t* info, void* context) {
-  const Previous& prev = g_prev[g_prev_index.load(std::memory_order_acquire)];
-  bool fault = info != nullptr && info->si_code > 0;
+  Taken* taken = TakenFor(sig);
+  if (taken == nullptr) return;  // not a signal of ours: cannot happen
+  const Previous& prev = taken->prev[taken->index.load(std::memory_order_acquire)];
+  bool fault = FromAccess(sig, info);
   if (!(fault && prev.events_only)) {
     if (prev.sa.sa_flags & SA_SIGINFO) {
       if (prev.sa.sa_sigaction != nullptr) {
@@ -106,7 +140,7 @@ void Chain(int sig, siginfo_t* info, void* context) {
   dfl.sa_handler = SIG_DFL;
   sigemptyset(&dfl.sa_mask);
   sigaction(sig, &dfl, nullptr);
-  if (info == nullptr || info->si_code <= 0) raise(sig);
+  if (!fault) raise(sig);
 }
 
 bool ZeroFill(uintptr_t from, uintptr_t to) {
@@ -149,8 +183,24 @@ uint32_t Pages(uintptr_t from, uintptr_t to) {
   return static_cast<uint32_t>(std::min<uintptr_t>((to - from) / g_page, UINT32_MAX));
 }
 
+// Where the platform cannot tell a fault from a sent signal (see the top of
+// this file): whether the page at `page` of slot `i` (whose range starts at
+// `start`) really failed. Past the file's end it did; inside the file, if
+// the file cannot be read there, or a write found its file system full.
+bool Confirmed(int i, uintptr_t start, uintptr_t page, bool past_end) {
+  if (past_end) return true;
+  int fd;
+  uint64_t dev, ino;
+  int64_t offset;
+  if (!FileOf(i, &fd, &dev, &ino, &offset)) return false;  // anonymous memory does not fail
+  uint8_t byte;
+  ssize_t got = pread(fd, &byte, 1, static_cast<off_t>(offset + static_cast<int64_t>(page - start)));
+  return got <= 0 || os::FileSystemFull(fd);
+}
+
 // Replaces what is gone around a fault at `addr` in slot `i` (see the top
-// of this file). False when nothing could be replaced.
+// of this file). False when nothing could be replaced, or the fault is not
+// the guard's to absorb.
 bool Absorb(int i, uintptr_t addr) {
   uintptr_t start, end;
   RangeOf(i, &start, &end);
@@ -162,11 +212,13 @@ bool Absorb(int i, uintptr_t addr) {
     RangeOf(i, &start, &end);
   }
   if (start == 0 || addr < start || addr >= end) return false;  // moving (resize): not ours to touch now
+  if (UserProtected(i)) return false;  // the raw layer's mprotect: the caller's fault
   uintptr_t mask = ~(static_cast<uintptr_t>(g_page) - 1);
   end = (end + ~mask) & mask;  // the kernel's mapping ends at a page boundary
   uintptr_t page = addr & mask;
   uintptr_t file_end = FileEnd(i, start, mask);
   bool past_end = file_end != 0 && page >= file_end;
+  if (os::FaultsNeedConfirming() && !Confirmed(i, start, page, past_end)) return false;
   uintptr_t from = page;
   uintptr_t to = page + g_page;
   if (past_end || !TakeSinglePage(i) || !budget::TakeInHandler(2)) {
@@ -193,8 +245,7 @@ bool Absorb(int i, uintptr_t addr) {
 
 void Handler(int sig, siginfo_t* info, void* context) {
   int saved = errno;
-  // si_code > 0: raised by the kernel for an access (not by kill/raise).
-  if (info != nullptr && info->si_code > 0) {
+  if (FromAccess(sig, info)) {
     uintptr_t addr = reinterpret_cast<uintptr_t>(info->si_addr);
     int i = Find(addr);
     if (i >= 0 && Absorb(i, addr)) {
@@ -231,8 +282,15 @@ bool Install() {
   std::call_once(g_once, [] {
     PinThisLibrary();
     g_page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    int signals[kMaxSignals];
+    int n = os::FaultSignals(signals, kMaxSignals);
+    // Every set is filled before the first handler is installed: the
+    // handler reads them.
+    for (int k = 0; k < n; k++) g_taken[k].sig = signals[k];
+    g_signals = n;
     struct sigaction sa = Ours();
-    g_installed = sigaction(SIGBUS, &sa, &g_prev[0].sa) == 0;
+    g_installed = n > 0;
+    for (int k = 0; k < n; k++) g_installed = sigaction(signals[k], &sa, &g_taken[k].prev[0].sa) == 0 && g_installed;
   });
   return g_installed;
 }
@@ -240,20 +298,30 @@ bool Install() {
 bool Reassert(bool js_listening) {
   if (!g_installed) return false;
   std::lock_guard<std::mutex> lock(g_reassert_mutex);
-  struct sigaction current;
-  if (sigaction(SIGBUS, nullptr, &current) != 0) return false;
-  if ((current.sa_flags & SA_SIGINFO) && current.sa_sigaction == Handler) return true;
-  // Someone took the signal (libuv, for a JavaScript listener) or gave it
-  // back to the default action (libuv, when the last listener went): chain
-  // to that from now on, and take the signal back.
-  int next = 1 - g_prev_index.load(std::memory_order_relaxed);
-  g_prev[next].sa = current;
-  bool is_function = (current.sa_flags & SA_SIGINFO) ? current.sa_sigaction != nullptr
-                                                     : (current.sa_handler != SIG_DFL && current.sa_handler != SIG_IGN);
-  g_prev[next].events_only = js_listening && is_function;
-  g_prev_index.store(next, std::memory_order_release);
-  struct sigaction sa = Ours();
-  return sigaction(SIGBUS, &sa, nullptr) == 0;
+  bool ours = true;
+  for (int k = 0; k < g_signals; k++) {
+    Taken& t = g_taken[k];
+    struct sigaction current;
+    if (sigaction(t.sig, nullptr, &current) != 0) {
+      ours = false;
+      continue;
+    }
+    if ((current.sa_flags & SA_SIGINFO) && current.sa_sigaction == Handler) continue;
+    // Someone took the signal (libuv, for a JavaScript listener) or gave it
+    // back to the default action (libuv, when the last listener went): chain
+    // to that from now on, and take the signal back.
+    int next = 1 - t.index.load(std::memory_order_relaxed);
+    t.prev[next].sa = current;
+    bool is_function = (current.sa_flags & SA_SIGINFO) ? current.sa_sigaction != nullptr
+                                                       : (current.sa_handler != SIG_DFL && current.sa_handler != SIG_IGN);
+    // JavaScript listens for SIGBUS only (a 'SIGSEGV' listener cannot be
+    // told from a runtime's own handler, which must see its faults).
+    t.prev[next].events_only = js_listening && t.sig == SIGBUS && is_function;
+    t.index.store(next, std::memory_order_release);
+    struct sigaction sa = Ours();
+    ours = sigaction(t.sig, &sa, nullptr) == 0 && ours;
+  }
+  return ours;
 }
 
 namespace {

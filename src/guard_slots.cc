@@ -25,6 +25,7 @@ struct Slot {
   std::atomic<int> fd_plus_one{0};
   std::atomic<uint32_t> singles{0};  // faults inside the file answered with one page
   std::atomic<bool> past_end{false};  // a fault found the file shorter than the range
+  std::atomic<bool> user_protected{false};  // the raw layer's mprotect() changed pages of it
   std::atomic<uint64_t> dev{0};
   std::atomic<uint64_t> ino{0};
   std::atomic<int64_t> offset{0};
@@ -80,6 +81,7 @@ int AddSlot(void* addr, size_t len, Notify notify, void* arg) {
     s.fd_plus_one.store(0, std::memory_order_relaxed);
     s.singles.store(0, std::memory_order_relaxed);
     s.past_end.store(false, std::memory_order_relaxed);
+    s.user_protected.store(false, std::memory_order_relaxed);
     s.arg.store(arg, std::memory_order_relaxed);
     s.end.store(reinterpret_cast<uintptr_t>(addr) + len, std::memory_order_release);
     s.start.store(reinterpret_cast<uintptr_t>(addr), std::memory_order_release);
@@ -135,6 +137,12 @@ void Remove(int slot) {
 void Silence(int slot) {
   if (slot >= 0) g_slots[slot].notify.store(nullptr, std::memory_order_release);
 }
+
+void SetUserProtected(int slot) {
+  if (slot >= 0) g_slots[slot].user_protected.store(true, std::memory_order_release);
+}
+
+bool UserProtected(int slot) { return g_slots[slot].user_protected.load(std::memory_order_acquire); }
 
 bool PastEnd(int slot) { return slot >= 0 && g_slots[slot].past_end.load(std::memory_order_acquire); }
 

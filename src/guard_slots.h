@@ -25,6 +25,9 @@ constexpr uint32_t kSinglePages = 8;
 bool TakeSinglePage(int slot);
 // The file behind a slot (see SetFile): false when it has none.
 bool FileOf(int slot, int* fd, uint64_t* dev, uint64_t* ino, int64_t* offset);
+// Whether the raw layer's mprotect() changed the protection of pages of the
+// slot's range (see SetUserProtected).
+bool UserProtected(int slot);
 // Claims a slot for [addr, addr + len); -1 when the table is full.
 int AddSlot(void* addr, size_t len, Notify notify, void* arg);
 // Whether any slot was ever claimed.

@@ -23,7 +23,7 @@
 // is not atomic there (os::Quarantine), so a thread still writing into a
 // range that unmap() quarantines can fault in between; it waits for the
 // replacement and retries.
-#include "platform_win.h"  // first: <uv.h> before <windows.h>
+#include "platform/win.h"  // first: <uv.h> before <windows.h>
 
 #include <mutex>
 
@@ -32,7 +32,7 @@
 
 #include <algorithm>
 #include <climits>
-#include "platform.h"
+#include "platform/platform.h"
 
 namespace memmap {
 namespace guard {

@@ -24,7 +24,7 @@
 
 #include "guard.h"
 #include "mapping.h"
-#include "platform.h"
+#include "platform/platform.h"
 #include "waiter.h"
 
 namespace memmap {

@@ -146,7 +146,7 @@ napi_value MsyncJs(napi_env env, napi_callback_info info) {
   if (!ParseRange(a, 4, &ra) || !a.Bool(3, &async)) return nullptr;
   if (!CheckNotTruncated(env, ra.region, "msync")) return nullptr;
   if (ra.len > 0) {
-    SysErr e = os::Sync(ra.addr, ra.len, async);
+    SysErr e = os::Sync(ra.addr, ra.len, async, ra.region->map.durable_fd());
     if (e) return Result(env, e);
   }
   return Undefined(env);

@@ -125,6 +125,8 @@ Error Mapping::MapFile(const FileRequest& req) {
   return err;
 }
 
+void Mapping::ProtectionChanged() { guard::SetUserProtected(slot_); }
+
 Error Mapping::MapAnonymous(size_t length, bool lock) {
   length_ = length;
   if (access_ == Access::kAnonShared) {
@@ -226,6 +228,12 @@ Error Mapping::Resize(size_t new_length, bool held, Mapping* retired) {
     return Error::Refuse(Error::kTruncated,
                          "The file was truncated (or failed) under this mapping and pages were replaced with zeros: "
                          "it cannot be resized; unmap it and map the file again");
+  }
+  if (access_ == Access::kAnonShared && new_length > length_ && !os::SharedMemoryResizable()) {
+    SysErr e = Fail(ENOTSUP, "ftruncate");
+    e.hint = "POSIX shared memory on macOS can be sized only once, when it is created: shared anonymous memory "
+             "cannot grow there; map a new one of the size wanted";
+    return e;
   }
   size_t new_map_len = new_length > 0 ? delta_ + new_length : 0;
   // A fresh range (+1, one more live range while a retired one is held),

@@ -22,7 +22,7 @@
 
 #include "budget.h"
 #include "guard.h"
-#include "platform.h"
+#include "platform/platform.h"
 
 namespace memmap {
 
@@ -183,8 +183,14 @@ class Mapping {
   uint8_t* data() const { return base_ ? base_ + delta_ : nullptr; }
   size_t length() const { return length_; }
   int fd() const { return fd_; }
+  // The file a synchronous flush makes durable (os::Sync): a "write"
+  // mapping's; -1 for the others, whose writes never reach a file.
+  int durable_fd() const { return access_ == Access::kWrite ? fd_ : -1; }
   bool mapped() const { return base_ != nullptr; }
   bool guarded() const { return slot_ >= 0; }
+  // The raw layer changed the protection of pages of the range (mprotect):
+  // the fault guard leaves its faults to the caller from now on.
+  void ProtectionChanged();
   bool quarantined() const { return quarantined_; }
   bool shared() const { return access_ == Access::kWrite || access_ == Access::kAnonShared; }
   bool anonymous() const { return access_ == Access::kAnonPrivate || access_ == Access::kAnonShared; }

@@ -225,6 +225,7 @@ napi_value RawPagesJs(napi_env env, napi_callback_info info) {
         return nullptr;
       }
       e = os::Protect(p, n, static_cast<int>(arg));
+      if (!e) b.region->map.ProtectionChanged();
       break;
     case RawOpKind::kMlock: e = os::Lock(p, n); break;
     case RawOpKind::kMunlock: e = os::Unlock(p, n); break;

@@ -82,9 +82,10 @@ bool Sleep(Thread* t, const int32_t* word, int32_t value, int32_t control, int64
   int64_t slice = kSliceNs;
   if (deadline >= 0) slice = std::max<int64_t>(0, std::min(slice, deadline - os::MonotonicNs()));
   int outcome = 0;
-  SysErr e = os::WaitOnAddress(const_cast<int32_t*>(word), value, slice, &outcome);
-  if (e) {
-    *error = e;
+  if (os::WaitOnAddress(const_cast<int32_t*>(word), value, slice, &outcome)) {
+    // No wait primitive that works (macOS without os_sync or ulock): the
+    // word is looked at again after each slice, never spun on.
+    os::SleepNs(slice);
     return false;
   }
   return outcome == 0;
@@ -101,7 +102,7 @@ void Run(void* arg) {
       int32_t seen = t->control;
       lock.unlock();
       int outcome = 0;
-      os::WaitOnAddress(&t->control, seen, -1, &outcome);
+      if (os::WaitOnAddress(&t->control, seen, -1, &outcome)) os::SleepNs(kSliceNs);  // never a spin
       lock.lock();
       g_idle--;
       continue;

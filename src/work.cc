@@ -41,7 +41,7 @@ bool CanRunJs(EnvData* envd) {
 void WorkExecute(napi_env, void* data) {
   Work* w = static_cast<Work*>(data);
   if (w->len == 0) return;
-  w->result = w->kind == WorkKind::kFlush ? os::Sync(w->addr, w->len, false) : os::Populate(w->addr, w->len);
+  w->result = w->kind == WorkKind::kFlush ? os::Sync(w->addr, w->len, false, w->region->map.durable_fd()) : os::Populate(w->addr, w->len);
 }
 
 void WorkComplete(napi_env env, napi_status status, void* data) {

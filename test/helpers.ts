@@ -106,6 +106,16 @@ export const addonPath = join(root, ...(windows ? ["prebuilds", "win32-x64", "me
 /** The test build of the addon (MEMMAP_TEST_ADDON). */
 export const testAddonPath = join(root, ...(windows ? ["build", "win", "memmap_test.node"] : ["build", "Release", "memmap_test.node"]));
 
+/**
+ * Whether the addon under test is the macOS-paths build (`npm run
+ * test:darwin-paths`: Linux, taking macOS's branches; its `system` says
+ * "darwin-paths"), or the real macOS one: where the platform's own rules
+ * differ (shared memory sized once, no writable and executable memory, no
+ * limit on mappings to read, ulock's waits), the tests expect those.
+ */
+export const darwinPaths = process.env["MEMMAP_DARWIN_PATHS"] === "1";
+export const darwinRules = darwinPaths || process.platform === "darwin";
+
 /** The first of several skip conditions that holds (node:test options). */
 export function skipIf(...conditions: Array<{ skip: string | false }>): { skip: string | false } {
   return { skip: conditions.map((c) => c.skip).find((s) => s !== false) ?? false };

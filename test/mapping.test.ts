@@ -6,7 +6,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
-import { nativeOnly, root, tempDir } from "./helpers.js";
+import { darwinPaths, nativeOnly, root, tempDir } from "./helpers.js";
+// @ts-expect-error: a script of the package's own, in plain JavaScript
+import { gypSources } from "../scripts/gyp-sources.mjs";
 
 const gxx = process.env["CXX"] ?? "g++";
 const haveCompiler = spawnSync(gxx, ["--version"], { stdio: "ignore" }).status === 0;
@@ -19,11 +21,15 @@ const skip = process.platform !== "linux"
 test("Mapping: builds without Node-API and passes its unit test", { skip }, () => {
   const { dir } = tempDir();
   const exe = join(dir, "mapping_test");
-  const src = (f: string): string => join(root, "src", f);
+  // The Mapping and what it stands on: binding.gyp's platform files for this
+  // build (its one source list per OS, scripts/gyp-sources.mjs), with none of
+  // the Node-API files.
+  const platform = gypSources("linux", { memmap_darwin_paths: darwinPaths ? 1 : 0 })
+    .filter((f) => f.startsWith("src/platform/") || f === "src/guard_posix.cc");
   const built = spawnSync(gxx, [
     "-std=c++17", "-O1", "-Wall", "-Werror", "-o", exe,
     join(root, "test", "native", "mapping_test.cc"),
-    src("mapping.cc"), src("budget.cc"), src("platform_posix.cc"), src("guard_posix.cc"), src("guard_slots.cc"), "-lpthread",
+    ...["src/mapping.cc", "src/budget.cc", "src/guard_slots.cc", ...platform].map((f) => join(root, f)), "-lpthread",
   ], { encoding: "utf8" });
   assert.equal(built.status, 0, `the build failed:\n${built.stderr}`);
   const run = spawnSync(exe, [], { encoding: "utf8" });

@@ -1,5 +1,5 @@
 // Unit tests of src/mapping.cc, built without Node: g++ links this file with
-// mapping.cc, platform_posix.cc and guard_posix.cc only, so a Node-API call
+// mapping.cc, the platform files (src/platform/) and guard_posix.cc only, so a Node-API call
 // slipping into Mapping fails the link. Run by test/mapping.test.ts, which
 // checks the exit code; each failed check prints its line.
 

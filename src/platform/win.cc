@@ -26,7 +26,7 @@
 #include <map>
 #include <mutex>
 
-#include "platform_win.h"  // first: <uv.h> before <windows.h>
+#include "win.h"  // first: <uv.h> before <windows.h>
 #include <psapi.h>
 
 #include "platform.h"
@@ -701,7 +701,7 @@ void CopyPrivatePages(const void* from_v, void* to_v, size_t length, bool to_zer
 // FlushViewOfFile hands the dirty pages to the file system (MS_ASYNC);
 // MS_SYNC then waits for the disk with FlushFileBuffers on the handle kept
 // with the view, as Go's mmap-go and memmap2 do on Windows.
-SysErr Sync(void* addr, size_t length, bool async) {
+SysErr Sync(void* addr, size_t length, bool async, int) {  // the file is found from the view
   if (!FlushViewOfFile(addr, length)) return FailWin("msync");
   if (async) return Ok();
   HANDLE file;
@@ -908,6 +908,12 @@ SysErr WaitOnAny(const WaitTarget* targets, size_t n, int64_t deadline_ns, int* 
   (void)targets; (void)n; (void)deadline_ns; (void)woken;
   return Fail(ENOSYS, "futex_waitv");
 }
+
+void SleepNs(int64_t ns) { Sleep(static_cast<DWORD>(ns <= 0 ? 0 : (ns + 999999) / 1000000)); }
+
+const char* SystemName() { return "win32"; }
+
+bool SharedMemoryResizable() { return true; }  // see SharedMemoryCreate
 
 int64_t MonotonicNs() {
   static const int64_t freq = [] {

@@ -1,7 +1,8 @@
-// POSIX implementation of the platform contract (Linux first; the BSDs and
-// macOS take the fallbacks marked below).
+// The platform contract (platform.h) as every POSIX system has it. What a
+// system does its own way is asked of its file through posix.h (linux.cc,
+// darwin_common.cc); this file tests no platform macro.
 #include "glibc_compat.h"  // first: pins the glibc versions of what follows
-#include "platform.h"
+#include "posix.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -13,28 +14,14 @@
 #include <signal.h>
 #include <unistd.h>
 #include <algorithm>
+#include <atomic>
 #include <climits>
 #include <ctime>
-#if defined(__linux__)
-#include <linux/futex.h>
-#include <sys/syscall.h>
-#endif
-
 #include <cstdio>
 #include <cstring>
-// The size of a block device (os::Stat)
-#include <sys/ioctl.h>
-#if defined(__linux__)
-#include <linux/fs.h>
-#elif defined(__APPLE__)
-#include <sys/disk.h>
-#endif
 
 #ifndef MAP_NORESERVE
 #define MAP_NORESERVE 0
-#endif
-#ifndef MAP_POPULATE
-#define MAP_POPULATE 0
 #endif
 
 namespace memmap {
@@ -50,14 +37,6 @@ int ErrnoForJs(int err) { return err; }
 bool LockCopiesPrivatePages() { return true; }
 
 bool NodeKnowsFd(int fd) { return fd >= 0; }
-
-bool CanRemap() {
-#if defined(__linux__)
-  return true;
-#else
-  return false;
-#endif
-}
 
 // On POSIX an offset only needs page alignment (Windows uses 64 KiB).
 size_t AllocationGranularity() { return PageSize(); }
@@ -104,21 +83,9 @@ SysErr DupFd(int fd, int* out) {
   return Ok();
 }
 
-// fstat(2) as the system call on glibc: glibc 2.33 made fstat a function of
-// its own (GLIBC_2.33), which a build meant to run on glibc 2.28 must not
-// need (src/glibc_compat.h). The kernel's struct stat is glibc's on the
-// 64-bit Linux ports.
-static int FstatCall(int fd, struct stat* st) {
-#if defined(__linux__) && defined(__GLIBC__) && defined(SYS_fstat) && defined(__LP64__)
-  return static_cast<int>(syscall(SYS_fstat, fd, st));
-#else
-  return fstat(fd, st);
-#endif
-}
-
 SysErr Stat(int fd, FileInfo* info) {
   struct stat st;
-  if (FstatCall(fd, &st) != 0) return Fail(errno, "fstat");
+  if (sys::Fstat(fd, &st) != 0) return Fail(errno, "fstat");
   info->size = static_cast<int64_t>(st.st_size);
   info->regular = S_ISREG(st.st_mode);
   info->block = S_ISBLK(st.st_mode);
@@ -128,81 +95,25 @@ SysErr Stat(int fd, FileInfo* info) {
   info->dev = static_cast<uint64_t>(st.st_dev);
   info->ino = static_cast<uint64_t>(st.st_ino);
   if (info->block) {
-    // st_size is 0 for block devices, so the size is asked of the device.
-    // Not with lseek(fd, 0, SEEK_END): fd is the caller's descriptor (raw
+    // st_size is 0 for block devices, so the size is asked of the device,
+    // never with lseek(fd, 0, SEEK_END): fd is the caller's descriptor (raw
     // mmap) or a dup() of it (map(fd)), and the two "share file offset and
     // file status flags" (dup(2)), so a seek would leave the caller's next
-    // read() at the end. Where no ioctl gives the size, the position is put
-    // back (a thread of the caller reading meanwhile could still see it moved).
-#if defined(__linux__)
-    uint64_t bytes = 0;
-    if (ioctl(fd, BLKGETSIZE64, &bytes) != 0) return Fail(errno, "ioctl");
-    info->size = static_cast<int64_t>(bytes);
-#elif defined(__APPLE__)
-    uint64_t blocks = 0;
-    uint32_t block_size = 0;
-    if (ioctl(fd, DKIOCGETBLOCKCOUNT, &blocks) != 0 || ioctl(fd, DKIOCGETBLOCKSIZE, &block_size) != 0) {
-      return Fail(errno, "ioctl");
-    }
-    info->size = static_cast<int64_t>(blocks * block_size);
-#else
-    off_t at = lseek(fd, 0, SEEK_CUR);
-    if (at < 0) return Fail(errno, "lseek");
-    off_t end = lseek(fd, 0, SEEK_END);
-    int err = errno;
-    if (lseek(fd, at, SEEK_SET) < 0) return Fail(errno, "lseek");
-    if (end < 0) return Fail(err, "lseek");
-    info->size = static_cast<int64_t>(end);
-#endif
+    // read() at the end.
+    if (SysErr e = sys::BlockDeviceSize(fd, &info->size)) return e;
   }
   return Ok();
 }
 
-SysErr Truncate(int fd, int64_t size) {
-  for (;;) {
-    if (ftruncate(fd, static_cast<off_t>(size)) == 0) return Ok();
-    if (errno != EINTR) return Fail(errno, "ftruncate");
-  }
-}
+SysErr Truncate(int fd, int64_t size) { return sys::Resize(fd, size); }
 
 SysErr Reserve(int fd, int64_t old_size, int64_t new_size) {
   if (new_size <= old_size) return Ok();
-#if defined(__linux__)
-  // fallocate(2) both reserves the blocks and extends the file. The errors
-  // the Go linker tolerates (the file system cannot preallocate) fall back to
-  // a plain ftruncate: the file still has the right size, only unreserved.
-  for (;;) {
-    if (fallocate(fd, 0, static_cast<off_t>(old_size),
-                  static_cast<off_t>(new_size - old_size)) == 0) {
-      return Ok();
-    }
-    if (errno == EINTR) continue;
-    if (errno == EOPNOTSUPP || errno == ENOSYS || errno == EPERM ||
-        errno == EINVAL) {
-      break;
-    }
-    return Fail(errno, "fallocate");
-  }
-#elif !defined(__APPLE__)
-  int r;
-  do {
-    r = posix_fallocate(fd, static_cast<off_t>(old_size),
-                        static_cast<off_t>(new_size - old_size));
-  } while (r == EINTR);
-  if (r == 0) return Ok();
-  if (r != EOPNOTSUPP && r != ENOSYS && r != EINVAL && r != EPERM) {
-    return Fail(r, "posix_fallocate");
-  }
-#else
-  fstore_t store = {F_ALLOCATECONTIG, F_PEOFPOSMODE, 0,
-                    static_cast<off_t>(new_size - old_size), 0};
-  if (fcntl(fd, F_PREALLOCATE, &store) == -1) {
-    store.fst_flags = F_ALLOCATEALL;
-    if (fcntl(fd, F_PREALLOCATE, &store) == -1 && errno == ENOSPC) {
-      return Fail(errno, "fcntl");
-    }
-  }
-#endif
+  // The file system reserves the blocks where it can (the Go linker's
+  // fallocate, macOS's F_PREALLOCATE); where it cannot, the file still gets
+  // its size, only unreserved.
+  SysErr e = sys::Preallocate(fd, old_size, new_size);
+  if (e && e.err != ENOTSUP) return e;
   return Truncate(fd, new_size);
 }
 
@@ -214,6 +125,17 @@ void Unlink(const std::string& path) { unlink(path.c_str()); }
 
 static int ExecBit(const MapOptions& opts) {
   return opts.exec ? PROT_EXEC : 0;
+}
+
+// Every mapping of the safe API is writable from JavaScript (a read-only
+// one is private and writable: a write stays in the process), so `exec`
+// asks for writable and executable memory, which not every system gives.
+static SysErr CheckExec(const MapOptions& opts) {
+  const char* why = nullptr;
+  if (!opts.exec || sys::WritableExecAllowed(&why)) return Ok();
+  SysErr e = Fail(ENOTSUP, "mmap");
+  e.hint = why;
+  return e;
 }
 
 static void AdviseHuge(void* addr, size_t length, const MapOptions& opts) {
@@ -230,10 +152,12 @@ static void AdviseHuge(void* addr, size_t length, const MapOptions& opts) {
 
 SysErr MapFile(Access access, int fd, int64_t offset, size_t length,
                const MapOptions& opts, void** out) {
+  if (SysErr e = CheckExec(opts)) return e;
+  const int populate = opts.populate ? sys::PopulateFlag() : 0;
   void* p = MAP_FAILED;
   if (access == Access::kWrite) {
     p = mmap(nullptr, length, PROT_READ | PROT_WRITE | ExecBit(opts),
-             MAP_SHARED | (opts.populate ? MAP_POPULATE : 0), fd,
+             MAP_SHARED | populate, fd,
              static_cast<off_t>(offset));
     if (p == MAP_FAILED) return Fail(errno, "mmap");
   } else {
@@ -242,7 +166,7 @@ SysErr MapFile(Access access, int fd, int64_t offset, size_t length,
     // never faults. "read" adds MAP_NORESERVE: no swap is accounted for
     // pages that are only meant to be read.
     //
-    // Populating (MAP_POPULATE) a private *writable* mapping makes the kernel
+    // Populating (Linux's MAP_POPULATE) a private *writable* mapping makes the kernel
     // copy every page (copy-on-write is broken up front: a 256 MiB read
     // mapping became 256 MiB of anonymous memory). So the pages are
     // populated while the mapping is still PROT_READ, and the protection is
@@ -250,7 +174,7 @@ SysErr MapFile(Access access, int fd, int64_t offset, size_t length,
     int flags = MAP_PRIVATE | (access == Access::kRead ? MAP_NORESERVE : 0);
     int prot = PROT_READ | ExecBit(opts);
     p = mmap(nullptr, length, opts.populate ? prot : prot | PROT_WRITE,
-             flags | (opts.populate ? MAP_POPULATE : 0), fd,
+             flags | populate, fd,
              static_cast<off_t>(offset));
     if (p == MAP_FAILED) return Fail(errno, "mmap");
     if (opts.populate && mprotect(p, length, prot | PROT_WRITE) != 0) {
@@ -266,9 +190,10 @@ SysErr MapFile(Access access, int fd, int64_t offset, size_t length,
 
 SysErr MapAnonymous(Access access, size_t length, const MapOptions& opts,
                     void** out) {
+  if (SysErr e = CheckExec(opts)) return e;
   int flags = MAP_ANONYMOUS |
               (access == Access::kAnonShared ? MAP_SHARED : MAP_PRIVATE) |
-              (opts.populate ? MAP_POPULATE : 0);
+              (opts.populate ? sys::PopulateFlag() : 0);
   void* p = mmap(nullptr, length, PROT_READ | PROT_WRITE | ExecBit(opts),
                  flags, -1, 0);
   if (p == MAP_FAILED) return Fail(errno, "mmap");
@@ -292,7 +217,7 @@ SysErr MapRaw(int fd, int64_t offset, size_t length, int prot, int flags,
   // write stays in a private copy of the page, exactly like the safe API's
   // "read" access. mprotect() is the one documented way to make pages fault.
   if (!(prot & PROT_WRITE)) {
-    flags = (flags & ~(MAP_SHARED | MAP_SHARED_VALIDATE)) | MAP_PRIVATE |
+    flags = (flags & ~sys::SharedFlags()) | MAP_PRIVATE |
             MAP_NORESERVE;
     void* p = mmap(nullptr, length, prot, flags, fd,
                    static_cast<off_t>(offset));
@@ -331,33 +256,6 @@ SysErr Unmap(void* addr, size_t length) {
   return Ok();
 }
 
-SysErr Remap(void* addr, size_t old_length, size_t new_length, void** out) {
-#if defined(__linux__)
-  void* p = mremap(addr, old_length, new_length, MREMAP_MAYMOVE);
-  if (p == MAP_FAILED) return Fail(errno, "mremap");
-  *out = p;
-  return Ok();
-#else
-  (void)addr;
-  (void)old_length;
-  (void)new_length;
-  (void)out;
-  return Fail(ENOTSUP, "mremap");
-#endif
-}
-
-SysErr RemapInPlace(void* addr, size_t old_length, size_t new_length) {
-#if defined(__linux__)
-  if (mremap(addr, old_length, new_length, 0) == MAP_FAILED) return Fail(errno, "mremap");
-  return Ok();
-#else
-  (void)addr;
-  (void)old_length;
-  (void)new_length;
-  return Fail(ENOTSUP, "mremap");
-#endif
-}
-
 namespace {
 
 bool AllZero(const uint8_t* p, size_t n) {
@@ -376,49 +274,18 @@ void CopyPage(const uint8_t* from, uint8_t* to, size_t page, bool to_zeroed) {
 
 }  // namespace
 
-// Which pages are the process's own comes from /proc/self/pagemap: one
-// 64-bit entry a page, bit 63 present, 62 swapped, 61 "file page or shared
-// anonymous". A present or swapped page that is not a file page is
-// anonymous: written (copy on write), or the zero page of a read. The flags
-// are readable without privilege (only the frame numbers are hidden).
-// Where pagemap cannot be read, every page is compared instead: correct,
-// but it reads the whole range.
-void CopyPrivatePages(const void* from_v, void* to_v, size_t length, bool to_zeroed) {
-  const uint8_t* from = static_cast<const uint8_t*>(from_v);
-  uint8_t* to = static_cast<uint8_t*>(to_v);
+namespace sys {
+void CopyDifferingPages(const uint8_t* from, uint8_t* to, size_t first_page, size_t pages, bool to_zeroed) {
   const size_t page = PageSize();
-  const size_t pages = (length + page - 1) / page;  // mappings hold whole pages
-  int fd = -1;
-#if defined(__linux__)
-  fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-#endif
-  uint64_t entries[512];
-  size_t i = 0;
-  while (i < pages) {
-    size_t n = std::min(pages - i, sizeof entries / sizeof entries[0]);
-    off_t at = static_cast<off_t>((reinterpret_cast<uintptr_t>(from) / page + i) * sizeof(uint64_t));
-    ssize_t got = fd >= 0 ? pread(fd, entries, n * sizeof(uint64_t), at) : -1;
-    if (got < static_cast<ssize_t>(sizeof(uint64_t))) {
-      if (fd >= 0) close(fd);
-      fd = -1;
-      for (; i < pages; i++) CopyPage(from + i * page, to + i * page, page, to_zeroed);
-      break;
-    }
-    n = static_cast<size_t>(got) / sizeof(uint64_t);
-    for (size_t k = 0; k < n; k++, i++) {
-      uint64_t e = entries[k];
-      bool own = ((e >> 63) & 1 || (e >> 62) & 1) && !((e >> 61) & 1);
-      if (own) CopyPage(from + i * page, to + i * page, page, to_zeroed);
-    }
-  }
-  if (fd >= 0) close(fd);
+  for (size_t i = first_page; i < first_page + pages; i++) CopyPage(from + i * page, to + i * page, page, to_zeroed);
 }
+}  // namespace sys
 
-SysErr Sync(void* addr, size_t length, bool async) {
+SysErr Sync(void* addr, size_t length, bool async, int fd) {
   if (msync(addr, length, async ? MS_ASYNC : MS_SYNC) != 0) {
     return Fail(errno, "msync");
   }
-  return Ok();
+  return fd >= 0 && !async ? sys::DurableSync(fd) : Ok();
 }
 
 SysErr SyncRaw(void* addr, size_t length, int flags) {
@@ -446,46 +313,44 @@ SysErr Unlock(void* addr, size_t length) {
   return Ok();
 }
 
+namespace {
+// mincore(2)'s vector is unsigned char* on Linux and char* on macOS.
+template <typename Vec>
+int Mincore(int (*call)(void*, size_t, Vec*), void* addr, size_t length, uint8_t* pages) {
+  return call(addr, length, reinterpret_cast<Vec*>(pages));
+}
+template <typename Vec>
+int Mincore(int (*call)(const void*, size_t, Vec*), void* addr, size_t length, uint8_t* pages) {
+  return call(addr, length, reinterpret_cast<Vec*>(pages));
+}
+}  // namespace
+
 SysErr Residency(void* addr, size_t length, uint8_t* pages) {
-#if defined(__linux__)
-  unsigned char* vec = reinterpret_cast<unsigned char*>(pages);
-#else
-  char* vec = reinterpret_cast<char*>(pages);
-#endif
-  if (mincore(addr, length, vec) != 0) return Fail(errno, "mincore");
+  if (Mincore(mincore, addr, length, pages) != 0) return Fail(errno, "mincore");
   size_t n = (length + PageSize() - 1) / PageSize();
   for (size_t i = 0; i < n; i++) pages[i] &= 1;
   return Ok();
 }
 
-SysErr Populate(void* addr, size_t length) {
-#ifdef MADV_POPULATE_READ
-  // Linux 5.14+: faults the pages in and reports EFAULT where an access would
-  // have raised SIGBUS (a truncated file), instead of dying.
-  if (madvise(addr, length, MADV_POPULATE_READ) == 0) return Ok();
-  // EFAULT: part of the range is past the end of its file. Touching the
-  // pages (below) lets the fault guard replace those with zeros and count
-  // them, as any other read of them would, so `faulted` tells the truth.
-  if (errno != EINVAL && errno != EFAULT) return Fail(errno, "madvise");
-#endif
-  // Older kernels: ask for read-ahead, then touch one byte a page.
-  madvise(addr, length, MADV_WILLNEED);
+namespace sys {
+void PopulateByTouch(void* addr, size_t length) {
+  madvise(addr, length, MADV_WILLNEED);  // read-ahead first: one fault a page is slow
   TouchPages(addr, length);
-  return Ok();
 }
 
-SysErr SharedMemoryCreate(size_t length, int* fd) {
-#if defined(__linux__)
-  int f = memfd_create("memmap", MFD_CLOEXEC);
-  if (f < 0) return Fail(errno, "memfd_create");
-#else
-  // Elsewhere: a POSIX object that is unlinked at once.
+SysErr AnonymousSharedMemory(size_t length, int* fd) {
   char name[64];
-  snprintf(name, sizeof name, "/memmap-%d-%p", static_cast<int>(getpid()), static_cast<void*>(fd));
-  int f = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
+  static std::atomic<unsigned> serial{0};
+  // Short (macOS takes 31 bytes at most) and unique in the process; unlinked
+  // at once, so that only the descriptor names it.
+  snprintf(name, sizeof name, "/memmap.%d.%u", static_cast<int>(getpid()), serial.fetch_add(1));
+  int f;
+  for (;;) {
+    f = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (f >= 0 || errno != EINTR) break;
+  }
   if (f < 0) return Fail(errno, "shm_open");
   shm_unlink(name);
-#endif
   SysErr e = Truncate(f, static_cast<int64_t>(length));
   if (e) {
     close(f);
@@ -495,11 +360,29 @@ SysErr SharedMemoryCreate(size_t length, int* fd) {
   return Ok();
 }
 
+struct timespec Timespec(int64_t ns) {
+  struct timespec ts;
+  ts.tv_sec = static_cast<time_t>(ns / 1000000000);
+  ts.tv_nsec = static_cast<long>(ns % 1000000000);
+  return ts;
+}
+}  // namespace sys
+
+void SleepNs(int64_t ns) {
+  struct timespec ts = sys::Timespec(ns < 0 ? 0 : ns);
+  nanosleep(&ts, nullptr);
+}
+
 SysErr SharedMemoryOpen(const std::string& name, bool create, bool exclusive, int mode, int64_t size, int* fd,
                         bool* created) {
   (void)size;  // created empty: lib/ sizes it when it maps it
   std::string full = "/" + name;
   *created = false;
+  if (full.size() > sys::SharedMemoryNameMax()) {
+    SysErr e = Fail(ENAMETOOLONG, "shm_open");
+    e.hint = "shared memory names on this system are at most 30 bytes (31 with the slash, macOS's limit)";
+    return e;
+  }
   int flags = O_RDWR | O_CLOEXEC;
   if (create && exclusive) {
     int f = shm_open(full.c_str(), flags | O_CREAT | O_EXCL, static_cast<mode_t>(mode));
@@ -527,59 +410,6 @@ SysErr SharedMemoryUnlink(const std::string& name) {
   std::string full = "/" + name;
   if (shm_unlink(full.c_str()) != 0) return Fail(errno, "shm_unlink");
   return Ok();
-}
-
-#if defined(__linux__)
-namespace {
-// `ns` as a timespec in `ts`, or null when it is negative (no timeout).
-struct timespec* Timespec(int64_t ns, struct timespec* ts) {
-  if (ns < 0) return nullptr;
-  ts->tv_sec = static_cast<time_t>(ns / 1000000000);
-  ts->tv_nsec = static_cast<long>(ns % 1000000000);
-  return ts;
-}
-}  // namespace
-#endif
-
-SysErr WaitOnAddress(void* addr, int32_t expected, int64_t timeout_ns, int* outcome) {
-#if defined(__linux__)
-  struct timespec ts;
-  struct timespec* tp = Timespec(timeout_ns, &ts);
-  // Not FUTEX_PRIVATE_FLAG: the word may be shared with other processes.
-  long r = syscall(SYS_futex, addr, FUTEX_WAIT, expected, tp, nullptr, 0);
-  if (r == 0) {
-    *outcome = 0;
-    return Ok();
-  }
-  if (errno == EAGAIN) {
-    *outcome = 1;
-    return Ok();
-  }
-  if (errno == ETIMEDOUT) {
-    *outcome = 2;
-    return Ok();
-  }
-  if (errno == EINTR) {
-    *outcome = 0;  // a spurious wake: callers re-check the value, as with Atomics.wait
-    return Ok();
-  }
-  return Fail(errno, "futex");
-#else
-  (void)addr; (void)expected; (void)timeout_ns; (void)outcome;
-  return Fail(ENOTSUP, "futex");
-#endif
-}
-
-SysErr WakeAddress(void* addr, int32_t count, int* woken) {
-#if defined(__linux__)
-  long r = syscall(SYS_futex, addr, FUTEX_WAKE, count, nullptr, nullptr, 0);
-  if (r < 0) return Fail(errno, "futex");
-  *woken = static_cast<int>(r);
-  return Ok();
-#else
-  (void)addr; (void)count; (void)woken;
-  return Fail(ENOTSUP, "futex");
-#endif
 }
 
 int64_t MonotonicNs() {
@@ -627,79 +457,6 @@ SysErr StartThread(void (*fn)(void*), void* arg) {
     return Fail(r, "pthread_create");
   }
   return Ok();
-}
-
-#if defined(__linux__)
-#ifndef SYS_futex_waitv
-#define SYS_futex_waitv 449  // the same number on every architecture
-#endif
-// <linux/futex.h> has these from 5.16 on; spelled out for older headers.
-struct FutexWaitv {
-  uint64_t val;
-  uint64_t uaddr;
-  uint32_t flags;
-  uint32_t reserved;
-};
-constexpr uint32_t kFutex2Size32 = 0x02;  // FUTEX2_SIZE_U32; not FUTEX2_PRIVATE: words may be shared
-#endif
-
-SysErr WaitOnAny(const WaitTarget* targets, size_t n, int64_t deadline_ns, int* woken) {
-#if defined(__linux__)
-  if (n == 0 || n > kMaxWaitTargets) return Fail(EINVAL, "futex_waitv");
-  FutexWaitv waiters[kMaxWaitTargets];
-  for (size_t i = 0; i < n; i++) {
-    waiters[i].val = static_cast<uint32_t>(targets[i].expected);
-    waiters[i].uaddr = reinterpret_cast<uintptr_t>(targets[i].addr);
-    waiters[i].flags = kFutex2Size32;
-    waiters[i].reserved = 0;
-  }
-  struct timespec ts;
-  struct timespec* tp = Timespec(deadline_ns, &ts);
-  long r = syscall(SYS_futex_waitv, waiters, static_cast<unsigned>(n), 0u, tp, CLOCK_MONOTONIC);
-  if (r < 0) return Fail(errno, "futex_waitv");
-  *woken = static_cast<int>(r);
-  return Ok();
-#else
-  (void)targets; (void)n; (void)deadline_ns; (void)woken;
-  return Fail(ENOSYS, "futex_waitv");
-#endif
-}
-
-#if defined(POSIX_FADV_NORMAL)
-static const NamedValue kFileAdvice[] = {
-    {"normal", POSIX_FADV_NORMAL},     {"sequential", POSIX_FADV_SEQUENTIAL},
-    {"random", POSIX_FADV_RANDOM},     {"willneed", POSIX_FADV_WILLNEED},
-    {"dontneed", POSIX_FADV_DONTNEED}, {"noreuse", POSIX_FADV_NOREUSE},
-};
-#endif
-
-SysErr FileAdvise(int fd, int64_t offset, int64_t length, int advice) {
-#if defined(POSIX_FADV_NORMAL)
-  int r = posix_fadvise(fd, static_cast<off_t>(offset), static_cast<off_t>(length), advice);
-  if (r != 0) return Fail(r, "posix_fadvise");
-  return Ok();
-#else
-  (void)fd; (void)offset; (void)length; (void)advice;
-  return Fail(ENOTSUP, "posix_fadvise");
-#endif
-}
-
-bool FileAdviceByName(const std::string& name, int* advice) {
-#if defined(POSIX_FADV_NORMAL)
-  return LookupName(kFileAdvice, name, advice);
-#else
-  (void)name;
-  (void)advice;
-  return false;
-#endif
-}
-
-std::vector<std::string> FileAdviceNames() {
-#if defined(POSIX_FADV_NORMAL)
-  return NamesOf(kFileAdvice);
-#else
-  return {};
-#endif
 }
 
 static const NamedValue kAdvice[] = {
@@ -841,7 +598,7 @@ std::vector<Constant> Constants() {
       {"MAP_ANONYMOUS", MAP_ANONYMOUS},
       {"MAP_ANON", MAP_ANONYMOUS},
       {"MAP_NORESERVE", MAP_NORESERVE},
-      {"MAP_POPULATE", MAP_POPULATE},
+      {"MAP_POPULATE", sys::PopulateFlag()},  // 0 where the system has none
       {"MS_ASYNC", MS_ASYNC},
       {"MS_SYNC", MS_SYNC},
       {"MS_INVALIDATE", MS_INVALIDATE},
@@ -914,46 +671,9 @@ std::vector<Constant> Constants() {
   return c;
 }
 
-size_t MaxMapCount() {
-#if defined(__linux__)
-  FILE* f = fopen("/proc/sys/vm/max_map_count", "re");
-  if (!f) return 0;
-  unsigned long n = 0;
-  if (fscanf(f, "%lu", &n) != 1) n = 0;
-  fclose(f);
-  return static_cast<size_t>(n);
-#else
-  return 0;
-#endif
-}
-
-int64_t CountMappings() {
-#if defined(__linux__)
-  int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return -1;
-  // A line a mapping. Read in pieces into the stack: no allocation.
-  char buf[16384];
-  int64_t lines = 0;
-  for (;;) {
-    ssize_t n = read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      lines = -1;
-      break;
-    }
-    if (n == 0) break;
-    for (const char* p = buf; (p = static_cast<const char*>(memchr(p, '\n', buf + n - p))) != nullptr; p++) lines++;
-  }
-  close(fd);
-  return lines;
-#else
-  return -1;
-#endif
-}
-
 bool FileSizeIfSame(int fd, uint64_t dev, uint64_t ino, int64_t* size) {
   struct stat st;
-  if (fd < 0 || FstatCall(fd, &st) != 0 || !S_ISREG(st.st_mode)) return false;
+  if (fd < 0 || sys::Fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return false;
   if (static_cast<uint64_t>(st.st_dev) != dev || static_cast<uint64_t>(st.st_ino) != ino) return false;
   *size = static_cast<int64_t>(st.st_size);
   return true;

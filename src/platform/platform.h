@@ -1,7 +1,11 @@
 // The operating-system contract of the addon. Everything that differs between
-// platforms lives behind these functions, one implementation file per
-// platform (platform_posix.cc now; a Windows file later). No other file of
-// the addon includes a system header or tests a platform macro.
+// platforms lives behind these functions, implemented in this folder:
+// posix.cc for what every POSIX system shares, with linux.cc or darwin.cc
+// (through darwin_common.cc) for what only one has (posix.h is the seam
+// between them), and win.cc with win_raw.cc on Windows. binding.gyp builds
+// one list of them per OS. No other file of the addon tests a platform macro,
+// and none outside the guard (guard_posix.cc, guard_win.cc) includes a
+// system header.
 //
 // Every function returns a SysErr: err == 0 on success, otherwise the
 // (positive) errno and the name of the system call that failed, which the
@@ -57,6 +61,10 @@ struct FileInfo {
 
 namespace os {
 
+// Which platform file the addon was built with: "linux", "darwin",
+// "darwin-paths" (Linux, taking macOS's branches: binding.gyp's
+// memmap_darwin_paths) or "win32".
+const char* SystemName();
 size_t PageSize();
 size_t AllocationGranularity();
 
@@ -141,7 +149,10 @@ SysErr RemapInPlace(void* addr, size_t old_length, size_t new_length);
 // to touch (guarded against SIGBUS where they map a file).
 void CopyPrivatePages(const void* from, void* to, size_t length, bool to_zeroed);
 
-SysErr Sync(void* addr, size_t length, bool async);
+// msync(2) over a range. With fd (>= 0: the file behind it) and !async, the
+// writes are then made as durable as Node's own fsync makes them (macOS:
+// F_FULLFSYNC).
+SysErr Sync(void* addr, size_t length, bool async, int fd = -1);
 SysErr SyncRaw(void* addr, size_t length, int flags);
 SysErr Advise(void* addr, size_t length, int advice);
 SysErr Protect(void* addr, size_t length, int prot);
@@ -170,6 +181,9 @@ SysErr SharedMemoryCreate(size_t length, int* fd);
 SysErr SharedMemoryOpen(const std::string& name, bool create, bool exclusive, int mode, int64_t size, int* fd,
                         bool* created);
 SysErr SharedMemoryUnlink(const std::string& name);
+// Whether shared memory can be resized once sized (not on macOS, where
+// POSIX shared memory is sized once, when it is created).
+bool SharedMemoryResizable();
 
 // Futex-style wait and wake on a 32-bit word of a shared mapping, across
 // processes. `outcome`: 0 woken ("ok"), 1 the value differed ("not-equal"),
@@ -190,6 +204,9 @@ constexpr size_t kMaxWaitTargets = 128;
 SysErr WaitOnAny(const WaitTarget* targets, size_t n, int64_t deadline_ns, int* woken);
 // A monotonic clock, in nanoseconds.
 int64_t MonotonicNs();
+// Sleeps ns nanoseconds (a signal may end it early): what a waiting thread
+// does where the wait primitive failed, so that it never spins.
+void SleepNs(int64_t ns);
 // Starts a detached thread running fn(arg), with asynchronous signals
 // blocked (they stay with the threads that run JavaScript).
 SysErr StartThread(void (*fn)(void*), void* arg);
@@ -259,6 +276,19 @@ bool FileSizeIfSame(int fd, uint64_t dev, uint64_t ino, int64_t* size);
 // Whether the file system that holds `fd` is full (less than 64 KiB left
 // to an unprivileged writer): why a write fault inside a file failed.
 bool FileSystemFull(int fd);
+
+// The fault guard's rules (guard_posix.cc), which each POSIX system has its
+// own way: the signals an access to a mapping can raise (SIGBUS; the
+// macOS-paths build adds SIGSEGV, since macOS raises SIGBUS for protection
+// faults too); whether a signal with this si_code was raised by the kernel
+// for an access (not sent by kill() or sigqueue(): SI_USER is 0 on Linux but
+// 0x10001 on macOS); and whether a fault must be confirmed before a page is
+// replaced (macOS gives every SIGBUS, even a sent one, a fault code and the
+// thread's last fault address: only a page past the end of its file, or one
+// the file cannot be read at, is replaced there).
+int FaultSignals(int* signals, int max);
+bool RaisedByAccess(int sig, int si_code);
+bool FaultsNeedConfirming();
 
 // The address of a symbol the host process exports, or nullptr: for the
 // engine functions that only some runtimes export (see ForceGc in addon.cc).

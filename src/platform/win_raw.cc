@@ -23,7 +23,7 @@
 //  * mlock, munlock, mincore: os::Lock, os::Unlock, os::Residency.
 // Everything else (MAP_FIXED and the other MAP_ flags, other advice) is
 // refused with a message saying it is not available on Windows.
-#include "platform_win.h"  // first: <uv.h> before <windows.h>
+#include "win.h"  // first: <uv.h> before <windows.h>
 
 #include <cerrno>
 #include <mutex>

@@ -1,6 +1,6 @@
 // Two symbols that code compiled with new C++ headers needs from new
 // libraries, supplied here so that the addon loads where only older ones are
-// (see src/glibc_compat.h). Both are hidden: the addon's own references bind
+// (see glibc_compat.h). Both are hidden: the addon's own references bind
 // to them, and nothing else in the process can see them.
 #include "glibc_compat.h"
 
