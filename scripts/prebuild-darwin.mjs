@@ -17,7 +17,8 @@
 //    to DIR), e.g. an older layout.
 //  * Headers: the running Node's (node_api.h, and uv.h with uv/darwin.h).
 //    The one header the addon needs that zig's SDK lacks, <sys/disk.h>, is
-//    given here with the two ioctls os::Stat asks a block device (SDK_GAPS).
+//    given here with the two ioctls src/platform/darwin.cc asks a block device
+//    for its size (SDK_GAPS).
 //  * Imports: Node-API and libuv are left undefined and found in the host at
 //    load time (-undefined dynamic_lookup, as node-gyp links on a Mac); libc++
 //    is linked statically, so the addon loads only /usr/lib/libSystem.B.dylib.
@@ -56,8 +57,8 @@ export const DARWIN_TARGETS = {
 // Functions newer than macOS 11 (os_sync_*: macOS 14.4) or private (__ulock_*),
 // which the code must look up with dlsym: bound at load time, the addon
 // would not load where they are missing.
-export const DLSYM_ONLY = ["_os_sync_wait_on_address", "_os_sync_wake_by_address_any", "_os_sync_wake_by_address_all",
-  "___ulock_wait2", "___ulock_wait", "___ulock_wake"];
+export const DLSYM_ONLY = ["_os_sync_wait_on_address", "_os_sync_wait_on_address_with_timeout", "_os_sync_wake_by_address_any",
+  "_os_sync_wake_by_address_all", "___ulock_wait2", "___ulock_wait", "___ulock_wake"];
 
 const LIBSYSTEM = "/usr/lib/libSystem.B.dylib";
 // What the host (node, bun, electron) provides: looked up when the addon loads.
