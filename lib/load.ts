@@ -12,6 +12,10 @@ import { memmapError } from "./errors.js";
 export interface NativeAddon {
   pageSize: number;
   allocationGranularity: number;
+  /** The platform file it was built with: "linux", "darwin", "darwin-paths" (Linux taking macOS's branches) or "win32". */
+  system: string;
+  /** Whether shared memory can grow once sized (not on macOS: POSIX shared memory is sized once there). */
+  sharedMemoryResizable: boolean;
   constants: Record<string, number>;
   adviceNames: string[];
   mapFile(

@@ -54,7 +54,10 @@ let ok = false;
 try {
   ok = run(process.execPath, [nodeGyp(), "rebuild", "--memmap_darwin_paths=1", "--memmap_test_hooks=1", ...nodedirArgs()]);
   if (ok) {
-    const tests = readdirSync(join(root, "test")).filter((f) => f.endsWith(".test.ts")).sort().map((f) => join("test", f));
+    // `npm run test:darwin-paths -- test/raw.test.ts ...`: those files only.
+    const named = process.argv.slice(2);
+    const tests = named.length > 0 ? named
+      : readdirSync(join(root, "test")).filter((f) => f.endsWith(".test.ts")).sort().map((f) => join("test", f));
     const base = ["--import", "tsx", "--test", "--test-concurrency=1", ...tests];
     const env = { ...process.env, MEMMAP_DARWIN_PATHS: "1" };
     const native = run(process.execPath, base, { ...env, MEMMAP_BACKEND: "" });

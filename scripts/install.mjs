@@ -20,7 +20,9 @@ import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const errorFile = join(root, "build", "install-error.txt");
-const FIX = "To build it: install python3, make and a C++ compiler (Debian/Ubuntu: apt-get install python3 make g++), then run `npm rebuild memmap`";
+const FIX = process.platform === "darwin"
+  ? "To build it: install Xcode's command line tools (xcode-select --install), then run `MEMMAP_BUILD_FROM_SOURCE=1 npm rebuild memmap`"
+  : "To build it: install python3, make and a C++ compiler (Debian/Ubuntu: apt-get install python3 make g++), then run `npm rebuild memmap`";
 
 // node-gyp: the one npm hands to install scripts, else the one npm bundles.
 function nodeGyp() {
@@ -75,11 +77,16 @@ function build() {
 // build for another C library fails to load, and must not fail this script).
 function usablePrebuild() {
   const dir = join(root, "prebuilds", `${process.platform}-${process.arch}`);
-  // Windows has one C library: its prebuild is untagged (scripts/prebuild-win.mjs).
-  const names = process.platform === "win32" ? ["memmap.node"] : ["glibc", "musl"].map((libc) => `memmap.${libc}.node`);
+  // Windows and macOS have one C library: their prebuilds are untagged
+  // (scripts/prebuild-win.mjs, scripts/prebuild-darwin.mjs).
+  const untagged = process.platform === "win32" || process.platform === "darwin";
+  const names = untagged ? ["memmap.node"] : ["glibc", "musl"].map((libc) => `memmap.${libc}.node`);
   for (const name of names) {
     const file = join(dir, name);
     if (!existsSync(file)) continue;
+    // On macOS the native backend is opt-in (lib/select.ts): its code does
+    // not run, not even to be tried, before the user asks for it.
+    if (process.platform === "darwin") return file;
     const r = spawnSync(process.execPath, ["-e", "require(process.argv[1])", file], { stdio: "ignore", timeout: 60_000 });
     if (r.status === 0) return file;
   }

@@ -127,6 +127,12 @@ Error Mapping::MapFile(const FileRequest& req) {
 
 void Mapping::ProtectionChanged() { guard::SetUserProtected(slot_); }
 
+void Mapping::GuardFile(int fd, int64_t offset) {
+  OwnFd(fd);
+  file_offset_ = offset;
+  guard::SetFile(slot_, fd_, fd_dev_, fd_ino_, file_offset_);
+}
+
 Error Mapping::MapAnonymous(size_t length, bool lock) {
   length_ = length;
   if (access_ == Access::kAnonShared) {
@@ -229,12 +235,6 @@ Error Mapping::Resize(size_t new_length, bool held, Mapping* retired) {
                          "The file was truncated (or failed) under this mapping and pages were replaced with zeros: "
                          "it cannot be resized; unmap it and map the file again");
   }
-  if (access_ == Access::kAnonShared && new_length > length_ && !os::SharedMemoryResizable()) {
-    SysErr e = Fail(ENOTSUP, "ftruncate");
-    e.hint = "POSIX shared memory on macOS can be sized only once, when it is created: shared anonymous memory "
-             "cannot grow there; map a new one of the size wanted";
-    return e;
-  }
   size_t new_map_len = new_length > 0 ? delta_ + new_length : 0;
   // A fresh range (+1, one more live range while a retired one is held),
   // and the old one quarantined where it is held, which may split a mapping
@@ -248,6 +248,12 @@ Error Mapping::Resize(size_t new_length, bool held, Mapping* retired) {
   if (fd_ >= 0) {
     FileInfo fi;
     if (!StatFd(&fi)) return Fail(EBADF, "fstat");  // closed by someone else: nothing to do safely
+    if (access_ == Access::kAnonShared && new_length > length_ && !os::SharedMemoryResizable()) {
+      SysErr e = Fail(ENOTSUP, "ftruncate");
+      e.hint = "shared memory is sized once on this system, when it is made (POSIX shared memory on macOS, a section "
+               "on Windows): it cannot grow; map a new one of the size wanted";
+      return e;
+    }
     int64_t end = file_offset_ + static_cast<int64_t>(delta_ + new_length);
     // A character device has no size to pass: mmap takes any length of it,
     // and so does a resize.

@@ -191,6 +191,10 @@ class Mapping {
   // The raw layer changed the protection of pages of the range (mprotect):
   // the fault guard leaves its faults to the caller from now on.
   void ProtectionChanged();
+  // Gives a raw range's guard slot its file, through `fd` (a descriptor of
+  // the mapping's own, a dup of the caller's, closed with the range), where
+  // the guard must confirm a fault against the file (os::FaultsNeedConfirming).
+  void GuardFile(int fd, int64_t offset);
   bool quarantined() const { return quarantined_; }
   bool shared() const { return access_ == Access::kWrite || access_ == Access::kAnonShared; }
   bool anonymous() const { return access_ == Access::kAnonPrivate || access_ == Access::kAnonShared; }

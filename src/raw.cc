@@ -111,6 +111,18 @@ napi_value RawMmapJs(napi_env env, napi_callback_info info) {
       return nullptr;
     }
   }
+  // Where the guard must confirm a fault against the file before it
+  // replaces a page (macOS), it needs the file for as long as the range
+  // lives: a descriptor of its own, since the caller may close theirs.
+  int guard_fd = -1;
+  if (!anon && os::FaultsNeedConfirming()) {
+    SysErr dup = WithReclaim([&] { return os::DupFd(static_cast<int>(fd), &guard_fd); });
+    if (dup) {
+      budget::Unreserve(reserved);
+      ThrowSys(env, dup);
+      return nullptr;
+    }
+  }
   void* base = nullptr;
   SysErr e = WithReclaim([&] {
     SysErr refused = budget::Take(1, "mmap", 1);
@@ -120,6 +132,7 @@ napi_value RawMmapJs(napi_env env, napi_callback_info info) {
                       static_cast<int>(flags), &base);
   });
   if (e) {
+    os::Close(guard_fd);
     budget::Unreserve(reserved);
     ThrowSys(env, e);
     return nullptr;
@@ -128,11 +141,15 @@ napi_value RawMmapJs(napi_env env, napi_callback_info info) {
   Region* r = NewRegion(env, Access::kRaw, MapOptions());
   if (!r) {
     os::Unmap(base, static_cast<size_t>(length));  // ENOMEM thrown: nothing is left mapped
+    os::Close(guard_fd);
     budget::Unreserve(reserved);
     return nullptr;
   }
   envd->raw[reinterpret_cast<uintptr_t>(base)] = r;
-  if (!Settle(env, r, r->map.Adopt(base, static_cast<size_t>(length), reserved))) return nullptr;
+  Error adopted = r->map.Adopt(base, static_cast<size_t>(length), reserved);
+  if (!adopted && guard_fd >= 0) r->map.GuardFile(guard_fd, offset);
+  else os::Close(guard_fd);
+  if (!Settle(env, r, adopted)) return nullptr;
   napi_value buf = NewWindow(env, r, 0, r->map.length(), false);  // the user's to drop: never pinned
   if (!buf) {
     Release(r);

@@ -130,8 +130,10 @@ test("posting a 64-byte view of a 1 GiB mapping copies at most its window (512 K
 test("garbage arguments of every type to every function never abort", () => {
   const r = runChild(`
     import * as memmap from "memmap";
-    import * as raw from "memmap/raw";
     import { createRequire } from "node:module";
+    // memmap/raw refuses to load where the native backend is not in use
+    // (macOS without MEMMAP_BACKEND=native): then there is none of it to call.
+    const raw = await import("memmap/raw").catch(() => ({}));
     const require = createRequire(import.meta.url);
     const addon = require(${JSON.stringify(addonPath)});
     const garbage = [undefined, null, true, false, 0, -0, -1, 1.5, NaN, Infinity, -Infinity, 2 ** 53, 2 ** 64, -(2 ** 63),

@@ -5,7 +5,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { map, pageSize } from "memmap";
-import { nativeOnly, tempDir } from "./helpers.js";
+import { darwinRules, nativeOnly, tempDir } from "./helpers.js";
 
 function mountSmallTmpfs(dir: string): string | null {
   try {
@@ -25,7 +25,7 @@ test("size larger than the free space: ENOSPC at map time, nothing left behind; 
   }
   try {
     const p = join(tmp.dir, "out.bin");
-    assert.throws(() => map(p, { access: "write", size: 8 << 20 }), { code: "ENOSPC", syscall: "fallocate", path: p });
+    assert.throws(() => map(p, { access: "write", size: 8 << 20 }), { code: "ENOSPC", syscall: darwinRules ? "fcntl" : "fallocate", path: p });
     assert.equal(existsSync(p), false, "the file created for the map was removed");
     const q = join(tmp.dir, "existing.bin");
     writeFileSync(q, Buffer.alloc(1000, 1));

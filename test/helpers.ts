@@ -115,6 +115,8 @@ export const testAddonPath = join(root, ...(windows ? ["build", "win", "memmap_t
  */
 export const darwinPaths = process.env["MEMMAP_DARWIN_PATHS"] === "1";
 export const darwinRules = darwinPaths || process.platform === "darwin";
+/** Apple Silicon maps no writable and executable memory (the macOS-paths build plays it): `exec` is ENOTSUP there. */
+export const writableExecRefused = darwinPaths || (process.platform === "darwin" && process.arch === "arm64");
 
 /** The first of several skip conditions that holds (node:test options). */
 export function skipIf(...conditions: Array<{ skip: string | false }>): { skip: string | false } {

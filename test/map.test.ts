@@ -5,8 +5,8 @@ import assert from "node:assert/strict";
 import { closeSync, openSync, readFileSync, readSync, statSync, writeFileSync, existsSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { pathToFileURL } from "node:url";
-import { map, pageSize, allocationGranularity } from "memmap";
-import { nativeOnly, pattern, portable, tempDir, windows } from "./helpers.js";
+import { map, mapAnonymous, pageSize, allocationGranularity } from "memmap";
+import { nativeOnly, pattern, portable, tempDir, windows, writableExecRefused } from "./helpers.js";
 
 test("pageSize and allocationGranularity are powers of two", () => {
   assert.ok(pageSize >= 4096 && (pageSize & (pageSize - 1)) === 0);
@@ -272,6 +272,13 @@ test("exec, populate, hugePages and lock options map the same bytes", nativeOnly
     assert.ok(m.buffer.equals(data), access);
     m.buffer[0] = data[0]!; // writable in every access
     m.unmap();
+  }
+  if (writableExecRefused) {
+    // Apple Silicon: a clear ENOTSUP that says why, never a crash, and the file as it was.
+    assert.throws(() => map(p, { exec: true }), { code: "ENOTSUP", syscall: "mmap", message: /writable and executable/ });
+    assert.throws(() => mapAnonymous(pageSize, { exec: true }), { code: "ENOTSUP", message: /writable and executable/ });
+    assert.ok(readFileSync(p).equals(data));
+    return;
   }
   const x = map(p, { exec: true });
   assert.ok(x.buffer.equals(data));

@@ -182,7 +182,8 @@ SysErr SharedMemoryOpen(const std::string& name, bool create, bool exclusive, in
                         bool* created);
 SysErr SharedMemoryUnlink(const std::string& name);
 // Whether shared memory can be resized once sized (not on macOS, where
-// POSIX shared memory is sized once, when it is created).
+// POSIX shared memory is sized once, when it is created; not on Windows,
+// where a section's size is fixed).
 bool SharedMemoryResizable();
 
 // Futex-style wait and wake on a 32-bit word of a shared mapping, across

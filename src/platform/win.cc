@@ -913,7 +913,7 @@ void SleepNs(int64_t ns) { Sleep(static_cast<DWORD>(ns <= 0 ? 0 : (ns + 999999) 
 
 const char* SystemName() { return "win32"; }
 
-bool SharedMemoryResizable() { return true; }  // see SharedMemoryCreate
+bool SharedMemoryResizable() { return false; }  // a section's size is fixed when it is made
 
 int64_t MonotonicNs() {
   static const int64_t freq = [] {
