@@ -13,7 +13,8 @@
 //    test/install.test.ts.)
 // No install may download anything but npm packages (no node-gyp header
 // download). Each prebuild in the tarball is checked against the glibc
-// ceiling (scripts/prebuild.mjs), and the arm64 one is loaded by the
+// ceiling (scripts/prebuild.mjs), each macOS one against the Mach-O checks
+// (scripts/prebuild-darwin.mjs: CPU, macOS 11, libSystem only), and the arm64 one is loaded by the
 // official arm64 Node (from npm) under qemu-user where qemu-aarch64 and the
 // arm64 C library (Debian's cross compiler brings it) are installed, and the
 // Windows one by the official Node for Windows under wine, with the install
@@ -26,6 +27,7 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CEILING, TARGETS, inspect } from "./prebuild.mjs";
 import { importedDlls } from "./prebuild-win.mjs";
+import { DARWIN_TARGETS, checkDarwin } from "./prebuild-darwin.mjs";
 
 const root = resolve(fileURLToPath(new URL("..", import.meta.url)));
 const scratch = mkdtempSync(join(tmpdir(), "memmap-pack-"));
@@ -84,7 +86,7 @@ mkdirSync(contents);
 run("tar", ["-xzf", tgz, "-C", contents]);
 const pkg = join(contents, "package");
 check("the tarball holds the prebuilds, the install script and the license", () => {
-  for (const f of ["prebuilds/linux-x64/memmap.glibc.node", "prebuilds/linux-arm64/memmap.glibc.node", "prebuilds/win32-x64/memmap.node", "scripts/install.mjs", "LICENSE", "dist/index.js", "binding.gyp"]) {
+  for (const f of ["prebuilds/linux-x64/memmap.glibc.node", "prebuilds/linux-arm64/memmap.glibc.node", "prebuilds/win32-x64/memmap.node", "prebuilds/darwin-x64/memmap.node", "prebuilds/darwin-arm64/memmap.node", "scripts/install.mjs", "LICENSE", "dist/index.js", "binding.gyp"]) {
     if (!existsSync(join(pkg, f))) throw new Error(`${f} is missing`);
   }
   if (existsSync(join(pkg, "build"))) throw new Error("build/ was packed");
@@ -106,6 +108,14 @@ check("prebuilds/win32-x64: a PE32+ x86-64 DLL that imports only system DLLs (no
   if (dlls.some((d) => !/^(KERNEL32|msvcrt)\.dll$/i.test(d))) throw new Error(`imports ${dlls.join(", ")}`);
   return `imports ${dlls.join(", ")}`;
 });
+
+for (const arch of Object.keys(DARWIN_TARGETS)) {
+  check(`prebuilds/darwin-${arch}: a Mach-O ${DARWIN_TARGETS[arch].cpu} library for macOS 11 that loads only libSystem and binds nothing newer`, () => {
+    const file = join(pkg, "prebuilds", `darwin-${arch}`, "memmap.node");
+    if (!existsSync(file)) throw new Error("missing");
+    return checkDarwin(file, arch, { name: `darwin-${arch}` }).slice(`darwin-${arch}: `.length);
+  });
+}
 
 // 2. The installs.
 const noCompiler = { CC: "/nonexistent/cc", CXX: "/nonexistent/c++" };

@@ -14,9 +14,12 @@
 //    GLIBC_2.28 and GLIBCXX_3.4.21 (what Node's own binaries need; see
 //    src/glibc_compat.h). A build that fails a check fails the script.
 //
-// Then prebuilds/win32-x64/memmap.node with mingw-w64 (scripts/prebuild-win.mjs).
-// `npm run build:prebuilds -- x64` builds one target only ("win32" for Windows). (Not named
-// "prebuild": npm would run it before every `npm run build`.)
+// Then prebuilds/win32-x64/memmap.node with mingw-w64 (scripts/prebuild-win.mjs),
+// and prebuilds/darwin-x64/memmap.node and prebuilds/darwin-arm64/memmap.node
+// with zig from npm (scripts/prebuild-darwin.mjs).
+// `npm run build:prebuilds -- x64` builds one target only ("win32" for Windows,
+// "darwin" for both macOS ones). (Not named "prebuild": npm would run it
+// before every `npm run build`.)
 import { spawnSync } from "node:child_process";
 import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -108,7 +111,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     process.exit(1);
   }
   const named = process.argv.slice(2);
-  const archs = named.length > 0 ? named.filter((a) => a !== "win32") : Object.keys(TARGETS);
+  const archs = named.length > 0 ? named.filter((a) => a !== "win32" && a !== "darwin") : Object.keys(TARGETS);
   for (const arch of archs) {
     if (!TARGETS[arch]) {
       console.error(`npm run build:prebuilds: unknown architecture "${arch}" (${Object.keys(TARGETS).join(", ")})`);
@@ -130,6 +133,23 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     } else {
       try {
         buildWindows();
+      } catch (e) {
+        console.error(`npm run build:prebuilds: ${e.message}`);
+        process.exit(1);
+      }
+    }
+  }
+  // macOS x64 and arm64, cross-built with zig (scripts/prebuild-darwin.mjs):
+  // required in CI, skipped with a warning where zig is not installed.
+  if (named.length === 0 || named.includes("darwin")) {
+    const { DARWIN_TARGETS, buildDarwin, darwinMissing } = await import("./prebuild-darwin.mjs");
+    const missing = darwinMissing();
+    if (missing.length > 0 && !process.env.CI) {
+      console.warn(`npm run build:prebuilds: no prebuilds/darwin-x64 or darwin-arm64 (missing ${missing.join(", ")})`);
+    } else {
+      try {
+        if (missing.length > 0) throw new Error(`the macOS prebuilds need ${missing.join(", ")}`);
+        for (const arch of Object.keys(DARWIN_TARGETS)) buildDarwin(arch);
       } catch (e) {
         console.error(`npm run build:prebuilds: ${e.message}`);
         process.exit(1);
