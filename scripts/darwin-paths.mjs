@@ -13,21 +13,12 @@
 import { spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { delimiter, dirname, join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { nodeGyp } from "./prebuild.mjs";
 
 const root = resolve(fileURLToPath(new URL("..", import.meta.url)));
 const release = join(root, "build", "Release");
-
-function nodeGyp() {
-  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
-    const npm = join(dir, "npm");
-    if (!dir || !existsSync(npm)) continue;
-    const gyp = join(dirname(realpathSync(npm)), "..", "node_modules", "node-gyp", "bin", "node-gyp.js");
-    if (existsSync(gyp)) return gyp;
-  }
-  throw new Error("node-gyp not found: it comes with npm");
-}
 
 // Against the running Node's own headers, as scripts/install.mjs builds
 // (an npm `nodedir` setting still wins): nothing is downloaded.

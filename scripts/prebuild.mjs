@@ -43,7 +43,8 @@ function run(cmd, args, options = {}) {
   return r.stdout;
 }
 
-function nodeGyp() {
+/** The node-gyp that npm bundles (also scripts/darwin-paths.mjs). */
+export function nodeGyp() {
   for (const dir of (process.env.PATH ?? "").split(delimiter)) {
     const npm = join(dir, "npm");
     if (!dir || !existsSync(npm)) continue;
