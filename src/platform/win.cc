@@ -913,6 +913,11 @@ void SleepNs(int64_t ns) { Sleep(static_cast<DWORD>(ns <= 0 ? 0 : (ns + 999999) 
 
 const char* SystemName() { return "win32"; }
 
+// The Windows guard has rules of its own (guard_win.cc: exception codes, and
+// the protection of the page asked of VirtualQuery): nothing to confirm
+// against the file here.
+bool FaultsNeedConfirming() { return false; }
+
 bool SharedMemoryResizable() { return false; }  // a section's size is fixed when it is made
 
 int64_t MonotonicNs() {
