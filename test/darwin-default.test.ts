@@ -8,8 +8,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { nativeOptIn } from "../lib/select.js";
-import { addonFix, candidates } from "../lib/load.js";
+import { nativeOptIn } from "../dist/select.js";
+import { addonFix, candidates } from "../dist/load.js";
 import { addonPath, ended, portable, root, runChild, skipIf, notOnWindows } from "./helpers.js";
 
 const PREBUILD = join("prebuilds", "darwin-arm64", "memmap.node");
