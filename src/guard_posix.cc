@@ -140,7 +140,10 @@ void Chain(int sig, siginfo_t* info, void* context) {
   dfl.sa_handler = SIG_DFL;
   sigemptyset(&dfl.sa_mask);
   sigaction(sig, &dfl, nullptr);
-  if (!fault) raise(sig);
+  // Where a sent signal can look like a fault (macOS: see the top of this
+  // file), it is raised again in any case: returning would swallow a
+  // kill -BUS, and a real fault dies the same way either path.
+  if (!fault || os::FaultsNeedConfirming()) raise(sig);
 }
 
 bool ZeroFill(uintptr_t from, uintptr_t to) {
