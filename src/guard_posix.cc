@@ -47,7 +47,9 @@
 //  * the slot table (guard_slots.cc): a fixed array of atomics, read with
 //    acquire loads; no allocation, no lock (the code it interrupted may hold
 //    any lock); the budget's counters (atomics, no /proc);
-//  * mmap(2), fstat(2) and pread(2): plain system calls (glibc's wrappers take no
+//  * mmap(2), fstat(2), pread(2) and fstatvfs(3) (a wrapper of the
+//    fstatfs system call on Linux and macOS; glibc reads /proc/mounts only
+//    on kernels older than 2.6.36): plain system calls (glibc's wrappers take no
 //    lock), the same thing JVMs and WebAssembly runtimes do in their fault
 //    handlers;
 //  * the owner's notify function: uv_async_send, documented by libuv as
@@ -189,16 +191,22 @@ uint32_t Pages(uintptr_t from, uintptr_t to) {
 // Where the platform cannot tell a fault from a sent signal (see the top of
 // this file): whether the page at `page` of slot `i` (whose range starts at
 // `start`) really failed. Past the file's end it did; inside the file, if
-// the file cannot be read there, or a write found its file system full.
-bool Confirmed(int i, uintptr_t start, uintptr_t page, bool past_end) {
-  if (past_end) return true;
+// reading the file there fails with EIO, or its file system is full (a
+// write that found no room). Only while the slot's descriptor is still its
+// file (`file_end` != 0: FileEnd checked it): a descriptor the user closed,
+// or one whose number now names something else, confirms nothing, and
+// neither does any other error (shared memory, which has no read()).
+bool Confirmed(int i, uintptr_t start, uintptr_t page, uintptr_t file_end) {
+  if (file_end == 0) return false;  // no file, or not the same one
+  if (page >= file_end) return true;
   int fd;
   uint64_t dev, ino;
   int64_t offset;
-  if (!FileOf(i, &fd, &dev, &ino, &offset)) return false;  // anonymous memory does not fail
+  if (!FileOf(i, &fd, &dev, &ino, &offset)) return false;
   uint8_t byte;
   ssize_t got = pread(fd, &byte, 1, static_cast<off_t>(offset + static_cast<int64_t>(page - start)));
-  return got <= 0 || os::FileSystemFull(fd);
+  if (got == 0 || (got < 0 && errno == EIO)) return true;
+  return got > 0 && os::FileSystemFull(fd);
 }
 
 // Replaces what is gone around a fault at `addr` in slot `i` (see the top
@@ -221,7 +229,7 @@ bool Absorb(int i, uintptr_t addr) {
   uintptr_t page = addr & mask;
   uintptr_t file_end = FileEnd(i, start, mask);
   bool past_end = file_end != 0 && page >= file_end;
-  if (os::FaultsNeedConfirming() && !Confirmed(i, start, page, past_end)) return false;
+  if (os::FaultsNeedConfirming() && !Confirmed(i, start, page, file_end)) return false;
   uintptr_t from = page;
   uintptr_t to = page + g_page;
   if (past_end || !TakeSinglePage(i) || !budget::TakeInHandler(2)) {

@@ -248,13 +248,13 @@ Error Mapping::Resize(size_t new_length, bool held, Mapping* retired) {
   if (fd_ >= 0) {
     FileInfo fi;
     if (!StatFd(&fi)) return Fail(EBADF, "fstat");  // closed by someone else: nothing to do safely
-    if (access_ == Access::kAnonShared && new_length > length_ && !os::SharedMemoryResizable()) {
+    int64_t end = file_offset_ + static_cast<int64_t>(delta_ + new_length);
+    if (access_ == Access::kAnonShared && end > fi.size && !os::SharedMemoryResizable()) {
       SysErr e = Fail(ENOTSUP, "ftruncate");
       e.hint = "shared memory is sized once on this system, when it is made (POSIX shared memory on macOS, a section "
                "on Windows): it cannot grow; map a new one of the size wanted";
       return e;
     }
-    int64_t end = file_offset_ + static_cast<int64_t>(delta_ + new_length);
     // A character device has no size to pass: mmap takes any length of it,
     // and so does a resize.
     device = fi.character;
@@ -352,6 +352,9 @@ SysErr Mapping::CopyOwnPages(void* to, size_t len) const {
   bool file = fd_ >= 0;
   int slot = -1;
   if (file && (slot = guard::Add(to, len, nullptr, nullptr)) < 0) return Fail(ENOMEM, "mmap");
+  // Its file too: where the guard confirms a fault against the file (macOS),
+  // a slot without one absorbs nothing.
+  if (slot >= 0) guard::SetFile(slot, fd_, fd_dev_, fd_ino_, file_offset_);
   os::CopyPrivatePages(base_, to, std::min(len, map_len_), !file);
   if (slot >= 0) guard::Remove(slot);
   return Ok();

@@ -241,8 +241,10 @@ napi_value RawPagesJs(napi_env env, napi_callback_info info) {
         napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", "unsupported PROT_* bits");
         return nullptr;
       }
+      // Flagged first: on macOS a protection fault is SIGBUS, and one from
+      // another thread right after mprotect() must not find the range unflagged.
+      b.region->map.ProtectionChanged();
       e = os::Protect(p, n, static_cast<int>(arg));
-      if (!e) b.region->map.ProtectionChanged();
       break;
     case RawOpKind::kMlock: e = os::Lock(p, n); break;
     case RawOpKind::kMunlock: e = os::Unlock(p, n); break;

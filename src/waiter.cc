@@ -103,13 +103,15 @@ bool Sleep(Thread* t, const int32_t* word, int32_t value, int32_t control, int64
   int64_t slice = kSliceNs;
   if (deadline >= 0) slice = std::max<int64_t>(0, std::min(slice, deadline - os::MonotonicNs()));
   int outcome = 0;
-  if (WaitOne(const_cast<int32_t*>(word), value, slice, &outcome)) {
-    // No wait primitive that works (macOS without os_sync or ulock): the
-    // word is looked at again after each slice, never spun on.
+  SysErr e = WaitOne(const_cast<int32_t*>(word), value, slice, &outcome);
+  if (e.err == ENOSYS || e.err == ENOTSUP) {
+    // No wait call that works (macOS without os_sync or ulock): the word
+    // is looked at again after each slice, never spun on.
     os::SleepNs(slice);
     return false;
   }
-  return outcome == 0;
+  if (e) *error = e;  // a real error ends the waits with it
+  return !e && outcome == 0;
 }
 
 void Run(void* arg) {

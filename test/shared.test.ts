@@ -400,7 +400,7 @@ test("a waitAsync() thread whose wait calls fail sleeps in slices and looks agai
 test("openShared() names: what the system allows, and a clear ENAMETOOLONG past macOS's 31 bytes there", skipIf(ONLY, notOnWindows("a section's name is not a POSIX shared memory name")), () => {
   const long = `memmap-long-${process.pid}-${"x".repeat(30)}`; // 50 bytes or so
   if (darwinRules) {
-    assert.throws(() => openShared(long, { size: 4096, exclusive: true }), { code: "ENAMETOOLONG", syscall: "shm_open", message: /at most 30 bytes/ });
+    assert.throws(() => openShared(long, { size: 4096, exclusive: true }), { code: "ENAMETOOLONG", syscall: "shm_open", message: /macOS: 30 bytes/ });
   } else {
     const m = openShared(long, { size: 4096, exclusive: true });
     m.buffer[0] = 1;

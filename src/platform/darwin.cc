@@ -33,6 +33,7 @@ using OsSyncWait = int (*)(void* addr, uint64_t value, size_t size, uint32_t fla
 using OsSyncWaitTimeout = int (*)(void* addr, uint64_t value, size_t size, uint32_t flags, uint32_t clock,
                                   uint64_t timeout_ns);
 using OsSyncWake = int (*)(void* addr, size_t size, uint32_t flags);
+constexpr uint32_t kUlfWakeAll = 0x100;  // ULF_WAKE_ALL
 // XNU's bsd/sys/ulock.h
 constexpr uint32_t kUlCompareAndWaitShared = 3;  // UL_COMPARE_AND_WAIT_SHARED
 using UlockWait2 = int (*)(uint32_t op, void* addr, uint64_t value, uint64_t timeout_ns, uint64_t value2);
@@ -42,6 +43,7 @@ struct Calls {
   OsSyncWait wait = nullptr;
   OsSyncWaitTimeout wait_timeout = nullptr;
   OsSyncWake wake_any = nullptr;
+  OsSyncWake wake_all = nullptr;
   UlockWait2 ulock_wait2 = nullptr;
   UlockWake ulock_wake = nullptr;
 };
@@ -53,7 +55,8 @@ const Calls& Find() {
     calls.wait = reinterpret_cast<OsSyncWait>(dlsym(RTLD_DEFAULT, "os_sync_wait_on_address"));
     calls.wait_timeout = reinterpret_cast<OsSyncWaitTimeout>(dlsym(RTLD_DEFAULT, "os_sync_wait_on_address_with_timeout"));
     calls.wake_any = reinterpret_cast<OsSyncWake>(dlsym(RTLD_DEFAULT, "os_sync_wake_by_address_any"));
-    if (!calls.wait || !calls.wait_timeout || !calls.wake_any) calls.wait = nullptr;
+    calls.wake_all = reinterpret_cast<OsSyncWake>(dlsym(RTLD_DEFAULT, "os_sync_wake_by_address_all"));
+    if (!calls.wait || !calls.wait_timeout || !calls.wake_any || !calls.wake_all) calls.wait = nullptr;
     calls.ulock_wait2 = reinterpret_cast<UlockWait2>(dlsym(RTLD_DEFAULT, "__ulock_wait2"));
     calls.ulock_wake = reinterpret_cast<UlockWake>(dlsym(RTLD_DEFAULT, "__ulock_wake"));
     if (!calls.ulock_wait2 || !calls.ulock_wake) calls.ulock_wait2 = nullptr;
@@ -92,7 +95,22 @@ int WakeOne(void* addr) {
   return r >= 0 ? 0 : errno;  // ENOENT: no one waited
 }
 
+int WakeAll(void* addr) {
+  const Calls& c = Find();
+  int r;
+  if (c.wait) {
+    r = c.wake_all(addr, 4, kOsSyncShared);
+  } else if (c.ulock_wait2) {
+    r = c.ulock_wake(kUlCompareAndWaitShared | kUlfWakeAll, addr, 0);
+  } else {
+    return ENOSYS;
+  }
+  return r >= 0 ? 0 : errno;
+}
+
 const char* WaitCall() { return Find().wait ? "os_sync_wait_on_address" : "__ulock_wait2"; }
+
+const char* WakeCall() { return Find().wait ? "os_sync_wake_by_address_any" : "__ulock_wake"; }
 
 const char* SystemName() { return "darwin"; }
 
@@ -112,11 +130,13 @@ SysErr BlockDeviceSize(int fd, int64_t* size) {
 
 SysErr Preallocate(int fd, int64_t old_size, int64_t new_size) {
   // From the physical end of the file, contiguous if it can be, else not.
-  fstore_t store = {F_ALLOCATECONTIG | F_ALLOCATEALL, F_PEOFPOSMODE, 0, static_cast<off_t>(new_size - old_size), 0};
-  if (fcntl(fd, F_PREALLOCATE, &store) == 0) return Ok();
-  store.fst_flags = F_ALLOCATEALL;
-  if (fcntl(fd, F_PREALLOCATE, &store) == 0) return Ok();
-  return Fail(errno, "fcntl");
+  for (;;) {
+    fstore_t store = {F_ALLOCATECONTIG | F_ALLOCATEALL, F_PEOFPOSMODE, 0, static_cast<off_t>(new_size - old_size), 0};
+    if (fcntl(fd, F_PREALLOCATE, &store) == 0) return Ok();
+    store.fst_flags = F_ALLOCATEALL;
+    if (fcntl(fd, F_PREALLOCATE, &store) == 0) return Ok();
+    if (errno != EINTR) return Fail(errno, "fcntl");
+  }
 }
 
 SysErr FullFsync(int fd) {

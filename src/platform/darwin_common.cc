@@ -115,14 +115,22 @@ SysErr WaitOnAddress(void* addr, int32_t expected, int64_t timeout_ns, int* outc
 
 SysErr WakeAddress(void* addr, int32_t count, int* woken) {
   // One at a time, to count them: the primitive wakes one or all, and says
-  // only whether there was one.
+  // only whether there was one. At most kOneByOne so: a waiter that waits
+  // again at once on an unchanged word could be woken for ever. Past that,
+  // everyone left is woken at once, and counted as none.
+  constexpr int kOneByOne = 1024;
   int n = 0;
   while (n < count) {
+    if (n == kOneByOne) {
+      int r = darwin::WakeAll(addr);
+      if (r != 0 && r != ENOENT) return Fail(r, darwin::WakeCall());
+      break;
+    }
     int r = darwin::WakeOne(addr);
     if (r == ENOENT) break;
     if (r != 0) {
       if (n > 0) break;
-      return Fail(r, darwin::WaitCall());
+      return Fail(r, darwin::WakeCall());
     }
     n++;
   }

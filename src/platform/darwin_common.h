@@ -24,10 +24,12 @@ namespace darwin {
 // (ENOSYS: the system has no such call). Shared between processes.
 int WaitWord(void* addr, uint32_t value, int64_t timeout_ns);
 // Wakes one waiter on addr: 0 when one was woken, ENOENT when none waited,
-// or an errno.
+// or an errno. WakeAll wakes every waiter, and says only that.
 int WakeOne(void* addr);
-// The name of the call WaitWord and WakeOne use, for errors.
+int WakeAll(void* addr);
+// The names of the calls WaitWord and WakeOne use, for errors.
 const char* WaitCall();
+const char* WakeCall();
 
 // fstat, ftruncate and the size of a block device, as the system has them.
 int Fstat(int fd, struct stat* st);

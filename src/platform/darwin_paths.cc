@@ -27,6 +27,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <climits>
+
 namespace memmap {
 namespace os {
 namespace darwin {
@@ -44,7 +46,15 @@ int WakeOne(void* addr) {
   return r == 0 ? ENOENT : 0;
 }
 
+int WakeAll(void* addr) {
+  long r = syscall(SYS_futex, addr, FUTEX_WAKE, INT_MAX, nullptr, nullptr, 0);
+  if (r < 0) return errno;
+  return r == 0 ? ENOENT : 0;
+}
+
 const char* WaitCall() { return "futex"; }
+
+const char* WakeCall() { return "futex"; }
 
 const char* SystemName() { return "darwin-paths"; }
 

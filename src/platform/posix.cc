@@ -380,7 +380,7 @@ SysErr SharedMemoryOpen(const std::string& name, bool create, bool exclusive, in
   *created = false;
   if (full.size() > sys::SharedMemoryNameMax()) {
     SysErr e = Fail(ENAMETOOLONG, "shm_open");
-    e.hint = "shared memory names on this system are at most 30 bytes (31 with the slash, macOS's limit)";
+    e.hint = "the name is longer than this system allows for shared memory (macOS: 30 bytes, 31 with the slash)";
     return e;
   }
   int flags = O_RDWR | O_CLOEXEC;
