@@ -378,7 +378,7 @@ test("a waitAsync() thread whose wait calls fail sleeps in slices and looks agai
     const m = mapAnonymous(4096, { shared: true });
     const word = m.typed(Int32Array, 0, 1);
     addon.failWaitsForTest(true);
-    const pending = m.waitAsync(0, 0, 60000);
+    const pending = m.waitAsync(0, 0, 60000, { persistent: true }); // the wait alone keeps the process alive while it polls
     await new Promise((res) => setTimeout(res, 300));
     Atomics.store(word, 0, 1);
     m.notify(0);
