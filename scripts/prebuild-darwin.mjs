@@ -75,6 +75,7 @@ import { tmpdir } from "node:os";
 import { basename, delimiter, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gypSources, readGyp } from "./gyp-sources.mjs";
+import { newer } from "./versions.mjs";
 
 const root = resolve(fileURLToPath(new URL("..", import.meta.url)));
 
@@ -182,15 +183,6 @@ function nodeInclude() {
   return dir;
 }
 
-const versionKey = (v) => v.split(".").map(Number);
-function newer(a, b) {
-  const x = versionKey(a);
-  const y = versionKey(b);
-  for (let i = 0; i < Math.max(x.length, y.length); i++) {
-    if ((x[i] ?? 0) !== (y[i] ?? 0)) return (x[i] ?? 0) > (y[i] ?? 0);
-  }
-  return false;
-}
 
 /** binding.gyp's MACOSX_DEPLOYMENT_TARGET: the oldest macOS the addon is built for. */
 export function deploymentTarget(gyp = readGyp()) {
@@ -307,7 +299,7 @@ function zigLink(flags, objects, built, env) {
  * REQUIRED_EXPORTS, against the archives zig linked and zig's libSystem stub.
  */
 function lldLink(lld, t, minos, objects, archives, built) {
-  const libSystem = join(zigLibDir(), "libc", "darwin", `libSystem.${versionKey(minos)[0]}.tbd`);
+  const libSystem = join(zigLibDir(), "libc", "darwin", `libSystem.${minos.split(".")[0]}.tbd`);
   if (!existsSync(libSystem)) throw new Error(`zig has no libSystem stub for macOS ${minos} (${libSystem})`);
   run(lld, [
     "-arch", t.lld, "-platform_version", "macos", minos, minos,

@@ -25,6 +25,7 @@ import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, realpathSync,
 import { tmpdir } from "node:os";
 import { delimiter, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { newer } from "./versions.mjs";
 
 const root = resolve(fileURLToPath(new URL("..", import.meta.url)));
 
@@ -54,15 +55,6 @@ export function nodeGyp() {
   throw new Error("node-gyp not found: it comes with npm");
 }
 
-const versionKey = (v) => v.split(".").map(Number);
-function newer(a, b) {
-  const x = versionKey(a);
-  const y = versionKey(b);
-  for (let i = 0; i < Math.max(x.length, y.length); i++) {
-    if ((x[i] ?? 0) !== (y[i] ?? 0)) return (x[i] ?? 0) > (y[i] ?? 0);
-  }
-  return false;
-}
 
 /** What a built addon needs and is: its machine and every symbol version above the ceiling. */
 export function inspect(file) {
