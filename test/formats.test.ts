@@ -136,7 +136,8 @@ test("apache-arrow after release(): a table returned out of the function that ma
     import { tableFromIPC } from "apache-arrow";
     import { map } from "memmap";
     import { readFileSync } from "node:fs";
-    const collect = async () => { for (let i = 0; i < 4; i++) { globalThis.gc(); await new Promise((res) => setTimeout(res, 20)); } };
+    import { collectGarbage } from "./test/fixtures/collect.mjs";
+    const collect = () => collectGarbage(4, 20);
     const mapped = () => readFileSync("/proc/self/maps", "utf8").split("\\n").filter((l) => l.endsWith(${JSON.stringify(p)})).length;
     function load() {
       const m = map(${JSON.stringify(p)});

@@ -55,6 +55,8 @@ export interface ChildResult {
   signal: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
+  /** Why the child could not be started or waited for (spawnSync's error: ENOENT, ETIMEDOUT, ENOBUFS...). */
+  error?: Error;
 }
 
 /**
@@ -68,12 +70,13 @@ export function runChild(code: string, args: string[] = [], env: Record<string, 
     env: { ...process.env, ...env },
     maxBuffer: 64 << 20,
   });
-  return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
+  return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr, ...(r.error ? { error: r.error } : {}) };
 }
 
 /** Human-readable summary of how a child ended, for assertion messages. */
 export function ended(r: ChildResult): string {
-  return `status=${r.status} signal=${r.signal}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`;
+  const error = r.error ? `spawn error: ${r.error.message}\n` : "";
+  return `${error}status=${r.status} signal=${r.signal}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`;
 }
 
 /** True on the test run against the portable backend (MEMMAP_BACKEND=portable). */

@@ -147,6 +147,7 @@ test("when memmap's own records cannot be had, the call fails with a clean ENOME
   const t = tempDir();
   const p = t.file("f.bin", pattern(4 * pageSize));
   const r = runChild(`
+    import { collectGarbage } from "./test/fixtures/collect.mjs";
     import assert from "node:assert/strict";
     import { attach, map, mapAnonymous } from "memmap";
     import * as raw from "memmap/raw";
@@ -216,11 +217,11 @@ test("when memmap's own records cannot be had, the call fails with a clean ENOME
     f.release();
     v = null;
     addon.failAllocationsForTest(1);
-    for (let i = 0; i < 3; i++) { globalThis.gc(); await new Promise((res) => setTimeout(res, 10)); }
+    await collectGarbage(3, 10);
     assert.equal(addon.failAllocationsForTest(0), 0, "the range's release asked for the record");
     m.unmap();
     s.unmap();
-    for (let i = 0; i < 3; i++) { globalThis.gc(); await new Promise((res) => setTimeout(res, 10)); }
+    await collectGarbage(3, 10);
     console.log("clean; ranges left:", addon.stats().live - base);
   `, ["--expose-gc"], { MEMMAP_TEST_ADDON: "1" });
   assert.equal(r.signal, null, ended(r));

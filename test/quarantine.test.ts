@@ -85,6 +85,7 @@ test("an fs.read() pending into a mapping that was unmapped lands nowhere: not i
 
 test("a quarantined range is given back once its windows are collected", { skip: portable ? "native backend only: counts the addon's mappings" : process.versions["bun"] ? "relies on node --expose-gc" : false }, () => {
   const r = survives(`
+    import { collectGarbage } from "./test/fixtures/collect.mjs";
     import { mapAnonymous } from "memmap";
     import { createRequire } from "node:module";
     import { readFileSync } from "node:fs";
@@ -94,7 +95,7 @@ test("a quarantined range is given back once its windows are collected", { skip:
     for (let i = 0; i < 100; i++) { const m = mapAnonymous(1 << 20); keep.push(m.buffer); m.unmap(); }
     const held = addon.stats().live - base;             // the Buffers are still reachable: quarantined
     keep = null;
-    for (let i = 0; i < 5; i++) { globalThis.gc(); await new Promise((res) => setTimeout(res, 10)); }
+    await collectGarbage(5, 10);
     console.log("held while reachable:", held, "after collection:", addon.stats().live - base);
   `);
   assert.match(r.stdout, /held while reachable: 100 after collection: 0/, ended(r));
@@ -194,6 +195,7 @@ test("on Windows, a quarantine whose addresses another allocator takes in betwee
   const t = tempDir();
   const p = t.file("taken.bin", pattern(256 << 10));
   const r = survives(`
+    import { collectGarbage } from "./test/fixtures/collect.mjs";
     import assert from "node:assert/strict";
     import { map } from "memmap";
     import { createRequire } from "node:module";
@@ -209,7 +211,7 @@ test("on Windows, a quarantine whose addresses another allocator takes in betwee
     assert.equal(existsSync(${JSON.stringify(p)}), false);
     keep = null;
     m = null;
-    for (let i = 0; i < 5; i++) { globalThis.gc(); await new Promise((res) => setTimeout(res, 10)); }
+    await collectGarbage(5, 10);
     console.log("live after collection:", addon.stats().live - base, "taken memory intact:", addon.takenIntactForTest());
   `, { MEMMAP_TEST_ADDON: "1" });
   assert.match(r.stdout, /live after collection: 0 taken memory intact: true/, ended(r));

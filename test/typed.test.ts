@@ -243,9 +243,8 @@ test("release(): views, typed arrays and ArrayBuffers stay correct through force
   const r = runChild(`
     import { map } from "memmap";
     import { readFileSync } from "node:fs";
-    // A full collection: Node's gc() (gc(true) is a minor one there), Bun.gc(true).
-    const gc = globalThis.gc ? () => globalThis.gc() : () => globalThis.Bun.gc(true);
-    const collect = async () => { for (let i = 0; i < 4; i++) { gc(); await new Promise((res) => setTimeout(res, 20)); } };
+    import { collectGarbage } from "./test/fixtures/collect.mjs";
+    const collect = () => collectGarbage(4, 20);
     const mapped = () => readFileSync("/proc/self/maps", "utf8").split("\\n").filter((l) => l.endsWith(${JSON.stringify(p)})).length;
     const sum = (a) => { let s = 0; for (const x of a) s += Number(x); return s; };
     // What a loader returns out of its scope: data made from a mapping that is released.
@@ -305,9 +304,9 @@ test("release() of a write mapping whose file was truncated throws ERR_MEMMAP_TR
   const p = t.file("shrunk.bin", Buffer.alloc(4 * PAGE));
   const q = t.file("shrunk-later.bin", Buffer.alloc(4 * PAGE));
   const r = runChild(`
+    import { collectGarbage } from "./test/fixtures/collect.mjs";
     import { map } from "memmap";
     import { truncateSync } from "node:fs";
-    const gc = globalThis.gc ? () => globalThis.gc() : () => globalThis.Bun.gc(true);
     // Truncated before release(): the write past the end is lost, and release() says so.
     const m = map(${JSON.stringify(p)}, { access: "write" });
     const v = m.view(2 * ${PAGE}, 16);
@@ -327,7 +326,7 @@ test("release() of a write mapping whose file was truncated throws ERR_MEMMAP_TR
       v2 = m2.typed(Uint32Array, 2 * ${PAGE}, 4);
       if (m2.release() !== true) throw new Error("release() of a healthy mapping");
     })();
-    for (let i = 0; i < 4; i++) { gc(); await new Promise((res) => setTimeout(res, 10)); }
+    await collectGarbage(4, 10);
     truncateSync(${JSON.stringify(q)}, ${PAGE});
     v2[0] = 7;
     // Told on a later turn of the event loop: waits for it (bounded).
