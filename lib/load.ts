@@ -87,15 +87,24 @@ export function candidates(root = packageRoot, platform: string = process.platfo
   }
   // A build from source first: it exists only where one was made (no
   // matching prebuild, MEMMAP_BUILD_FROM_SOURCE=1, `npm rebuild memmap`).
-  // Then the prebuilt addon for this platform, tagged by its C library
-  // (scripts/prebuild.mjs); one that cannot load here is passed over.
-  // Windows and macOS have one C library each: their prebuilds are untagged
-  // (scripts/prebuild-win.mjs; macOS's, for x64 and arm64, are cross-built on Linux).
-  const prebuilds = join(root, "prebuilds", `${platform}-${arch}`);
-  const tagged = ["glibc", "musl"].map((libc) => join(prebuilds, `memmap.${libc}.node`)).filter((f) => existsSync(f));
-  const prebuilt = platform === "win32" || platform === "darwin" ? [join(prebuilds, "memmap.node")]
-    : tagged.length > 0 ? tagged : [join(prebuilds, "memmap.glibc.node")];
+  // Then the prebuilt addon for this platform; one that cannot load here is passed over.
+  const present = prebuildFiles(root, platform, arch).filter((f) => existsSync(f));
+  const prebuilt = present.length > 0 ? present : prebuildFiles(root, platform, arch).slice(0, 1);
   return [join(root, "build", "Release", "memmap.node"), ...prebuilt, join(root, "build", "Debug", "memmap.node")];
+}
+
+/**
+ * The prebuilt addons the package may ship for a platform, most likely
+ * first: the one list of their names, which scripts/install.mjs reads too.
+ * Linux's are tagged by their C library (scripts/prebuild.mjs, as
+ * node-gyp-build's tags have it); Windows and macOS have one C library
+ * each, and theirs are untagged (scripts/prebuild-win.mjs,
+ * scripts/prebuild-darwin.mjs).
+ */
+export function prebuildFiles(root = packageRoot, platform: string = process.platform, arch: string = process.arch): string[] {
+  const dir = join(root, "prebuilds", `${platform}-${arch}`);
+  const names = platform === "win32" || platform === "darwin" ? ["memmap.node"] : ["memmap.glibc.node", "memmap.musl.node"];
+  return names.map((name) => join(dir, name));
 }
 
 /** The addon file that loadAddon() loaded, relative to the package (build/Release/… or prebuilds/…). */

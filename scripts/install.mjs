@@ -75,14 +75,16 @@ function build() {
 
 // The prebuilt addon for this platform, if one loads here (in a child: a
 // build for another C library fails to load, and must not fail this script).
-function usablePrebuild() {
-  const dir = join(root, "prebuilds", `${process.platform}-${process.arch}`);
-  // Windows and macOS have one C library: their prebuilds are untagged
-  // (scripts/prebuild-win.mjs, scripts/prebuild-darwin.mjs).
-  const untagged = process.platform === "win32" || process.platform === "darwin";
-  const names = untagged ? ["memmap.node"] : ["glibc", "musl"].map((libc) => `memmap.${libc}.node`);
-  for (const name of names) {
-    const file = join(dir, name);
+// Their names come from the loader (lib/load.ts, prebuildFiles), which the
+// installed package carries built (dist/); a checkout never asks (it builds).
+async function usablePrebuild() {
+  let prebuildFiles;
+  try {
+    ({ prebuildFiles } = await import("../dist/load.js"));
+  } catch {
+    return null; // no dist/: not an installed package; build
+  }
+  for (const file of prebuildFiles(root)) {
     if (!existsSync(file)) continue;
     // On macOS the native backend is opt-in (lib/select.ts): its code does
     // not run, not even to be tried, before the user asks for it.
@@ -109,7 +111,7 @@ const truthy = (v) => v !== undefined && v !== "" && v !== "0" && v !== "false";
 const checkout = existsSync(join(root, ".git"));
 const fromSource = checkout || truthy(process.env.MEMMAP_BUILD_FROM_SOURCE) ||
   truthy(process.env.npm_config_memmap_build_from_source) || truthy(process.env.npm_config_build_from_source);
-const prebuilt = fromSource ? null : usablePrebuild();
+const prebuilt = fromSource ? null : await usablePrebuild();
 if (prebuilt) {
   // A build from an earlier install (MEMMAP_BUILD_FROM_SOURCE) would be
   // loaded first (lib/load.ts): it goes, so that this choice is the one used.
