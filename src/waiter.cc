@@ -48,7 +48,9 @@ SysErr WaitOne(int32_t* word, int32_t value, int64_t timeout_ns, int* outcome) {
   g_calls_for_test++;
   if (g_fail_for_test) return Fail(ENOSYS, "futex");
 #endif
-  return os::WaitOnAddress(word, value, timeout_ns, outcome);
+  // Unread: the word's mapping may be unmapped while this thread sleeps
+  // (unmap() cancels the waits under g_mutex, which this call runs without).
+  return os::WaitOnAddressUnread(word, value, timeout_ns, outcome);
 }
 
 SysErr WaitMany(const os::WaitTarget* targets, size_t n, int64_t deadline, int* woken) {

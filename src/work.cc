@@ -12,6 +12,7 @@ struct Work {
   Region* region = nullptr;
   uint8_t* addr = nullptr;
   size_t len = 0;
+  int durable_fd = -1;  // read on the JavaScript thread: the pool thread touches no record
   WorkKind kind = WorkKind::kFlush;
   SysErr result;
 };
@@ -41,7 +42,7 @@ bool CanRunJs(EnvData* envd) {
 void WorkExecute(napi_env, void* data) {
   Work* w = static_cast<Work*>(data);
   if (w->len == 0) return;
-  w->result = w->kind == WorkKind::kFlush ? os::Sync(w->addr, w->len, false, w->region->map.durable_fd()) : os::Populate(w->addr, w->len);
+  w->result = w->kind == WorkKind::kFlush ? os::Sync(w->addr, w->len, false, w->durable_fd) : os::Populate(w->addr, w->len);
 }
 
 void WorkComplete(napi_env env, napi_status status, void* data) {
@@ -79,6 +80,7 @@ napi_value QueueWork(napi_env env, napi_callback_info info, WorkKind kind) {
   w->region = r;
   w->addr = ra.addr;
   w->len = ra.len;
+  w->durable_fd = r->map.durable_fd();
   napi_value promise, name;
   napi_status s = napi_create_promise(env, &w->deferred, &promise);
   if (s == napi_ok) {

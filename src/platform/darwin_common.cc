@@ -92,11 +92,16 @@ SysErr SharedMemoryCreate(size_t length, int* fd) { return sys::AnonymousSharedM
 bool SharedMemoryResizable() { return false; }
 
 SysErr WaitOnAddress(void* addr, int32_t expected, int64_t timeout_ns, int* outcome) {
-  // The primitive cannot say "the value differed": look first.
+  // The primitive cannot say "the value differed": look first. (Only where
+  // the word cannot go meanwhile: see WaitOnAddressUnread.)
   if (__atomic_load_n(static_cast<int32_t*>(addr), __ATOMIC_SEQ_CST) != expected) {
     *outcome = 1;
     return Ok();
   }
+  return WaitOnAddressUnread(addr, expected, timeout_ns, outcome);
+}
+
+SysErr WaitOnAddressUnread(void* addr, int32_t expected, int64_t timeout_ns, int* outcome) {
   if (timeout_ns == 0) {  // ulock takes a timeout of 0 as none
     *outcome = 2;
     return Ok();

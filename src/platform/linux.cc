@@ -171,6 +171,11 @@ SysErr WaitOnAddress(void* addr, int32_t expected, int64_t timeout_ns, int* outc
   return Fail(errno, "futex");
 }
 
+// futex(2) compares the word in the kernel: nothing here reads it.
+SysErr WaitOnAddressUnread(void* addr, int32_t expected, int64_t timeout_ns, int* outcome) {
+  return WaitOnAddress(addr, expected, timeout_ns, outcome);
+}
+
 SysErr WakeAddress(void* addr, int32_t count, int* woken) {
   long r = syscall(SYS_futex, addr, FUTEX_WAKE, count, nullptr, nullptr, 0);
   if (r < 0) return Fail(errno, "futex");

@@ -190,6 +190,13 @@ bool SharedMemoryResizable();
 // processes. `outcome`: 0 woken ("ok"), 1 the value differed ("not-equal"),
 // 2 the timeout passed ("timed-out"). timeout_ns < 0: no timeout.
 SysErr WaitOnAddress(void* addr, int32_t expected, int64_t timeout_ns, int* outcome);
+// The same for a word that may be unmapped while the call runs (a waitAsync()
+// thread holds no lock on the mapping while it sleeps): the word is read by
+// the kernel only, never by this process, so its going is an error, not a
+// fault. Where the kernel cannot say that the word differed (macOS), that is
+// reported as woken (0): a caller that looks at the word again, as the
+// waiter threads do, needs no more.
+SysErr WaitOnAddressUnread(void* addr, int32_t expected, int64_t timeout_ns, int* outcome);
 SysErr WakeAddress(void* addr, int32_t count, int* woken);
 // Waits until one of `n` words (n <= kMaxWaitTargets) is woken, as
 // WaitOnAddress does for one. `deadline_ns` is on MonotonicNs()'s clock (< 0:
