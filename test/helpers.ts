@@ -63,12 +63,18 @@ export interface ChildResult {
  * Runs `code` (an ES module that may import "memmap") in a child Node process
  * and reports how it ended: the crash tests assert on status and signal.
  */
+/** How long runChild() lets a child run before it is killed (SIGTERM). */
+export const CHILD_TIMEOUT_MS = 8 * 60 * 1000;
+
 export function runChild(code: string, args: string[] = [], env: Record<string, string> = {}): ChildResult {
   const r = spawnSync(process.execPath, [...args, "--input-type=module", "-e", code], {
     cwd: root,
     encoding: "utf8",
     env: { ...process.env, ...env },
     maxBuffer: 64 << 20,
+    // A child that hangs fails its test (ETIMEDOUT, shown by ended()) instead
+    // of holding CI until its budget runs out. No child needs a tenth of it.
+    timeout: CHILD_TIMEOUT_MS,
   });
   return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr, ...(r.error ? { error: r.error } : {}) };
 }
