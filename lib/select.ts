@@ -64,7 +64,8 @@ export function nativeAddon(): NativeAddon {
   if (addon) return addon;
   if (addonError) throw addonError;
   try {
-    const notOptedIn = nativeOptIn(process.platform, process.env, addonOnDisk());
+    // Only macOS asks: elsewhere no candidate is looked at twice at start-up.
+    const notOptedIn = process.platform === "darwin" ? nativeOptIn(process.platform, process.env, addonOnDisk()) : null;
     if (notOptedIn !== null) throw memmapError("ERR_MEMMAP_NO_ADDON", `memmap: ${notOptedIn}`);
     addon = loadAddon();
     return addon;

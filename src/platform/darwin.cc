@@ -82,31 +82,24 @@ int WaitWord(void* addr, uint32_t value, int64_t timeout_ns) {
   return r >= 0 ? 0 : errno;
 }
 
-int WakeOne(void* addr) {
+namespace {
+int Wake(void* addr, bool all) {
   const Calls& c = Find();
   int r;
   if (c.wait) {
-    r = c.wake_any(addr, 4, kOsSyncShared);
+    r = (all ? c.wake_all : c.wake_any)(addr, 4, kOsSyncShared);
   } else if (c.ulock_wait2) {
-    r = c.ulock_wake(kUlCompareAndWaitShared, addr, 0);
+    r = c.ulock_wake(kUlCompareAndWaitShared | (all ? kUlfWakeAll : 0), addr, 0);
   } else {
     return ENOSYS;
   }
   return r >= 0 ? 0 : errno;  // ENOENT: no one waited
 }
+}  // namespace
 
-int WakeAll(void* addr) {
-  const Calls& c = Find();
-  int r;
-  if (c.wait) {
-    r = c.wake_all(addr, 4, kOsSyncShared);
-  } else if (c.ulock_wait2) {
-    r = c.ulock_wake(kUlCompareAndWaitShared | kUlfWakeAll, addr, 0);
-  } else {
-    return ENOSYS;
-  }
-  return r >= 0 ? 0 : errno;
-}
+int WakeOne(void* addr) { return Wake(addr, false); }
+
+int WakeAll(void* addr) { return Wake(addr, true); }
 
 const char* WaitCall() { return Find().wait ? "os_sync_wait_on_address" : "__ulock_wait2"; }
 

@@ -42,9 +42,11 @@ int Fstat(int fd, struct stat* st) { return darwin::Fstat(fd, st); }
 SysErr BlockDeviceSize(int fd, int64_t* size) { return darwin::BlockDeviceSize(fd, size); }
 
 SysErr Preallocate(int fd, int64_t old_size, int64_t new_size) {
+  // F_PREALLOCATE leaves the size as it is: ftruncate extends the file into
+  // what it reserved.
   SysErr e = darwin::Preallocate(fd, old_size, new_size);
-  if (e && e.err != ENOSPC && e.err != EDQUOT && e.err != EINTR) return Fail(ENOTSUP, e.syscall);
-  return e;
+  if (!e) return Resize(fd, new_size);
+  return e.err == ENOSPC || e.err == EDQUOT ? e : Fail(ENOTSUP, e.syscall);
 }
 
 SysErr Resize(int fd, int64_t size) {

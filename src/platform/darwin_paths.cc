@@ -16,14 +16,13 @@
 // memory, XNU's fault codes on sent signals (the Linux rule stands).
 #include "glibc_compat.h"  // first: pins the glibc versions of what follows
 #include "darwin_common.h"
+#include "linux_calls.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
-#include <linux/fs.h>
 #include <linux/futex.h>
 #include <signal.h>
-#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -58,13 +57,7 @@ const char* WakeCall() { return "futex"; }
 
 const char* SystemName() { return "darwin-paths"; }
 
-int Fstat(int fd, struct stat* st) {
-#if defined(__GLIBC__) && defined(SYS_fstat) && defined(__LP64__)
-  return static_cast<int>(syscall(SYS_fstat, fd, st));  // see linux.cc's sys::Fstat
-#else
-  return fstat(fd, st);
-#endif
-}
+int Fstat(int fd, struct stat* st) { return linux_calls::Fstat(fd, st); }
 
 int Ftruncate(int fd, int64_t size) {
   // macOS sizes a shared memory object once: a second ftruncate is EINVAL.
@@ -80,12 +73,7 @@ int Ftruncate(int fd, int64_t size) {
   return ftruncate(fd, static_cast<off_t>(size));
 }
 
-SysErr BlockDeviceSize(int fd, int64_t* size) {
-  uint64_t bytes = 0;
-  if (ioctl(fd, BLKGETSIZE64, &bytes) != 0) return Fail(errno, "ioctl");
-  *size = static_cast<int64_t>(bytes);
-  return Ok();
-}
+SysErr BlockDeviceSize(int fd, int64_t* size) { return linux_calls::BlockDeviceSize(fd, size); }
 
 SysErr Preallocate(int fd, int64_t old_size, int64_t new_size) {
   for (;;) {

@@ -3,14 +3,13 @@
 // the limit on mappings in /proc, BLKGETSIZE64. The rest of the contract is
 // posix.cc's; posix.h is the seam.
 #include "glibc_compat.h"  // first: pins the glibc versions of what follows
+#include "linux_calls.h"
 #include "posix.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/fs.h>
 #include <linux/futex.h>
 #include <signal.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -25,24 +24,9 @@ namespace os {
 
 namespace sys {
 
-// fstat(2) as the system call on glibc: glibc 2.33 made fstat a function of
-// its own (GLIBC_2.33), which a build meant to run on glibc 2.28 must not
-// need (glibc_compat.h). The kernel's struct stat is glibc's on the 64-bit
-// Linux ports.
-int Fstat(int fd, struct stat* st) {
-#if defined(__GLIBC__) && defined(SYS_fstat) && defined(__LP64__)
-  return static_cast<int>(syscall(SYS_fstat, fd, st));
-#else
-  return fstat(fd, st);
-#endif
-}
+int Fstat(int fd, struct stat* st) { return linux_calls::Fstat(fd, st); }
 
-SysErr BlockDeviceSize(int fd, int64_t* size) {
-  uint64_t bytes = 0;
-  if (ioctl(fd, BLKGETSIZE64, &bytes) != 0) return Fail(errno, "ioctl");
-  *size = static_cast<int64_t>(bytes);
-  return Ok();
-}
+SysErr BlockDeviceSize(int fd, int64_t* size) { return linux_calls::BlockDeviceSize(fd, size); }
 
 SysErr Preallocate(int fd, int64_t old_size, int64_t new_size) {
   // fallocate(2) both reserves the blocks and extends the file. The errors

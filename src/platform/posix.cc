@@ -113,8 +113,7 @@ SysErr Reserve(int fd, int64_t old_size, int64_t new_size) {
   // fallocate, macOS's F_PREALLOCATE); where it cannot, the file still gets
   // its size, only unreserved.
   SysErr e = sys::Preallocate(fd, old_size, new_size);
-  if (e && e.err != ENOTSUP) return e;
-  return Truncate(fd, new_size);
+  return e.err == ENOTSUP ? Truncate(fd, new_size) : e;
 }
 
 void Close(int fd) {

@@ -23,10 +23,9 @@ namespace sys {
 int Fstat(int fd, struct stat* st);
 // The size of the block device open as fd, without moving its offset.
 SysErr BlockDeviceSize(int fd, int64_t* size);
-// Reserves the file's blocks from old_size to new_size (Linux's fallocate
-// also extends it; macOS's F_PREALLOCATE does not: the caller's ftruncate
-// does), or says the file system cannot (ENOTSUP: the caller extends it
-// unreserved). A full disk is ENOSPC here, never a SIGBUS later.
+// Reserves the file's blocks from old_size to new_size and extends it to
+// new_size, or says the file system cannot reserve them (ENOTSUP: the caller
+// extends it unreserved). A full disk is ENOSPC here, never a SIGBUS later.
 SysErr Preallocate(int fd, int64_t old_size, int64_t new_size);
 // Extends a file (ftruncate), as the system allows: shared memory on macOS
 // can be sized once.
