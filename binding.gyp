@@ -23,7 +23,7 @@
   "target_defaults": {
     "sources": [
       "src/addon.cc", "src/budget.cc", "src/env.cc", "src/guard_slots.cc", "src/lifetime.cc", "src/map_api.cc", "src/mapping.cc", "src/napi_util.cc", "src/range_api.cc",
-      "src/raw.cc", "src/resize.cc", "src/shared.cc", "src/wait.cc", "src/waiter.cc", "src/windows.cc", "src/work.cc"
+      "src/raw.cc", "src/resize.cc", "src/shared.cc", "src/wait.cc", "src/waiter.cc", "src/slabs.cc", "src/work.cc"
     ],
     "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fno-exceptions"],
     "conditions": [

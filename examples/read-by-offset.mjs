@@ -31,7 +31,7 @@ const m = map(path);
 try {
   m.advise("random"); // no read-ahead: we jump around
   for (const id of [0, 7, count >> 1, count - 1]) {
-    const rec = m.view(id * RECORD, RECORD); // zero-copy window
+    const rec = m.view(id * RECORD, RECORD); // zero-copy slab
     const value = rec.readDoubleLE(8);
     const name = rec.toString("latin1", 16, 32).trim();
     if (rec.readBigUInt64LE(0) !== BigInt(id) || value !== id * 0.5) throw new Error(`record ${id} is wrong`);

@@ -1,7 +1,7 @@
 // The contract between the public classes and the backends that make
 // mappings (backends/native.ts, backends/portable.ts). select.ts is the one
 // place where one is chosen.
-import type { WindowSource } from "./windows.js";
+import type { SlabSource } from "./slabs.js";
 
 /** Named advice for Mapping#advise (madvise). Not every name exists on every platform. */
 export const ADVICE = Object.freeze([
@@ -53,13 +53,13 @@ export interface MapAnonymousRequest {
  * stay safe. System failures are thrown as the addon throws them and pass
  * through errors.ts.
  */
-export interface BackendMapping extends WindowSource {
+export interface BackendMapping extends SlabSource {
   readonly byteLength: number;
-  /** Detaches every window and releases the range; false if already released. */
+  /** Detaches every slab and releases the range; false if already released. */
   unmap(): boolean;
   /**
    * Gives up the mapping without detaching anything: the range is released
-   * when the last window over it is collected. False if already released.
+   * when the last slab over it is collected. False if already released.
    */
   release(): boolean;
   /** Writes the range back and waits for it (msync MS_SYNC). */

@@ -23,10 +23,10 @@ export interface NativeAddon {
     mode: number, exec: boolean, populate: boolean, hugePages: boolean, lock: boolean,
   ): [NativeHandle, number];
   mapAnonymous(length: number, shared: boolean, exec: boolean, populate: boolean, hugePages: boolean, lock: boolean): NativeHandle;
-  /** An external ArrayBuffer over mapping bytes [offset, offset + length), pinned or collectable: see lib/windows.ts. */
-  window(h: NativeHandle, offset: number, length: number, pinned: boolean): ArrayBuffer;
+  /** An external ArrayBuffer over mapping bytes [offset, offset + length), pinned or collectable: see lib/slabs.ts. */
+  slab(h: NativeHandle, offset: number, length: number, pinned: boolean): ArrayBuffer;
   unmap(h: NativeHandle): boolean;
-  /** Gives up the handle's hold; the range lives while a window does. False if already closed or released. */
+  /** Gives up the handle's hold; the range lives while a slab does. False if already closed or released. */
   release(h: NativeHandle): boolean;
   /** msync(2) over a range: MS_ASYNC when `async`, else MS_SYNC. */
   msync(h: NativeHandle, offset: number, length: number, async: boolean): void;
@@ -42,10 +42,10 @@ export interface NativeAddon {
   rawPages(op: "mincore", buffer: ArrayBufferView, arg: number): Buffer;
   rawPages(op: "msync" | "madvise" | "mprotect" | "mlock" | "munlock", buffer: ArrayBufferView, arg: number): void;
   /**
-   * live: ranges mapped (process); forcedGcs: collections forced; windows: native window records (this thread);
+   * live: ranges mapped (process); forcedGcs: collections forced; slabs: native slab records (this thread);
    * reported: bytes this thread's mappings report to V8 as external memory.
    */
-  stats(): { live: number; forcedGcs: number; windows: number; reported: number };
+  stats(): { live: number; forcedGcs: number; slabs: number; reported: number };
   fileAdviceNames: string[];
   setStoreFollowsObject(on: boolean): void;
   guardReassert(jsListening: boolean): boolean;
@@ -117,7 +117,7 @@ export let loadedFrom = "";
  */
 export function addonFix(platform: string = process.platform): string {
   if (platform === "win32") {
-    return "The package ships it for Windows x64 (prebuilds/win32-x64/memmap.node): reinstall memmap; elsewhere on Windows, build it with Visual Studio's C++ tools and `npm rebuild memmap`";
+    return "The package ships it for Windows x64 (prebuilds/win32-x64/memmap.node): reinstall memmap; elsewhere on Slabs, build it with Visual Studio's C++ tools and `npm rebuild memmap`";
   }
   if (platform === "darwin") {
     // MEMMAP_BUILD_FROM_SOURCE=1 asks scripts/install.mjs for a build even

@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import type { FileHandle } from "node:fs/promises";
 import type { Access, Advice, BackendMapping, FileAdvice, WaitResult } from "./backend.js";
 import { backend } from "./select.js";
-import { MAX_WINDOW, Windows } from "./windows.js";
+import { MAX_SLAB, Slabs } from "./slabs.js";
 import { detachHeap } from "./detach.js";
 import { elementSize, elementsToBytes, typedCount, type TypedArrayConstructor, type TypedArrayOf } from "./typed.js";
 import { closedError, fromNative, memmapError, invalidArgType, invalidArgValue, backendCall, backendCallAsync, rangeError, fixedSizeSection } from "./errors.js";
@@ -109,13 +109,13 @@ export const allocationGranularity: number = backend.allocationGranularity;
 export let mappingInternals: {
   watchFaults(m: Mapping, fn: (fault: Fault) => void): void;
   write(m: Mapping, offset: number, data: Uint8Array): void;
-  /** Windows the mapping made (lib/windows.ts). */
-  windowCount(m: Mapping): number;
+  /** Windows the mapping made (lib/slabs.ts). */
+  slabCount(m: Mapping): number;
 };
 
 export class Mapping implements Disposable {
   #m: BackendMapping | null;
-  #windows: Windows | null;
+  #slabs: Slabs | null;
   #buffer: Buffer<ArrayBuffer> | undefined;
   readonly #path: string | undefined;
   #faultedAtUnmap = false;
@@ -129,14 +129,14 @@ export class Mapping implements Disposable {
     mappingInternals = {
       watchFaults: (m, fn) => m.#watchFaults(fn),
       write: (m, offset, data) => m.#write(offset, data),
-      windowCount: (m) => m.#windows?.count ?? 0,
+      slabCount: (m) => m.#slabs?.count ?? 0,
     };
   }
 
   /** @internal Use map() or mapAnonymous(). */
   constructor(m: BackendMapping, access: Access | "anonymous", offset: number, path?: string) {
     this.#m = m;
-    this.#windows = new Windows(m, m.byteLength);
+    this.#slabs = new Slabs(m, m.byteLength);
     this.access = access;
     this.offset = offset;
     this.#path = path;
@@ -147,9 +147,9 @@ export class Mapping implements Disposable {
     return this.#m;
   }
 
-  #openWindows(): Windows {
-    if (this.#windows === null) throw closedError();
-    return this.#windows;
+  #openSlabs(): Slabs {
+    if (this.#slabs === null) throw closedError();
+    return this.#slabs;
   }
 
   /** Size of the mapping in bytes. 0 after unmap(). */
@@ -183,10 +183,10 @@ export class Mapping implements Disposable {
   /**
    * A zero-copy Buffer over the whole mapping (the same Buffer each time).
    * @throws RangeError (ERR_OUT_OF_RANGE) when the mapping is larger than
-   *   `buffer.constants.MAX_LENGTH`; use {@link Mapping.view} for windows on it.
+   *   `buffer.constants.MAX_LENGTH`; use {@link Mapping.view} for slabs on it.
    */
   get buffer(): Buffer<ArrayBuffer> {
-    const w = this.#openWindows();
+    const w = this.#openSlabs();
     // Made again if its memory was moved away (ArrayBuffer.prototype.transfer).
     if (this.#buffer === undefined || (this.#buffer.length === 0 && this.#m!.byteLength > 0)) {
       const length = this.#m!.byteLength;
@@ -203,13 +203,13 @@ export class Mapping implements Disposable {
 
   /**
    * A zero-copy Buffer over `length` bytes at `offset` (mapping coordinates),
-   * cut out of one of the mapping's windows: its `.buffer` is that window
+   * cut out of one of the mapping's slabs: its `.buffer` is that slab
    * (as a pooled Buffer's is the pool), and its `byteOffset` is where the
    * view starts in it. It costs about what `subarray` costs.
    * @example const header = m.view(0, 64);
    */
   view(offset: number, length?: number): Buffer<ArrayBuffer> {
-    const w = this.#openWindows();
+    const w = this.#openSlabs();
     const size = this.#m!.byteLength;
     const len = spanLength(offset, length, size);
     if (len > bufferConstants.MAX_LENGTH) {
@@ -230,8 +230,8 @@ export class Mapping implements Disposable {
    * @example const weights = m.typed(Float32Array, header.dataOffset, header.count);
    */
   typed<C extends TypedArrayConstructor>(Ctor: C, byteOffset: number, length?: number): TypedArrayOf<C> {
-    const w = this.#openWindows();
-    const count = typedCount(Ctor, byteOffset, length, this.#m!.byteLength, this.offset, MAX_WINDOW);
+    const w = this.#openSlabs();
+    const count = typedCount(Ctor, byteOffset, length, this.#m!.byteLength, this.offset, MAX_SLAB);
     try {
       return w.typed(Ctor as unknown as new (b: ArrayBuffer, o: number, n: number) => TypedArrayOf<C>, Ctor.BYTES_PER_ELEMENT, byteOffset, count);
     } catch (e) {
@@ -244,16 +244,16 @@ export class Mapping implements Disposable {
    * for readers that take an ArrayBuffer. `start` and `end` are clamped as
    * ArrayBuffer.prototype.slice clamps them (negative: from the end).
    * Detached by unmap() and resize(). Each call makes a new ArrayBuffer
-   * (a native window, collected when dropped; on Bun kept until unmap());
+   * (a native slab, collected when dropped; on Bun kept until unmap());
    * cut many small pieces with view(). On the portable backend a part is a
    * copy: refused (ENOTSUP) for writable mappings, whose writes to it would
    * be lost.
    */
   arrayBuffer(start?: number, end?: number): ArrayBuffer {
-    const w = this.#openWindows();
+    const w = this.#openSlabs();
     const [from, to] = clampSlice(start, end, this.#m!.byteLength);
-    if (to - from > MAX_WINDOW) {
-      throw rangeError(`An ArrayBuffer here can be at most ${MAX_WINDOW} bytes; use view() or chunks()`);
+    if (to - from > MAX_SLAB) {
+      throw rangeError(`An ArrayBuffer here can be at most ${MAX_SLAB} bytes; use view() or chunks()`);
     }
     try {
       return w.exact(from, to - from, this.access !== "read");
@@ -269,7 +269,7 @@ export class Mapping implements Disposable {
    * @example const rows = await parquetReadObjects({ file: m.asyncBuffer() });
    */
   asyncBuffer(): { readonly byteLength: number; slice(start: number, end?: number): ArrayBuffer } {
-    this.#openWindows();
+    this.#openSlabs();
     const byteLength = this.byteLength;
     return { byteLength, slice: (start: number, end?: number) => this.arrayBuffer(start, end) };
   }
@@ -282,7 +282,7 @@ export class Mapping implements Disposable {
    * @example for (const chunk of m.chunks(64 << 20)) hash.update(chunk);
    */
   chunks(size: number, overlap = 0): Generator<Buffer<ArrayBuffer>, void, undefined> {
-    this.#openWindows();
+    this.#openSlabs();
     validateInteger(size, "size", 1, Math.min(bufferConstants.MAX_LENGTH, MAX_SAFE));
     validateInteger(overlap, "overlap", 0, size - 1);
     return this.#chunks(size, size - overlap);
@@ -299,9 +299,9 @@ export class Mapping implements Disposable {
     }
   }
 
-  // Copies `data` into the mapping at a checked offset, through a window (no view made).
+  // Copies `data` into the mapping at a checked offset, through a slab (no view made).
   #write(offset: number, data: Uint8Array): void {
-    const w = this.#openWindows();
+    const w = this.#openSlabs();
     try {
       w.write(offset, data); // no closure: OutputFile.write() calls this per record
     } catch (e) {
@@ -466,7 +466,7 @@ export class Mapping implements Disposable {
     }
     this.#buffer = undefined;
     this.#detachCopies();
-    this.#windows = new Windows(m, m.byteLength); // the old ones were detached
+    this.#slabs = new Slabs(m, m.byteLength); // the old ones were detached
   }
 
   /**
@@ -518,14 +518,14 @@ export class Mapping implements Disposable {
   #closeHandle(m: BackendMapping): void {
     this.#faultedAtUnmap = m.faults > 0;
     this.#m = null;
-    this.#windows = null;
+    this.#slabs = null;
     this.#buffer = undefined;
   }
 
   // The copies arrayBuffer() made where the backend cannot cut its memory
-  // (portable) go with the mapping, as the windows do.
+  // (portable) go with the mapping, as the slabs do.
   #detachCopies(): void {
-    for (const copy of this.#windows?.copies() ?? []) detachHeap(new Uint8Array(copy));
+    for (const copy of this.#slabs?.copies() ?? []) detachHeap(new Uint8Array(copy));
   }
 
   /** Same as unmap(), for `using m = map(...)`. */

@@ -232,7 +232,7 @@ function undoLeftover(l: Leftover): void {
     try {
       unlinkSync(l.path);
     } catch (e) {
-      // Already gone; or, on Windows, held open by someone else (a mapped
+      // Already gone; or, on Slabs, held open by someone else (a mapped
       // file cannot be deleted there): a temporary file of ours is tried
       // again later. Never a path the user names, which could be a new
       // file by then.
@@ -277,8 +277,8 @@ function track(output: object, l: Leftover): void {
  */
 /** For tests: not exported from the package. Set by OutputFile's static block. */
 export let outputInternals: {
-  /** Windows the output's mapping made (lib/windows.ts). */
-  windowCount(o: OutputFile): number;
+  /** Windows the output's mapping made (lib/slabs.ts). */
+  slabCount(o: OutputFile): number;
 };
 
 export class OutputFile implements Disposable {
@@ -328,7 +328,7 @@ export class OutputFile implements Disposable {
   }
 
   static {
-    outputInternals = { windowCount: (o) => mappingInternals.windowCount(o.#mapping) };
+    outputInternals = { slabCount: (o) => mappingInternals.slabCount(o.#mapping) };
   }
 
   /** Size of the mapped region. */
@@ -352,7 +352,7 @@ export class OutputFile implements Disposable {
     return this.#mapping.buffer;
   }
 
-  /** A zero-copy window on the region, to fill in place. */
+  /** A zero-copy slab on the region, to fill in place. */
   view(offset: number, length?: number): Buffer {
     this.#open();
     return this.#mapping.view(offset, spanLength(offset, length, this.#size));
@@ -366,7 +366,7 @@ export class OutputFile implements Disposable {
     if (bytes.length > this.#size - offset) {
       throw rangeError(`Writing ${bytes.length} bytes at ${offset} passes the end of the region (${this.#size} bytes); use append() or grow()`);
     }
-    // Straight into the mapping's window: no view per call.
+    // Straight into the mapping's slab: no view per call.
     mappingInternals.write(this.#mapping, offset, bytes);
     return bytes.length;
   }
@@ -710,7 +710,7 @@ export class RegionWriter implements Disposable {
     return this.#mapping.buffer; // ERR_MEMMAP_CLOSED once closed
   }
 
-  /** A window on the region. */
+  /** A slab on the region. */
   view(offset: number, length?: number): Buffer {
     if (this.#mapping.closed) throw closedError();
     return this.#mapping.view(offset, spanLength(offset, length, this.length));

@@ -16,7 +16,7 @@ import { memmapError } from "./errors.js";
 
 /**
  * Whether the native addon may be loaded on `platform` without being asked
- * for: null where it may (Linux, Windows, and macOS with
+ * for: null where it may (Linux, Slabs, and macOS with
  * MEMMAP_BACKEND=native in `env`), else why not and how to opt in.
  *
  * The macOS addon (prebuilds/darwin-x64/memmap.node,

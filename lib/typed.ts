@@ -1,6 +1,6 @@
 // Typed arrays over mappings (numpy.memmap for JavaScript): which
 // constructors, and the rules an array's range must meet before it is cut
-// out of a window (lib/windows.ts).
+// out of a slab (lib/slabs.ts).
 //
 // Alignment. A typed array's elements must sit at addresses that are
 // multiples of the element size: JavaScript refuses a misaligned start

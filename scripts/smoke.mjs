@@ -54,13 +54,13 @@ await check("a write mapping reaches the file at flush", async () => {
   assert(readFileSync(p).toString("latin1", 100, 105) === "abcde", "the file has the bytes");
 });
 
-await check("a million views of one mapping make few windows", () => {
+await check("a million views of one mapping make few slabs", () => {
   const m = mapAnonymous(16 << 20);
   let s = 0;
   for (let i = 0; i < 1_000_000; i++) s += m.view((i * 4099) % ((16 << 20) - 64), 64).length;
   assert(s === 64_000_000, "every view had 64 bytes");
-  const made = mappingInternals.windowCount(m);
-  assert(made >= 1 && made <= 64, `${made} windows`);
+  const made = mappingInternals.slabCount(m);
+  assert(made >= 1 && made <= 64, `${made} slabs`);
   m.unmap();
 });
 

@@ -3,10 +3,10 @@
 //  * mapping.{h,cc}: one mapped range and its file (Mapping), with no
 //    Node-API in it: open, size rules, map, remap, lock, guard slot, unmap.
 //  * internal.h: what JavaScript holds of a mapping (Region, which holds a
-//    Mapping), its windows, this thread's environment (EnvData), and what
+//    Mapping), its slabs, this thread's environment (EnvData), and what
 //    every binding uses.
 //  * lifetime.cc: when a range may be given back (the rules are at its top);
-//    windows.cc: windows, their finalizers and pins, forced collections.
+//    slabs.cc: slabs, their finalizers and pins, forced collections.
 //  * map_api.cc, range_api.cc, resize.cc, work.cc: the safe API.
 //  * wait.cc (with waiter.{h,cc}), shared.cc: shared memory and futexes.
 //  * raw.cc: memmap/raw. env.cc: teardown, the fault wake-up, switches.
@@ -67,7 +67,7 @@ napi_value Init(napi_env env, napi_value exports) {
   napi_async_init(env, nullptr, context_name, &envd->fault_context);
   napi_add_env_cleanup_hook(env, CleanupEnv, envd);
   // Each file registers its own functions.
-  if (!RegisterMapApi(env, exports) || !RegisterWindows(env, exports) || !RegisterRangeApi(env, exports) ||
+  if (!RegisterMapApi(env, exports) || !RegisterSlabs(env, exports) || !RegisterRangeApi(env, exports) ||
       !RegisterResize(env, exports) || !RegisterWork(env, exports) || !RegisterWait(env, exports) ||
       !RegisterShared(env, exports) || !RegisterRaw(env, exports) || !RegisterEnv(env, exports)) {
     return nullptr;

@@ -12,7 +12,7 @@ void OnFaultWake(uv_async_t* async) {
   // if it came near the line.
   budget::Refresh();
   guard::Replenish();  // spares the guard gave back at the kernel's limit
-  // The same wake-up serves released windows and collected handles.
+  // The same wake-up serves released slabs and collected handles.
   DrainFreed(envd);
   UnpinOrphans(envd);
   napi_env env = envd->env;
@@ -57,7 +57,7 @@ void CleanupEnv(void* data) {
 }
 
 // The process-wide switches lib/ sets, each from one boolean argument.
-// setStoreFollowsObject only ever switches on, before the first window is made.
+// setStoreFollowsObject only ever switches on, before the first slab is made.
 napi_value SetFlag(napi_env env, napi_callback_info info, std::atomic<bool>* flag, bool only_on) {
   Args a(env, info);
   bool on;

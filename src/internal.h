@@ -1,5 +1,5 @@
 // Internals shared by the addon's files: the records of a mapping and its
-// windows, the per-thread environment, and what every binding uses. The
+// slabs, the per-thread environment, and what every binding uses. The
 // lifetime rules are at the top of src/lifetime.cc. Each file registers its
 // own functions (Register*, called by src/addon.cc at load).
 #pragma once
@@ -38,62 +38,62 @@ struct Region;
 // by unmap(), or by the collection of its mapping's handle.
 enum class WaitEnd { kWaiter, kUnmapped, kCollected };
 
-// A range that resize() moved a mapping away from while windows over it
+// A range that resize() moved a mapping away from while slabs over it
 // were still alive: quarantined, and given back when the last one goes.
 struct Retired {
   Mapping range;       // unmapped when this is deleted
-  size_t holding = 0;  // windows over it not yet let go
+  size_t holding = 0;  // slabs over it not yet let go
 };
 
 // One external ArrayBuffer over part of a Region. Lives until both of its
 // finalizers ran: the object's (napi_add_finalizer, inside GC) and the
 // memory's (the external ArrayBuffer's own, which some runtimes call later,
 // or on another thread: see StoreFreed).
-struct Window {
+struct Slab {
   Region* region = nullptr;
-  uint64_t checked = 0;        // the collection epoch in which it was last found not moved (see Pinning in src/windows.cc)
+  uint64_t checked = 0;        // the collection epoch in which it was last found not moved (see Pinning in src/slabs.cc)
   Retired* retired = nullptr;  // set when resize() retired the range it is over
   napi_ref ref = nullptr;      // weak, from napi_add_finalizer
-  Window** list = nullptr;     // &region->windows, &region->held or none: where its state puts it (see Refile)
-  Window* prev = nullptr;      // in *list
-  Window* next = nullptr;
-  Window* next_freed = nullptr;  // in region->envd->freed, once its memory was released (see StoreFreed)
+  Slab** list = nullptr;     // &region->slabs, &region->held or none: where its state puts it (see Refile)
+  Slab* prev = nullptr;      // in *list
+  Slab* next = nullptr;
+  Slab* next_freed = nullptr;  // in region->envd->freed, once its memory was released (see StoreFreed)
   bool holding = true;         // counted in region->holding
   bool object_dead = false;    // the ArrayBuffer object was collected
-  bool ref_deleted = false;    // ...and its reference deleted (WindowCleanup)
+  bool ref_deleted = false;    // ...and its reference deleted (SlabCleanup)
   bool detached = false;       // detached by unmap() or resize()
   bool store_freed = false;    // the memory's finalizer ran (on this thread's queue)
   bool moved = false;          // found detached by someone else: its memory lives on elsewhere
-  bool pinned = false;         // `ref` is strong: the object cannot be collected (see Pinning in src/windows.cc)
+  bool pinned = false;         // `ref` is strong: the object cannot be collected (see Pinning in src/slabs.cc)
   bool vouched = false;        // collected right after a check found it not moved
 };
 
 // A mapping as JavaScript holds it: the range (a Mapping, with no
 // Node-API in it) and what can reach it from JavaScript: its handle, its
-// windows, thread-pool work and waits on it.
+// slabs, thread-pool work and waits on it.
 struct Region {
   EnvData* envd = nullptr;
   Mapping map;                 // the range and its file (src/mapping.h)
   int64_t reported = 0;        // bytes reported to V8 as external memory
   bool handle_alive = false;
   bool closed = false;       // unmap() ran
-  bool released = false;     // release() ran: the handle is done, the windows keep the range
+  bool released = false;     // release() ran: the handle is done, the slabs keep the range
   int inflight = 0;
   int refs = 0;  // what keeps this struct (not the range) alive
-  Window* raw_window = nullptr;  // the one window of a raw mapping
+  Slab* raw_slab = nullptr;  // the one slab of a raw mapping
   uint32_t faults_reported = 0;  // pages counted in the last onFault call
   double fault_offset = -1;      // the gone range's start in that call
   napi_ref on_fault = nullptr;  // JavaScript callback for faults, if any
   uint64_t shared_id = 0;       // in the shared-memory registry (share/attach)
   std::vector<struct AsyncWait*> waits;  // waitAsync() calls pending on this range
-  Region* next_orphan = nullptr;  // in envd->orphans, once its handle was collected with pinned windows
-  // Its windows not yet freed are on at most one of these lists (see Refile
-  // in src/windows.cc), so that no walk visits a window that has nothing
+  Region* next_orphan = nullptr;  // in envd->orphans, once its handle was collected with pinned slabs
+  // Its slabs not yet freed are on at most one of these lists (see Refile
+  // in src/slabs.cc), so that no walk visits a slab that has nothing
   // to do there: one made by a loop that never yields waits for a later
   // turn to be freed.
-  Window* windows = nullptr;  // JavaScript may reach them: neither detached by us nor collected (DetachAll's list)
-  Window* held = nullptr;     // the others that still hold the current range (what resize() hands to a Retired)
-  size_t holding = 0;         // windows that keep the current range mapped
+  Slab* slabs = nullptr;  // JavaScript may reach them: neither detached by us nor collected (DetachAll's list)
+  Slab* held = nullptr;     // the others that still hold the current range (what resize() hands to a Retired)
+  size_t holding = 0;         // slabs that keep the current range mapped
 };
 
 // A stack threaded through a field of its items, so that a push allocates
@@ -148,15 +148,15 @@ struct EnvData {
   napi_ref noop = nullptr;  // a function to probe with: can JavaScript still run?
   napi_env env = nullptr;
   std::map<uintptr_t, Region*> raw;  // raw mappings by base address
-  size_t windows = 0;                // Window structs still allocated
+  size_t slabs = 0;                // Slab structs still allocated
   bool dead = false;                 // the environment is being torn down
   // Windows whose memory was released, possibly on another thread (Deno
   // frees ArrayBuffer memory on a background thread): handled on this
   // thread by DrainFreed, woken through `async`.
   std::mutex freed_mutex;
-  Chain<Window, &Window::next_freed> freed;
+  Chain<Slab, &Slab::next_freed> freed;
   std::atomic<bool> any_freed{false};
-  // Regions whose handle was collected with pinned windows (see Pinning in src/windows.cc).
+  // Regions whose handle was collected with pinned slabs (see Pinning in src/slabs.cc).
   Chain<Region, &Region::next_orphan> orphans;
   // Fault callbacks of released regions whose range went (inside a
   // collection, maybe): deleted by OnFaultWake, outside it.
@@ -168,16 +168,16 @@ struct EnvData {
   napi_threadsafe_function wait_tsfn = nullptr;
   struct AsyncWait* stranded = nullptr;  // ended while it was closing (under freed_mutex; linked through AsyncWait::next_stranded)
   int64_t reported = 0;     // bytes this thread's mappings report to V8 as external memory (Report)
-  uint64_t epoch = 1;       // bumped before each round of a forced collection (see Pinning in src/windows.cc)
+  uint64_t epoch = 1;       // bumped before each round of a forced collection (see Pinning in src/slabs.cc)
   bool forcing = false;     // inside a forced collection (ForceGc)
-  uint64_t walked = 0;      // windows visited by DetachAll and resize(); the test build's windowsWalkedForTest() reads it
+  uint64_t walked = 0;      // slabs visited by DetachAll and resize(); the test build's slabsWalkedForTest() reads it
 
   ~EnvData() {
     for (DeadRef* d : dead_refs) delete d;  // their references went with the environment
   }
 };
 
-// Process-wide state (src/lifetime.cc) and this thread's environment (src/windows.cc).
+// Process-wide state (src/lifetime.cc) and this thread's environment (src/slabs.cc).
 extern std::atomic<size_t> g_next_gc;
 extern std::atomic<uint64_t> g_forced_gcs;
 extern std::atomic<bool> g_refuse_external;
@@ -236,24 +236,24 @@ napi_value NewHandle(napi_env env, Region* r);
 bool CheckOpen(napi_env env, Region* r);
 bool ParseRange(Args& a, size_t argc, RangeArgs* out);
 
-// src/windows.cc
+// src/slabs.cc
 size_t MinGcTrigger();
-void Unpin(napi_env env, Window* w);
+void Unpin(napi_env env, Slab* w);
 bool UnpinOrphans(EnvData* envd);
 void ForceGc();
 void Reclaim();
-void LetGo(Window* w);
-bool Holds(const Window* w);
-void Refile(Window* w);
-void Update(Window* w);
-void MaybeFreeWindow(Window* w);
-void WindowCleanup(napi_env env, void* data, void*);
-void WindowFinalize(node_api_basic_env env, void* data, void*);
+void LetGo(Slab* w);
+bool Holds(const Slab* w);
+void Refile(Slab* w);
+void Update(Slab* w);
+void MaybeFreeSlab(Slab* w);
+void SlabCleanup(napi_env env, void* data, void*);
+void SlabFinalize(node_api_basic_env env, void* data, void*);
 void DrainFreed(EnvData* envd);
 void StoreFreed(node_api_basic_env, void*, void* hint);
 void DetachAll(napi_env env, Region* r);
-napi_value NewWindow(napi_env env, Region* r, size_t offset, size_t length, bool pin);
-napi_value WindowJs(napi_env env, napi_callback_info info);
+napi_value NewSlab(napi_env env, Region* r, size_t offset, size_t length, bool pin);
+napi_value SlabJs(napi_env env, napi_callback_info info);
 
 // src/map_api.cc
 napi_value HandleAndLength(napi_env env, Region* r, const Error& e);
@@ -323,7 +323,7 @@ napi_value GuardReassertJs(napi_env env, napi_callback_info info);
 void EnvTeardown(napi_env, void* data, void*);
 
 // The files that register functions, called by src/addon.cc.
-bool RegisterWindows(napi_env env, napi_value exports);
+bool RegisterSlabs(napi_env env, napi_value exports);
 bool RegisterMapApi(napi_env env, napi_value exports);
 bool RegisterRangeApi(napi_env env, napi_value exports);
 bool RegisterResize(napi_env env, napi_value exports);

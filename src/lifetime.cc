@@ -6,40 +6,40 @@
 //
 // Lifetime rules (the heart of "no call sequence can crash the process"):
 //  * A Region is one mmap'd range. Three things may keep it mapped:
-//    its JavaScript handle (until unmap() or GC), every window (an external
+//    its JavaScript handle (until unmap() or GC), every slab (an external
 //    ArrayBuffer over part of the range) that still holds it, and every
 //    piece of thread-pool work that is running on its addresses.
-//  * JavaScript reaches the memory only through windows: a few per mapping,
-//    made on demand by lib/windows.ts, which cuts every view() out of one.
-//    A window is registered once for detaching and for its two finalizers,
+//  * JavaScript reaches the memory only through slabs: a few per mapping,
+//    made on demand by lib/slabs.ts, which cuts every view() out of one.
+//    A slab is registered once for detaching and for its two finalizers,
 //    so the number of native records does not grow with the views.
-//  * A window holds the range until its ArrayBuffer object is collected
+//  * A slab holds the range until its ArrayBuffer object is collected
 //    (detached or not: see Holds). Its memory may have been moved to another
 //    ArrayBuffer (ArrayBuffer.prototype.transfer(), any transfer list on
 //    Deno), which may still read it: then it holds the range until that
 //    memory itself is released (the store finalizer). A dead object cannot
 //    be asked whether it was moved, so the question is asked while it
-//    lives: a window is pinned (a strong reference) while its mapping's
-//    handle lives, and checked when the handle goes or at unmap(). A window
+//    lives: a slab is pinned (a strong reference) while its mapping's
+//    handle lives, and checked when the handle goes or at unmap(). A slab
 //    whose death no check vouches for waits for its memory's release too.
 //    See Pin.
-//  * unmap() detaches every window first, so JavaScript can never reach the
+//  * unmap() detaches every slab first, so JavaScript can never reach the
 //    range again. It unmaps at once only if nothing else can reach it. A
-//    detached window whose ArrayBuffer was not yet collected may be held by
+//    detached slab whose ArrayBuffer was not yet collected may be held by
 //    native code (a thread-pool job of Node's crypto, zlib or fs has the
 //    pointer): then the range is quarantined, that is replaced at once by
 //    inert anonymous memory (the file is let go), and given back when the
-//    last window is collected. Work of ours (flush, prefetch) still running
+//    last slab is collected. Work of ours (flush, prefetch) still running
 //    on the range keeps the real mapping until it ends.
-//  * Garbage collection: the handle and each window carry a finalizer. The
-//    range is unmapped when the handle and the last window are gone. It is
+//  * Garbage collection: the handle and each slab carry a finalizer. The
+//    range is unmapped when the handle and the last slab are gone. It is
 //    unmapped once: Release() is the only caller of Mapping::Unmap, which
 //    clears the base (a range resize() retired is unmapped when its
-//    Retired record is deleted, by the last window's LetGo).
+//    Retired record is deleted, by the last slab's LetGo).
 //  * NAPI_EXPERIMENTAL makes Node run these (basic) finalizers synchronously
 //    inside the garbage collection, rather than on a later turn of the event
 //    loop. Together with a forced collection when the process nears its
-//    mapping limit (Reclaim in src/windows.cc), a synchronous loop that maps and drops
+//    mapping limit (Reclaim in src/slabs.cc), a synchronous loop that maps and drops
 //    hundreds of thousands of mappings never reaches vm.max_map_count.
 
 #include "internal.h"
@@ -54,7 +54,7 @@ std::atomic<uint64_t> g_forced_gcs{0};
 std::atomic<bool> g_refuse_external{false};
 // Set (by lib/backends/native.ts) on Bun, which calls an external
 // ArrayBuffer's finalizer when the object its memory was moved *from* dies,
-// while the ArrayBuffer it was moved to may still read it: there a window
+// while the ArrayBuffer it was moved to may still read it: there a slab
 // found moved is never let go (its range stays quarantined for good).
 std::atomic<bool> g_store_follows_object{false};
 // How many of the next Allocate() calls fail (only the test build sets it).
@@ -110,8 +110,8 @@ void Unref(Region* r) {
   if (--r->refs > 0) return;
   DropFaultCallback(r);
   DropRaw(r);  // the record goes: FindRaw must not find it
-  // Still mapped: a window holds the range for good (on Bun, memory moved
-  // by transfer() outlives the window's record: see g_store_follows_object).
+  // Still mapped: a slab holds the range for good (on Bun, memory moved
+  // by transfer() outlives the slab's record: see g_store_follows_object).
   // The range stays, quarantined, as it is; it must not go with the record.
   if (r->map.mapped()) r->map.Abandon();
   EnvData* envd = r->envd;
@@ -161,7 +161,7 @@ bool CheckFdIntact(napi_env env, const Region* r) {
   return false;
 }
 
-// unmap() ran, but something may still reach the range: a window that was
+// unmap() ran, but something may still reach the range: a slab that was
 // detached yet not collected (native code, such as a thread-pool job of
 // Node's crypto, zlib or fs, holds the ArrayBuffer while it runs), or memory
 // moved to another ArrayBuffer. The file goes at once; the addresses stay
@@ -203,8 +203,8 @@ void HandleFinalize(node_api_basic_env env, void* data, void*) {
   }
   r->handle_alive = false;
   CancelWaits(nullptr, r, WaitEnd::kCollected);  // nobody can notify through this mapping any more
-  // Pinned windows are checked and let go outside the collection (see Pinning in src/windows.cc).
-  for (Window* w = r->windows; w; w = w->next) {
+  // Pinned slabs are checked and let go outside the collection (see Pinning in src/slabs.cc).
+  for (Slab* w = r->slabs; w; w = w->next) {
     if (!w->pinned) continue;
     r->refs++;
     r->envd->orphans.push(r);

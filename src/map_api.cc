@@ -104,10 +104,10 @@ napi_value UnmapJs(napi_env env, napi_callback_info info) {
 // release(handle) => boolean (false when already closed or released): the
 // handle gives up its hold on the range without detaching anything, as
 // numpy.memmap's array outlives its mmap object. The range is unmapped when
-// the last window over it goes (see Holds in src/windows.cc). Each window
+// the last slab over it goes (see Holds in src/slabs.cc). Each slab
 // is checked now (moved by transfer()?) and unpinned, so that it can be
-// collected; on Bun, where a window's death says nothing of moved memory,
-// a window that is moved later is the documented exception.
+// collected; on Bun, where a slab's death says nothing of moved memory,
+// a slab that is moved later is the documented exception.
 // The views live on, and so may writes through them: the onFault callback,
 // if any, is kept (held strongly now that the Mapping may go) and told of
 // faults until the range is unmapped (see Release). Like unmap(), release()
@@ -126,10 +126,10 @@ napi_value ReleaseJs(napi_env env, napi_callback_info info) {
   if (r->on_fault && r->map.guarded()) ReportFaults(env, GetEnvData(env), r, true);
   CancelWaits(env, r, WaitEnd::kUnmapped);
   if (r->on_fault) napi_reference_ref(env, r->on_fault, nullptr);
-  for (Window* w = r->windows; w; w = w->next) Unpin(env, w);
+  for (Slab* w = r->slabs; w; w = w->next) Unpin(env, w);
   r->handle_alive = false;
   Error lost = r->map.LostWrites("munmap");
-  Release(r);  // unmapped now if no window holds it
+  Release(r);  // unmapped now if no slab holds it
   if (lost) {
     ThrowError(env, lost);
     return nullptr;

@@ -1,6 +1,6 @@
 // Mapping: one mapped range and its file (see src/mapping.h). No Node-API
 // here: what JavaScript holds of a mapping is in src/lifetime.cc and
-// src/windows.cc.
+// src/slabs.cc.
 
 #include "mapping.h"
 

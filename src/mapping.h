@@ -2,7 +2,7 @@
 // the size rules, map, remap, lock (with its shadow mapping), page ranges,
 // the fault guard's slot, quarantine and unmap. Every method that can fail
 // returns an Error; the destructor unmaps. What JavaScript can hold of a
-// mapping (its handle, windows, waits, thread-pool work) is a Region
+// mapping (its handle, slabs, waits, thread-pool work) is a Region
 // (src/internal.h), which holds one Mapping.
 //
 // memmap2's MmapInner (src/unix.rs) is the model: the page alignment of the

@@ -84,7 +84,7 @@ napi_value FileAdviseJs(napi_env env, napi_callback_info info) {
   return Result(env, e);
 }
 
-// stats() => { live, forcedGcs, windows (native window records of this thread),
+// stats() => { live, forcedGcs, slabs (native slab records of this thread),
 // reported (bytes this thread's mappings report to V8) } for tests and diagnostics.
 napi_value StatsJs(napi_env env, napi_callback_info) {
   napi_value out, live, gcs;
@@ -95,9 +95,9 @@ napi_value StatsJs(napi_env env, napi_callback_info) {
   napi_set_named_property(env, out, "forcedGcs", gcs);
   EnvData* envd = GetEnvData(env);
   DrainFreed(envd);
-  napi_value windows;
-  napi_create_double(env, static_cast<double>(envd->windows), &windows);
-  napi_set_named_property(env, out, "windows", windows);
+  napi_value slabs;
+  napi_create_double(env, static_cast<double>(envd->slabs), &slabs);
+  napi_set_named_property(env, out, "slabs", slabs);
   napi_value reported;
   napi_create_double(env, static_cast<double>(envd->reported), &reported);
   napi_set_named_property(env, out, "reported", reported);

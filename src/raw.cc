@@ -150,13 +150,13 @@ napi_value RawMmapJs(napi_env env, napi_callback_info info) {
   if (!adopted && guard_fd >= 0) r->map.GuardFile(guard_fd, offset);
   else os::Close(guard_fd);
   if (!Settle(env, r, adopted)) return nullptr;
-  napi_value buf = NewWindow(env, r, 0, r->map.length(), false);  // the user's to drop: never pinned
+  napi_value buf = NewSlab(env, r, 0, r->map.length(), false);  // the user's to drop: never pinned
   if (!buf) {
     Release(r);
     Unref(r);
     return nullptr;
   }
-  r->raw_window = r->windows;
+  r->raw_slab = r->slabs;
   Unref(r);  // from here the Buffer alone keeps the region
   return buf;
 }
@@ -170,9 +170,9 @@ napi_value RawMunmapJs(napi_env env, napi_callback_info info) {
   Region* r = b.region;
   bool same = false;
   napi_value ab = nullptr;
-  if (r->raw_window && b.data == r->map.base() && b.length == r->map.map_len() &&
-      b.byte_offset == 0 && r->raw_window->ref &&
-      napi_get_reference_value(env, r->raw_window->ref, &ab) == napi_ok && ab) {
+  if (r->raw_slab && b.data == r->map.base() && b.length == r->map.map_len() &&
+      b.byte_offset == 0 && r->raw_slab->ref &&
+      napi_get_reference_value(env, r->raw_slab->ref, &ab) == napi_ok && ab) {
     napi_strict_equals(env, ab, b.arraybuffer, &same);
   }
   if (!same) {

@@ -28,7 +28,7 @@ napi_value ResizeJs(napi_env env, napi_callback_info info) {
   // thread-pool job with the pointer, memory moved by transfer()): then the
   // range must not move away under them (see Mapping::Resize). If it does
   // move, the old range is retired: quarantined, and given back when its
-  // last window is collected.
+  // last slab is collected.
   bool held = r->map.mapped() && r->holding > 0;
   Retired* t = nullptr;
   if (held && !(t = Allocate<Retired>())) {  // before anything changes
@@ -43,9 +43,9 @@ napi_value ResizeJs(napi_env env, napi_callback_info info) {
   }
   if (!e || t) DetachAll(env, r);  // views handed out before see the old length
   if (t) {
-    // Every window over the old range: DetachAll moved the ones JavaScript
+    // Every slab over the old range: DetachAll moved the ones JavaScript
     // could reach to `held`, where the others already were.
-    while (Window* w = r->held) {
+    while (Slab* w = r->held) {
       r->envd->walked++;
       w->retired = t;
       t->holding++;

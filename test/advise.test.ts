@@ -2,7 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { map, mapAnonymous, pageSize } from "memmap";
-import { nativeOnly, pattern, portable, tempDir, windows } from "./helpers.js";
+import { nativeOnly, pattern, portable, tempDir, onWindows } from "./helpers.js";
 
 test("residency() reports one entry a page, widened to whole pages", nativeOnly("on the portable backend every page is resident (its bytes are heap memory); checked in portable.test.ts"), () => {
   const m = mapAnonymous(8 * pageSize);
@@ -60,7 +60,7 @@ test("lock() and unlock() on every kind of mapping", nativeOnly("the portable ba
     m.unlock();
     // Windows' VirtualUnlock takes the pages out of the working set, which
     // is what residency() counts there; elsewhere they stay.
-    if (!windows) assert.equal(m.residency().resident, 4);
+    if (!onWindows) assert.equal(m.residency().resident, 4);
     m.unmap();
   }
 });

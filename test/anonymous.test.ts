@@ -3,7 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { constants as bufferConstants } from "node:buffer";
 import { mapAnonymous, pageSize } from "memmap";
-import { darwinRules, nativeOnly, portable, windows } from "./helpers.js";
+import { darwinRules, nativeOnly, portable, onWindows } from "./helpers.js";
 
 test("anonymous memory is zero-filled, writable, of the length asked", () => {
   for (const shared of portable ? [false] : [false, true]) { // shared: native only (ENOTSUP on portable)
@@ -45,7 +45,7 @@ test("lock: true locks anonymous memory at map time", nativeOnly("the portable b
 test("resize() of shared anonymous memory keeps its bytes; on Windows and macOS, where its size is fixed once made, it is ENOTSUP and says so", nativeOnly("the portable backend has no shared memory"), () => {
   const m = mapAnonymous(2 * pageSize, { shared: true });
   m.buffer.fill(7);
-  if (windows) {
+  if (onWindows) {
     assert.equal(m.fd, -1, "a section has no descriptor that Node knows");
     assert.throws(() => m.resize(4 * pageSize), { code: "ENOTSUP", syscall: "ftruncate", message: /section whose size is fixed/ });
     assert.equal(m.byteLength, 2 * pageSize, "the mapping is as it was");

@@ -110,7 +110,7 @@ test("a mapped Buffer posted or cloned, with or without a transfer list, is copi
   assert.match(r.stdout, /after unmap the sender's view has length 0/, ended(r));
 });
 
-test("posting a 64-byte view of a 1 GiB mapping copies at most its window (512 KiB), not the mapping", nativeOnly("the portable backend's mapping is one heap ArrayBuffer, which a post copies whole (docs/backends.md)"), () => {
+test("posting a 64-byte view of a 1 GiB mapping copies at most its slab (512 KiB), not the mapping", nativeOnly("the portable backend's mapping is one heap ArrayBuffer, which a post copies whole (docs/backends.md)"), () => {
   const r = runChild(`
     import { mapAnonymous } from "memmap";
     const m = mapAnonymous(1024 ** 3);
@@ -174,7 +174,7 @@ test("garbage arguments of every type to every function never abort", () => {
     tryAll("addon.rawPages", (op, ...a) => addon.rawPages(op === "mprotect" ? "bogus" : op, ...a), 4);
     // Handles of one kind given where another is expected.
     const h = addon.mapAnonymous(4096, false, false, false, false, false);
-    for (const name of ["window", "msync", "advise", "lock", "residency", "resize", "unmap"]) {
+    for (const name of ["slab", "msync", "advise", "lock", "residency", "resize", "unmap"]) {
       for (const args of [[h], [h, -1, 1], [h, 0, 2 ** 53], [h, 0, 4097, true], [{}, 0, 1], [Buffer.alloc(1), 0, 1]]) {
         calls++;
         try { addon[name](...args) } catch (e) { if (!(e instanceof Error)) bad.push(name) }

@@ -253,7 +253,7 @@ test("a character device mapping (/dev/zero) resizes like mmap maps it: to any l
   for (const access of ["write", "read", "copy"] as const) {
     for (const to of [PAGE / 2 + 123, 2 * PAGE, 8 * PAGE]) {
       const w = map("/dev/zero", { access, length: 2 * PAGE });
-      const held = w.buffer; // a live window: the range is retired, not moved
+      const held = w.buffer; // a live slab: the range is retired, not moved
       held.fill(0x5a);
       w.resize(to);
       const kept = w.buffer.subarray(0, Math.min(2 * PAGE, to));

@@ -97,23 +97,23 @@ export function nativeOnly(reason: string): { skip: string | false } {
 }
 
 /** True under Windows (the suite runs there under wine: npm run test:windows). */
-export const windows = process.platform === "win32";
+export const onWindows = process.platform === "win32";
 
 /**
  * Options for a test of something Windows does not have (a Linux tool,
  * /proc, signals, POSIX-only calls); the Windows run skips it and says why.
  */
 export function notOnWindows(reason: string): { skip: string | false } {
-  return { skip: windows ? `not on Windows: ${reason}` : false };
+  return { skip: onWindows ? `not on Windows: ${reason}` : false };
 }
 
 /**
  * The production addon, the one `memmap` loads (tests read its stats()):
  * the source build on Linux, the cross-built prebuild on Windows.
  */
-export const addonPath = join(root, ...(windows ? ["prebuilds", "win32-x64", "memmap.node"] : ["build", "Release", "memmap.node"]));
+export const addonPath = join(root, ...(onWindows ? ["prebuilds", "win32-x64", "memmap.node"] : ["build", "Release", "memmap.node"]));
 /** The test build of the addon (MEMMAP_TEST_ADDON). */
-export const testAddonPath = join(root, ...(windows ? ["build", "win", "memmap_test.node"] : ["build", "Release", "memmap_test.node"]));
+export const testAddonPath = join(root, ...(onWindows ? ["build", "win", "memmap_test.node"] : ["build", "Release", "memmap_test.node"]));
 
 /**
  * Whether the addon under test is the macOS-paths build (`npm run

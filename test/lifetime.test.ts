@@ -110,7 +110,7 @@ test("resize() of an anonymous mapping keeps its bytes; refused while a flush ru
   m.unmap();
 });
 
-test("view() checks its window", () => {
+test("view() checks its slab", () => {
   const m = mapAnonymous(pageSize);
   assert.equal(m.view(10).length, pageSize - 10);
   assert.throws(() => m.view(pageSize + 1), { code: "ERR_OUT_OF_RANGE" });
@@ -174,7 +174,7 @@ test("when memmap's own records cannot be had, the call fails with a clean ENOME
     assert.throws(() => failing(() => mapAnonymous(page)), enomem("mmap"));
     assert.throws(() => failing(() => map(P, { access: "write" })), enomem("mmap", P));
     assert.equal(addon.stats().live, base, "nothing was left mapped");
-    // A window's record.
+    // A slab's record.
     const m = map(P, { access: "write" });
     assert.throws(() => failing(() => m.buffer), enomem("mmap", P));
     assert.throws(() => failing(() => m.view(page, 16)), enomem("mmap", P));

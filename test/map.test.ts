@@ -6,7 +6,7 @@ import { closeSync, openSync, readFileSync, readSync, statSync, writeFileSync, e
 import { open } from "node:fs/promises";
 import { pathToFileURL } from "node:url";
 import { map, mapAnonymous, pageSize, allocationGranularity } from "memmap";
-import { nativeOnly, pattern, portable, tempDir, windows, writableExecRefused } from "./helpers.js";
+import { nativeOnly, pattern, portable, tempDir, onWindows, writableExecRefused } from "./helpers.js";
 
 test("pageSize and allocationGranularity are powers of two", () => {
   assert.ok(pageSize >= 4096 && (pageSize & (pageSize - 1)) === 0);
@@ -134,7 +134,7 @@ test("size creates a missing file and grows a short one; without size the file m
   assert.equal(statSync(p).size, 3 * pageSize + 5);
   // Windows has one permission bit, read-only, and fs shows 0o666 for a
   // writable file; as fs.openSync does there, the mode sets only that bit.
-  assert.equal(statSync(p).mode & 0o777, windows ? 0o666 : 0o600);
+  assert.equal(statSync(p).mode & 0o777, onWindows ? 0o666 : 0o600);
   assert.equal(m.byteLength, 3 * pageSize + 5);
   m.buffer[m.byteLength - 1] = 42;
   m.flushSync();

@@ -1,20 +1,20 @@
 // Offset arithmetic, without a mapping (Go's TestWriteLoc in cmd/link's
-// outbuf_test.go is the model): which window a view is cut from, where in
+// outbuf_test.go is the model): which slab a view is cut from, where in
 // it, and how an optional range resolves. Table-driven, and then checked
 // over every (offset, length) of a small space against a model.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { BASE_STRIDE, Windows, type Window, type WindowSource } from "../dist/windows.js";
+import { BASE_STRIDE, Slabs, type Slab, type SlabSource } from "../dist/slabs.js";
 import { resolveRange, spanLength } from "../dist/validate.js";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
 
-/** A source that records the windows asked for and hands out heap memory whose bytes are their mapping offsets (mod 251). */
-class FakeSource implements WindowSource {
+/** A source that records the slabs asked for and hands out heap memory whose bytes are their mapping offsets (mod 251). */
+class FakeSource implements SlabSource {
   asked: Array<{ start: number; length: number }> = [];
   constructor(readonly byteLength: number) {}
-  window(start: number, length: number): Window {
+  slab(start: number, length: number): Slab {
     this.asked.push({ start, length });
     const buffer = new ArrayBuffer(length);
     const bytes = new Uint8Array(buffer);
@@ -23,25 +23,25 @@ class FakeSource implements WindowSource {
   }
 }
 
-test("a view is cut from the window of the smallest level whose stride holds it, at the right place", () => {
+test("a view is cut from the slab of the smallest level whose stride holds it, at the right place", () => {
   const size = 64 * MiB;
-  // [offset, length, window start, window length]
+  // [offset, length, slab start, slab length]
   const table: Array<[number, number, number, number]> = [
     [0, 1, 0, 2 * BASE_STRIDE],
     [100, 64, 0, 2 * BASE_STRIDE],
-    [BASE_STRIDE - 1, 2, 0, 2 * BASE_STRIDE],                                  // straddles a stride: still inside the level-0 window
+    [BASE_STRIDE - 1, 2, 0, 2 * BASE_STRIDE],                                  // straddles a stride: still inside the level-0 slab
     [BASE_STRIDE, 64, BASE_STRIDE, 2 * BASE_STRIDE],
     [3 * BASE_STRIDE + 5, BASE_STRIDE, 3 * BASE_STRIDE, 2 * BASE_STRIDE],     // exactly one stride long
     [5, BASE_STRIDE + 1, 0, 4 * BASE_STRIDE],                                 // one byte more: level 1
     [7 * BASE_STRIDE, 3 * BASE_STRIDE, 4 * BASE_STRIDE, 8 * BASE_STRIDE],     // level 2: stride 4 S, start floor(7 / 4) * 4 S
-    [size - 10, 10, size - BASE_STRIDE, BASE_STRIDE],                         // the last window is cut at the end
+    [size - 10, 10, size - BASE_STRIDE, BASE_STRIDE],                         // the last slab is cut at the end
     [size - 2 * BASE_STRIDE + 1, 100, size - 2 * BASE_STRIDE, 2 * BASE_STRIDE],
   ];
-  for (const [offset, length, start, windowLength] of table) {
+  for (const [offset, length, start, slabLength] of table) {
     const src = new FakeSource(size);
-    const w = new Windows(src, size);
+    const w = new Slabs(src, size);
     const v = w.view(offset, length);
-    assert.deepEqual(src.asked, [{ start, length: windowLength }], `view(${offset}, ${length})`);
+    assert.deepEqual(src.asked, [{ start, length: slabLength }], `view(${offset}, ${length})`);
     assert.equal(v.byteOffset, offset - start, `view(${offset}, ${length}).byteOffset`);
     assert.equal(v.length, length);
     assert.equal(v[0], offset % 251, "the view's first byte is mapping byte `offset`");
@@ -49,10 +49,10 @@ test("a view is cut from the window of the smallest level whose stride holds it,
   }
 });
 
-test("every (offset, length) of a small mapping: the view holds exactly its bytes, from a window at most max(2 S, 4 length) long, made once", () => {
+test("every (offset, length) of a small mapping: the view holds exactly its bytes, from a slab at most max(2 S, 4 length) long, made once", () => {
   const size = 3 * BASE_STRIDE + 12_345;
   const src = new FakeSource(size);
-  const w = new Windows(src, size);
+  const w = new Slabs(src, size);
   const step = 4093; // a prime: offsets and lengths fall everywhere relative to the strides
   const all = () => {
     for (let offset = 0; offset < size; offset += step) {
@@ -61,21 +61,21 @@ test("every (offset, length) of a small mapping: the view holds exactly its byte
         assert.equal(v.length, length);
         assert.equal(v[0], offset % 251);
         assert.equal(v[length - 1], (offset + length - 1) % 251);
-        assert.ok(v.buffer.byteLength <= Math.max(2 * BASE_STRIDE, 4 * length), `view(${offset}, ${length}) is cut from a ${v.buffer.byteLength}-byte window`);
+        assert.ok(v.buffer.byteLength <= Math.max(2 * BASE_STRIDE, 4 * length), `view(${offset}, ${length}) is cut from a ${v.buffer.byteLength}-byte slab`);
       }
     }
   };
   all();
   const made = src.asked.length;
   assert.equal(w.count, made);
-  assert.ok(made <= 2 * (size / BASE_STRIDE) + 4, `${made} windows`);
+  assert.ok(made <= 2 * (size / BASE_STRIDE) + 4, `${made} slabs`);
   all();
-  assert.equal(src.asked.length, made, "the same views again make no new window");
+  assert.equal(src.asked.length, made, "the same views again make no new slab");
 });
 
 test("write() lands at the same place view() reads", () => {
   const size = 2 * MiB;
-  const w = new Windows(new FakeSource(size), size);
+  const w = new Slabs(new FakeSource(size), size);
   for (const [offset, length] of [[0, 1], [BASE_STRIDE - 3, 7], [MiB + 5, 300_000], [size - 9, 9]] as const) {
     const data = Uint8Array.from({ length }, (_, i) => (i * 7 + 1) & 0xff);
     w.write(offset, data);

@@ -6,7 +6,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { darwinRules, ended, pattern, portable, runChild, tempDir, addonPath, testAddonPath, skipIf, notOnWindows, windows } from "./helpers.js";
+import { darwinRules, ended, pattern, portable, runChild, tempDir, addonPath, testAddonPath, skipIf, notOnWindows, onWindows } from "./helpers.js";
 
 function survives(code: string, env: Record<string, string> = {}) {
   const r = runChild(code, ["--expose-gc"], env);
@@ -83,7 +83,7 @@ test("an fs.read() pending into a mapping that was unmapped lands nowhere: not i
   assert.ok(readFileSync(fileB).equals(Buffer.alloc(1 << 16, 0x42)), "fileB untouched");
 });
 
-test("a quarantined range is given back once its windows are collected", { skip: portable ? "native backend only: counts the addon's mappings" : process.versions["bun"] ? "relies on node --expose-gc" : false }, () => {
+test("a quarantined range is given back once its slabs are collected", { skip: portable ? "native backend only: counts the addon's mappings" : process.versions["bun"] ? "relies on node --expose-gc" : false }, () => {
   const r = survives(`
     import { collectGarbage } from "./test/fixtures/collect.mjs";
     import { mapAnonymous } from "memmap";
@@ -101,7 +101,7 @@ test("a quarantined range is given back once its windows are collected", { skip:
   assert.match(r.stdout, /held while reachable: 100 after collection: 0/, ended(r));
 });
 
-test("crypto.randomFill still running when resize() moves a shared mapping: no crash, the bytes kept", { skip: portable ? "the portable backend's resize() copies into a new heap Buffer; the old one is kept while reachable (lib/detach.ts)" : windows ? "not on Windows: shared memory is a section of fixed size there, resize() is ENOTSUP (anonymous.test.ts)" : false }, () => {
+test("crypto.randomFill still running when resize() moves a shared mapping: no crash, the bytes kept", { skip: portable ? "the portable backend's resize() copies into a new heap Buffer; the old one is kept while reachable (lib/detach.ts)" : onWindows ? "not on Windows: shared memory is a section of fixed size there, resize() is ENOTSUP (anonymous.test.ts)" : false }, () => {
   const t = tempDir();
   const p = t.file("grow.bin", pattern(8 << 20));
   const r = survives(`
@@ -162,7 +162,7 @@ test("crypto.randomFill still running when resize() moves or shrinks a private m
   assert.ok(readFileSync(p).equals(pattern(8 << 20)), "a private mapping never writes the file");
 });
 
-test("resize() of a private mapping whose windows are held copies only its own pages, not the file's", skipIf({ skip: portable ? "the portable backend holds a copy of the file anyway" : false }, notOnWindows("it reads /proc/self/status")), () => {
+test("resize() of a private mapping whose slabs are held copies only its own pages, not the file's", skipIf({ skip: portable ? "the portable backend holds a copy of the file anyway" : false }, notOnWindows("it reads /proc/self/status")), () => {
   const t = tempDir();
   const p = t.file("big.bin", pattern(256 << 20));
   const r = survives(`
@@ -170,7 +170,7 @@ test("resize() of a private mapping whose windows are held copies only its own p
     import { readFileSync } from "node:fs";
     const anon = () => Number(/RssAnon:\\s+(\\d+)/.exec(readFileSync("/proc/self/status", "utf8"))[1]) * 1024;
     const m = map(${JSON.stringify(p)}, { access: "copy" });
-    const held = m.buffer;                    // a window over the old range: the resize must not move under it
+    const held = m.buffer;                    // a slab over the old range: the resize must not move under it
     let sum = 0;
     for (let i = 0; i < held.length; i += 4096) sum += held[i]; // every page read: the file's, not ours
     held.fill(7, 0, 1 << 20);                 // 1 MiB of the mapping's own
@@ -188,9 +188,9 @@ test("resize() of a private mapping whose windows are held copies only its own p
 // Windows replaces a view in two steps (UnmapViewOfFile, then VirtualAlloc
 // at its address): another allocator of the process may take the addresses
 // in between. The test build plays that allocator.
-test("on Windows, a quarantine whose addresses another allocator takes in between: no crash, the file let go, and memmap never unmaps or writes that memory", skipIf(
+test("on Slabs, a quarantine whose addresses another allocator takes in between: no crash, the file let go, and memmap never unmaps or writes that memory", skipIf(
   { skip: portable ? "native backend only" : process.versions["bun"] ? "relies on node --expose-gc" : false },
-  { skip: !windows ? "Windows only: Quarantine is one mmap(MAP_FIXED) on POSIX, with no such window" : false },
+  { skip: !onWindows ? "Windows only: Quarantine is one mmap(MAP_FIXED) on POSIX, with no such slab" : false },
 ), () => {
   const t = tempDir();
   const p = t.file("taken.bin", pattern(256 << 10));

@@ -3,7 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { closeSync, openSync, readFileSync } from "node:fs";
 import { allocationGranularity, mapAnonymous, pageSize } from "memmap";
-import { ended, nativeOnly, pattern, runChild, tempDir, windows, skipIf } from "./helpers.js";
+import { ended, nativeOnly, pattern, runChild, tempDir, onWindows, skipIf } from "./helpers.js";
 
 // memmap/raw refuses to load where the native backend is not in use
 // (macOS without MEMMAP_BACKEND=native: lib/select.ts).
@@ -39,7 +39,7 @@ test("constants carry the platform's values", ONLY, () => {
   if (process.platform === "linux") {
     for (const [k, v] of Object.entries(LINUX)) assert.equal(C[k], v, k);
   }
-  if (windows) {
+  if (onWindows) {
     // Exactly what maps cleanly, with Linux's values; nothing Windows cannot do.
     assert.deepEqual({ ...C }, LINUX);
     assert.equal(C["MAP_FIXED"], undefined);
@@ -49,7 +49,7 @@ test("constants carry the platform's values", ONLY, () => {
 test("mmap a file shared, write, msync, read back; munmap detaches", ONLY, () => {
   const t = tempDir();
   // Windows: a view's offset is a multiple of the allocation granularity (64 KiB).
-  const at = windows ? allocationGranularity : pageSize;
+  const at = onWindows ? allocationGranularity : pageSize;
   const p = t.file("raw", pattern(at + pageSize));
   const fd = openSync(p, "r+");
   const b = mmap(fd, at, pageSize, C["PROT_READ"]! | C["PROT_WRITE"]!, C["MAP_SHARED"]!);
@@ -87,7 +87,7 @@ test("mmap refuses what could crash: MAP_FIXED, no PROT_READ, a range past the e
   // Windows has neither constant: Linux's values, as a program written for Linux passes them, are refused by name.
   const MAP_FIXED = C["MAP_FIXED"] ?? 0x10;
   const MAP_HUGETLB = C["MAP_HUGETLB"] ?? 0x40000;
-  const notOnWindows = windows ? /not available on Windows/ : /./;
+  const notOnWindows = onWindows ? /not available on Windows/ : /./;
   assert.throws(() => mmap(-1, 0, 4096, 3, C["MAP_PRIVATE"]! | C["MAP_ANONYMOUS"]! | MAP_FIXED), { code: "ERR_INVALID_ARG_VALUE", message: /MAP_FIXED/ });
   assert.throws(() => mmap(-1, 0, 4096, 3, C["MAP_PRIVATE"]! | C["MAP_ANONYMOUS"]! | MAP_FIXED), { message: notOnWindows });
   // MAP_HUGETLB: with no huge pages reserved the first touch is SIGBUS, which the guard cannot absorb.
@@ -121,7 +121,7 @@ test("a read-only raw mapping takes a JavaScript write without dying; the file i
 // The documented fault's end: SIGSEGV on POSIX; on Windows the access
 // violation's code as the exit status (0xC0000005), as an unhandled one.
 function diedOfTheFault(r: ReturnType<typeof runChild>): void {
-  if (windows) {
+  if (onWindows) {
     assert.equal(r.signal, null, ended(r));
     assert.equal(r.status, 0xc0000005, ended(r));
   } else if (process.platform === "darwin") {
@@ -131,7 +131,7 @@ function diedOfTheFault(r: ReturnType<typeof runChild>): void {
   }
 }
 
-test("a file truncated under a raw mapping whose protection the caller changed: the guard leaves that range's faults alone", skipIf(ONLY, { skip: windows ? "not on Windows: a truncated file cannot be mapped there (the guard's Windows rules: guard_win.cc)" : false }), () => {
+test("a file truncated under a raw mapping whose protection the caller changed: the guard leaves that range's faults alone", skipIf(ONLY, { skip: onWindows ? "not on Windows: a truncated file cannot be mapped there (the guard's Windows rules: guard_win.cc)" : false }), () => {
   // Without mprotect the guard answers a read past the new end with zeros;
   // after mprotect over part of the range, replacing pages (with readable,
   // writable memory) would undo protection the caller set on purpose, so
@@ -247,7 +247,7 @@ test("after mprotect(PROT_NONE) the other calls do not touch the pages", ONLY, (
   assert.match(r.stdout, /survived/);
 });
 
-test("Windows: file offsets are multiples of the allocation granularity", skipIf(ONLY, { skip: windows ? false : "Windows only" }), () => {
+test("Windows: file offsets are multiples of the allocation granularity", skipIf(ONLY, { skip: onWindows ? false : "Windows only" }), () => {
   const t = tempDir();
   const p = t.file("gran", pattern(2 * allocationGranularity));
   const fd = openSync(p, "r");

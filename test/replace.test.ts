@@ -9,7 +9,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, renameSync, truncateSync, unlinkSync, writeFileSync } from "node:fs";
 import { createOutput, map } from "memmap";
-import { nativeOnly, pattern, tempDir, windows } from "./helpers.js";
+import { nativeOnly, pattern, tempDir, onWindows } from "./helpers.js";
 
 const SIZE = 3 * 65536;
 
@@ -35,7 +35,7 @@ test("replacing, truncating or deleting a mapped file: the mapping keeps its byt
   const other = t.file("other.bin", "new content");
   const m = map(p);
   const w = map(p, { access: "write" });
-  if (windows) {
+  if (onWindows) {
     // fs's own calls: Node says UNKNOWN for ERROR_USER_MAPPED_FILE (libuv
     // has no code for it), EPERM for the others.
     refused(() => truncateSync(p, 10), "truncate");
@@ -65,7 +65,7 @@ test("an output committed over a path that another mapping holds: Windows refuse
   for (const sync of [true, false]) {
     const out = createOutput(p, { size: 4096 });
     out.write(0, "replacement");
-    if (windows) {
+    if (onWindows) {
       const commit = sync ? async () => out.commitSync() : () => out.commit();
       await assert.rejects(commit(), (e: NodeJS.ErrnoException) => /^E[A-Z]+$/.test(e.code ?? "") && e.syscall === "rename");
       assert.deepEqual(readFileSync(p), data, "the path keeps its old content");

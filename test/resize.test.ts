@@ -1,6 +1,6 @@
 // resize() in a loop (issue 22): its cost must not grow with the number of
 // resizes made before it, even in a loop that never yields (where the
-// windows it detached cannot be freed yet: their memory's finalizer comes on
+// slabs it detached cannot be freed yet: their memory's finalizer comes on
 // a later turn of the event loop).
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -8,12 +8,12 @@ import { ended, pattern, portable, runChild, tempDir, testAddonPath } from "./he
 
 const RESIZES = 20_000;
 
-// A child on the test build (whose windowsWalkedForTest() counts the windows
+// A child on the test build (whose slabsWalkedForTest() counts the slabs
 // DetachAll and resize() visited) resizes one mapping RESIZES times in one
 // synchronous loop, taking m.buffer or a view() before each resize and
 // dropping it, then yields and collects; it prints what it saw.
 function loop(kind: "anonymous" | "write", file: string): {
-  walked: number; live: number; liveAfter: number; windowsAfter: number; healthy: boolean;
+  walked: number; live: number; liveAfter: number; slabsAfter: number; healthy: boolean;
 } {
   const r = runChild(`
     import { map, mapAnonymous } from "memmap";
@@ -23,7 +23,7 @@ function loop(kind: "anonymous" | "write", file: string): {
     const base = addon.stats().live;
     const sizes = [3 * 4096 + 17, 16 * 4096];
     const m = ${kind === "anonymous" ? "mapAnonymous(sizes[1])" : `map(${JSON.stringify(file)}, { access: "write" })`};
-    const before = addon.windowsWalkedForTest();
+    const before = addon.slabsWalkedForTest();
     // In a function of its own: a suspended frame (the awaits below) keeps no view of it alive.
     const sum = (() => {
       let sum = 0;
@@ -35,7 +35,7 @@ function loop(kind: "anonymous" | "write", file: string): {
       }
       return sum;
     })();
-    const walked = addon.windowsWalkedForTest() - before;
+    const walked = addon.slabsWalkedForTest() - before;
     const live = addon.stats().live - base;
     // The process is healthy: the mapping reads and writes, at its new length.
     m.buffer[0] = 0x5a;
@@ -43,16 +43,16 @@ function loop(kind: "anonymous" | "write", file: string): {
     let healthy = m.byteLength === sizes[${RESIZES - 1} & 1] && m.buffer.length === m.byteLength && m.buffer[0] === 0x5a && sum > 0;
     ${kind === "write" ? `m.flushSync(); const f = readFileSync(${JSON.stringify(file)}); healthy &&= f[0] === 0x5a && f[m.byteLength - 1] === 0xa5;` : ""}
     // Once the loop yields and garbage is collected, the ranges the views held go back.
-    let liveAfter = -1, windowsAfter = -1;
+    let liveAfter = -1, slabsAfter = -1;
     for (let round = 0; round < 20; round++) {
       globalThis.gc();
       await new Promise((res) => setTimeout(res, 10));
       liveAfter = addon.stats().live - base;
-      windowsAfter = addon.stats().windows;
-      if (liveAfter <= 1 && windowsAfter <= 1) break;
+      slabsAfter = addon.stats().slabs;
+      if (liveAfter <= 1 && slabsAfter <= 1) break;
     }
     m.unmap();
-    console.log(JSON.stringify({ walked, live, liveAfter, windowsAfter, healthy }));
+    console.log(JSON.stringify({ walked, live, liveAfter, slabsAfter, healthy }));
   `, ["--expose-gc"], { MEMMAP_TEST_ADDON: "1" });
   assert.equal(r.signal, null, ended(r));
   assert.equal(r.status, 0, ended(r));
@@ -60,18 +60,18 @@ function loop(kind: "anonymous" | "write", file: string): {
 }
 
 for (const kind of ["anonymous", "write"] as const) {
-  test(`${RESIZES.toLocaleString("en")} resize() calls of a${kind === "anonymous" ? "n anonymous" : ' "write" file'} mapping in one synchronous loop visit a bounded number of windows each, and the ranges go back once it yields`, {
-    skip: portable ? "native backend only: counts the addon's windows (the portable backend has none to walk)" : process.versions["bun"] ? "relies on node --expose-gc" : false,
+  test(`${RESIZES.toLocaleString("en")} resize() calls of a${kind === "anonymous" ? "n anonymous" : ' "write" file'} mapping in one synchronous loop visit a bounded number of slabs each, and the ranges go back once it yields`, {
+    skip: portable ? "native backend only: counts the addon's slabs (the portable backend has none to walk)" : process.versions["bun"] ? "relies on node --expose-gc" : false,
   }, () => {
     const t = tempDir();
     const file = t.file("grow.bin", pattern(16 * 4096));
     const out = loop(kind, file);
     assert.ok(out.healthy, `the mapping works after the loop: ${JSON.stringify(out)}`);
-    // Each window is visited at most twice: detached once, and handed to
-    // the range it holds once. The old list kept every window not yet freed,
+    // Each slab is visited at most twice: detached once, and handed to
+    // the range it holds once. The old list kept every slab not yet freed,
     // so the n-th resize walked n of them: about RESIZES² / 2 in all.
-    assert.ok(out.walked <= 2 * RESIZES, `windows walked in ${RESIZES} resizes: ${out.walked} (at most ${2 * RESIZES})`);
+    assert.ok(out.walked <= 2 * RESIZES, `slabs walked in ${RESIZES} resizes: ${out.walked} (at most ${2 * RESIZES})`);
     assert.ok(out.liveAfter <= 1, `ranges still mapped once the loop yielded and garbage was collected: ${out.liveAfter} (the mapping's own: 1)`);
-    assert.ok(out.windowsAfter <= 1, `window records left: ${out.windowsAfter}`);
+    assert.ok(out.slabsAfter <= 1, `slab records left: ${out.slabsAfter}`);
   });
 }

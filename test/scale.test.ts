@@ -70,7 +70,7 @@ test("an 8 GiB sparse file: a write at 5 GiB + 123 lands exactly there", nativeO
   assert.equal(bufferConstants.MAX_LENGTH <= 2 ** 53, true);
 });
 
-test("views that straddle the 2 GiB and 4 GiB window boundaries of an 8 GiB file read and write the file's bytes", nativeOnly("the portable backend holds a mapping in one heap Buffer (at most buffer.constants.MAX_LENGTH)"), () => {
+test("views that straddle the 2 GiB and 4 GiB slab boundaries of an 8 GiB file read and write the file's bytes", nativeOnly("the portable backend holds a mapping in one heap Buffer (at most buffer.constants.MAX_LENGTH)"), () => {
   const t = tempDir();
   const p = t.file("straddle.bin");
   const fd = openSync(p, "w+");

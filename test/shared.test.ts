@@ -8,7 +8,7 @@ import { constants as osConstants } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { attach, mapAnonymous, openShared, unlinkShared, type SharedHandle } from "memmap";
-import { darwinRules, ended, nativeOnly, portable, root, runChild, tempDir, notOnWindows, skipIf, testAddonPath, windows } from "./helpers.js";
+import { darwinRules, ended, nativeOnly, portable, root, runChild, tempDir, notOnWindows, skipIf, testAddonPath, onWindows } from "./helpers.js";
 
 const ONLY = nativeOnly("shared memory cannot be made from JavaScript; the portable backend refuses it with ENOTSUP (tested below)");
 const DIST = pathToFileURL(join(root, "dist", "index.js")).href;
@@ -173,7 +173,7 @@ test("named shared memory: the same name is the same memory; bad names, sizes an
   assert.throws(() => openShared(42 as never), { code: "ERR_INVALID_ARG_TYPE" });
   assert.throws(() => openShared(uniqueName(), { size: -1 }), { code: "ERR_OUT_OF_RANGE" });
   assert.throws(() => openShared(uniqueName(), { create: false }), { code: "ENOENT" });
-  if (windows) {
+  if (onWindows) {
     // A section is made with its size; Local\ is the default namespace.
     assert.throws(() => openShared(uniqueName()), { code: "ERR_INVALID_ARG_VALUE", message: /options\.size/ });
     const c = openShared(`Local\\${name}`, { create: false });

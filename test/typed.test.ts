@@ -10,15 +10,15 @@ const CONSTRUCTORS = [
   Float32Array, Float64Array, BigInt64Array, BigUint64Array,
 ] as const;
 
-test("typed() gives every TypedArray kind over the file's bytes, zero-copy, at any offset and across windows", () => {
+test("typed() gives every TypedArray kind over the file's bytes, zero-copy, at any offset and across slabs", () => {
   const t = tempDir();
-  const values = Float64Array.from({ length: 1 << 19 }, (_, i) => i * 0.5 - 7); // 4 MiB: many windows
+  const values = Float64Array.from({ length: 1 << 19 }, (_, i) => i * 0.5 - 7); // 4 MiB: many slabs
   const p = t.file("f64.bin", new Uint8Array(values.buffer));
   using m = map(p);
   const all = m.typed(Float64Array, 0);
   assert.equal(all.length, values.length);
   assert.deepEqual(all.subarray(0, 5), values.subarray(0, 5));
-  // Ranges that start in one window and end in another, at every element size.
+  // Ranges that start in one slab and end in another, at every element size.
   for (const Ctor of CONSTRUCTORS) {
     const size = Ctor.BYTES_PER_ELEMENT;
     for (const at of [0, 8, 256 * 1024 - 8, 300 * 1024 + 8, 3 << 20]) {
@@ -208,7 +208,7 @@ test("asyncBuffer() is the { byteLength, slice } shape readers such as hyparquet
   assert.equal(Buffer.from(await file.slice(7)).toString(), "789");
 });
 
-test("arrayBuffer() in a loop of 200,000 calls: its windows are freed once dropped and the loop yields (at unmap() on Bun), and the process stays healthy", nativeOnly("native window records"), () => {
+test("arrayBuffer() in a loop of 200,000 calls: its slabs are freed once dropped and the loop yields (at unmap() on Bun), and the process stays healthy", nativeOnly("native slab records"), () => {
   const t = tempDir();
   const p = t.file("loop.bin", Buffer.alloc(4 << 20, 1));
   const r = runChild(`
@@ -217,21 +217,21 @@ test("arrayBuffer() in a loop of 200,000 calls: its windows are freed once dropp
     const addon = createRequire(import.meta.url)(${JSON.stringify(addonPath)});
     const gc = globalThis.gc ?? ((full) => globalThis.Bun.gc(full));
     const m = map(${JSON.stringify(p)});
-    const before = addon.stats().windows;
+    const before = addon.stats().slabs;
     let sum = 0;
     for (let i = 0; i < 200000; i++) sum += new Uint8Array(m.arrayBuffer(i * 8, i * 8 + 16))[15];
-    const during = addon.stats().windows - before;
+    const during = addon.stats().slabs - before;
     for (let i = 0; i < 5; i++) { gc(true); await new Promise((res) => setTimeout(res, 20)); }
-    const after = addon.stats().windows - before;
+    const after = addon.stats().slabs - before;
     m.unmap();
     for (let i = 0; i < 5; i++) { gc(true); await new Promise((res) => setTimeout(res, 20)); }
-    console.log(JSON.stringify({ sum, during, after, unmapped: addon.stats().windows, live: addon.stats().live }));
+    console.log(JSON.stringify({ sum, during, after, unmapped: addon.stats().slabs, live: addon.stats().live }));
   `, ["--expose-gc"]);
   assert.equal(r.signal, null, ended(r));
   assert.equal(r.status, 0, ended(r));
   const out = JSON.parse(r.stdout.trim().split("\\n").pop()!) as { sum: number; during: number; after: number; unmapped: number; live: number };
   assert.equal(out.sum, 200000);
-  if (process.versions["bun"] === undefined) assert.ok(out.after < 1000, `windows left after the loop yielded: ${out.after} (${out.during} during)`);
+  if (process.versions["bun"] === undefined) assert.ok(out.after < 1000, `slabs left after the loop yielded: ${out.after} (${out.during} during)`);
   assert.equal(out.unmapped, 0, "none once unmapped and collected");
   assert.equal(out.live, 0);
 });

@@ -2,15 +2,15 @@
 import { isMainThread } from "node:worker_threads";
 import type { Backend, BackendMapping, MapAnonymousRequest, MapFileRequest, WaitResult } from "../backend.js";
 import type { NativeAddon, NativeHandle } from "../load.js";
-import type { Window } from "../windows.js";
+import type { Slab } from "../slabs.js";
 import { portableBackend } from "./portable.js";
 import { memmapError } from "../errors.js";
 
 const ACCESS = { read: 0, write: 1, copy: 2 } as const;
 
-// Windows are not marked untransferable (markAsUntransferable): on Node 24+
+// Slabs are not marked untransferable (markAsUntransferable): on Node 24+
 // and Deno the mark is a V8 detach key, and Node-API's detach (unmap) then
-// aborts the process. Instead, the addon keeps a window's range mapped until
+// aborts the process. Instead, the addon keeps a slab's range mapped until
 // both its object is collected and its memory released, so memory moved to
 // another ArrayBuffer (transfer(), a transfer list on Deno) stays readable.
 
@@ -38,17 +38,17 @@ class NativeMapping implements BackendMapping {
     return this.#copies ? this.#copies.byteLength : this.#length;
   }
 
-  window(start: number, length: number, pinned = true): Window {
-    if (this.#copies) return this.#copies.window(start, length);
+  slab(start: number, length: number, pinned = true): Slab {
+    if (this.#copies) return this.#copies.slab(start, length);
     try {
-      return { buffer: this.#addon.window(this.#h, start, length, pinned), start };
+      return { buffer: this.#addon.slab(this.#h, start, length, pinned), start };
     } catch (e) {
       if ((e as { code?: string }).code !== "ERR_MEMMAP_NO_EXTERNAL") throw e;
-      // No window of this mapping ever reached JavaScript, so nothing was
+      // No slab of this mapping ever reached JavaScript, so nothing was
       // written through it: the same range, as copies, is the same mapping.
       this.#copies = this.#mapCopies();
       this.#addon.unmap(this.#h);
-      return this.#copies.window(start, length);
+      return this.#copies.slab(start, length);
     }
   }
 
@@ -179,7 +179,7 @@ function keepTheGuard(addon: NativeAddon): () => void {
 export function nativeBackend(addon: NativeAddon, reason: string): Backend {
   // Bun calls an external ArrayBuffer's finalizer when the object its memory
   // was moved from (ArrayBuffer.prototype.transfer) dies, not when the memory
-  // goes: a range whose window was moved is then kept quarantined for good.
+  // goes: a range whose slab was moved is then kept quarantined for good.
   // (Measured on Bun 1.4.5; no probe can see it without a collection.)
   if (process.versions["bun"] !== undefined) addon.setStoreFollowsObject(true);
   const guardCurrent = keepTheGuard(addon);

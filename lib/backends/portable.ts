@@ -14,7 +14,7 @@ import * as fs from "node:fs";
 import { constants as bufferConstants } from "node:buffer";
 import { ADVICE, FILE_ADVICE, type Backend, type BackendMapping, type MapAnonymousRequest, type MapFileRequest, type WaitResult } from "../backend.js";
 import { memmapError, notSupported, rangeError, systemErrorCode } from "../errors.js";
-import type { Window } from "../windows.js";
+import type { Slab } from "../slabs.js";
 import { detachHeap } from "../detach.js";
 import { readFully, writeFully, writeFullyAsync } from "../io.js";
 
@@ -115,7 +115,7 @@ class PortableMapping implements BackendMapping {
     return this.#expected;
   }
 
-  window(): Window {
+  slab(): Slab {
     // The mapping is one heap ArrayBuffer (allocate() starts it at byte 0).
     this.#checkNotTransferred();
     return { buffer: this.#buf.buffer as ArrayBuffer, start: 0 };

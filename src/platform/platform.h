@@ -129,7 +129,7 @@ bool TakeNextQuarantineForTest();
 bool TakenIntactForTest();
 #endif
 #ifdef _WIN32
-// Whether a fault at addr hit a window of the platform layer's own, now
+// Whether a fault at addr hit a range of the platform layer's own, now
 // closed: a range Quarantine replaced or anonymous memory of ours that was
 // being decommitted and committed again (waits for the work under way; a
 // page left uncommitted is committed here). The Windows fault guard then

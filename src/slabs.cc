@@ -18,14 +18,14 @@ size_t MinGcTrigger() {
 // This thread's environment (one per thread: the main thread or a worker).
 thread_local EnvData* t_envd = nullptr;
 
-// Pinning. A window is made pinned (its reference strong) unless it is a raw
+// Pinning. A slab is made pinned (its reference strong) unless it is a raw
 // mapping's, so that its object outlives its mapping's handle. When the
-// handle is collected, its pinned windows wait in `orphans` until this
+// handle is collected, its pinned slabs wait in `orphans` until this
 // thread next runs outside a collection (OnFaultWake, or ForceGc before it
 // collects): there each is checked, moved (detached by someone else) or not,
-// and let go. The check vouches for the window only if it is collected
+// and let go. The check vouches for the slab only if it is collected
 // before any JavaScript runs again, which ForceGc arranges (see Holds).
-void Unpin(napi_env env, Window* w) {
+void Unpin(napi_env env, Slab* w) {
   if (!w->pinned) return;
   napi_value ab = nullptr;
   bool detached = false;
@@ -39,7 +39,7 @@ void Unpin(napi_env env, Window* w) {
   w->pinned = false;
 }
 
-// Checks and lets go the pinned windows of collected handles; says whether
+// Checks and lets go the pinned slabs of collected handles; says whether
 // there were any.
 bool UnpinOrphans(EnvData* envd) {
   if (envd->orphans.empty()) return false;
@@ -49,7 +49,7 @@ bool UnpinOrphans(EnvData* envd) {
   napi_handle_scope scope;
   bool scoped = napi_open_handle_scope(env, &scope) == napi_ok;
   for (Region* r : orphans) {
-    for (Window* w = r->windows; w; w = w->next) Unpin(env, w);
+    for (Slab* w = r->slabs; w; w = w->next) Unpin(env, w);
     Unref(r);  // taken by HandleFinalize
   }
   if (scoped) napi_close_handle_scope(env, scope);
@@ -71,7 +71,7 @@ void ForceGc() {
       reinterpret_cast<LowMemory>(os::FindSymbol("_ZN2v87Isolate21LowMemoryNotificationEv"));
   void* isolate = get_current && low_memory ? get_current() : nullptr;
   EnvData* envd = t_envd;
-  // Two rounds at most: the first lets go the windows of handles collected
+  // Two rounds at most: the first lets go the slabs of handles collected
   // before, the second those of handles the first collected.
   for (int round = 0; isolate && round < 2; round++) {
     // A new epoch: a check made before now (JavaScript may have run since)
@@ -84,7 +84,7 @@ void ForceGc() {
     low_memory(isolate);
     if (envd) envd->forcing = false;
   }
-  if (envd) DrainFreed(envd);  // windows released during the collection
+  if (envd) DrainFreed(envd);  // slabs released during the collection
 }
 
 // Before making a mapping: if this process holds many, collect garbage so
@@ -100,8 +100,8 @@ void Reclaim() {
   g_next_gc = std::max(MinGcTrigger(), Mapping::Live() * 2);
 }
 
-// A window stops holding its range (see the top of src/lifetime.cc).
-void LetGo(Window* w) {
+// A slab stops holding its range (see the top of src/lifetime.cc).
+void LetGo(Slab* w) {
   if (!w->holding) return;
   w->holding = false;
   Refile(w);
@@ -113,20 +113,20 @@ void LetGo(Window* w) {
   Release(w->region);
 }
 
-// Whether a window still holds its range. Its ArrayBuffer object, even
+// Whether a slab still holds its range. Its ArrayBuffer object, even
 // detached, may be held by native code with the pointer (Node's thread pool
 // keeps the object of a Buffer it works on): until the object is collected.
 // Its memory may live on in another ArrayBuffer where it was moved: until
 // the memory is released too. The memory's release alone proves nothing:
 // on Node, detaching releases it while a job still has the pointer.
 //
-// Whether it was moved is known for a window detached by us (unmap(),
+// Whether it was moved is known for a slab detached by us (unmap(),
 // resize(): not moved, and it cannot be moved after), for one found
 // detached by a check (moved), and for one collected in a forced collection
 // right after a check found it not moved (vouched). Any other death may
 // follow a move, so it waits for the memory's release as well; the range
 // stays mapped (the moved copy still reads the file) until then.
-bool Holds(const Window* w) {
+bool Holds(const Slab* w) {
   if (w->moved && g_store_follows_object) return true;  // nothing will tell when the memory goes
   if (!w->object_dead) return true;
   if (w->moved) return !w->store_freed;
@@ -134,11 +134,11 @@ bool Holds(const Window* w) {
   return !w->store_freed;
 }
 
-void Update(Window* w) {
+void Update(Slab* w) {
   if (w->holding && !Holds(w)) LetGo(w);
 }
 
-static void Unlist(Window* w) {
+static void Unlist(Slab* w) {
   if (!w->list) return;
   if (w->prev) w->prev->next = w->next;
   else *w->list = w->next;
@@ -147,17 +147,17 @@ static void Unlist(Window* w) {
   w->list = nullptr;
 }
 
-// Puts a window on the list its state says, after every change of that
-// state: on its region's `windows` while JavaScript may reach it (what
+// Puts a slab on the list its state says, after every change of that
+// state: on its region's `slabs` while JavaScript may reach it (what
 // DetachAll walks), on `held` while it holds the current range from
 // elsewhere (what a resize() that retires the range hands over), else on
-// none. A window detached by unmap() or resize() leaves DetachAll's list
+// none. A slab detached by unmap() or resize() leaves DetachAll's list
 // then, not when it is freed (a turn of the event loop later at the
-// soonest): so a loop of resizes that never yields visits each window at
+// soonest): so a loop of resizes that never yields visits each slab at
 // most twice, however long it runs.
-void Refile(Window* w) {
+void Refile(Slab* w) {
   Region* r = w->region;
-  Window** list = !w->detached && !w->object_dead ? &r->windows : w->holding && !w->retired ? &r->held : nullptr;
+  Slab** list = !w->detached && !w->object_dead ? &r->slabs : w->holding && !w->retired ? &r->held : nullptr;
   if (list == w->list) return;
   Unlist(w);
   if (!list) return;
@@ -168,63 +168,63 @@ void Refile(Window* w) {
 }
 
 // Frees the struct once both finalizers have run.
-void MaybeFreeWindow(Window* w) {
+void MaybeFreeSlab(Slab* w) {
   if (!w->ref_deleted || !w->store_freed) return;
   Region* r = w->region;
-  Unlist(w);  // on Bun, a moved window holds its range for good
-  if (r->raw_window == w) r->raw_window = nullptr;
-  r->envd->windows--;
+  Unlist(w);  // on Bun, a moved slab holds its range for good
+  if (r->raw_slab == w) r->raw_slab = nullptr;
+  r->envd->slabs--;
   delete w;
   Unref(r);
 }
 
 // Runs later, outside garbage collection, where references may be deleted.
-void WindowCleanup(napi_env env, void* data, void*) {
-  Window* w = static_cast<Window*>(data);
+void SlabCleanup(napi_env env, void* data, void*) {
+  Slab* w = static_cast<Slab*>(data);
   if (w->ref) napi_delete_reference(env, w->ref);
   w->ref = nullptr;
   w->ref_deleted = true;
-  MaybeFreeWindow(w);
+  MaybeFreeSlab(w);
 }
 
 // The ArrayBuffer object was collected (inside GC: no JavaScript here).
-void WindowFinalize(node_api_basic_env env, void* data, void*) {
-  Window* w = static_cast<Window*>(data);
+void SlabFinalize(node_api_basic_env env, void* data, void*) {
+  Slab* w = static_cast<Slab*>(data);
   w->object_dead = true;
   EnvData* envd = w->region->envd;
   // No JavaScript ran between the check and this collection: it was not moved.
   w->vouched = envd->forcing && !w->moved && w->checked == envd->epoch;
   Update(w);
   Refile(w);
-  if (node_api_post_finalizer(env, WindowCleanup, w, nullptr) != napi_ok) {
+  if (node_api_post_finalizer(env, SlabCleanup, w, nullptr) != napi_ok) {
     // The environment is going away; the struct is left to the process.
   }
 }
 
-// On this thread: the windows whose memory was released.
+// On this thread: the slabs whose memory was released.
 void DrainFreed(EnvData* envd) {
   if (!envd->any_freed.load(std::memory_order_acquire)) return;
-  Chain<Window, &Window::next_freed> freed;
+  Chain<Slab, &Slab::next_freed> freed;
   {
     std::lock_guard<std::mutex> lock(envd->freed_mutex);
     freed.swap(envd->freed);
     envd->any_freed = false;
   }
-  for (Window* w : freed) {
+  for (Slab* w : freed) {
     w->store_freed = true;
     Update(w);
-    MaybeFreeWindow(w);
+    MaybeFreeSlab(w);
   }
 }
 
 // The external ArrayBuffer's memory was released: by Node on a later turn
 // of the event loop, by Bun inside GC, by Deno on a background thread. So
-// it only queues the window for this thread and wakes it, through the
-// window's own link: nothing is allocated (this may run at exit, with no
+// it only queues the slab for this thread and wakes it, through the
+// slab's own link: nothing is allocated (this may run at exit, with no
 // memory or mappings left).
 void StoreFreed(node_api_basic_env, void*, void* hint) {
-  Window* w = static_cast<Window*>(hint);
-  EnvData* envd = w->region->envd;  // the window's region ref keeps both alive
+  Slab* w = static_cast<Slab*>(hint);
+  EnvData* envd = w->region->envd;  // the slab's region ref keeps both alive
   std::lock_guard<std::mutex> lock(envd->freed_mutex);
   envd->freed.push(w);
   envd->any_freed.store(true, std::memory_order_release);
@@ -232,17 +232,17 @@ void StoreFreed(node_api_basic_env, void*, void* hint) {
   if (envd->async) uv_async_send(envd->async);
 }
 
-// Detaches every window handed out, so no JavaScript can reach the range.
+// Detaches every slab handed out, so no JavaScript can reach the range.
 //
-// A window already detached when unmap() comes was detached by someone else:
+// A slab already detached when unmap() comes was detached by someone else:
 // ArrayBuffer.prototype.transfer() or a transfer list moved its memory to
-// another ArrayBuffer, which may still read it. Such a window holds the range
+// another ArrayBuffer, which may still read it. Such a slab holds the range
 // until that memory is released (the store finalizer). One that this call
 // detaches holds it until its object is collected.
 void DetachAll(napi_env env, Region* r) {
   // Each one leaves the list as it is detached (a collection meanwhile may
   // take others off: the head is read again each time).
-  while (Window* w = r->windows) {
+  while (Slab* w = r->slabs) {
     r->envd->walked++;
     napi_value ab = nullptr;
     bool was_detached = false;
@@ -251,7 +251,7 @@ void DetachAll(napi_env env, Region* r) {
       if (!was_detached) napi_detach_arraybuffer(env, ab);
     }
     w->detached = true;
-    // Detached, the window still holds the range until its object is
+    // Detached, the slab still holds the range until its object is
     // collected: native code may hold the ArrayBuffer (and its pointer)
     // while it runs. A moved one holds it until its memory is released.
     if (was_detached) w->moved = true;
@@ -265,15 +265,15 @@ void DetachAll(napi_env env, Region* r) {
 }
 
 // An external ArrayBuffer over `length` bytes at `offset` (user
-// coordinates), registered as a window of `r`; pinned (see Pinning above) if `pin`.
-napi_value NewWindow(napi_env env, Region* r, size_t offset, size_t length, bool pin) {
+// coordinates), registered as a slab of `r`; pinned (see Pinning above) if `pin`.
+napi_value NewSlab(napi_env env, Region* r, size_t offset, size_t length, bool pin) {
   napi_value ab;
   if (length == 0 || !r->map.mapped()) {
     CHECK_NAPI(env, napi_create_arraybuffer(env, 0, nullptr, &ab));
     return ab;
   }
   uint8_t* p = r->map.data() + offset;
-  Window* w = Allocate<Window>();
+  Slab* w = Allocate<Slab>();
   if (!w) {
     ThrowNoMemory(env, "mmap");
     return nullptr;
@@ -292,11 +292,11 @@ napi_value NewWindow(napi_env env, Region* r, size_t offset, size_t length, bool
     return nullptr;
   }
   // From here the store finalizer will run: the struct must stay until then.
-  Refile(w);  // first on `windows`: raw.cc takes it from there
+  Refile(w);  // first on `slabs`: raw.cc takes it from there
   r->holding++;
   r->refs++;
-  r->envd->windows++;
-  napi_status s = napi_add_finalizer(env, ab, w, WindowFinalize, nullptr, &w->ref);
+  r->envd->slabs++;
+  napi_status s = napi_add_finalizer(env, ab, w, SlabFinalize, nullptr, &w->ref);
   if (s != napi_ok) {
     // Cannot track it: make sure it can never be used.
     napi_detach_arraybuffer(env, ab);
@@ -313,12 +313,12 @@ napi_value NewWindow(napi_env env, Region* r, size_t offset, size_t length, bool
   return ab;
 }
 
-// window(handle, offset, length, pinned) => ArrayBuffer over those bytes;
-// see lib/windows.ts. An unpinned window (arrayBuffer()'s, one per call) can
+// slab(handle, offset, length, pinned) => ArrayBuffer over those bytes;
+// see lib/slabs.ts. An unpinned slab (arrayBuffer()'s, one per call) can
 // be collected while the mapping lives: where the runtime runs the memory's
 // finalizer only when the memory is free (Node, Deno), its death is safe to
-// act on. lib/ pins every window on Bun, where it is not (g_store_follows_object).
-napi_value WindowJs(napi_env env, napi_callback_info info) {
+// act on. lib/ pins every slab on Bun, where it is not (g_store_follows_object).
+napi_value SlabJs(napi_env env, napi_callback_info info) {
   Args a(env, info);
   Region* r = a.HandleOf(4);
   int64_t offset, length;
@@ -330,17 +330,17 @@ napi_value WindowJs(napi_env env, napi_callback_info info) {
   if (!CheckOpen(env, r)) return nullptr;
   if (static_cast<uint64_t>(offset) > r->map.length() ||
       static_cast<uint64_t>(length) > r->map.length() - static_cast<uint64_t>(offset)) {
-    ThrowRange(env, "The window is outside the mapping");
+    ThrowRange(env, "The slab is outside the mapping");
     return nullptr;
   }
   DrainFreed(r->envd);
-  return NewWindow(env, r, static_cast<size_t>(offset), static_cast<size_t>(length), pinned || g_store_follows_object);
+  return NewSlab(env, r, static_cast<size_t>(offset), static_cast<size_t>(length), pinned || g_store_follows_object);
 }
 
 #ifdef MEMMAP_TEST_HOOKS
-// windowsWalkedForTest() => the windows this thread's DetachAll and resize()
+// slabsWalkedForTest() => the slabs this thread's DetachAll and resize()
 // visited so far (EnvData::walked).
-static napi_value WindowsWalkedJs(napi_env env, napi_callback_info) {
+static napi_value SlabsWalkedJs(napi_env env, napi_callback_info) {
   napi_value v;
   napi_create_double(env, static_cast<double>(GetEnvData(env)->walked), &v);
   return v;
@@ -358,11 +358,11 @@ static napi_value FailAllocationsJs(napi_env env, napi_callback_info info) {
 }
 #endif
 
-bool RegisterWindows(napi_env env, napi_value exports) {
+bool RegisterSlabs(napi_env env, napi_value exports) {
   static const FnSpec fns[] = {
-      {"window", WindowJs, 4},
+      {"slab", SlabJs, 4},
 #ifdef MEMMAP_TEST_HOOKS
-      {"windowsWalkedForTest", WindowsWalkedJs, 0},
+      {"slabsWalkedForTest", SlabsWalkedJs, 0},
       {"failAllocationsForTest", FailAllocationsJs, 1},
 #endif
   };

@@ -1,5 +1,5 @@
-// Windows (lib/windows.ts): views cost nothing native, and unmap()/resize()
-// detach every Buffer over a window.
+// Windows (lib/slabs.ts): views cost nothing native, and unmap()/resize()
+// detach every Buffer over a slab.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
@@ -19,14 +19,14 @@ function movable(portableNote = ""): { skip: string | false } {
   };
 }
 const require = createRequire(import.meta.url);
-// The addon's own count of window records (this thread), where it is in use.
-function nativeWindows(): number {
+// The addon's own count of slab records (this thread), where it is in use.
+function nativeSlabs(): number {
   if (backend.name !== "native") return 0;
-  return (require(addonPath) as { stats(): { windows: number } }).stats().windows;
+  return (require(addonPath) as { stats(): { slabs: number } }).stats().slabs;
 }
 
-test("a million view() calls make a bounded number of windows, and unrelated work still runs", () => {
-  const before = nativeWindows();
+test("a million view() calls make a bounded number of slabs, and unrelated work still runs", () => {
+  const before = nativeSlabs();
   const m = mapAnonymous(64 * MiB);
   let sum = 0;
   for (let i = 0; i < 1_000_000; i++) {
@@ -35,12 +35,12 @@ test("a million view() calls make a bounded number of windows, and unrelated wor
     sum += v[0]!;
   }
   assert.ok(sum > 0);
-  // 64 MiB at a 256 KiB stride: at most 256 windows at level 0 (100-byte
+  // 64 MiB at a 256 KiB stride: at most 256 slabs at level 0 (100-byte
   // views), whatever the number of views. The portable backend has one.
-  const made = mappingInternals.windowCount(m);
-  assert.ok(made <= 256, `${made} windows for a million views`);
+  const made = mappingInternals.slabCount(m);
+  assert.ok(made <= 256, `${made} slabs for a million views`);
   assert.ok(made >= 1);
-  if (!portable) assert.ok(nativeWindows() - before <= 256, `native window records: ${nativeWindows() - before}`);
+  if (!portable) assert.ok(nativeSlabs() - before <= 256, `native slab records: ${nativeSlabs() - before}`);
   m.unmap();
   // Unrelated work in the same process: fs calls and a collection.
   for (let i = 0; i < 20_000; i++) statSync(root);
@@ -50,25 +50,25 @@ test("a million view() calls make a bounded number of windows, and unrelated wor
 
 test("a million OutputFile.write() calls make no view each", async () => {
   const t = tempDir();
-  const before = nativeWindows();
+  const before = nativeSlabs();
   const out = createOutput(t.file("out.bin"), { size: 100 * 1_000_000 });
   const record = pattern(100);
   for (let i = 0; i < 1_000_000; i++) out.write(i * 100, record);
-  assert.ok(outputInternals.windowCount(out) <= 2 * (100 * 1_000_000) / (256 * 1024) + 1, `${outputInternals.windowCount(out)} windows`);
-  if (!portable && out.mapped) assert.ok(nativeWindows() - before <= 800, `native window records: ${nativeWindows() - before}`);
+  assert.ok(outputInternals.slabCount(out) <= 2 * (100 * 1_000_000) / (256 * 1024) + 1, `${outputInternals.slabCount(out)} slabs`);
+  if (!portable && out.mapped) assert.ok(nativeSlabs() - before <= 800, `native slab records: ${nativeSlabs() - before}`);
   await out.commit();
   const st = statSync(t.file("out.bin"));
   assert.equal(st.size, 100 * 1_000_000);
 });
 
-test("views of every length come from windows no longer than max(512 KiB, 4 x length)", nativeOnly("the portable backend's mapping is one heap ArrayBuffer"), () => {
+test("views of every length come from slabs no longer than max(512 KiB, 4 x length)", nativeOnly("the portable backend's mapping is one heap ArrayBuffer"), () => {
   const m = mapAnonymous(256 * MiB);
   for (const length of [1, 64, 4096, 256 * 1024, 256 * 1024 + 1, 3 * MiB, 100 * MiB, 256 * MiB]) {
     for (const offset of [0, 1, 256 * 1024 - 1, 7 * MiB + 3, 256 * MiB - length]) {
       if (offset + length > 256 * MiB) continue;
       const v = m.view(offset, length);
       assert.equal(v.length, length);
-      assert.ok(v.buffer.byteLength <= Math.max(512 * 1024, 4 * length), `view(${offset}, ${length}) is on a ${v.buffer.byteLength}-byte window`);
+      assert.ok(v.buffer.byteLength <= Math.max(512 * 1024, 4 * length), `view(${offset}, ${length}) is on a ${v.buffer.byteLength}-byte slab`);
       // The same bytes as the whole mapping sees.
       v[0] = (offset + length) & 0xff;
       assert.equal(m.buffer[offset], (offset + length) & 0xff);
@@ -77,7 +77,7 @@ test("views of every length come from windows no longer than max(512 KiB, 4 x le
   m.unmap();
 });
 
-test("unmap() detaches every view, subarray and DataView over every window", () => {
+test("unmap() detaches every view, subarray and DataView over every slab", () => {
   const m = mapAnonymous(8 * MiB);
   const views = [m.view(0, 10), m.view(3 * MiB, 2 * MiB), m.buffer, m.view(8 * MiB - 1, 1)];
   const subs = views.map((v) => v.subarray(0, 1));
@@ -109,11 +109,11 @@ test("resize() detaches the old views and subarrays; new views see the bytes", (
   m.unmap();
 });
 
-test("a window its user detached (ArrayBuffer.prototype.transfer) is replaced by a fresh one", { skip: typeof ArrayBuffer.prototype.transfer !== "function" ? "this runtime has no ArrayBuffer.prototype.transfer" : false }, () => {
+test("a slab its user detached (ArrayBuffer.prototype.transfer) is replaced by a fresh one", { skip: typeof ArrayBuffer.prototype.transfer !== "function" ? "this runtime has no ArrayBuffer.prototype.transfer" : false }, () => {
   const m = mapAnonymous(MiB);
   const v = m.view(0, 64);
   v.fill(9);
-  // Moving the window away in-process (issue 11 covers what the moved copy may do after unmap()).
+  // Moving the slab away in-process (issue 11 covers what the moved copy may do after unmap()).
   const moved = (v.buffer as ArrayBuffer & { transfer(): ArrayBuffer }).transfer();
   assert.equal(v.length, 0);
   if (portable) {
@@ -133,15 +133,15 @@ test("a window its user detached (ArrayBuffer.prototype.transfer) is replaced by
   m.unmap();
 });
 
-test("a window moved away by ArrayBuffer.prototype.transfer(), then unmap(): the moved memory can still be read (zeros: quarantined)", movable(" (ERR_MEMMAP_TRANSFERRED)"), () => {
+test("a slab moved away by ArrayBuffer.prototype.transfer(), then unmap(): the moved memory can still be read (zeros: quarantined)", movable(" (ERR_MEMMAP_TRANSFERRED)"), () => {
   const t = tempDir();
   const p = t.file("moved.bin", pattern(1 << 20));
   const r = runChild(`
     import { map, mapAnonymous } from "memmap";
     const m = map(${JSON.stringify(p)});
-    const moved = m.view(4096, 64).buffer.transfer();      // a whole window, moved in-process
+    const moved = m.view(4096, 64).buffer.transfer();      // a whole slab, moved in-process
     const movedWhole = m.buffer.buffer.transfer();
-    m.view(0, 1);                                            // a fresh window replaces the moved one
+    m.view(0, 1);                                            // a fresh slab replaces the moved one
     m.unmap();
     // Collect the ArrayBuffers the memory was moved from (Bun then runs the
     // external memory's finalizer although the moved copies still live).
