@@ -2,7 +2,7 @@
 // place that says which files each OS builds. Used by the builds that do not
 // go through node-gyp (scripts/prebuild-win.mjs with mingw-w64,
 // scripts/prebuild-darwin.mjs with zig) and by the C++ unit test
-// (test/mapping.test.ts), so that none keeps a list of its own.
+// (test/native.test.ts), so that none keeps a list of its own.
 //
 // gyp files are Python literals: `#` comments, single or double quotes,
 // trailing commas. Conditions are evaluated for the variables given (OS and
