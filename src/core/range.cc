@@ -1,8 +1,8 @@
-// Mapping: one mapped range and its file (see src/mapping.h). No Node-API
-// here: what JavaScript holds of a mapping is in src/lifetime.cc and
-// src/slabs.cc.
+// MappedRange: one mapped range and its file (see src/core/range.h). No Node-API
+// here: when it may go is src/core/lease.h, what JavaScript holds of it
+// src/napi/.
 
-#include "mapping.h"
+#include "range.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -10,7 +10,7 @@
 
 namespace memmap {
 
-std::atomic<size_t> Mapping::live_{0};
+std::atomic<size_t> MappedRange::live_{0};
 void (*g_on_exhaustion)() = nullptr;
 
 bool IsExhaustion(const SysErr& e) {
@@ -42,7 +42,7 @@ std::string PastTheEnd(int64_t start, int64_t end, int64_t size) {
 
 }  // namespace
 
-void Mapping::Configure(Access access, const MapOptions& opts, guard::Notify wake, void* wake_arg) {
+void MappedRange::Configure(Access access, const MapOptions& opts, guard::Notify wake, void* wake_arg) {
   access_ = access;
   opts_ = opts;
   wake_ = wake;
@@ -54,7 +54,7 @@ void Mapping::Configure(Access access, const MapOptions& opts, guard::Notify wak
 // ENODEV); `size` grows a regular file, reserving its blocks (ENOSPC now,
 // not SIGBUS later); the range must lie inside a file that has a size.
 // A character device (/dev/zero) has none: its length must be given.
-Error Mapping::MapFile(const FileRequest& req) {
+Error MappedRange::MapFile(const FileRequest& req) {
   bool write = access_ == Access::kWrite;
   if (req.size >= 0 && !write) return Error::Refuse(Error::kInvalid, "size requires access \"write\"");
   FileSetup f;
@@ -125,15 +125,15 @@ Error Mapping::MapFile(const FileRequest& req) {
   return err;
 }
 
-void Mapping::ProtectionChanged() { guard::SetUserProtected(slot_); }
+void MappedRange::ProtectionChanged() { guard::SetUserProtected(slot_); }
 
-void Mapping::GuardFile(int fd, int64_t offset) {
+void MappedRange::GuardFile(int fd, int64_t offset) {
   OwnFd(fd);
   file_offset_ = offset;
   guard::SetFile(slot_, fd_, fd_dev_, fd_ino_, file_offset_);
 }
 
-Error Mapping::MapAnonymous(size_t length, bool lock) {
+Error MappedRange::MapAnonymous(size_t length, bool lock) {
   length_ = length;
   if (access_ == Access::kAnonShared) {
     // A descriptor behind it, so that share() and child processes can map it.
@@ -145,7 +145,7 @@ Error Mapping::MapAnonymous(size_t length, bool lock) {
   return length_ > 0 ? Map(length_, lock) : Error();
 }
 
-Error Mapping::MapSharedFd(int fd) {
+Error MappedRange::MapSharedFd(int fd) {
   OwnFd(fd);
   FileInfo fi;
   SysErr e = os::Stat(fd, &fi);
@@ -154,7 +154,7 @@ Error Mapping::MapSharedFd(int fd) {
   return length_ > 0 ? Map(length_, false) : Error();
 }
 
-Error Mapping::Adopt(void* base, size_t length, size_t reserved) {
+Error MappedRange::Adopt(void* base, size_t length, size_t reserved) {
   length_ = length;
   reserved_ = reserved;
   SetBase(base, length);
@@ -163,7 +163,7 @@ Error Mapping::Adopt(void* base, size_t length, size_t reserved) {
 
 // Maps [file_offset_, + map_len) afresh, guards it, and locks it if asked.
 // On failure the caller unmaps what was made.
-Error Mapping::Map(size_t map_len, bool lock) {
+Error MappedRange::Map(size_t map_len, bool lock) {
   void* base = nullptr;
   SysErr e = WithReclaim([&] {
     SysErr refused = budget::Take(1, "mmap", 1);
@@ -177,20 +177,20 @@ Error Mapping::Map(size_t map_len, bool lock) {
 
 // A new range of this mapping's kind: of its file (a shared anonymous
 // mapping's file is its memfd), or anonymous.
-SysErr Mapping::MapFresh(size_t map_len, void** out) const {
+SysErr MappedRange::MapFresh(size_t map_len, void** out) const {
   if (fd_ >= 0) return os::MapFile(shared() ? Access::kWrite : access_, fd_, file_offset_, map_len, opts_, out);
   return os::MapAnonymous(access_, map_len, opts_, out);
 }
 
 // The one place the process-wide count of ranges changes, besides Unmap.
-void Mapping::SetBase(void* base, size_t map_len) {
+void MappedRange::SetBase(void* base, size_t map_len) {
   if (!base_ && base) live_++;
   if (base_ && !base) live_--;
   base_ = static_cast<uint8_t*>(base);
   map_len_ = base ? map_len : 0;
 }
 
-SysErr Mapping::AddGuard() {
+SysErr MappedRange::AddGuard() {
   if (!base_ || slot_ >= 0) return Ok();
   slot_ = guard::Add(base_, map_len_, wake_, wake_arg_);
   if (slot_ < 0) return Fail(ENOMEM, "mmap");  // the guard's table is full
@@ -199,13 +199,13 @@ SysErr Mapping::AddGuard() {
   return Ok();
 }
 
-size_t Mapping::SplitCost(const uint8_t* addr, size_t len) const {
+size_t MappedRange::SplitCost(const uint8_t* addr, size_t len) const {
   size_t page = os::PageSize();
   const uint8_t* end = base_ + ((map_len_ + page - 1) & ~(page - 1));
   return (addr > base_ ? 1 : 0) + (addr + len < end ? 1 : 0);
 }
 
-SysErr Mapping::TakeSplits(const uint8_t* addr, size_t len, const char* syscall) const {
+SysErr MappedRange::TakeSplits(const uint8_t* addr, size_t len, const char* syscall) const {
   // Over part of the range: its ends that are not the range's own split it.
   // Over all of it: nothing, unless the kernel merged the range with a
   // neighbour, which it then splits off again (counted as maybe).
@@ -213,7 +213,7 @@ SysErr Mapping::TakeSplits(const uint8_t* addr, size_t len, const char* syscall)
   return cost > 0 ? budget::Take(cost, syscall) : budget::Take(2, syscall, 0, true);
 }
 
-Error Mapping::Advise(uint8_t* addr, size_t len, int advice) {
+Error MappedRange::Advise(uint8_t* addr, size_t len, int advice) {
   if (len == 0) return Error();
   if (os::AdviceSplits(advice)) {
     if (SysErr e = TakeSplits(addr, len, "madvise")) return e;
@@ -221,13 +221,13 @@ Error Mapping::Advise(uint8_t* addr, size_t len, int advice) {
   return os::Advise(addr, len, advice);
 }
 
-void Mapping::RemoveGuard() {
+void MappedRange::RemoveGuard() {
   if (slot_ < 0) return;
   guard::Remove(slot_);
   slot_ = -1;
 }
 
-Error Mapping::Resize(size_t new_length, bool held, Mapping* retired) {
+Error MappedRange::Resize(size_t new_length, bool held, MappedRange* retired) {
   if (Faults() > 0) {
     // The guard put zero pages into the range: the kernel cannot move it as
     // one mapping any more (mremap would say EFAULT).
@@ -348,7 +348,7 @@ Error Mapping::Resize(size_t new_length, bool held, Mapping* retired) {
 // Copies a private mapping's own pages into `to`, a fresh mapping of the
 // same kind (see os::CopyPrivatePages). A fresh file mapping is guarded for
 // the copy: the file may have shrunk meanwhile.
-SysErr Mapping::CopyOwnPages(void* to, size_t len) const {
+SysErr MappedRange::CopyOwnPages(void* to, size_t len) const {
   bool file = fd_ >= 0;
   int slot = -1;
   if (file && (slot = guard::Add(to, len, nullptr, nullptr)) < 0) return Fail(ENOMEM, "mmap");
@@ -362,7 +362,7 @@ SysErr Mapping::CopyOwnPages(void* to, size_t len) const {
 
 // Locks do not survive a resize: they are dropped explicitly, so that the
 // result does not depend on how the kernel moves locked ranges.
-void Mapping::DropLocks() {
+void MappedRange::DropLocks() {
   if (shadow_) {
     os::Unmap(shadow_, map_len_);
     shadow_ = nullptr;
@@ -371,7 +371,7 @@ void Mapping::DropLocks() {
   }
 }
 
-Error Mapping::Lock(uint8_t* addr, size_t len, bool lock) {
+Error MappedRange::Lock(uint8_t* addr, size_t len, bool lock) {
   if (len == 0) return Error();
   uint8_t* p = addr;
   if ((access_ == Access::kRead || access_ == Access::kCopy) && os::LockCopiesPrivatePages()) {
@@ -393,7 +393,7 @@ Error Mapping::Lock(uint8_t* addr, size_t len, bool lock) {
   return lock ? os::Lock(p, len) : os::Unlock(p, len);
 }
 
-Error Mapping::PageRange(int64_t offset, int64_t length, uint8_t** addr, size_t* len) const {
+Error MappedRange::PageRange(int64_t offset, int64_t length, uint8_t** addr, size_t* len) const {
   if (offset < 0 || length < 0 || static_cast<uint64_t>(offset) > length_ ||
       static_cast<uint64_t>(length) > length_ - static_cast<uint64_t>(offset)) {
     return Error::Refuse(Error::kRange, "The range is outside the mapping");
@@ -410,7 +410,7 @@ Error Mapping::PageRange(int64_t offset, int64_t length, uint8_t** addr, size_t*
   return Error();
 }
 
-bool Mapping::Quarantine() {
+bool MappedRange::Quarantine() {
   if (quarantined_ || !base_) return false;
   // Replacing a range the kernel merged with its neighbours splits that
   // mapping: where the budget has no room, the range stays as it is (still
@@ -430,7 +430,7 @@ bool Mapping::Quarantine() {
   return true;
 }
 
-void Mapping::Unmap() {
+void MappedRange::Unmap() {
   RemoveGuard();  // out of the guard's table before the range is given back
   if (shadow_) {  // first: it has the range's length, which SetBase clears
     os::Unmap(shadow_, map_len_);
@@ -447,12 +447,12 @@ void Mapping::Unmap() {
   CloseFd();
 }
 
-void Mapping::Unreserve() {
+void MappedRange::Unreserve() {
   budget::Unreserve(reserved_);
   reserved_ = 0;
 }
 
-void Mapping::Abandon() {
+void MappedRange::Abandon() {
   base_ = nullptr;  // still counted in Live(): it is still mapped
   map_len_ = 0;
   shadow_ = nullptr;
@@ -460,9 +460,9 @@ void Mapping::Abandon() {
   fd_ = -1;
 }
 
-uint32_t Mapping::Faults(uintptr_t* first_page) const { return guard::Faults(slot_, first_page); }
+uint32_t MappedRange::Faults(uintptr_t* first_page) const { return guard::Faults(slot_, first_page); }
 
-double Mapping::GoneFrom(uintptr_t first_page) const {
+double MappedRange::GoneFrom(uintptr_t first_page) const {
   uintptr_t user = reinterpret_cast<uintptr_t>(base_) + delta_;
   double offset = first_page > user ? static_cast<double>(first_page - user) : 0;
   FileInfo fi;
@@ -475,7 +475,7 @@ double Mapping::GoneFrom(uintptr_t first_page) const {
   return offset;
 }
 
-Error Mapping::LostWrites(const char* syscall) const {
+Error MappedRange::LostWrites(const char* syscall) const {
   uintptr_t first = 0;
   uint32_t pages = access_ == Access::kWrite ? Faults(&first) : 0;
   if (pages == 0) return Error();
@@ -495,12 +495,12 @@ const char kLostPagesHint[] =
     "pages of this write mapping could not be stored in the file, and the fault guard replaced them with "
     "zeros: what was written to them is lost (mapping.faulted, onFault)";
 
-void Mapping::Silence() const {
+void MappedRange::Silence() const {
   if (slot_ >= 0) guard::Silence(slot_);
 }
 
 // Takes `fd` as the mapping's own descriptor, noting which file it is.
-void Mapping::OwnFd(int fd) {
+void MappedRange::OwnFd(int fd) {
   fd_ = fd;
   FileInfo fi;
   if (fd >= 0 && !os::Stat(fd, &fi)) {
@@ -512,16 +512,16 @@ void Mapping::OwnFd(int fd) {
 // JavaScript sees the number (mapping.fd) and can close it; the number may
 // then be reused for another file or a socket, which memmap must never use
 // or close.
-bool Mapping::StatFd(FileInfo* fi) const {
+bool MappedRange::StatFd(FileInfo* fi) const {
   return fd_ >= 0 && !os::Stat(fd_, fi) && fi->dev == fd_dev_ && fi->ino == fd_ino_;
 }
 
-bool Mapping::FdIntact() const {
+bool MappedRange::FdIntact() const {
   FileInfo fi;
   return StatFd(&fi);
 }
 
-void Mapping::CloseFd() {
+void MappedRange::CloseFd() {
   if (fd_ < 0) return;
   if (FdIntact()) os::Close(fd_);  // never a number that now names something else
   fd_ = -1;
