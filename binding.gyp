@@ -23,7 +23,7 @@
   # win*.cc files what only one of them has.
   "target_defaults": {
     "sources": [
-      "src/core/budget.cc", "src/core/guard_slots.cc", "src/core/lease.cc", "src/core/range.cc", "src/core/waiter.cc",
+      "src/core/budget.cc", "src/core/guard_slots.cc", "src/core/lease.cc", "src/core/range.cc", "src/core/range_file.cc", "src/core/range_pages.cc", "src/core/waiter.cc",
       "src/napi/addon.cc", "src/napi/env.cc", "src/napi/faults.cc", "src/napi/files.cc", "src/napi/mapping.cc",
       "src/napi/mapping_pages.cc", "src/napi/raw.cc", "src/napi/shared.cc", "src/napi/slabs.cc", "src/napi/util.cc",
       "src/napi/wait.cc", "src/napi/work.cc"

@@ -1,4 +1,5 @@
-// One mapped range and the file behind it, with no Node-API in it: opening,
+// One mapped range and the file behind it (src/core/range.cc, range_file.cc,
+// range_pages.cc), with no Node-API in it: opening,
 // the size rules, map, remap, lock (with its shadow mapping), page ranges,
 // the fault guard's slot, quarantine and unmap. Every method that can fail
 // returns an Error; the destructor unmaps. What JavaScript can hold of a
