@@ -18,6 +18,7 @@
 #include <random>
 #include <string>
 
+#include "check.h"
 #include "../../src/core/lease.h"
 
 using memmap::Access;
@@ -25,28 +26,8 @@ using memmap::Lease;
 using memmap::MapOptions;
 using S = memmap::Lease::State;
 
-static int failures = 0;
-#define CHECK(cond)                                                          \
-  do {                                                                       \
-    if (!(cond)) {                                                           \
-      std::fprintf(stderr, "%s:%d: CHECK(%s)\n", __FILE__, __LINE__, #cond); \
-      failures++;                                                            \
-    }                                                                        \
-  } while (0)
 
 static const size_t kPage = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-
-// The line of /proc/self/maps that starts at `addr`, or "".
-static std::string MapsLine(const void* addr) {
-  char want[32];
-  std::snprintf(want, sizeof want, "%lx-", reinterpret_cast<unsigned long>(addr));
-  std::ifstream maps("/proc/self/maps");
-  std::string line;
-  while (std::getline(maps, line)) {
-    if (line.compare(0, std::strlen(want), want) == 0) return line;
-  }
-  return "";
-}
 
 // A Lease over 4 pages of anonymous memory, holding a pattern, that counts
 // its hooks.
@@ -306,6 +287,5 @@ int main() {
   TestAbandonedAtLastRef();
   TestRandomWalks();
   TestIllegalStepsAbort();
-  std::printf("%s: %d failed check(s)\n", failures ? "FAIL" : "ok", failures);
-  return failures ? 1 : 0;
+  return Summary();
 }

@@ -14,6 +14,7 @@
 #include <fstream>
 #include <string>
 
+#include "check.h"
 #include "../../src/core/range.h"
 
 using memmap::Access;
@@ -22,14 +23,6 @@ using memmap::FileRequest;
 using memmap::MappedRange;
 using memmap::MapOptions;
 
-static int failures = 0;
-#define CHECK(cond)                                                   \
-  do {                                                                \
-    if (!(cond)) {                                                    \
-      std::fprintf(stderr, "%s:%d: CHECK(%s)\n", __FILE__, __LINE__, #cond); \
-      failures++;                                                     \
-    }                                                                 \
-  } while (0)
 
 static std::string dir;
 static const size_t kPage = static_cast<size_t>(sysconf(_SC_PAGESIZE));
@@ -44,17 +37,6 @@ static std::string MakeFile(const char* name, size_t size) {
 static int64_t SizeOf(const std::string& path) {
   struct stat st;
   return stat(path.c_str(), &st) == 0 ? st.st_size : -1;
-}
-
-static bool InProcMaps(const void* addr) {
-  char want[32];
-  std::snprintf(want, sizeof want, "%lx-", reinterpret_cast<unsigned long>(addr));
-  std::ifstream maps("/proc/self/maps");
-  std::string line;
-  while (std::getline(maps, line)) {
-    if (line.compare(0, std::strlen(want), want) == 0) return true;
-  }
-  return false;
 }
 
 // Lines of /proc/self/maps that map `path` (the range, a shadow).
@@ -335,6 +317,5 @@ int main() {
   TestAbandon();
   std::string rm = "rm -rf '" + dir + "'";
   if (std::system(rm.c_str()) != 0) failures++;
-  std::printf("%s: %d failed check(s)\n", failures ? "FAIL" : "ok", failures);
-  return failures ? 1 : 0;
+  return Summary();
 }
