@@ -19,10 +19,10 @@
 // The states, and the only steps between them (Become() checks each one):
 //   kOpen        -> kReleasing    release() begins
 //                -> kReleased     the handle was collected; a raw mapping's Buffer took over
-//                -> kClosing      unmap() begins
+//                -> kClosing      unmap() begins; the thread's end (CleanupEnv)
 //                -> kGone         GiveUp(): it failed before JavaScript had it
 //   kReleasing   -> kReleased     release() ends
-//   kReleased    -> kClosing      unmap() of a raw mapping (munmap)
+//   kReleased    -> kClosing      munmap() of a raw mapping; the thread's end
 //                -> kGone         nothing holds it any more
 //   kClosing     -> kClosed       unmap() ends
 //   kClosed      -> kQuarantined  no work of ours on it, but a holder is left
@@ -37,8 +37,8 @@
 //  * kReleased: no handle (release(), a handle collected while open, or a
 //    raw mapping, which only ever has its Buffer). Its slabs keep the range
 //    as it is, and it is unmapped when the last one and the last work go.
-//  * kClosed: unmap() detached every slab, so JavaScript cannot reach the
-//    range. Straggling holders (a detached ArrayBuffer native code still
+//  * kClosed: unmap() detached every slab (or the thread that made it
+//    ended), so JavaScript cannot reach the range. Straggling holders (a detached ArrayBuffer native code still
 //    has, memory moved by transfer()) may: once no work of ours runs on it,
 //    the range is quarantined.
 //  * kQuarantined: the file is let go and inert anonymous memory sits at

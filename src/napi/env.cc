@@ -91,9 +91,12 @@ void CleanupEnv(void* data) {
   // still held go back with the finalizers, where they run.
   for (JsMapping* m : envd->mappings) {
     m->range().Silence();
-    if (m->state() != Lease::State::kOpen && m->state() != Lease::State::kReleased) continue;
-    m->BeginClose();
-    m->EndClose();
+    if (m->state() == Lease::State::kOpen || m->state() == Lease::State::kReleased) {
+      m->BeginClose();
+      m->EndClose();
+    } else {
+      m->MaybeUnmap();  // closed before: a quarantine refused then is tried again
+    }
   }
   uv_async_t* async = nullptr;
   {

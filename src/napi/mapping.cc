@@ -270,12 +270,14 @@ static napi_value False(napi_env env) {
   return result;
 }
 
-// unmap(handle) => boolean (false when it was already closed)
+// unmap(handle) => boolean (false when it was already closed or released)
 static napi_value UnmapJs(napi_env env, napi_callback_info info) {
   Args a(env, info);
   JsMapping* m = a.HandleOf(1);
   if (!m) return nullptr;
-  if (m->closed()) return False(env);
+  // Only an open mapping: unmap() called back from the fault callback of a
+  // release() under way finds it releasing, and has nothing left to do.
+  if (!m->open()) return False(env);
   m->BeginClose();  // first: the fault callback below must find the mapping closed
   TellLastFaults(env, m);
   DetachAll(env, m);

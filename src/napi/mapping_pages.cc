@@ -114,6 +114,9 @@ static napi_value ResizeJs(napi_env env, napi_callback_info info) {
       Refile(w);
     }
     r->MoveHolders(t->holders);
+    // None left: the collection a refused map may have forced inside
+    // Resize (WithReclaim) let the last ones go before they were counted.
+    if (t->holders == 0) delete t;  // unmaps the retired range
   }
   ReportMapped(r);
   if (e) {
