@@ -4,7 +4,7 @@
 // regions); content of unknown size is appended past it with plain file I/O;
 // commit() flushes, truncates to the exact length, fsyncs and renames over
 // the destination. Where the file cannot be mapped, the region is the
-// portable backend's heap mapping of the file, written back at commit, as
+// backend's heap mapping of the file (backend.heap), written back at commit, as
 // the linker's outbuf_nommap.go is a branch of the same OutBuf: one Mapping
 // either way, and no second no-mmap implementation here.
 import {
@@ -18,9 +18,9 @@ import { randomBytes } from "node:crypto";
 import { constants as bufferConstants } from "node:buffer";
 import { fileURLToPath } from "node:url";
 import { map, Mapping, mappingInternals } from "./mapping.js";
-import { heapMapping, portableBackend } from "./backends/portable.js";
 import { writeFully } from "./io.js";
 import { backend } from "./select.js";
+import type { HeapFileOptions } from "./backend.js";
 import { backendCall, closedError, invalidArgType, invalidArgValue, memmapError, outOfRange, rangeError, systemError, systemErrorCode } from "./errors.js";
 import { optionalBoolean, optionsSnapshot, spanLength, validateInteger, MAX_SAFE } from "./validate.js";
 
@@ -290,8 +290,8 @@ export class OutputFile implements Disposable {
   /** False when the region is a heap buffer written at commit (the fallback). */
   readonly mapped: boolean;
   #fd: number;
-  // The region: a mapping of the file, or the portable backend's heap
-  // mapping of it (heapMapping) where it cannot be mapped.
+  // The region: a mapping of the file, or the backend's heap mapping of it
+  // (backend.heap.mapDescriptor) where it cannot be mapped.
   #mapping: Mapping;
   #size: number;
   #tail = 0;
@@ -652,9 +652,9 @@ export function createOutput(path: string | URL, options: OutputOptions): Output
   return new OutputFile({ path: target, target: dest, writePath, atomic, fd, mapping, mapped, size, created, regular });
 }
 
-// The fallback region: the portable backend's heap mapping of the file.
-function heapRegion(fd: number, offset: number, length: number, options: Parameters<typeof heapMapping>[3]): Mapping {
-  return new Mapping(backendCall(() => heapMapping(fd, offset, length, options)), "write", offset);
+// The fallback region: the backend's heap mapping of the file.
+function heapRegion(fd: number, offset: number, length: number, options: HeapFileOptions): Mapping {
+  return new Mapping(backendCall(() => backend.heap.mapDescriptor(fd, offset, length, options)), "write", offset);
 }
 
 /**
@@ -687,7 +687,7 @@ export class RegionWriter implements Disposable {
     this.length = length;
     if (length === 0) {
       // Nothing to write: no file is opened (it may be gone already).
-      this.#mapping = new Mapping(portableBackend("an empty region").mapAnonymous(EMPTY), "write", offset);
+      this.#mapping = new Mapping(backend.heap.mapAnonymous(EMPTY), "write", offset);
     } else if (mapped) {
       this.#mapping = map(path, { access: "write", offset, length });
     } else {

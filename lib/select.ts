@@ -10,7 +10,7 @@ import { existsSync } from "node:fs";
 import { relative } from "node:path";
 import type { Backend } from "./backend.js";
 import { nativeBackend } from "./backends/native.js";
-import { portableBackend } from "./backends/portable.js";
+import { heapMappings, portableBackend } from "./backends/portable.js";
 import { candidates, loadAddon, loadedFrom, packageRoot, type NativeAddon } from "./load.js";
 import { memmapError } from "./errors.js";
 
@@ -91,7 +91,7 @@ function choose(): Backend {
     if (forced === "native") throw memmapError("ERR_MEMMAP_NO_ADDON", `MEMMAP_BACKEND=native, but ${why}`);
     return portableBackend(why);
   }
-  return nativeBackend(a, `${forced === "native" ? "MEMMAP_BACKEND=native: " : ""}the native addon loaded (${loadedFrom})`);
+  return nativeBackend(a, `${forced === "native" ? "MEMMAP_BACKEND=native: " : ""}the native addon loaded (${loadedFrom})`, heapMappings);
 }
 
 /** The backend every mapping of this thread is made by: `backend.name` and `backend.reason` say which and why. */

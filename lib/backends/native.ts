@@ -1,9 +1,8 @@
 // The native backend: the Node-API addon of src/.
 import { isMainThread } from "node:worker_threads";
-import type { Backend, BackendMapping, MapAnonymousRequest, MapFileRequest, WaitResult } from "../backend.js";
+import type { Backend, BackendMapping, HeapMappings, MapAnonymousRequest, MapFileRequest, WaitResult } from "../backend.js";
 import type { NativeAddon, NativeHandle } from "../load.js";
 import type { Slab } from "../slabs.js";
-import { portableBackend } from "./portable.js";
 import { memmapError } from "../errors.js";
 
 const ACCESS = { read: 0, write: 1, copy: 2 } as const;
@@ -13,10 +12,6 @@ const ACCESS = { read: 0, write: 1, copy: 2 } as const;
 // aborts the process. Instead, the addon keeps a slab's range mapped until
 // both its object is collected and its memory released, so memory moved to
 // another ArrayBuffer (transfer(), a transfer list on Deno) stays readable.
-
-// Where a runtime refuses external buffers (napi_no_external_buffers_allowed),
-// a mapping falls back to the portable backend's copies instead of failing.
-const copies = portableBackend("this runtime refuses external buffers");
 
 class NativeMapping implements BackendMapping {
   #addon: NativeAddon;
@@ -176,7 +171,11 @@ function keepTheGuard(addon: NativeAddon): () => void {
   };
 }
 
-export function nativeBackend(addon: NativeAddon, reason: string): Backend {
+// `heap`: the mappings it offers for what it cannot map (the portable
+// backend's, given by select.ts). Where a runtime refuses external buffers
+// (napi_no_external_buffers_allowed), a mapping falls back to them instead
+// of failing.
+export function nativeBackend(addon: NativeAddon, reason: string, heap: HeapMappings): Backend {
   // Bun calls an external ArrayBuffer's finalizer when the object its memory
   // was moved from (ArrayBuffer.prototype.transfer) dies, not when the memory
   // goes: a range whose slab was moved is then kept quarantined for good.
@@ -190,6 +189,7 @@ export function nativeBackend(addon: NativeAddon, reason: string): Backend {
     allocationGranularity: addon.allocationGranularity,
     adviceNames: Object.freeze([...addon.adviceNames]),
     fileAdviceNames: Object.freeze([...addon.fileAdviceNames]),
+    heap,
     attach(id: number): BackendMapping {
       guardCurrent();
       const [h, length] = addon.attach(id);
@@ -210,12 +210,12 @@ export function nativeBackend(addon: NativeAddon, reason: string): Backend {
         req.path, req.fd, ACCESS[req.access], req.offset, req.length, req.size, req.mode,
         req.exec, req.populate, req.hugePages, req.lock,
       );
-      return new NativeMapping(addon, h, length, () => copies.mapFile({ ...req, size: -1, length, lock: false }));
+      return new NativeMapping(addon, h, length, () => heap.mapFile({ ...req, size: -1, length, lock: false }));
     },
     mapAnonymous(req: MapAnonymousRequest): BackendMapping {
       guardCurrent();
       const h = addon.mapAnonymous(req.length, req.shared, req.exec, req.populate, req.hugePages, req.lock);
-      return new NativeMapping(addon, h, req.length, () => copies.mapAnonymous({ ...req, lock: false }));
+      return new NativeMapping(addon, h, req.length, () => heap.mapAnonymous({ ...req, lock: false }));
     },
   };
 }
