@@ -55,6 +55,17 @@ export interface MapAnonymousRequest {
  */
 export interface BackendMapping extends SlabSource {
   readonly byteLength: number;
+  /**
+   * Where the runtime refuses external buffers (Electron 21+; the test
+   * addon's setRefuseExternalForTest), slab() throws ERR_MEMMAP_NO_EXTERNAL
+   * at the mapping's first slab, before any of its memory reached
+   * JavaScript. The owner then calls this, once, and uses what it returns
+   * from then on: the same range as a heap mapping (Backend.heap), with
+   * this one unmapped. Throws, leaving this mapping as it was, where the
+   * memory cannot be copied (shared memory). Absent where slabs are never
+   * refused (the portable backend).
+   */
+  heapCopy?(): BackendMapping;
   /** Detaches every slab and releases the range; false if already released. */
   unmap(): boolean;
   /**

@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import type { FileHandle } from "node:fs/promises";
 import type { Access, Advice, BackendMapping, FileAdvice, WaitResult } from "./backend.js";
 import { backend } from "./select.js";
-import { MAX_SLAB, Slabs } from "./slabs.js";
+import { MAX_SLAB, Slabs, type Slab, type SlabSource } from "./slabs.js";
 import { detachHeap } from "./detach.js";
 import { elementSize, elementsToBytes, typedCount, type TypedArrayConstructor, type TypedArrayOf } from "./typed.js";
 import { closedError, fromNative, memmapError, invalidArgType, invalidArgValue, backendCall, backendCallAsync, rangeError, fixedSizeSection } from "./errors.js";
@@ -115,6 +115,8 @@ export let mappingInternals: {
 
 export class Mapping implements Disposable {
   #m: BackendMapping | null;
+  // What the slabs are cut from: #m, as it is at each slab (see #slab).
+  readonly #slabSource: SlabSource = { slab: (start, length, pinned) => this.#slab(start, length, pinned) };
   #slabs: Slabs | null;
   #buffer: Buffer<ArrayBuffer> | undefined;
   readonly #path: string | undefined;
@@ -136,7 +138,7 @@ export class Mapping implements Disposable {
   /** @internal Use map() or mapAnonymous(). */
   constructor(m: BackendMapping, access: Access | "anonymous", offset: number, path?: string) {
     this.#m = m;
-    this.#slabs = new Slabs(m, m.byteLength);
+    this.#slabs = new Slabs(this.#slabSource, m.byteLength);
     this.access = access;
     this.offset = offset;
     this.#path = path;
@@ -150,6 +152,22 @@ export class Mapping implements Disposable {
   #openSlabs(): Slabs {
     if (this.#slabs === null) throw closedError();
     return this.#slabs;
+  }
+
+  // A slab of the backend mapping. Where the runtime refuses external
+  // buffers, the first one is refused (ERR_MEMMAP_NO_EXTERNAL) and the
+  // backend mapping is replaced, once, by its heap copy (heapCopy in
+  // lib/backend.ts): every call goes to the copy from then on. Slabs are
+  // only asked for while the mapping is open.
+  #slab(start: number, length: number, pinned: boolean | undefined): Slab {
+    const m = this.#m!;
+    try {
+      return m.slab(start, length, pinned);
+    } catch (e) {
+      if (m.heapCopy === undefined || (e as { code?: unknown }).code !== "ERR_MEMMAP_NO_EXTERNAL") throw e;
+      this.#m = m.heapCopy();
+      return this.#m.slab(start, length, pinned);
+    }
   }
 
   /** Size of the mapping in bytes. 0 after unmap(). */
@@ -466,7 +484,7 @@ export class Mapping implements Disposable {
     }
     this.#buffer = undefined;
     this.#detachCopies();
-    this.#slabs = new Slabs(m, m.byteLength); // the old ones were detached
+    this.#slabs = new Slabs(this.#slabSource, m.byteLength); // the old ones were detached
   }
 
   /**
