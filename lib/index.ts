@@ -1,6 +1,8 @@
-export { map, mapAnonymous, mapTyped, adviseFile, Mapping, pageSize, allocationGranularity } from "./mapping.js";
+export { map, mapAnonymous, mapTyped, adviseFile } from "./map.js";
+export { Mapping, pageSize, allocationGranularity } from "./mapping.js";
 export type { TypedArrayConstructor, TypedArrayOf } from "./typed.js";
-export type { MapOptions, AnonymousOptions, Advice, FileAdvice, Fault, Residency, FileLike, Access, Range, SharedHandle } from "./mapping.js";
+export type { MapOptions, AnonymousOptions, FileLike } from "./map.js";
+export type { Advice, FileAdvice, Fault, Residency, Access, Range, SharedHandle } from "./mapping.js";
 export { attach, openShared, unlinkShared } from "./shared.js";
 export type { SharedOptions } from "./shared.js";
 export { backend } from "./select.js";
