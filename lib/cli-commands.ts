@@ -4,7 +4,7 @@ import { lstatSync, readdirSync, statSync, type Stats } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { adviseFile, map, pageSize, type Mapping } from "./index.js";
-import { add, fail, newTotals, Progress, report, formatSize, type Ctx, type FileResult, type Totals } from "./cli-report.js";
+import { addToTotals, formatSize, newTotals, printReport, Progress, recordFailure, type Ctx, type FileResult, type Totals } from "./cli-report.js";
 
 /**
  * Walks the paths and yields regular files; everything else is reported.
@@ -18,7 +18,7 @@ function* walk(ctx: Ctx, totals: Totals, paths: string[]): Generator<{ path: str
     try {
       st = ctx.follow || top ? statSync(path) : lstatSync(path);
     } catch (e) {
-      fail(ctx, totals, path, e);
+      recordFailure(ctx, totals, path, e);
       return;
     }
     if (st.isSymbolicLink()) return; // not followed without -L, like vmtouch
@@ -31,7 +31,7 @@ function* walk(ctx: Ctx, totals: Totals, paths: string[]): Generator<{ path: str
       try {
         names = readdirSync(path).sort();
       } catch (e) {
-        fail(ctx, totals, path, e);
+        recordFailure(ctx, totals, path, e);
         return;
       }
       for (const name of names) yield* visit(join(path, name), false);
@@ -39,7 +39,7 @@ function* walk(ctx: Ctx, totals: Totals, paths: string[]): Generator<{ path: str
     }
     if (!st.isFile()) {
       const e = Object.assign(new Error("not a regular file (skipped)"), { code: "ENOTREG" });
-      fail(ctx, totals, path, e);
+      recordFailure(ctx, totals, path, e);
       return;
     }
     if (st.nlink > 1) {
@@ -58,7 +58,7 @@ function residentOf(m: Mapping | null, size: number): number {
   return m.residency().resident;
 }
 
-function measure(path: string, size: number): FileResult {
+function measureFile(path: string, size: number): FileResult {
   const pages = Math.ceil(size / pageSize);
   if (size === 0) return { path, size, pages: 0, resident: 0 };
   const m = map(path, { length: size });
@@ -70,26 +70,26 @@ function measure(path: string, size: number): FileResult {
 }
 
 // Walks the paths and measures each file after `before` ran on it (if any).
-function measureAll(ctx: Ctx, paths: string[], command: string, label: string, before?: (path: string) => void): number {
+function measureFiles(ctx: Ctx, paths: string[], command: string, label: string, before?: (path: string) => void): number {
   const t0 = performance.now();
   const totals = newTotals();
   const files: FileResult[] = [];
   for (const f of walk(ctx, totals, paths)) {
     try {
       before?.(f.path);
-      const r = measure(f.path, f.size);
-      add(totals, r);
+      const r = measureFile(f.path, f.size);
+      addToTotals(totals, r);
       if (ctx.verbose) files.push(r);
     } catch (e) {
-      fail(ctx, totals, f.path, e);
+      recordFailure(ctx, totals, f.path, e);
     }
   }
-  report(ctx, command, label, totals, files, (performance.now() - t0) / 1000);
+  printReport(ctx, command, label, totals, files, (performance.now() - t0) / 1000);
   return totals.failed > 0 ? 1 : 0;
 }
 
 export async function cmdStat(ctx: Ctx, paths: string[]): Promise<number> {
-  return measureAll(ctx, paths, "stat", "Resident Pages");
+  return measureFiles(ctx, paths, "stat", "Resident Pages");
 }
 
 const CHUNK = 64 * 1024 * 1024;
@@ -102,7 +102,7 @@ async function touchOne(path: string, size: number, progress: Progress): Promise
     for (let offset = 0; offset < size; offset += CHUNK) {
       const length = Math.min(CHUNK, size - offset);
       await m.prefetch({ offset, length });
-      progress.bytes(length);
+      progress.addBytes(length);
     }
     return { path, size, pages, resident: residentOf(m, size) };
   } finally {
@@ -118,7 +118,7 @@ export async function cmdTouch(ctx: Ctx, paths: string[], jobs: number): Promise
   const queue: Array<{ path: string; size: number }> = [];
   for (const f of walk(ctx, totals, paths)) {
     queue.push(f);
-    progress.found();
+    progress.countFile();
   }
   let next = 0;
   const worker = async () => {
@@ -126,23 +126,23 @@ export async function cmdTouch(ctx: Ctx, paths: string[], jobs: number): Promise
       const f = queue[next++]!;
       try {
         const r = await touchOne(f.path, f.size, progress);
-        add(totals, r);
+        addToTotals(totals, r);
         if (ctx.verbose) files.push(r);
       } catch (e) {
-        fail(ctx, totals, f.path, e);
+        recordFailure(ctx, totals, f.path, e);
       }
-      progress.file();
+      progress.fileDone();
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(jobs, queue.length)) }, worker));
   progress.end();
   files.sort((a, b) => (a.path < b.path ? -1 : 1));
-  report(ctx, "touch", "Touched Pages", totals, files, (performance.now() - t0) / 1000);
+  printReport(ctx, "touch", "Touched Pages", totals, files, (performance.now() - t0) / 1000);
   return totals.failed > 0 ? 1 : 0;
 }
 
 export async function cmdEvict(ctx: Ctx, paths: string[]): Promise<number> {
-  return measureAll(ctx, paths, "evict", "Still Resident", (path) => adviseFile(path, "dontneed"));
+  return measureFiles(ctx, paths, "evict", "Still Resident", (path) => adviseFile(path, "dontneed"));
 }
 
 function memlockMessage(e: NodeJS.ErrnoException, size: number, bytes: boolean): string {
@@ -160,7 +160,7 @@ export async function cmdLock(ctx: Ctx, paths: string[]): Promise<number> {
   for (const f of walk(ctx, totals, paths)) {
     try {
       if (f.size === 0) {
-        add(totals, { path: f.path, size: 0, pages: 0, resident: 0 });
+        addToTotals(totals, { path: f.path, size: 0, pages: 0, resident: 0 });
         continue;
       }
       let m: Mapping;
@@ -175,10 +175,10 @@ export async function cmdLock(ctx: Ctx, paths: string[]): Promise<number> {
       }
       held.push(m);
       const r = { path: f.path, size: f.size, pages: Math.ceil(f.size / pageSize), resident: m.residency().resident };
-      add(totals, r);
+      addToTotals(totals, r);
       if (ctx.verbose) files.push(r);
     } catch (e) {
-      fail(ctx, totals, f.path, e);
+      recordFailure(ctx, totals, f.path, e);
     }
   }
   const holding = held.length > 0;
@@ -196,7 +196,7 @@ export async function cmdLock(ctx: Ctx, paths: string[]): Promise<number> {
     process.on("SIGINT", release);
     process.on("SIGTERM", release);
   });
-  report(ctx, "lock", "Locked Pages", totals, files, (performance.now() - t0) / 1000, { holding });
+  printReport(ctx, "lock", "Locked Pages", totals, files, (performance.now() - t0) / 1000, { holding });
   if (!holding) return totals.failed > 0 ? 1 : 0; // nothing to hold
   if (!ctx.json) ctx.out.write("Holding the pages locked; SIGINT or SIGTERM unlocks and exits.\n");
   await released;

@@ -48,7 +48,7 @@ export function formatPercent(resident: number, pages: number): string {
   return `${Number(((100 * resident) / pages).toPrecision(3))}%`;
 }
 
-export function fail(ctx: Ctx, totals: Totals, path: string, e: unknown): void {
+export function recordFailure(ctx: Ctx, totals: Totals, path: string, e: unknown): void {
   const err = e as NodeJS.ErrnoException;
   const code = err.code ?? "ERROR";
   const message = err.message ?? String(e);
@@ -61,7 +61,7 @@ export function newTotals(): Totals {
   return { files: 0, directories: 0, pages: 0, resident: 0, size: 0, failed: 0 };
 }
 
-export function add(totals: Totals, r: FileResult): void {
+export function addToTotals(totals: Totals, r: FileResult): void {
   totals.files++;
   totals.pages += r.pages;
   totals.resident += r.resident;
@@ -84,7 +84,7 @@ function summary(ctx: Ctx, totals: Totals, label: string, seconds: number): stri
   return lines.join("\n");
 }
 
-export function report(ctx: Ctx, command: string, label: string, totals: Totals, files: FileResult[], seconds: number, extra: Record<string, unknown> = {}): void {
+export function printReport(ctx: Ctx, command: string, label: string, totals: Totals, files: FileResult[], seconds: number, extra: Record<string, unknown> = {}): void {
   if (ctx.json) {
     const out: Record<string, unknown> = {
       command,
@@ -118,14 +118,14 @@ export class Progress {
     this.#ctx = ctx;
     this.enabled = ctx.out.isTTY === true && !ctx.json;
   }
-  found(): void {
+  countFile(): void {
     this.#totalFiles++;
   }
-  bytes(n: number): void {
+  addBytes(n: number): void {
     this.#bytes += n;
     this.draw();
   }
-  file(): void {
+  fileDone(): void {
     this.#files++;
     this.draw();
   }

@@ -97,12 +97,12 @@ export class Mapping implements Disposable {
     this.#views = new MappingViews(this.#slabSource, m.byteLength, path);
   }
 
-  #open(): BackendMapping {
+  #backendIfOpen(): BackendMapping {
     if (this.#m === null) throw closedError();
     return this.#m;
   }
 
-  #openViews(): MappingViews {
+  #viewsIfOpen(): MappingViews {
     if (this.#views === null) throw closedError();
     return this.#views;
   }
@@ -145,7 +145,7 @@ export class Mapping implements Disposable {
   }
 
   #watchFaults(fn: (fault: Fault) => void): void {
-    const m = this.#open();
+    const m = this.#backendIfOpen();
     // The Mapping keeps the function alive; the addon holds it weakly.
     this.#onFault = (offset: number, length: number, pages: number) => fn({ mapping: this, offset, length, pages });
     m.onFault(this.#onFault);
@@ -157,7 +157,7 @@ export class Mapping implements Disposable {
    *   `buffer.constants.MAX_LENGTH`; use {@link Mapping.view} for slabs on it.
    */
   get buffer(): Buffer<ArrayBuffer> {
-    return this.#openViews().whole();
+    return this.#viewsIfOpen().whole();
   }
 
   /**
@@ -168,7 +168,7 @@ export class Mapping implements Disposable {
    * @example const header = m.view(0, 64);
    */
   view(offset: number, length?: number): Buffer<ArrayBuffer> {
-    return this.#openViews().view(offset, length);
+    return this.#viewsIfOpen().view(offset, length);
   }
 
   /**
@@ -179,7 +179,7 @@ export class Mapping implements Disposable {
    * @example const weights = m.typed(Float32Array, header.dataOffset, header.count);
    */
   typed<C extends TypedArrayConstructor>(Ctor: C, byteOffset: number, length?: number): TypedArrayOf<C> {
-    return this.#openViews().typed(Ctor, byteOffset, length, this.offset);
+    return this.#viewsIfOpen().typed(Ctor, byteOffset, length, this.offset);
   }
 
   /**
@@ -193,7 +193,7 @@ export class Mapping implements Disposable {
    * be lost.
    */
   arrayBuffer(start?: number, end?: number): ArrayBuffer {
-    return this.#openViews().exact(start, end, this.access !== "read");
+    return this.#viewsIfOpen().exact(start, end, this.access !== "read");
   }
 
   /**
@@ -203,7 +203,7 @@ export class Mapping implements Disposable {
    * @example const rows = await parquetReadObjects({ file: m.asyncBuffer() });
    */
   asyncBuffer(): { readonly byteLength: number; slice(start: number, end?: number): ArrayBuffer } {
-    this.#openViews();
+    this.#viewsIfOpen();
     const byteLength = this.byteLength;
     return { byteLength, slice: (start: number, end?: number) => this.arrayBuffer(start, end) };
   }
@@ -216,7 +216,7 @@ export class Mapping implements Disposable {
    * @example for (const chunk of m.chunks(64 << 20)) hash.update(chunk);
    */
   chunks(size: number, overlap = 0): Generator<Buffer<ArrayBuffer>, void, undefined> {
-    this.#openViews();
+    this.#viewsIfOpen();
     validateInteger(size, "size", 1, Math.min(bufferConstants.MAX_LENGTH, MAX_SAFE));
     validateInteger(overlap, "overlap", 0, size - 1);
     return this.#chunks(size, size - overlap);
@@ -227,7 +227,7 @@ export class Mapping implements Disposable {
       // Read again at each step: ERR_MEMMAP_CLOSED once unmapped, and a
       // resize() during the loop is followed. Done when the last chunk
       // reached the end as it is now.
-      const total = this.#open().byteLength;
+      const total = this.#backendIfOpen().byteLength;
       if (at >= total || (at > 0 && at - step + size >= total)) return;
       yield this.view(at, Math.min(size, total - at));
     }
@@ -235,22 +235,22 @@ export class Mapping implements Disposable {
 
   // Copies `data` into the mapping at a checked offset, through a slab (no view made).
   #write(offset: number, data: Uint8Array): void {
-    this.#openViews().write(offset, data);
+    this.#viewsIfOpen().write(offset, data);
   }
 
   // Runs a backend call on a checked range; system failures carry the path.
-  #onRange<T>(range: Range | undefined, call: (m: BackendMapping, offset: number, length: number) => T): T {
-    const m = this.#open();
+  #callOnRange<T>(range: Range | undefined, call: (m: BackendMapping, offset: number, length: number) => T): T {
+    const m = this.#backendIfOpen();
     const r = resolveRange(range, m.byteLength);
     return backendCall(() => call(m, r.offset, r.length), this.#path);
   }
 
   // The same for thread-pool work: argument errors reject, they do not throw.
-  #onRangeAsync(range: Range | undefined, call: (m: BackendMapping, offset: number, length: number) => Promise<void>): Promise<void> {
+  #callOnRangeAsync(range: Range | undefined, call: (m: BackendMapping, offset: number, length: number) => Promise<void>): Promise<void> {
     let m: BackendMapping;
     let r: { offset: number; length: number };
     try {
-      m = this.#open();
+      m = this.#backendIfOpen();
       r = resolveRange(range, m.byteLength);
     } catch (e) {
       return Promise.reject(e);
@@ -260,29 +260,29 @@ export class Mapping implements Disposable {
 
   /** Writes the range back to the file and waits for it (msync MS_SYNC), off the main thread. */
   flush(range?: Range): Promise<void> {
-    return this.#onRangeAsync(range, (m, offset, length) => m.flush(offset, length));
+    return this.#callOnRangeAsync(range, (m, offset, length) => m.flush(offset, length));
   }
 
   /** Writes the range back to the file and waits for it (msync MS_SYNC), on this thread. */
   flushSync(range?: Range): void {
-    this.#onRange(range, (m, offset, length) => m.flushSync(offset, length));
+    this.#callOnRange(range, (m, offset, length) => m.flushSync(offset, length));
   }
 
   /** Schedules write-back of the range and returns at once (msync MS_ASYNC). */
   scheduleFlush(range?: Range): void {
-    this.#onRange(range, (m, offset, length) => m.scheduleFlush(offset, length));
+    this.#callOnRange(range, (m, offset, length) => m.scheduleFlush(offset, length));
   }
 
   /** Tells the kernel how the range will be used (madvise). */
   advise(advice: Advice, range?: Range): void {
-    this.#open();
+    this.#backendIfOpen();
     validateOneOf(advice, "advice", backend.adviceNames);
-    this.#onRange(range, (m, offset, length) => m.advise(offset, length, advice));
+    this.#callOnRange(range, (m, offset, length) => m.advise(offset, length, advice));
   }
 
   /** Pages the range into memory on the thread pool, so the event loop does not stall on page faults. */
   prefetch(range?: Range): Promise<void> {
-    return this.#onRangeAsync(range, (m, offset, length) => m.prefetch(offset, length));
+    return this.#callOnRangeAsync(range, (m, offset, length) => m.prefetch(offset, length));
   }
 
   /**
@@ -291,17 +291,17 @@ export class Mapping implements Disposable {
    * @throws an error with code ENOMEM or EPERM when RLIMIT_MEMLOCK refuses.
    */
   lock(range?: Range): void {
-    this.#onRange(range, (m, offset, length) => m.lock(offset, length, true));
+    this.#callOnRange(range, (m, offset, length) => m.lock(offset, length, true));
   }
 
   /** Undoes {@link Mapping.lock} for the range (munlock). */
   unlock(range?: Range): void {
-    this.#onRange(range, (m, offset, length) => m.lock(offset, length, false));
+    this.#callOnRange(range, (m, offset, length) => m.lock(offset, length, false));
   }
 
   /** Which pages of the range are in memory (mincore). */
   residency(range?: Range): Residency {
-    const map = this.#onRange(range, (m, offset, length) => m.residency(offset, length));
+    const map = this.#callOnRange(range, (m, offset, length) => m.residency(offset, length));
     let resident = 0;
     for (let i = 0; i < map.length; i++) resident += map[i]!;
     return { pageSize, pages: map.length, resident, map };
@@ -316,7 +316,7 @@ export class Mapping implements Disposable {
    * it with openShared() to share it with another process.
    */
   get fd(): number {
-    return this.#open().fd;
+    return this.#backendIfOpen().fd;
   }
 
   /**
@@ -326,12 +326,12 @@ export class Mapping implements Disposable {
    * @throws ERR_MEMMAP_NOT_SHAREABLE unless made by mapAnonymous(n, { shared: true }).
    */
   share(): SharedHandle {
-    const m = this.#open();
+    const m = this.#backendIfOpen();
     return Object.freeze({ kind: "memmap.SharedHandle" as const, id: backendCall(() => m.share(), this.#path), byteLength: m.byteLength });
   }
 
-  #word(index: unknown, name = "index"): number {
-    const m = this.#open();
+  #wordOffset(index: unknown, name = "index"): number {
+    const m = this.#backendIfOpen();
     return validateInteger(index, name, 0, Math.floor(m.byteLength / 4) - 1) * 4;
   }
 
@@ -342,13 +342,13 @@ export class Mapping implements Disposable {
    * Refused on the main thread unless `allowMainThread` is set.
    */
   wait(index: number, expected: number, timeoutMs = Infinity, options?: { allowMainThread?: boolean }): WaitResult {
-    const at = this.#word(index);
+    const at = this.#wordOffset(index);
     validateInteger(expected, "expected", -0x80000000, 0x7fffffff);
     const timeout = timeoutMs === Infinity ? -1 : validateInteger(timeoutMs, "timeoutMs");
     if (isMainThread && !optionalBoolean(optionsObject(options), "allowMainThread")) {
       throw memmapError("ERR_MEMMAP_BLOCKING", "wait() blocks the thread: use waitAsync() on the main thread, or pass { allowMainThread: true }");
     }
-    return backendCall(() => this.#open().wait(at, expected, timeout));
+    return backendCall(() => this.#backendIfOpen().wait(at, expected, timeout));
   }
 
   /**
@@ -360,11 +360,11 @@ export class Mapping implements Disposable {
    */
   waitAsync(index: number, expected: number, timeoutMs = Infinity, options?: { persistent?: boolean }): Promise<WaitResult> {
     try {
-      const at = this.#word(index);
+      const at = this.#wordOffset(index);
       validateInteger(expected, "expected", -0x80000000, 0x7fffffff);
       const timeout = timeoutMs === Infinity ? -1 : validateInteger(timeoutMs, "timeoutMs");
       const persistent = optionalBoolean(optionsObject(options), "persistent");
-      const m = this.#open();
+      const m = this.#backendIfOpen();
       return backendCallAsync(() => m.waitAsync(at, expected, timeout, persistent));
     } catch (e) {
       return Promise.reject(e);
@@ -373,9 +373,9 @@ export class Mapping implements Disposable {
 
   /** Wakes up to `count` waiters on the word at `index`, in any thread or process. Returns how many woke. */
   notify(index: number, count = Infinity): number {
-    const at = this.#word(index);
+    const at = this.#wordOffset(index);
     const n = count === Infinity ? 0x7fffffff : validateInteger(count, "count", 0, 0x7fffffff);
-    return backendCall(() => this.#open().notify(at, n));
+    return backendCall(() => this.#backendIfOpen().notify(at, n));
   }
 
   /**
@@ -386,7 +386,7 @@ export class Mapping implements Disposable {
    * @throws Error ERR_MEMMAP_BUSY while a flush() or prefetch() is running.
    */
   resize(newLength: number): void {
-    const m = this.#open();
+    const m = this.#backendIfOpen();
     validateInteger(newLength, "newLength");
     try {
       backendCall(() => m.resize(newLength), this.#path);
@@ -405,7 +405,7 @@ export class Mapping implements Disposable {
     const m = this.#m;
     if (m === null) return false;
     this.#views!.detachCopies();
-    this.#closeHandle(m);
+    this.#dropBackend(m);
     return backendCall(() => m.unmap(), this.#path);
   }
 
@@ -434,16 +434,16 @@ export class Mapping implements Disposable {
       try {
         return m.release();
       } catch (e) {
-        if ((e as { code?: unknown }).code === "ERR_MEMMAP_TRUNCATED") this.#closeHandle(m);
+        if ((e as { code?: unknown }).code === "ERR_MEMMAP_TRUNCATED") this.#dropBackend(m);
         throw e;
       }
     }, this.#path);
-    this.#closeHandle(m);
+    this.#dropBackend(m);
     return released;
   }
 
   // The Mapping lets go of its backend mapping (unmap() or release()).
-  #closeHandle(m: BackendMapping): void {
+  #dropBackend(m: BackendMapping): void {
     this.#faultedAtUnmap = m.faults > 0;
     this.#m = null;
     this.#views = null;

@@ -111,7 +111,7 @@ export class OutputFile implements Disposable {
     trackLeftover(this, this.#leftover);
   }
 
-  #open(): void {
+  #checkOpen(): void {
     if (this.#state !== "open") throw closedError();
   }
 
@@ -136,19 +136,19 @@ export class OutputFile implements Disposable {
 
   /** A zero-copy Buffer over the whole region (see {@link OutputFile.view} past 4 GiB). */
   get buffer(): Buffer {
-    this.#open();
+    this.#checkOpen();
     return this.#mapping.buffer;
   }
 
   /** A zero-copy slab on the region, to fill in place. */
   view(offset: number, length?: number): Buffer {
-    this.#open();
+    this.#checkOpen();
     return this.#mapping.view(offset, spanLength(offset, length, this.#size));
   }
 
   /** Copies `data` (bytes, or a string as UTF-8) into the region at `offset`. Returns the bytes written. */
   write(offset: number, data: Uint8Array | string): number {
-    this.#open();
+    this.#checkOpen();
     validateInteger(offset, "offset", 0, this.#size);
     const bytes = toBytes(data, "data");
     if (bytes.length > this.#size - offset) {
@@ -164,7 +164,7 @@ export class OutputFile implements Disposable {
    * the file offset where it landed.
    */
   append(data: Uint8Array | string): number {
-    this.#open();
+    this.#checkOpen();
     const bytes = toBytes(data, "data");
     const at = this.#size + this.#tail;
     if (bytes.length > 0) writeFully(this.#fd, bytes, at);
@@ -180,7 +180,7 @@ export class OutputFile implements Disposable {
    * @throws ENOSPC when the disk cannot hold it (nothing changes then).
    */
   grow(newSize: number): void {
-    this.#open();
+    this.#checkOpen();
     validateInteger(newSize, "newSize", 0, MAX_SAFE);
     if (newSize < this.#size + this.#tail) {
       throw outOfRange("newSize", `>= ${this.#size + this.#tail} (the region and the appended tail)`, newSize);
@@ -214,7 +214,7 @@ export class OutputFile implements Disposable {
    * Regions handed out may not overlap.
    */
   region(offset: number, length: number): OutputRegion {
-    this.#open();
+    this.#checkOpen();
     validateInteger(offset, "offset", 0, this.#size);
     validateInteger(length, "length", 0, this.#size - offset); // required: no default to the end
     for (const r of this.#regions) {
@@ -229,7 +229,7 @@ export class OutputFile implements Disposable {
   // What commit writes back: the region, except the ranges handed to
   // workers, which wrote them into the file themselves (a heap region must
   // not write its own zeros over them).
-  #runs(): Array<[number, number]> {
+  #writeBackRuns(): Array<[number, number]> {
     const runs: Array<[number, number]> = [];
     const regions = [...this.#regions].sort((a, b) => a.offset - b.offset);
     let at = 0;
@@ -242,11 +242,11 @@ export class OutputFile implements Disposable {
   }
 
   #beginCommit(): void {
-    this.#open();
+    this.#checkOpen();
     this.#state = "committing";
   }
 
-  #finish(state: "committed" | "aborted"): void {
+  #endAs(state: "committed" | "aborted"): void {
     this.#state = state;
     forgetLeftover(this, this.#leftover);
   }
@@ -260,7 +260,7 @@ export class OutputFile implements Disposable {
   commitSync(): void {
     this.#beginCommit();
     try {
-      for (const [from, to] of this.#runs()) this.#mapping.flushSync({ offset: from, length: to - from });
+      for (const [from, to] of this.#writeBackRuns()) this.#mapping.flushSync({ offset: from, length: to - from });
       this.#mapping.unmap();
       if (this.#regular) truncateDurablySync(this.#fd, this.length);
       closeSync(this.#fd);
@@ -268,17 +268,17 @@ export class OutputFile implements Disposable {
       this.#leftover.fd = -1;
       if (this.atomic) renameIntoPlaceSync(this.writePath, this.#target);
     } catch (e) {
-      this.#cleanup();
+      this.#discard();
       throw e;
     }
-    this.#finish("committed");
+    this.#endAs("committed");
   }
 
   /** {@link OutputFile.commitSync} with the slow steps (msync, write, fsync, rename) off the main thread. */
   async commit(): Promise<void> {
     this.#beginCommit();
     try {
-      for (const [from, to] of this.#runs()) await this.#mapping.flush({ offset: from, length: to - from });
+      for (const [from, to] of this.#writeBackRuns()) await this.#mapping.flush({ offset: from, length: to - from });
       this.#mapping.unmap();
       if (this.#regular) await truncateDurably(this.#fd, this.length);
       await close(this.#fd);
@@ -286,14 +286,14 @@ export class OutputFile implements Disposable {
       this.#leftover.fd = -1;
       if (this.atomic) await renameIntoPlace(this.writePath, this.#target);
     } catch (e) {
-      this.#cleanup();
+      this.#discard();
       throw e;
     }
-    this.#finish("committed");
+    this.#endAs("committed");
   }
 
   // Undoes what the output did: unmap, close, remove the file it created.
-  #cleanup(): void {
+  #discard(): void {
     try {
       this.#mapping.unmap(); // a heap region writes nothing back: only commit does
     } catch {
@@ -311,7 +311,7 @@ export class OutputFile implements Disposable {
         // Already gone.
       }
     }
-    this.#finish("aborted");
+    this.#endAs("aborted");
   }
 
   /**
@@ -322,7 +322,7 @@ export class OutputFile implements Disposable {
    */
   abort(): void {
     if (this.#state !== "open") return;
-    this.#cleanup();
+    this.#discard();
   }
 
   /** Aborts an output that was not committed, for `using out = createOutput(...)`. */

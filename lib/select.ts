@@ -75,7 +75,7 @@ export function nativeAddon(): NativeAddon {
   }
 }
 
-function choose(): Backend {
+function chooseBackend(): Backend {
   const forced = process.env["MEMMAP_BACKEND"];
   if (forced !== undefined && forced !== "" && forced !== "native" && forced !== "portable") {
     throw memmapError("ERR_MEMMAP_BACKEND", `MEMMAP_BACKEND must be "native" or "portable", not "${forced}"`);
@@ -95,4 +95,4 @@ function choose(): Backend {
 }
 
 /** The backend every mapping of this thread is made by: `backend.name` and `backend.reason` say which and why. */
-export const backend: Backend = choose();
+export const backend: Backend = chooseBackend();
