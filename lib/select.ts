@@ -6,6 +6,10 @@
 //   backend, with the reason kept in `backend.reason`. On macOS, where the
 //   addon has never run (see nativeOptIn), it is not even loaded: the
 //   portable backend, and the reason says how to opt in.
+//
+// It is also where the two backends meet: the native one is given the
+// portable one's heap mappings (its `heap`, and a mapping's copy where the
+// runtime refuses external buffers), so that neither imports the other.
 import { existsSync } from "node:fs";
 import { relative } from "node:path";
 import type { Backend } from "./backend.js";
