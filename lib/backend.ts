@@ -55,6 +55,17 @@ export interface MapAnonymousRequest {
  */
 export interface BackendMapping extends SlabSource {
   readonly byteLength: number;
+  /**
+   * Where the runtime refuses external buffers (Electron 21+; the test
+   * addon's setRefuseExternalForTest), slab() throws ERR_MEMMAP_NO_EXTERNAL
+   * at the mapping's first slab, before any of its memory reached
+   * JavaScript. The owner then calls this, once, and uses what it returns
+   * from then on: the same range as a heap mapping (Backend.heap), with
+   * this one unmapped. Throws, leaving this mapping as it was, where the
+   * memory cannot be copied (shared memory). Absent where slabs are never
+   * refused (the portable backend).
+   */
+  heapCopy?(): BackendMapping;
   /** Detaches every slab and releases the range; false if already released. */
   unmap(): boolean;
   /**
@@ -86,6 +97,44 @@ export interface BackendMapping extends SlabSource {
   notify(byteOffset: number, count: number): number;
 }
 
+/** How a heap mapping treats the descriptor it is given (HeapMappings.mapDescriptor). */
+export interface HeapFileOptions {
+  /**
+   * The descriptor can be read (a device an output writes to is opened
+   * write-only): resize() reads what lies past the old end.
+   */
+  readable: boolean;
+  /** Read what the file holds there now (past its end: zeros). A file just created holds nothing, and is not read. */
+  fill: boolean;
+  /** unmap() closes the descriptor. */
+  own: boolean;
+  /**
+   * unmap() writes the range back. Without it only flush() does, so that
+   * abandoning the mapping (an aborted output) writes nothing.
+   */
+  writeBack: boolean;
+}
+
+/**
+ * Mappings held in heap memory, filled with positioned reads and written back
+ * with positioned writes: the portable backend's. Every backend offers them,
+ * for what cannot be mapped: createOutput()'s region on a file system
+ * without mmap, and a native mapping where the runtime refuses external
+ * buffers (BackendMapping.heapCopy).
+ */
+export interface HeapMappings {
+  mapFile(req: MapFileRequest): BackendMapping;
+  mapAnonymous(req: MapAnonymousRequest): BackendMapping;
+  /**
+   * A "write" mapping of `[offset, offset + length)` of a descriptor that is
+   * already open (any regular file or device that read(2) and write(2)
+   * take), for createOutput() where a file cannot be mapped: Go's linker
+   * likewise has one output buffer, whose no-mmap form (outbuf_nommap.go) is
+   * a heap slice written back to the file.
+   */
+  mapDescriptor(fd: number, offset: number, length: number, options: HeapFileOptions): BackendMapping;
+}
+
 export interface Backend {
   readonly name: "native" | "portable";
   /** Why this backend was chosen. */
@@ -111,4 +160,6 @@ export interface Backend {
    * later write. A failure leaves the file's size as it was.
    */
   reserveFile(fd: number, size: number): void;
+  /** Heap mappings, for what this backend cannot map (on the portable backend, its own mappings). */
+  readonly heap: HeapMappings;
 }

@@ -107,14 +107,14 @@ export function backendCallAsync<T>(fn: () => Promise<T>, path?: string): Promis
   });
 }
 
-function coded<E extends Error>(err: E, code: string): E & { code: string } {
+function withCode<E extends Error>(err: E, code: string): E & { code: string } {
   Object.defineProperty(err, "code", { value: code, enumerable: true, writable: true, configurable: true });
   // Node prints the code in the name: "TypeError [ERR_INVALID_ARG_TYPE]: ...".
   if (err.stack !== undefined) err.stack = err.stack.replace(/^(\w+)/, `$1 [${code}]`);
   return err as E & { code: string };
 }
 
-function describe(value: unknown): string {
+function describeReceived(value: unknown): string {
   if (value === null) return "null";
   if (value === undefined) return "undefined";
   if (typeof value === "function") return `function ${value.name || "<anonymous>"}`;
@@ -128,28 +128,28 @@ function describe(value: unknown): string {
 }
 
 export function invalidArgType(name: string, expected: string, value: unknown): TypeError {
-  return coded(new TypeError(`The "${name}" argument must be ${expected}. Received ${describe(value)}`), "ERR_INVALID_ARG_TYPE");
+  return withCode(new TypeError(`The "${name}" argument must be ${expected}. Received ${describeReceived(value)}`), "ERR_INVALID_ARG_TYPE");
 }
 
 export function invalidArgValue(name: string, value: unknown, reason: string): TypeError {
-  return coded(new TypeError(`The argument '${name}' ${reason}. Received ${inspect(value, { depth: 0 })}`), "ERR_INVALID_ARG_VALUE");
+  return withCode(new TypeError(`The argument '${name}' ${reason}. Received ${inspect(value, { depth: 0 })}`), "ERR_INVALID_ARG_VALUE");
 }
 
 export function outOfRange(name: string, range: string, value: unknown): RangeError {
-  return coded(new RangeError(`The value of "${name}" is out of range. It must be ${range}. Received ${inspect(value)}`), "ERR_OUT_OF_RANGE");
+  return withCode(new RangeError(`The value of "${name}" is out of range. It must be ${range}. Received ${inspect(value)}`), "ERR_OUT_OF_RANGE");
 }
 
 /** A range that does not fit the file or the mapping. */
 export function rangeError(message: string): RangeError {
-  return coded(new RangeError(message), "ERR_OUT_OF_RANGE");
+  return withCode(new RangeError(message), "ERR_OUT_OF_RANGE");
 }
 
 /** A memmap-specific failure: an Error with one of memmap's ERR_MEMMAP_* codes, and any further properties. */
 export function memmapError(code: string, message: string, extra: Record<string, unknown> = {}): Error & { code: string } {
-  return Object.assign(coded(new Error(message), code), extra);
+  return Object.assign(withCode(new Error(message), code), extra);
 }
 
 /** Thrown by every method of a mapping after unmap(). */
 export function closedError(): Error {
-  return coded(new Error("The mapping is closed (unmap() was called)"), "ERR_MEMMAP_CLOSED");
+  return withCode(new Error("The mapping is closed (unmap() was called)"), "ERR_MEMMAP_CLOSED");
 }

@@ -1,55 +1,18 @@
-// The public mapping API: map(), mapAnonymous() and the Mapping class.
+// The Mapping class: one mapping as JavaScript holds it. It owns the backend
+// mapping and its lifetime (unmap, release, resize), runs the calls on a
+// range of it and the waits on its words, and hands out views through
+// lib/views.ts. map(), mapTyped() and mapAnonymous() make one (lib/map.ts).
 import { constants as bufferConstants } from "node:buffer";
 import { isMainThread } from "node:worker_threads";
-import { fileURLToPath } from "node:url";
-import type { FileHandle } from "node:fs/promises";
-import type { Access, Advice, BackendMapping, FileAdvice, WaitResult } from "./backend.js";
+import type { Access, Advice, BackendMapping, WaitResult } from "./backend.js";
 import { backend } from "./select.js";
-import { MAX_SLAB, Slabs } from "./slabs.js";
-import { detachHeap } from "./detach.js";
-import { elementSize, elementsToBytes, typedCount, type TypedArrayConstructor, type TypedArrayOf } from "./typed.js";
-import { closedError, fromNative, memmapError, invalidArgType, invalidArgValue, backendCall, backendCallAsync, rangeError, fixedSizeSection } from "./errors.js";
-import {
-  clampSlice, MAX_SAFE, optionalBoolean, optionalInteger, optionsObject, optionsSnapshot, resolveRange, spanLength, validateInteger, validateOneOf, type Range,
-} from "./validate.js";
+import type { Slab, SlabSource } from "./slabs.js";
+import { MappingViews } from "./views.js";
+import type { TypedArrayConstructor, TypedArrayOf } from "./typed.js";
+import { closedError, memmapError, backendCall, backendCallAsync, fixedSizeSection } from "./errors.js";
+import { MAX_SAFE, optionalBoolean, optionsObject, resolveRange, validateInteger, validateOneOf, type Range } from "./validate.js";
 
 export type { Access, Range };
-
-/** What can be mapped: a path, a `file:` URL, a file descriptor or a FileHandle. */
-export type FileLike = string | URL | number | FileHandle;
-
-export interface MapOptions {
-  /**
-   * - `"read"` (default): the file's bytes. A write through the Buffer does not
-   *   crash and never reaches the file: the mapping is private and writable
-   *   (MAP_PRIVATE | MAP_NORESERVE), so a write lands in a private copy of the page.
-   * - `"write"`: shared with the file (MAP_SHARED); flush() makes writes durable.
-   * - `"copy"`: copy-on-write; writes are visible in the mapping, never in the file.
-   */
-  access?: Access;
-  /** First byte of the file to map; any byte offset (aligned down internally). Default 0. */
-  offset?: number;
-  /** Bytes to map. Default: from `offset` to the end of the file. */
-  length?: number;
-  /** With `"write"`: create the file if missing and grow it to at least `size` bytes, reserving the blocks. */
-  size?: number;
-  /** Permission bits for a file created by `size`. Default 0o666 (less the umask). */
-  mode?: number;
-  /** Map the pages executable as well (PROT_EXEC). Default false. */
-  exec?: boolean;
-  /** Fault every page in now (MAP_POPULATE), without copying pages of private mappings. Default false. */
-  populate?: boolean;
-  /** Ask for transparent huge pages (madvise MADV_HUGEPAGE; a hint). Default false. */
-  hugePages?: boolean;
-  /** Lock the pages in memory (mlock) now. Default false. */
-  lock?: boolean;
-  /**
-   * Called (on this thread, from the event loop) when the file shrinks or
-   * fails under the mapping and the fault guard replaced pages with zeros.
-   * See {@link Mapping.faulted}.
-   */
-  onFault?: (fault: Fault) => void;
-}
 
 /** A structured-cloneable handle on shared memory; see {@link Mapping.share}. */
 export interface SharedHandle {
@@ -66,15 +29,6 @@ export interface Fault {
   length: number;
   /** Pages replaced with zeros so far. */
   pages: number;
-}
-
-export interface AnonymousOptions {
-  /** MAP_SHARED instead of MAP_PRIVATE (shared with child processes forked by native code). Default false. */
-  shared?: boolean;
-  populate?: boolean;
-  hugePages?: boolean;
-  lock?: boolean;
-  exec?: boolean;
 }
 
 export type { Advice, FileAdvice } from "./backend.js";
@@ -96,27 +50,28 @@ export const pageSize: number = backend.pageSize;
 export const allocationGranularity: number = backend.allocationGranularity;
 
 /**
- * A memory mapping. Made by {@link map} or {@link mapAnonymous}.
- *
- * Every Buffer it hands out is detached by {@link Mapping.unmap} (and by
- * {@link Mapping.resize}), so no code can reach unmapped memory: a detached
- * Buffer has length 0 and reads `undefined`.
- */
-/**
  * What the rest of lib/ (and the tests) may do with a Mapping that users
  * cannot: set by Mapping's static block, not exported from the package.
  */
 export let mappingInternals: {
   watchFaults(m: Mapping, fn: (fault: Fault) => void): void;
   write(m: Mapping, offset: number, data: Uint8Array): void;
-  /** Windows the mapping made (lib/slabs.ts). */
+  /** Slabs the mapping made (lib/slabs.ts). */
   slabCount(m: Mapping): number;
 };
 
+/**
+ * A memory mapping. Made by {@link map} or {@link mapAnonymous}.
+ *
+ * Every Buffer it hands out is detached by {@link Mapping.unmap} (and by
+ * {@link Mapping.resize}), so no code can reach unmapped memory: a detached
+ * Buffer has length 0 and reads `undefined`.
+ */
 export class Mapping implements Disposable {
   #m: BackendMapping | null;
-  #slabs: Slabs | null;
-  #buffer: Buffer<ArrayBuffer> | undefined;
+  // What the slabs are cut from: #m, as it is at each slab (see #slab).
+  readonly #slabSource: SlabSource = { slab: (start, length, pinned) => this.#slab(start, length, pinned) };
+  #views: MappingViews | null;
   readonly #path: string | undefined;
   #faultedAtUnmap = false;
   #onFault: ((offset: number, length: number, pages: number) => void) | undefined;
@@ -129,27 +84,43 @@ export class Mapping implements Disposable {
     mappingInternals = {
       watchFaults: (m, fn) => m.#watchFaults(fn),
       write: (m, offset, data) => m.#write(offset, data),
-      slabCount: (m) => m.#slabs?.count ?? 0,
+      slabCount: (m) => m.#views?.slabCount ?? 0,
     };
   }
 
   /** @internal Use map() or mapAnonymous(). */
   constructor(m: BackendMapping, access: Access | "anonymous", offset: number, path?: string) {
     this.#m = m;
-    this.#slabs = new Slabs(m, m.byteLength);
     this.access = access;
     this.offset = offset;
     this.#path = path;
+    this.#views = new MappingViews(this.#slabSource, m.byteLength, path);
   }
 
-  #open(): BackendMapping {
+  #backendIfOpen(): BackendMapping {
     if (this.#m === null) throw closedError();
     return this.#m;
   }
 
-  #openSlabs(): Slabs {
-    if (this.#slabs === null) throw closedError();
-    return this.#slabs;
+  #viewsIfOpen(): MappingViews {
+    if (this.#views === null) throw closedError();
+    return this.#views;
+  }
+
+  // A slab of the backend mapping. Where the runtime refuses external
+  // buffers, the first one is refused (ERR_MEMMAP_NO_EXTERNAL) and the
+  // backend mapping is replaced, once, by its heap copy (heapCopy in
+  // lib/backend.ts): every call goes to the copy from then on. Slabs are
+  // only asked for while the mapping is open.
+  #slab(start: number, length: number, pinned: boolean | undefined): Slab {
+    const m = this.#m!;
+    try {
+      return m.slab(start, length, pinned);
+    } catch (e) {
+      if (m.heapCopy === undefined || (e as { code?: unknown }).code !== "ERR_MEMMAP_NO_EXTERNAL") throw e;
+      this.#m = m.heapCopy();
+      return this.#m.slab(start, length, pinned);
+    }
   }
 
   /** Size of the mapping in bytes. 0 after unmap(). */
@@ -174,7 +145,7 @@ export class Mapping implements Disposable {
   }
 
   #watchFaults(fn: (fault: Fault) => void): void {
-    const m = this.#open();
+    const m = this.#backendIfOpen();
     // The Mapping keeps the function alive; the addon holds it weakly.
     this.#onFault = (offset: number, length: number, pages: number) => fn({ mapping: this, offset, length, pages });
     m.onFault(this.#onFault);
@@ -186,19 +157,7 @@ export class Mapping implements Disposable {
    *   `buffer.constants.MAX_LENGTH`; use {@link Mapping.view} for slabs on it.
    */
   get buffer(): Buffer<ArrayBuffer> {
-    const w = this.#openSlabs();
-    // Made again if its memory was moved away (ArrayBuffer.prototype.transfer).
-    if (this.#buffer === undefined || (this.#buffer.length === 0 && this.#m!.byteLength > 0)) {
-      const length = this.#m!.byteLength;
-      if (length > bufferConstants.MAX_LENGTH) {
-        throw rangeError(
-          `The mapping (${length} bytes) is larger than a Buffer can be ` +
-            `(buffer.constants.MAX_LENGTH = ${bufferConstants.MAX_LENGTH}); use view(offset, length)`,
-        );
-      }
-      this.#buffer = backendCall(() => w.whole(), this.#path);
-    }
-    return this.#buffer;
+    return this.#viewsIfOpen().whole();
   }
 
   /**
@@ -209,17 +168,7 @@ export class Mapping implements Disposable {
    * @example const header = m.view(0, 64);
    */
   view(offset: number, length?: number): Buffer<ArrayBuffer> {
-    const w = this.#openSlabs();
-    const size = this.#m!.byteLength;
-    const len = spanLength(offset, length, size);
-    if (len > bufferConstants.MAX_LENGTH) {
-      throw rangeError(`A view can be at most buffer.constants.MAX_LENGTH (${bufferConstants.MAX_LENGTH}) bytes`);
-    }
-    try {
-      return w.view(offset, len); // no closure on this path: it is the hot one
-    } catch (e) {
-      throw fromNative(e, this.#path);
-    }
+    return this.#viewsIfOpen().view(offset, length);
   }
 
   /**
@@ -230,13 +179,7 @@ export class Mapping implements Disposable {
    * @example const weights = m.typed(Float32Array, header.dataOffset, header.count);
    */
   typed<C extends TypedArrayConstructor>(Ctor: C, byteOffset: number, length?: number): TypedArrayOf<C> {
-    const w = this.#openSlabs();
-    const count = typedCount(Ctor, byteOffset, length, this.#m!.byteLength, this.offset, MAX_SLAB);
-    try {
-      return w.typed(Ctor as unknown as new (b: ArrayBuffer, o: number, n: number) => TypedArrayOf<C>, Ctor.BYTES_PER_ELEMENT, byteOffset, count);
-    } catch (e) {
-      throw fromNative(e, this.#path);
-    }
+    return this.#viewsIfOpen().typed(Ctor, byteOffset, length, this.offset);
   }
 
   /**
@@ -250,16 +193,7 @@ export class Mapping implements Disposable {
    * be lost.
    */
   arrayBuffer(start?: number, end?: number): ArrayBuffer {
-    const w = this.#openSlabs();
-    const [from, to] = clampSlice(start, end, this.#m!.byteLength);
-    if (to - from > MAX_SLAB) {
-      throw rangeError(`An ArrayBuffer here can be at most ${MAX_SLAB} bytes; use view() or chunks()`);
-    }
-    try {
-      return w.exact(from, to - from, this.access !== "read");
-    } catch (e) {
-      throw fromNative(e, this.#path);
-    }
+    return this.#viewsIfOpen().exact(start, end, this.access !== "read");
   }
 
   /**
@@ -269,7 +203,7 @@ export class Mapping implements Disposable {
    * @example const rows = await parquetReadObjects({ file: m.asyncBuffer() });
    */
   asyncBuffer(): { readonly byteLength: number; slice(start: number, end?: number): ArrayBuffer } {
-    this.#openSlabs();
+    this.#viewsIfOpen();
     const byteLength = this.byteLength;
     return { byteLength, slice: (start: number, end?: number) => this.arrayBuffer(start, end) };
   }
@@ -282,7 +216,7 @@ export class Mapping implements Disposable {
    * @example for (const chunk of m.chunks(64 << 20)) hash.update(chunk);
    */
   chunks(size: number, overlap = 0): Generator<Buffer<ArrayBuffer>, void, undefined> {
-    this.#openSlabs();
+    this.#viewsIfOpen();
     validateInteger(size, "size", 1, Math.min(bufferConstants.MAX_LENGTH, MAX_SAFE));
     validateInteger(overlap, "overlap", 0, size - 1);
     return this.#chunks(size, size - overlap);
@@ -293,7 +227,7 @@ export class Mapping implements Disposable {
       // Read again at each step: ERR_MEMMAP_CLOSED once unmapped, and a
       // resize() during the loop is followed. Done when the last chunk
       // reached the end as it is now.
-      const total = this.#open().byteLength;
+      const total = this.#backendIfOpen().byteLength;
       if (at >= total || (at > 0 && at - step + size >= total)) return;
       yield this.view(at, Math.min(size, total - at));
     }
@@ -301,27 +235,22 @@ export class Mapping implements Disposable {
 
   // Copies `data` into the mapping at a checked offset, through a slab (no view made).
   #write(offset: number, data: Uint8Array): void {
-    const w = this.#openSlabs();
-    try {
-      w.write(offset, data); // no closure: OutputFile.write() calls this per record
-    } catch (e) {
-      throw fromNative(e, this.#path);
-    }
+    this.#viewsIfOpen().write(offset, data);
   }
 
   // Runs a backend call on a checked range; system failures carry the path.
-  #onRange<T>(range: Range | undefined, call: (m: BackendMapping, offset: number, length: number) => T): T {
-    const m = this.#open();
+  #callOnRange<T>(range: Range | undefined, call: (m: BackendMapping, offset: number, length: number) => T): T {
+    const m = this.#backendIfOpen();
     const r = resolveRange(range, m.byteLength);
     return backendCall(() => call(m, r.offset, r.length), this.#path);
   }
 
   // The same for thread-pool work: argument errors reject, they do not throw.
-  #onRangeAsync(range: Range | undefined, call: (m: BackendMapping, offset: number, length: number) => Promise<void>): Promise<void> {
+  #callOnRangeAsync(range: Range | undefined, call: (m: BackendMapping, offset: number, length: number) => Promise<void>): Promise<void> {
     let m: BackendMapping;
     let r: { offset: number; length: number };
     try {
-      m = this.#open();
+      m = this.#backendIfOpen();
       r = resolveRange(range, m.byteLength);
     } catch (e) {
       return Promise.reject(e);
@@ -331,29 +260,29 @@ export class Mapping implements Disposable {
 
   /** Writes the range back to the file and waits for it (msync MS_SYNC), off the main thread. */
   flush(range?: Range): Promise<void> {
-    return this.#onRangeAsync(range, (m, offset, length) => m.flush(offset, length));
+    return this.#callOnRangeAsync(range, (m, offset, length) => m.flush(offset, length));
   }
 
   /** Writes the range back to the file and waits for it (msync MS_SYNC), on this thread. */
   flushSync(range?: Range): void {
-    this.#onRange(range, (m, offset, length) => m.flushSync(offset, length));
+    this.#callOnRange(range, (m, offset, length) => m.flushSync(offset, length));
   }
 
   /** Schedules write-back of the range and returns at once (msync MS_ASYNC). */
   scheduleFlush(range?: Range): void {
-    this.#onRange(range, (m, offset, length) => m.scheduleFlush(offset, length));
+    this.#callOnRange(range, (m, offset, length) => m.scheduleFlush(offset, length));
   }
 
   /** Tells the kernel how the range will be used (madvise). */
   advise(advice: Advice, range?: Range): void {
-    this.#open();
+    this.#backendIfOpen();
     validateOneOf(advice, "advice", backend.adviceNames);
-    this.#onRange(range, (m, offset, length) => m.advise(offset, length, advice));
+    this.#callOnRange(range, (m, offset, length) => m.advise(offset, length, advice));
   }
 
   /** Pages the range into memory on the thread pool, so the event loop does not stall on page faults. */
   prefetch(range?: Range): Promise<void> {
-    return this.#onRangeAsync(range, (m, offset, length) => m.prefetch(offset, length));
+    return this.#callOnRangeAsync(range, (m, offset, length) => m.prefetch(offset, length));
   }
 
   /**
@@ -362,17 +291,17 @@ export class Mapping implements Disposable {
    * @throws an error with code ENOMEM or EPERM when RLIMIT_MEMLOCK refuses.
    */
   lock(range?: Range): void {
-    this.#onRange(range, (m, offset, length) => m.lock(offset, length, true));
+    this.#callOnRange(range, (m, offset, length) => m.lock(offset, length, true));
   }
 
   /** Undoes {@link Mapping.lock} for the range (munlock). */
   unlock(range?: Range): void {
-    this.#onRange(range, (m, offset, length) => m.lock(offset, length, false));
+    this.#callOnRange(range, (m, offset, length) => m.lock(offset, length, false));
   }
 
   /** Which pages of the range are in memory (mincore). */
   residency(range?: Range): Residency {
-    const map = this.#onRange(range, (m, offset, length) => m.residency(offset, length));
+    const map = this.#callOnRange(range, (m, offset, length) => m.residency(offset, length));
     let resident = 0;
     for (let i = 0; i < map.length; i++) resident += map[i]!;
     return { pageSize, pages: map.length, resident, map };
@@ -387,7 +316,7 @@ export class Mapping implements Disposable {
    * it with openShared() to share it with another process.
    */
   get fd(): number {
-    return this.#open().fd;
+    return this.#backendIfOpen().fd;
   }
 
   /**
@@ -397,12 +326,12 @@ export class Mapping implements Disposable {
    * @throws ERR_MEMMAP_NOT_SHAREABLE unless made by mapAnonymous(n, { shared: true }).
    */
   share(): SharedHandle {
-    const m = this.#open();
+    const m = this.#backendIfOpen();
     return Object.freeze({ kind: "memmap.SharedHandle" as const, id: backendCall(() => m.share(), this.#path), byteLength: m.byteLength });
   }
 
-  #word(index: unknown, name = "index"): number {
-    const m = this.#open();
+  #wordOffset(index: unknown, name = "index"): number {
+    const m = this.#backendIfOpen();
     return validateInteger(index, name, 0, Math.floor(m.byteLength / 4) - 1) * 4;
   }
 
@@ -413,13 +342,13 @@ export class Mapping implements Disposable {
    * Refused on the main thread unless `allowMainThread` is set.
    */
   wait(index: number, expected: number, timeoutMs = Infinity, options?: { allowMainThread?: boolean }): WaitResult {
-    const at = this.#word(index);
+    const at = this.#wordOffset(index);
     validateInteger(expected, "expected", -0x80000000, 0x7fffffff);
     const timeout = timeoutMs === Infinity ? -1 : validateInteger(timeoutMs, "timeoutMs");
     if (isMainThread && !optionalBoolean(optionsObject(options), "allowMainThread")) {
       throw memmapError("ERR_MEMMAP_BLOCKING", "wait() blocks the thread: use waitAsync() on the main thread, or pass { allowMainThread: true }");
     }
-    return backendCall(() => this.#open().wait(at, expected, timeout));
+    return backendCall(() => this.#backendIfOpen().wait(at, expected, timeout));
   }
 
   /**
@@ -431,11 +360,11 @@ export class Mapping implements Disposable {
    */
   waitAsync(index: number, expected: number, timeoutMs = Infinity, options?: { persistent?: boolean }): Promise<WaitResult> {
     try {
-      const at = this.#word(index);
+      const at = this.#wordOffset(index);
       validateInteger(expected, "expected", -0x80000000, 0x7fffffff);
       const timeout = timeoutMs === Infinity ? -1 : validateInteger(timeoutMs, "timeoutMs");
       const persistent = optionalBoolean(optionsObject(options), "persistent");
-      const m = this.#open();
+      const m = this.#backendIfOpen();
       return backendCallAsync(() => m.waitAsync(at, expected, timeout, persistent));
     } catch (e) {
       return Promise.reject(e);
@@ -444,9 +373,9 @@ export class Mapping implements Disposable {
 
   /** Wakes up to `count` waiters on the word at `index`, in any thread or process. Returns how many woke. */
   notify(index: number, count = Infinity): number {
-    const at = this.#word(index);
+    const at = this.#wordOffset(index);
     const n = count === Infinity ? 0x7fffffff : validateInteger(count, "count", 0, 0x7fffffff);
-    return backendCall(() => this.#open().notify(at, n));
+    return backendCall(() => this.#backendIfOpen().notify(at, n));
   }
 
   /**
@@ -457,16 +386,15 @@ export class Mapping implements Disposable {
    * @throws Error ERR_MEMMAP_BUSY while a flush() or prefetch() is running.
    */
   resize(newLength: number): void {
-    const m = this.#open();
+    const m = this.#backendIfOpen();
     validateInteger(newLength, "newLength");
     try {
       backendCall(() => m.resize(newLength), this.#path);
     } catch (e) {
       throw fixedSizeSection(e);
     }
-    this.#buffer = undefined;
-    this.#detachCopies();
-    this.#slabs = new Slabs(m, m.byteLength); // the old ones were detached
+    this.#views!.detachCopies();
+    this.#views = new MappingViews(this.#slabSource, m.byteLength, this.#path); // the old slabs were detached
   }
 
   /**
@@ -476,8 +404,8 @@ export class Mapping implements Disposable {
   unmap(): boolean {
     const m = this.#m;
     if (m === null) return false;
-    this.#detachCopies();
-    this.#closeHandle(m);
+    this.#views!.detachCopies();
+    this.#dropBackend(m);
     return backendCall(() => m.unmap(), this.#path);
   }
 
@@ -506,170 +434,23 @@ export class Mapping implements Disposable {
       try {
         return m.release();
       } catch (e) {
-        if ((e as { code?: unknown }).code === "ERR_MEMMAP_TRUNCATED") this.#closeHandle(m);
+        if ((e as { code?: unknown }).code === "ERR_MEMMAP_TRUNCATED") this.#dropBackend(m);
         throw e;
       }
     }, this.#path);
-    this.#closeHandle(m);
+    this.#dropBackend(m);
     return released;
   }
 
   // The Mapping lets go of its backend mapping (unmap() or release()).
-  #closeHandle(m: BackendMapping): void {
+  #dropBackend(m: BackendMapping): void {
     this.#faultedAtUnmap = m.faults > 0;
     this.#m = null;
-    this.#slabs = null;
-    this.#buffer = undefined;
-  }
-
-  // The copies arrayBuffer() made where the backend cannot cut its memory
-  // (portable) go with the mapping, as the slabs do.
-  #detachCopies(): void {
-    for (const copy of this.#slabs?.copies() ?? []) detachHeap(new Uint8Array(copy));
+    this.#views = null;
   }
 
   /** Same as unmap(), for `using m = map(...)`. */
   [Symbol.dispose](): void {
     this.unmap();
   }
-}
-
-const ACCESSES = ["read", "write", "copy"] as const;
-
-function isFileHandle(value: object): value is FileHandle {
-  return typeof (value as { fd?: unknown }).fd === "number" && typeof (value as { readFile?: unknown }).readFile === "function";
-}
-
-function resolveFile(file: unknown): { path: string | null; fd: number } {
-  if (typeof file === "string") {
-    if (file.length === 0) throw invalidArgValue("file", file, "must be a non-empty path");
-    if (file.includes("\u0000")) throw invalidArgValue("file", file, "must be a string without null bytes");
-    return { path: file, fd: -1 };
-  }
-  if (typeof file === "number") {
-    return { path: null, fd: validateInteger(file, "file", 0, 0x7fffffff) };
-  }
-  if (file instanceof URL) {
-    if (file.protocol !== "file:") throw invalidArgValue("file", file.href, "must be a URL with the file: scheme");
-    return resolveFile(fileURLToPath(file));
-  }
-  if (typeof file === "object" && file !== null && isFileHandle(file)) {
-    if (file.fd < 0) throw invalidArgValue("file", "FileHandle", "must be an open FileHandle");
-    return { path: null, fd: file.fd };
-  }
-  throw invalidArgType("file", "of type string or an instance of URL, FileHandle or a file descriptor (number)", file);
-}
-
-// Every option of map(): map() and mapTyped() read each once, before any check.
-const MAP_OPTIONS = ["access", "offset", "length", "size", "mode", "exec", "populate", "hugePages", "lock", "onFault"] as const;
-
-/**
- * Maps a file into memory.
- *
- * @example
- * using m = map("data.bin");
- * console.log(m.buffer.readUInt32LE(0));
- *
- * @throws TypeError/RangeError for bad arguments (ERR_INVALID_ARG_TYPE,
- *   ERR_INVALID_ARG_VALUE, ERR_OUT_OF_RANGE), RangeError ERR_OUT_OF_RANGE
- *   when the range passes the end of the file, and fs-style errors (ENOENT,
- *   EACCES, ENOSPC, ...) from the system.
- */
-export function map(file: FileLike, options?: MapOptions): Mapping {
-  const { path, fd } = resolveFile(file);
-  const o = optionsSnapshot(options, MAP_OPTIONS);
-  const access = o["access"] === undefined ? "read" : validateOneOf(o["access"], "options.access", ACCESSES);
-  const offset = optionalInteger(o, "offset", 0);
-  const length = optionalInteger(o, "length", -1);
-  const size = optionalInteger(o, "size", -1);
-  if (size >= 0 && access !== "write") {
-    throw invalidArgValue("options.size", size, "can only be used with access 'write'");
-  }
-  const mode = o["mode"] === undefined ? 0o666 : validateInteger(o["mode"], "options.mode", 0, 0o7777);
-  const req = {
-    path, fd, access, offset, length, size, mode,
-    exec: optionalBoolean(o, "exec"),
-    populate: optionalBoolean(o, "populate"),
-    hugePages: optionalBoolean(o, "hugePages"),
-    lock: optionalBoolean(o, "lock"),
-  };
-  const onFault = o["onFault"];
-  if (onFault !== undefined && typeof onFault !== "function") throw invalidArgType("options.onFault", "of type function", onFault);
-  const m = backendCall(() => backend.mapFile(req), path ?? undefined);
-  const mapping = new Mapping(m, access, offset, path ?? undefined);
-  if (typeof onFault === "function") mappingInternals.watchFaults(mapping, onFault as (fault: Fault) => void);
-  return mapping;
-}
-
-/**
- * Maps a file as a typed array, as numpy.memmap does: `options` are map()'s,
- * with `offset` in bytes (a multiple of the element size) and `length` and
- * `size` in elements. Returns the mapping (to flush, unmap, or `using`) and
- * the array over all of it.
- * @example
- * const { mapping, array } = mapTyped("weights.f32", Float32Array, { access: "write", size: 4096 }); // a 16 KiB file
- */
-export function mapTyped<C extends TypedArrayConstructor>(
-  file: FileLike, Ctor: C, options?: MapOptions,
-): { mapping: Mapping; array: TypedArrayOf<C> } {
-  const size = elementSize(Ctor);
-  // Read once: a getter cannot pass the offset check below and then map
-  // another offset (or make a file that a refused call leaves behind).
-  const o = optionsSnapshot(options, MAP_OPTIONS);
-  const length = elementsToBytes(o["length"], "options.length", size);
-  const fileSize = elementsToBytes(o["size"], "options.size", size);
-  // Checked before map(), which may make or grow the file.
-  const offset = o["offset"];
-  if (typeof offset === "number" && Number.isInteger(offset) && offset % size !== 0) {
-    throw invalidArgValue("options.offset", offset, `is not a multiple of ${size} (the element size of ${Ctor.name})`);
-  }
-  const mapping = map(file, { ...o, ...(length !== undefined && { length }), ...(fileSize !== undefined && { size: fileSize }) } as MapOptions);
-  try {
-    if (length === undefined && mapping.byteLength % size !== 0) {
-      throw invalidArgValue("options.length", undefined,
-        `must be given (in elements): the ${mapping.byteLength} bytes from file offset ${mapping.offset} to the end ` +
-          `are not a whole number of ${size}-byte elements of ${Ctor.name}`);
-    }
-    return { mapping, array: mapping.typed(Ctor, 0) };
-  } catch (e) {
-    mapping.unmap();
-    throw e;
-  }
-}
-
-/**
- * Maps anonymous memory (MAP_ANONYMOUS), zero-filled.
- * @example
- * using m = mapAnonymous(1 << 20);
- * m.buffer.fill(7);
- */
-export function mapAnonymous(length: number, options?: AnonymousOptions): Mapping {
-  validateInteger(length, "length");
-  const o = optionsObject(options);
-  const req = {
-    length,
-    shared: optionalBoolean(o, "shared"),
-    exec: optionalBoolean(o, "exec"),
-    populate: optionalBoolean(o, "populate"),
-    hugePages: optionalBoolean(o, "hugePages"),
-    lock: optionalBoolean(o, "lock"),
-  };
-  return new Mapping(backendCall(() => backend.mapAnonymous(req)), "anonymous", 0);
-}
-
-/**
- * Advice to the kernel about a file's pages in the page cache
- * (posix_fadvise), without mapping it: `"dontneed"` evicts clean pages,
- * `"willneed"` starts reading ahead. `range.length` 0 (the default) means to
- * the end of the file.
- * @example adviseFile("big.log", "dontneed"); // drop it from the page cache
- * @throws fs-style errors (ENOENT, EBADF, ...); ERR_INVALID_ARG_VALUE for an unknown advice.
- */
-export function adviseFile(file: FileLike, advice: FileAdvice, range?: Range): void {
-  const { path, fd } = resolveFile(file);
-  validateOneOf(advice, "advice", backend.fileAdviceNames);
-  const r = optionsObject(range, "range");
-  const offset = optionalInteger(r, "offset", 0);
-  const length = optionalInteger(r, "length", 0);
-  backendCall(() => backend.adviseFile(path, fd, offset, length, advice), path ?? undefined);
 }

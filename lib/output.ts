@@ -4,31 +4,33 @@
 // regions); content of unknown size is appended past it with plain file I/O;
 // commit() flushes, truncates to the exact length, fsyncs and renames over
 // the destination. Where the file cannot be mapped, the region is the
-// portable backend's heap mapping of the file, written back at commit, as
+// backend's heap mapping of the file (backend.heap), written back at commit, as
 // the linker's outbuf_nommap.go is a branch of the same OutBuf: one Mapping
 // either way, and no second no-mmap implementation here.
-import {
-  closeSync, fstatSync, fsyncSync, ftruncateSync, lstatSync, openSync, readlinkSync, realpathSync, renameSync, statSync, unlinkSync,
-  type Stats,
-} from "node:fs";
+//
+// The steps on the file system are in output-disk.ts, what a dropped output
+// undoes in output-leftovers.ts, and a worker's side of a region in
+// output-region.ts.
+import { closeSync, ftruncateSync, openSync, unlinkSync } from "node:fs";
 import * as fsp from "node:fs";
 import { promisify } from "node:util";
-import { basename, dirname, isAbsolute, join, resolve, sep } from "node:path";
-import { randomBytes } from "node:crypto";
+import { resolve } from "node:path";
 import { constants as bufferConstants } from "node:buffer";
 import { fileURLToPath } from "node:url";
-import { map, Mapping, mappingInternals } from "./mapping.js";
-import { heapMapping, portableBackend } from "./backends/portable.js";
+import { map } from "./map.js";
+import { mappingInternals, type Mapping } from "./mapping.js";
 import { writeFully } from "./io.js";
 import { backend } from "./select.js";
-import { backendCall, closedError, invalidArgType, invalidArgValue, memmapError, outOfRange, rangeError, systemError, systemErrorCode } from "./errors.js";
-import { optionalBoolean, optionsSnapshot, spanLength, validateInteger, MAX_SAFE } from "./validate.js";
+import { closedError, invalidArgType, invalidArgValue, outOfRange, rangeError } from "./errors.js";
+import { optionalBoolean, optionsSnapshot, spanLength, toBytes, validateInteger, MAX_SAFE } from "./validate.js";
+import {
+  linkTarget, namePaths, notSeekable, ofDestination, openInPlace, renameIntoPlace, renameIntoPlaceSync, reserveBlocks, statOrNull, tempPathFor,
+  truncateDurably, truncateDurablySync,
+} from "./output-disk.js";
+import { forgetLeftover, trackLeftover, type Leftover } from "./output-leftovers.js";
+import { heapRegion, type OutputRegion } from "./output-region.js";
 
-const fsync = promisify(fsp.fsync);
-const ftruncate = promisify(fsp.ftruncate);
-const rename = promisify(fsp.rename);
 const close = promisify(fsp.close);
-const openAsync = promisify(fsp.open);
 
 export interface OutputOptions {
   /** Bytes of the mapped region, whose layout the caller knows. Required. */
@@ -45,28 +47,7 @@ export interface OutputOptions {
   mapped?: boolean;
 }
 
-/**
- * A structured-cloneable handle on part of an output's mapped region, for
- * {@link openRegion} in a worker thread. Made by {@link OutputFile.region}.
- */
-export interface OutputRegion {
-  readonly kind: "memmap.OutputRegion";
-  /** The file being written (the temporary file when atomic). */
-  readonly path: string;
-  /** Offset of the region in the output file. */
-  readonly offset: number;
-  readonly length: number;
-  /** Whether the output is mapped; if not, the region is a heap buffer written back on close(). */
-  readonly mapped: boolean;
-}
-
-/** Stale temporary files are named `.<name>.memmap-<pid>-<random>.tmp`. */
-export const TEMP_FILE_PATTERN = /^\..+\.memmap-\d+-[0-9a-f]+\.tmp$/;
-
-function tempPathFor(path: string): string {
-  return join(dirname(path), `.${basename(path)}.memmap-${process.pid}-${randomBytes(6).toString("hex")}.tmp`);
-}
-
+// createOutput()'s `path`, resolved.
 function toPath(path: unknown): string {
   if (path instanceof URL) {
     if (path.protocol !== "file:") throw invalidArgValue("path", path.href, "must be a URL with the file: scheme");
@@ -77,210 +58,17 @@ function toPath(path: unknown): string {
   return resolve(path);
 }
 
-function toBytes(data: unknown, name: string): Uint8Array {
-  if (data instanceof Uint8Array) return data;
-  if (typeof data === "string") return Buffer.from(data, "utf8");
-  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  throw invalidArgType(name, "of type string or an instance of Buffer, TypedArray or DataView", data);
-}
-
-// The file `path` names: the end of its chain of symbolic links, which is
-// what an atomic output must rename over (as npm's write-file-atomic does),
-// for a rename over the link would replace the link with a regular file and
-// leave its target as it was. A dangling link names the file to make. A
-// relative target is resolved against the link's directory as the kernel
-// does, through that directory's real path (a ".." in it goes up from where
-// the directory really is). More than 40 links (Linux's MAXSYMLINKS) is
-// ELOOP, as open() says. A path that cannot be looked at is returned as it
-// is: opening it reports why.
-const MAX_LINK_HOPS = 40;
-function linkTarget(path: string): string {
-  let at = path;
-  for (let hops = 0; ; hops++) {
-    let link: boolean;
-    try {
-      link = lstatSync(at).isSymbolicLink();
-    } catch {
-      link = false;
-    }
-    if (!link) return hops === 0 ? at : realDirectory(at);
-    if (hops === MAX_LINK_HOPS) throw systemErrorCode("ELOOP", "open", path);
-    const target = readlinkSync(at);
-    at = isAbsolute(target) ? target : realpathSync.native(dirname(at)) + sep + target;
-  }
-}
-
-// `path` with its directory's real path, so that a ".." a link's target
-// left in it is taken from where the directory really is.
-function realDirectory(path: string): string {
-  try {
-    return join(realpathSync.native(dirname(path)), basename(path));
-  } catch {
-    return path; // no such directory: opening the file says so
-  }
-}
-
-// The temporary file is ours, not the user's: a failure to make it (its
-// folder missing or read-only, say) names the destination they gave.
-function ofDestination(e: unknown, dest: string): unknown {
-  const err = e as NodeJS.ErrnoException;
-  if (err === null || typeof err !== "object" || typeof err.errno !== "number" || typeof err.syscall !== "string") return e;
-  return systemError(-err.errno, err.syscall, dest);
-}
-
-function statOrNull(path: string): Stats | null {
-  try {
-    return statSync(path);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return null;
-    throw e;
-  }
-}
-
-// Grows the file to `size` bytes and reserves the blocks (fallocate), as the
-// mapped path does, so that a full disk is ENOSPC now and not at commit.
-function reserve(fd: number, size: number): void {
-  backendCall(() => backend.reserveFile(fd, size));
-}
-
-// An output is written at positions (the region, then the tail): a pipe or
-// a socket cannot be, and waiting in open() for a FIFO's reader would freeze
-// the event loop. Refused before anything is opened.
-function notSeekable(path: string): Error {
-  return invalidArgValue("path", path, "is a FIFO or a socket: an output is written at positions (a regular file or a device)");
-}
-
-// A system error from a step on the descriptor names the file, as fs does:
-// `path` the file written (the temporary file when atomic), `dest` the
-// destination.
-function namePaths(e: unknown, path: string, dest: string | undefined): unknown {
-  const err = e as NodeJS.ErrnoException & { dest?: string };
-  if (err !== null && typeof err === "object" && err.code !== undefined && err.syscall !== undefined) {
-    err.path ??= path;
-    if (dest !== undefined) err.dest ??= dest;
-  }
-  return e;
-}
-
-// Opens an existing destination for writing in place. O_NONBLOCK, so that a
-// FIFO put there since it was looked at cannot block open() (it is refused
-// just after, by its type); cleared for devices by opening them again.
-function openInPlace(path: string, regular: boolean): number {
-  const C = fsp.constants;
-  const flags = (regular ? C.O_RDWR : C.O_WRONLY) | C.O_NOCTTY;
-  const probe = openSync(path, flags | C.O_NONBLOCK);
-  let st: Stats;
-  try {
-    st = fstatSync(probe);
-  } catch (e) {
-    closeSync(probe);
-    throw e;
-  }
-  if (st.isFile() && regular) return probe; // O_NONBLOCK means nothing to a regular file
-  closeSync(probe);
-  if (st.isFIFO() || st.isSocket()) throw notSeekable(path);
-  if (!st.isFile() && !regular) return openSync(path, flags); // a device: opening it does not wait
-  throw memmapError("ERR_MEMMAP_CHANGED", `createOutput: ${path} changed type while it was being opened`, { path });
-}
-
-function fsyncDirectory(dir: string): void {
-  let fd = -1;
-  try {
-    fd = openSync(dir, "r");
-    fsyncSync(fd);
-  } catch {
-    // Some file systems refuse fsync on a directory; the rename itself stands.
-  } finally {
-    if (fd >= 0) closeSync(fd);
-  }
-}
-
-// What an output dropped without commit() or abort() must still undo: its
-// descriptor, and the temporary file (or the file it created in place).
-// The garbage collector's finalizer does it, and so does a normal exit for
-// every output still open then.
-// On Windows the mapping too: a file with a view cannot be deleted there, so
-// a dropped output's mapping is unmapped with it (views of it detach) rather
-// than whenever the collector gets to it.
-interface Leftover {
-  fd: number;
-  path: string;
-  remove: boolean;
-  mapping?: Mapping | undefined;
-}
-const leftovers = new Set<Leftover>();
-function undoLeftover(l: Leftover): void {
-  leftovers.delete(l);
-  if (l.mapping) {
-    try {
-      l.mapping.unmap();
-    } catch {
-      // Unmapped all the same; the output is being thrown away.
-    }
-    l.mapping = undefined;
-  }
-  if (l.fd >= 0) {
-    try {
-      closeSync(l.fd);
-    } catch {
-      // Already closed.
-    }
-    l.fd = -1;
-  }
-  if (l.remove) {
-    l.remove = false;
-    try {
-      unlinkSync(l.path);
-    } catch (e) {
-      // Already gone; or, on Slabs, held open by someone else (a mapped
-      // file cannot be deleted there): a temporary file of ours is tried
-      // again later. Never a path the user names, which could be a new
-      // file by then.
-      if ((e as NodeJS.ErrnoException).code !== "ENOENT" && process.platform === "win32" && TEMP_FILE_PATTERN.test(basename(l.path))) {
-        unremoved.add(l.path);
-      }
-    }
-  }
-}
-// Temporary files Windows refused to delete while their views lived: tried
-// again whenever an output is made, and at exit.
-const unremoved = new Set<string>();
-function retryUnremoved(): void {
-  for (const path of unremoved) {
-    try {
-      unlinkSync(path);
-      unremoved.delete(path);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === "ENOENT") unremoved.delete(path);
-    }
-  }
-}
-const dropped = new FinalizationRegistry<Leftover>(undoLeftover);
-let exitHooked = false;
-function track(output: object, l: Leftover): void {
-  if (unremoved.size > 0) retryUnremoved();
-  leftovers.add(l);
-  dropped.register(output, l, output);
-  if (!exitHooked) {
-    exitHooked = true;
-    process.on("exit", () => {
-      for (const left of [...leftovers]) undoLeftover(left);
-      retryUnremoved();
-    });
-  }
-}
+/** For tests: not exported from the package. Set by OutputFile's static block. */
+export let outputInternals: {
+  /** Slabs the output's mapping made (lib/slabs.ts). */
+  slabCount(o: OutputFile): number;
+};
 
 /**
  * An output file being written. Made by {@link createOutput}.
  *
  * The file is `[ mapped region of \`size\` bytes | appended tail ]`.
  */
-/** For tests: not exported from the package. Set by OutputFile's static block. */
-export let outputInternals: {
-  /** Windows the output's mapping made (lib/slabs.ts). */
-  slabCount(o: OutputFile): number;
-};
-
 export class OutputFile implements Disposable {
   /** The destination. */
   readonly path: string;
@@ -290,8 +78,8 @@ export class OutputFile implements Disposable {
   /** False when the region is a heap buffer written at commit (the fallback). */
   readonly mapped: boolean;
   #fd: number;
-  // The region: a mapping of the file, or the portable backend's heap
-  // mapping of it (heapMapping) where it cannot be mapped.
+  // The region: a mapping of the file, or the backend's heap mapping of it
+  // (backend.heap.mapDescriptor) where it cannot be mapped.
   #mapping: Mapping;
   #size: number;
   #tail = 0;
@@ -320,10 +108,10 @@ export class OutputFile implements Disposable {
     this.#regular = init.regular;
     this.#leftover = { fd: init.fd, path: init.writePath, remove: init.atomic || init.created };
     if (process.platform === "win32") this.#leftover.mapping = init.mapping;
-    track(this, this.#leftover);
+    trackLeftover(this, this.#leftover);
   }
 
-  #open(): void {
+  #checkOpen(): void {
     if (this.#state !== "open") throw closedError();
   }
 
@@ -348,19 +136,19 @@ export class OutputFile implements Disposable {
 
   /** A zero-copy Buffer over the whole region (see {@link OutputFile.view} past 4 GiB). */
   get buffer(): Buffer {
-    this.#open();
+    this.#checkOpen();
     return this.#mapping.buffer;
   }
 
   /** A zero-copy slab on the region, to fill in place. */
   view(offset: number, length?: number): Buffer {
-    this.#open();
+    this.#checkOpen();
     return this.#mapping.view(offset, spanLength(offset, length, this.#size));
   }
 
   /** Copies `data` (bytes, or a string as UTF-8) into the region at `offset`. Returns the bytes written. */
   write(offset: number, data: Uint8Array | string): number {
-    this.#open();
+    this.#checkOpen();
     validateInteger(offset, "offset", 0, this.#size);
     const bytes = toBytes(data, "data");
     if (bytes.length > this.#size - offset) {
@@ -376,7 +164,7 @@ export class OutputFile implements Disposable {
    * the file offset where it landed.
    */
   append(data: Uint8Array | string): number {
-    this.#open();
+    this.#checkOpen();
     const bytes = toBytes(data, "data");
     const at = this.#size + this.#tail;
     if (bytes.length > 0) writeFully(this.#fd, bytes, at);
@@ -392,7 +180,7 @@ export class OutputFile implements Disposable {
    * @throws ENOSPC when the disk cannot hold it (nothing changes then).
    */
   grow(newSize: number): void {
-    this.#open();
+    this.#checkOpen();
     validateInteger(newSize, "newSize", 0, MAX_SAFE);
     if (newSize < this.#size + this.#tail) {
       throw outOfRange("newSize", `>= ${this.#size + this.#tail} (the region and the appended tail)`, newSize);
@@ -408,7 +196,7 @@ export class OutputFile implements Disposable {
         throw rangeError(`Without a mapping, the region is one Buffer: at most ${bufferConstants.MAX_LENGTH} bytes`);
       }
       if (!this.mapped && this.#regular) {
-        reserve(this.#fd, newSize);
+        reserveBlocks(this.#fd, newSize);
         reserved = true;
       }
       this.#mapping.resize(newSize);
@@ -426,7 +214,7 @@ export class OutputFile implements Disposable {
    * Regions handed out may not overlap.
    */
   region(offset: number, length: number): OutputRegion {
-    this.#open();
+    this.#checkOpen();
     validateInteger(offset, "offset", 0, this.#size);
     validateInteger(length, "length", 0, this.#size - offset); // required: no default to the end
     for (const r of this.#regions) {
@@ -441,7 +229,7 @@ export class OutputFile implements Disposable {
   // What commit writes back: the region, except the ranges handed to
   // workers, which wrote them into the file themselves (a heap region must
   // not write its own zeros over them).
-  #runs(): Array<[number, number]> {
+  #writeBackRuns(): Array<[number, number]> {
     const runs: Array<[number, number]> = [];
     const regions = [...this.#regions].sort((a, b) => a.offset - b.offset);
     let at = 0;
@@ -454,17 +242,13 @@ export class OutputFile implements Disposable {
   }
 
   #beginCommit(): void {
-    this.#open();
+    this.#checkOpen();
     this.#state = "committing";
   }
 
-  #finish(state: "committed" | "aborted"): void {
+  #endAs(state: "committed" | "aborted"): void {
     this.#state = state;
-    this.#leftover.fd = -1; // closed by commit or by #cleanup
-    this.#leftover.remove = false;
-    this.#leftover.mapping = undefined;
-    leftovers.delete(this.#leftover);
-    dropped.unregister(this);
+    forgetLeftover(this, this.#leftover);
   }
 
   /**
@@ -476,56 +260,40 @@ export class OutputFile implements Disposable {
   commitSync(): void {
     this.#beginCommit();
     try {
-      for (const [from, to] of this.#runs()) this.#mapping.flushSync({ offset: from, length: to - from });
+      for (const [from, to] of this.#writeBackRuns()) this.#mapping.flushSync({ offset: from, length: to - from });
       this.#mapping.unmap();
-      if (this.#regular) {
-        ftruncateSync(this.#fd, this.length);
-        fsyncSync(this.#fd);
-      }
+      if (this.#regular) truncateDurablySync(this.#fd, this.length);
       closeSync(this.#fd);
       this.#fd = -1;
       this.#leftover.fd = -1;
-      if (this.atomic) {
-        renameSync(this.writePath, this.#target);
-        fsyncDirectory(dirname(this.#target));
-      }
+      if (this.atomic) renameIntoPlaceSync(this.writePath, this.#target);
     } catch (e) {
-      this.#cleanup();
+      this.#discard();
       throw e;
     }
-    this.#finish("committed");
+    this.#endAs("committed");
   }
 
   /** {@link OutputFile.commitSync} with the slow steps (msync, write, fsync, rename) off the main thread. */
   async commit(): Promise<void> {
     this.#beginCommit();
     try {
-      for (const [from, to] of this.#runs()) await this.#mapping.flush({ offset: from, length: to - from });
+      for (const [from, to] of this.#writeBackRuns()) await this.#mapping.flush({ offset: from, length: to - from });
       this.#mapping.unmap();
-      if (this.#regular) {
-        await ftruncate(this.#fd, this.length);
-        await fsync(this.#fd);
-      }
+      if (this.#regular) await truncateDurably(this.#fd, this.length);
       await close(this.#fd);
       this.#fd = -1;
       this.#leftover.fd = -1;
-      if (this.atomic) {
-        await rename(this.writePath, this.#target);
-        const dir = await openAsync(dirname(this.#target), "r").catch(() => -1);
-        if (dir >= 0) {
-          await fsync(dir).catch(() => undefined);
-          await close(dir);
-        }
-      }
+      if (this.atomic) await renameIntoPlace(this.writePath, this.#target);
     } catch (e) {
-      this.#cleanup();
+      this.#discard();
       throw e;
     }
-    this.#finish("committed");
+    this.#endAs("committed");
   }
 
   // Undoes what the output did: unmap, close, remove the file it created.
-  #cleanup(): void {
+  #discard(): void {
     try {
       this.#mapping.unmap(); // a heap region writes nothing back: only commit does
     } catch {
@@ -543,7 +311,7 @@ export class OutputFile implements Disposable {
         // Already gone.
       }
     }
-    this.#finish("aborted");
+    this.#endAs("aborted");
   }
 
   /**
@@ -554,7 +322,7 @@ export class OutputFile implements Disposable {
    */
   abort(): void {
     if (this.#state !== "open") return;
-    this.#cleanup();
+    this.#discard();
   }
 
   /** Aborts an output that was not committed, for `using out = createOutput(...)`. */
@@ -636,7 +404,7 @@ export function createOutput(path: string | URL, options: OutputOptions): Output
       // place shows its bytes, as a mapping of it would. A device is only
       // written.
       mapping = heapRegion(fd, 0, size, { readable: regular, fill: !created && regular, own: false, writeBack: false });
-      if (regular) reserve(fd, size);
+      if (regular) reserveBlocks(fd, size);
     }
   } catch (e) {
     closeSync(fd);
@@ -650,88 +418,4 @@ export function createOutput(path: string | URL, options: OutputOptions): Output
     throw namePaths(e, writePath, atomic ? target : undefined);
   }
   return new OutputFile({ path: target, target: dest, writePath, atomic, fd, mapping, mapped, size, created, regular });
-}
-
-// The fallback region: the portable backend's heap mapping of the file.
-function heapRegion(fd: number, offset: number, length: number, options: Parameters<typeof heapMapping>[3]): Mapping {
-  return new Mapping(backendCall(() => heapMapping(fd, offset, length, options)), "write", offset);
-}
-
-/**
- * In a worker thread (or anywhere): opens a region handed out by
- * {@link OutputFile.region} for writing. Its writes land in the output's
- * file; call close() before the output is committed.
- */
-export function openRegion(handle: OutputRegion): RegionWriter {
-  const h = optionsSnapshot(handle, ["kind", "path", "offset", "length", "mapped"], "handle");
-  if (h["kind"] !== "memmap.OutputRegion" || typeof h["path"] !== "string") {
-    throw invalidArgType("handle", "an OutputRegion from OutputFile.region()", handle);
-  }
-  const offset = validateInteger(h["offset"], "handle.offset");
-  const length = validateInteger(h["length"], "handle.length");
-  return new RegionWriter(h["path"], offset, length, h["mapped"] === true);
-}
-
-const EMPTY = { length: 0, shared: false, exec: false, populate: false, hugePages: false, lock: false };
-
-/** The writable side of an {@link OutputRegion}. Coordinates are relative to the region. */
-export class RegionWriter implements Disposable {
-  #mapping: Mapping;
-  /** Offset of the region in the output file. */
-  readonly offset: number;
-  readonly length: number;
-
-  /** @internal Use openRegion(). */
-  constructor(path: string, offset: number, length: number, mapped: boolean) {
-    this.offset = offset;
-    this.length = length;
-    if (length === 0) {
-      // Nothing to write: no file is opened (it may be gone already).
-      this.#mapping = new Mapping(portableBackend("an empty region").mapAnonymous(EMPTY), "write", offset);
-    } else if (mapped) {
-      this.#mapping = map(path, { access: "write", offset, length });
-    } else {
-      // The output's heap fallback: this region's own heap mapping of the
-      // file, written back by close() (unmap), which also closes the file.
-      // Only a regular file is read (a device may block, or be write-only).
-      const fd = openSync(path, "r+");
-      try {
-        const regular = fstatSync(fd).isFile();
-        this.#mapping = heapRegion(fd, offset, length, { readable: regular, fill: regular, own: true, writeBack: true });
-      } catch (e) {
-        closeSync(fd);
-        throw e;
-      }
-    }
-  }
-
-  /** A zero-copy Buffer over the whole region. */
-  get buffer(): Buffer {
-    return this.#mapping.buffer; // ERR_MEMMAP_CLOSED once closed
-  }
-
-  /** A slab on the region. */
-  view(offset: number, length?: number): Buffer {
-    if (this.#mapping.closed) throw closedError();
-    return this.#mapping.view(offset, spanLength(offset, length, this.length));
-  }
-
-  /** Copies `data` into the region at `offset` (region coordinates). */
-  write(offset: number, data: Uint8Array | string): number {
-    const bytes = toBytes(data, "data");
-    validateInteger(offset, "offset", 0, this.length);
-    if (bytes.length > this.length - offset) throw rangeError(`Writing ${bytes.length} bytes at ${offset} passes the end of the region (${this.length} bytes)`);
-    if (this.#mapping.closed) throw closedError();
-    mappingInternals.write(this.#mapping, offset, bytes);
-    return bytes.length;
-  }
-
-  /** Finishes the region: unmaps it (a heap region is written into the file first). Idempotent. */
-  close(): void {
-    this.#mapping.unmap();
-  }
-
-  [Symbol.dispose](): void {
-    this.close();
-  }
 }

@@ -50,7 +50,7 @@ export function munmap(buffer: Buffer): void {
 }
 
 // The calls on the pages a buffer covers, with their integer argument (if any) checked.
-function onPages(op: "msync" | "madvise" | "mprotect" | "mlock" | "munlock", buffer: ArrayBufferView, arg?: { name: string; value: number }): void {
+function callOnPages(op: "msync" | "madvise" | "mprotect" | "mlock" | "munlock", buffer: ArrayBufferView, arg?: { name: string; value: number }): void {
   const b = checkView(buffer);
   if (arg !== undefined) validateInteger(arg.value, arg.name, 0, 0x7fffffff);
   backendCall(() => addon.rawPages(op, b, arg?.value ?? 0));
@@ -58,12 +58,12 @@ function onPages(op: "msync" | "madvise" | "mprotect" | "mlock" | "munlock", buf
 
 /** msync(2) over the pages `buffer` covers. */
 export function msync(buffer: ArrayBufferView, flags: number): void {
-  onPages("msync", buffer, { name: "flags", value: flags });
+  callOnPages("msync", buffer, { name: "flags", value: flags });
 }
 
 /** madvise(2) over the pages `buffer` covers. MADV_HWPOISON and the like are refused. */
 export function madvise(buffer: ArrayBufferView, advice: number): void {
-  onPages("madvise", buffer, { name: "advice", value: advice });
+  callOnPages("madvise", buffer, { name: "advice", value: advice });
 }
 
 /**
@@ -72,17 +72,17 @@ export function madvise(buffer: ArrayBufferView, advice: number): void {
  * PROT_WRITE), touching `buf` kills the process with SIGSEGV (on Windows: exit status 0xC0000005).
  */
 export function mprotect(buffer: ArrayBufferView, prot: number): void {
-  onPages("mprotect", buffer, { name: "prot", value: prot });
+  callOnPages("mprotect", buffer, { name: "prot", value: prot });
 }
 
 /** mlock(2) over the pages `buffer` covers. */
 export function mlock(buffer: ArrayBufferView): void {
-  onPages("mlock", buffer);
+  callOnPages("mlock", buffer);
 }
 
 /** munlock(2) over the pages `buffer` covers. */
 export function munlock(buffer: ArrayBufferView): void {
-  onPages("munlock", buffer);
+  callOnPages("munlock", buffer);
 }
 
 /** mincore(2): one byte a page, 1 where resident. */

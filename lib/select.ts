@@ -6,11 +6,15 @@
 //   backend, with the reason kept in `backend.reason`. On macOS, where the
 //   addon has never run (see nativeOptIn), it is not even loaded: the
 //   portable backend, and the reason says how to opt in.
+//
+// It is also where the two backends meet: the native one is given the
+// portable one's heap mappings (its `heap`, and a mapping's copy where the
+// runtime refuses external buffers), so that neither imports the other.
 import { existsSync } from "node:fs";
 import { relative } from "node:path";
 import type { Backend } from "./backend.js";
 import { nativeBackend } from "./backends/native.js";
-import { portableBackend } from "./backends/portable.js";
+import { heapMappings, portableBackend } from "./backends/portable.js";
 import { candidates, loadAddon, loadedFrom, packageRoot, type NativeAddon } from "./load.js";
 import { memmapError } from "./errors.js";
 
@@ -75,7 +79,7 @@ export function nativeAddon(): NativeAddon {
   }
 }
 
-function choose(): Backend {
+function chooseBackend(): Backend {
   const forced = process.env["MEMMAP_BACKEND"];
   if (forced !== undefined && forced !== "" && forced !== "native" && forced !== "portable") {
     throw memmapError("ERR_MEMMAP_BACKEND", `MEMMAP_BACKEND must be "native" or "portable", not "${forced}"`);
@@ -91,8 +95,8 @@ function choose(): Backend {
     if (forced === "native") throw memmapError("ERR_MEMMAP_NO_ADDON", `MEMMAP_BACKEND=native, but ${why}`);
     return portableBackend(why);
   }
-  return nativeBackend(a, `${forced === "native" ? "MEMMAP_BACKEND=native: " : ""}the native addon loaded (${loadedFrom})`);
+  return nativeBackend(a, `${forced === "native" ? "MEMMAP_BACKEND=native: " : ""}the native addon loaded (${loadedFrom})`, heapMappings);
 }
 
 /** The backend every mapping of this thread is made by: `backend.name` and `backend.reason` say which and why. */
-export const backend: Backend = choose();
+export const backend: Backend = chooseBackend();

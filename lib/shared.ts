@@ -2,7 +2,8 @@
 // by another worker thread, openShared()/unlinkShared() for POSIX named
 // shared memory that unrelated processes (in any language) open by name.
 import { backend } from "./select.js";
-import { Mapping, map, type SharedHandle } from "./mapping.js";
+import { map } from "./map.js";
+import { Mapping, type SharedHandle } from "./mapping.js";
 import { invalidArgType, invalidArgValue, backendCall, fixedSizeSection } from "./errors.js";
 import { optionalBoolean, optionsSnapshot, validateInteger } from "./validate.js";
 

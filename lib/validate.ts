@@ -104,3 +104,11 @@ export function clampSlice(start: unknown, end: unknown, length: number): [numbe
   const to = at(end, "end", length);
   return [from, Math.max(from, to)];
 }
+
+/** `data` as bytes: a Uint8Array as it is, a string as UTF-8, another view over its bytes. */
+export function toBytes(data: unknown, name: string): Uint8Array {
+  if (data instanceof Uint8Array) return data;
+  if (typeof data === "string") return Buffer.from(data, "utf8");
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  throw invalidArgType(name, "of type string or an instance of Buffer, TypedArray or DataView", data);
+}

@@ -1,9 +1,8 @@
 // The native backend: the Node-API addon of src/.
 import { isMainThread } from "node:worker_threads";
-import type { Backend, BackendMapping, MapAnonymousRequest, MapFileRequest, WaitResult } from "../backend.js";
+import type { Backend, BackendMapping, HeapMappings, MapAnonymousRequest, MapFileRequest, WaitResult } from "../backend.js";
 import type { NativeAddon, NativeHandle } from "../load.js";
 import type { Slab } from "../slabs.js";
-import { portableBackend } from "./portable.js";
 import { memmapError } from "../errors.js";
 
 const ACCESS = { read: 0, write: 1, copy: 2 } as const;
@@ -14,121 +13,102 @@ const ACCESS = { read: 0, write: 1, copy: 2 } as const;
 // both its object is collected and its memory released, so memory moved to
 // another ArrayBuffer (transfer(), a transfer list on Deno) stays readable.
 
-// Where a runtime refuses external buffers (napi_no_external_buffers_allowed),
-// a mapping falls back to the portable backend's copies instead of failing.
-const copies = portableBackend("this runtime refuses external buffers");
-
 class NativeMapping implements BackendMapping {
   #addon: NativeAddon;
   #h: NativeHandle;
   #length: number;
-  #mapCopies: () => BackendMapping;
-  #copies: BackendMapping | null = null;
+  #mapCopy: (length: number) => BackendMapping;
 
-  // `mapCopies` maps the same range with the portable backend, for when the
-  // runtime refuses the addon's external buffers.
-  constructor(addon: NativeAddon, h: NativeHandle, length: number, mapCopies: () => BackendMapping) {
+  // `mapCopy` maps the same range, `length` bytes of it, as a heap mapping:
+  // heapCopy()'s replacement, for when the runtime refuses external buffers.
+  constructor(addon: NativeAddon, h: NativeHandle, length: number, mapCopy: (length: number) => BackendMapping) {
     this.#addon = addon;
     this.#h = h;
     this.#length = length;
-    this.#mapCopies = mapCopies;
+    this.#mapCopy = mapCopy;
   }
 
   get byteLength(): number {
-    return this.#copies ? this.#copies.byteLength : this.#length;
+    return this.#length;
   }
 
   slab(start: number, length: number, pinned = true): Slab {
-    if (this.#copies) return this.#copies.slab(start, length);
-    try {
-      return { buffer: this.#addon.slab(this.#h, start, length, pinned), start };
-    } catch (e) {
-      if ((e as { code?: string }).code !== "ERR_MEMMAP_NO_EXTERNAL") throw e;
-      // No slab of this mapping ever reached JavaScript, so nothing was
-      // written through it: the same range, as copies, is the same mapping.
-      this.#copies = this.#mapCopies();
-      this.#addon.unmap(this.#h);
-      return this.#copies.slab(start, length);
-    }
+    return { buffer: this.#addon.slab(this.#h, start, length, pinned), start };
+  }
+
+  heapCopy(): BackendMapping {
+    // No slab of this mapping ever reached JavaScript, so nothing was
+    // written through it: the same range, as copies, is the same mapping.
+    const copy = this.#mapCopy(this.#length);
+    this.#addon.unmap(this.#h);
+    return copy;
   }
 
   unmap(): boolean {
-    if (this.#copies) return this.#copies.unmap();
     return this.#addon.unmap(this.#h);
   }
 
   release(): boolean {
-    if (this.#copies) return this.#copies.release();
     return this.#addon.release(this.#h);
   }
 
   flushSync(offset: number, length: number): void {
-    if (this.#copies) return this.#copies.flushSync(offset, length);
     this.#addon.msync(this.#h, offset, length, false);
   }
 
   scheduleFlush(offset: number, length: number): void {
-    if (this.#copies) return this.#copies.scheduleFlush(offset, length);
     this.#addon.msync(this.#h, offset, length, true);
   }
 
   flush(offset: number, length: number): Promise<void> {
-    if (this.#copies) return this.#copies.flush(offset, length);
     return this.#addon.flush(this.#h, offset, length);
   }
 
   prefetch(offset: number, length: number): Promise<void> {
-    if (this.#copies) return this.#copies.prefetch(offset, length);
     return this.#addon.prefetch(this.#h, offset, length);
   }
 
   advise(offset: number, length: number, advice: string): void {
-    if (this.#copies) return this.#copies.advise(offset, length, advice);
     this.#addon.advise(this.#h, offset, length, advice);
   }
 
   lock(offset: number, length: number, lock: boolean): void {
-    if (this.#copies) return this.#copies.lock(offset, length, lock);
     this.#addon.lock(this.#h, offset, length, lock);
   }
 
   residency(offset: number, length: number): Uint8Array {
-    if (this.#copies) return this.#copies.residency(offset, length);
     return this.#addon.residency(this.#h, offset, length);
   }
 
   get faults(): number {
-    return this.#copies ? 0 : this.#addon.faults(this.#h);
+    return this.#addon.faults(this.#h);
   }
 
   onFault(fn: ((offset: number, length: number, pages: number) => void) | null): void {
-    if (!this.#copies) this.#addon.setFaultCallback(this.#h, fn);
+    this.#addon.setFaultCallback(this.#h, fn);
   }
 
   get fd(): number {
-    return this.#copies ? this.#copies.fd : this.#addon.fd(this.#h);
+    return this.#addon.fd(this.#h);
   }
 
   share(): number {
-    return this.#copies ? this.#copies.share() : this.#addon.share(this.#h);
+    return this.#addon.share(this.#h);
   }
 
   wait(byteOffset: number, expected: number, timeoutMs: number): WaitResult {
-    return this.#copies ? this.#copies.wait(byteOffset, expected, timeoutMs) : this.#addon.wait(this.#h, byteOffset, expected, timeoutMs);
+    return this.#addon.wait(this.#h, byteOffset, expected, timeoutMs);
   }
 
   waitAsync(byteOffset: number, expected: number, timeoutMs: number, persistent: boolean): Promise<WaitResult> {
-    return this.#copies
-      ? this.#copies.waitAsync(byteOffset, expected, timeoutMs, persistent)
-      : this.#addon.waitAsync(this.#h, byteOffset, expected, timeoutMs, persistent);
+    return this.#addon.waitAsync(this.#h, byteOffset, expected, timeoutMs, persistent);
   }
 
   notify(byteOffset: number, count: number): number {
-    return this.#copies ? this.#copies.notify(byteOffset, count) : this.#addon.notify(this.#h, byteOffset, count);
+    return this.#addon.notify(this.#h, byteOffset, count);
   }
 
   resize(newLength: number): void {
-    if (this.#copies) return this.#copies.resize(newLength);
     this.#addon.resize(this.#h, newLength);
     this.#length = newLength;
   }
@@ -176,7 +156,11 @@ function keepTheGuard(addon: NativeAddon): () => void {
   };
 }
 
-export function nativeBackend(addon: NativeAddon, reason: string): Backend {
+// `heap`: the mappings it offers for what it cannot map (the portable
+// backend's, given by select.ts). Where a runtime refuses external buffers
+// (napi_no_external_buffers_allowed), a mapping is replaced by its copy in
+// them (heapCopy) instead of failing.
+export function nativeBackend(addon: NativeAddon, reason: string, heap: HeapMappings): Backend {
   // Bun calls an external ArrayBuffer's finalizer when the object its memory
   // was moved from (ArrayBuffer.prototype.transfer) dies, not when the memory
   // goes: a range whose slab was moved is then kept quarantined for good.
@@ -190,6 +174,7 @@ export function nativeBackend(addon: NativeAddon, reason: string): Backend {
     allocationGranularity: addon.allocationGranularity,
     adviceNames: Object.freeze([...addon.adviceNames]),
     fileAdviceNames: Object.freeze([...addon.fileAdviceNames]),
+    heap,
     attach(id: number): BackendMapping {
       guardCurrent();
       const [h, length] = addon.attach(id);
@@ -210,12 +195,12 @@ export function nativeBackend(addon: NativeAddon, reason: string): Backend {
         req.path, req.fd, ACCESS[req.access], req.offset, req.length, req.size, req.mode,
         req.exec, req.populate, req.hugePages, req.lock,
       );
-      return new NativeMapping(addon, h, length, () => copies.mapFile({ ...req, size: -1, length, lock: false }));
+      return new NativeMapping(addon, h, length, (current) => heap.mapFile({ ...req, size: -1, length: current, lock: false }));
     },
     mapAnonymous(req: MapAnonymousRequest): BackendMapping {
       guardCurrent();
       const h = addon.mapAnonymous(req.length, req.shared, req.exec, req.populate, req.hugePages, req.lock);
-      return new NativeMapping(addon, h, req.length, () => copies.mapAnonymous({ ...req, lock: false }));
+      return new NativeMapping(addon, h, req.length, (current) => heap.mapAnonymous({ ...req, length: current, lock: false }));
     },
   };
 }

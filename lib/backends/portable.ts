@@ -12,7 +12,9 @@ import {
 } from "node:fs";
 import * as fs from "node:fs";
 import { constants as bufferConstants } from "node:buffer";
-import { ADVICE, FILE_ADVICE, type Backend, type BackendMapping, type MapAnonymousRequest, type MapFileRequest, type WaitResult } from "../backend.js";
+import {
+  ADVICE, FILE_ADVICE, type Backend, type BackendMapping, type HeapFileOptions, type HeapMappings, type MapAnonymousRequest, type MapFileRequest, type WaitResult,
+} from "../backend.js";
 import { memmapError, notSupported, rangeError, systemErrorCode } from "../errors.js";
 import type { Slab } from "../slabs.js";
 import { detachHeap } from "../detach.js";
@@ -362,30 +364,18 @@ function mapAnonymous(req: MapAnonymousRequest): BackendMapping {
   return new PortableMapping(allocate(req.length), "anonymous", 0, null, null);
 }
 
-
-/**
- * The portable backend's "write" mapping of `[offset, offset + length)` of a
- * descriptor that is already open, for createOutput() where a file cannot
- * be mapped: Go's linker likewise has one output buffer, whose no-mmap form
- * (outbuf_nommap.go) is a heap slice written back to the file.
- *  - `readable`: the descriptor can be read (a device an output writes to
- *    is opened write-only): resize() reads what lies past the old end.
- *  - `fill`: read what the file holds there now (past its end: zeros). A
- *    file just created holds nothing, and is not read.
- *  - `own`: unmap() closes the descriptor.
- *  - `writeBack`: unmap() writes the range back. Without it only flush()
- *    does, so that abandoning the mapping (an aborted output) writes nothing.
- * Any regular file or device that read(2) and write(2) take will do.
- */
-export function heapMapping(
-  fd: number, offset: number, length: number, options: { readable: boolean; fill: boolean; own: boolean; writeBack: boolean },
-): BackendMapping {
+// HeapMappings.mapDescriptor (lib/backend.ts): a "write" mapping of part of
+// a descriptor that is already open.
+function mapDescriptor(fd: number, offset: number, length: number, options: HeapFileOptions): BackendMapping {
   const st = fstatSync(fd);
   const buf = allocate(length);
   if (options.fill && options.readable) readFully(fd, buf, offset);
   const state: FileState = { fd, own: options.own, writeBack: options.writeBack, readable: options.readable, buf, position: offset, dev: st.dev, ino: st.ino };
   return new PortableMapping(buf, "write", offset, state, null);
 }
+
+/** The portable backend's mappings, which every backend offers as its `heap`. */
+export const heapMappings: HeapMappings = Object.freeze({ mapFile, mapAnonymous, mapDescriptor });
 
 /** The portable backend; `reason` says why it was chosen. */
 export function portableBackend(reason: string): Backend {
@@ -398,6 +388,7 @@ export function portableBackend(reason: string): Backend {
     fileAdviceNames: FILE_ADVICE,
     mapFile,
     mapAnonymous,
+    heap: heapMappings,
     attach() {
       throw unsupported("mmap MAP_SHARED");
     },
