@@ -89,6 +89,9 @@ export class OutputFile implements Disposable {
   // (backend.heap.mapDescriptor) where it cannot be mapped, or from the first
   // slab of a runtime that refuses external buffers.
   #mapping: Mapping;
+  // Whether #mapping is such a heap mapping now (only commit, or an abort
+  // in place, writes it back).
+  #onHeap: boolean;
   #size: number;
   #tail = 0;
   #state: "open" | "committing" | "committed" | "aborted" = "open";
@@ -111,6 +114,7 @@ export class OutputFile implements Disposable {
     this.#fd = init.fd;
     this.#mapping = init.mapping;
     this.mapped = init.mapped;
+    this.#onHeap = !init.mapped;
     this.#size = init.size;
     this.#created = init.created;
     this.#regular = init.regular;
@@ -125,7 +129,11 @@ export class OutputFile implements Disposable {
     // may hold bytes already (in place, or a tail that grow() took in).
     if (init.mapped) {
       const fd = init.fd;
-      mappingInternals.copyAs(init.mapping, (length) => backend.heap.mapDescriptor(fd, 0, length, { ...HEAP_REGION, readable: true, fill: true }));
+      mappingInternals.copyAs(init.mapping, (length) => {
+        const copy = backend.heap.mapDescriptor(fd, 0, length, { ...HEAP_REGION, readable: true, fill: true });
+        this.#onHeap = true;
+        return copy;
+      });
     }
   }
 
@@ -311,9 +319,20 @@ export class OutputFile implements Disposable {
   }
 
   // Undoes what the output did: unmap, close, remove the file it created.
+  // An existing file written in place keeps what was written, as it keeps a
+  // mapped region's pages: a heap region writes back the same runs as
+  // commit, as far as it can (the output is being given up; a commit that
+  // failed throws its own error).
   #discard(): void {
+    if (this.#onHeap && this.#regular && !this.atomic && !this.#created) {
+      try {
+        for (const [from, to] of this.#writeBackRuns()) this.#mapping.flushSync({ offset: from, length: to - from });
+      } catch {
+        // Given up all the same.
+      }
+    }
     try {
-      this.#mapping.unmap(); // a heap region writes nothing back: only commit does
+      this.#mapping.unmap(); // a heap region writes nothing back at unmap
     } catch {
       // Unmapped all the same (unmap() reports, e.g. ERR_MEMMAP_TRUNCATED);
       // the output is being thrown away.

@@ -85,7 +85,7 @@ function childCode(refuse: boolean, dir: string): string {
     });
 
     const workerCopies = [];
-    const cases = [[true, "commit"], [true, "commitSync"], [false, "commit"], [false, "commitSync"]];
+    const cases = [[true, "commit"], [true, "commitSync"], [false, "commit"], [false, "commitSync"], [false, "abort"]];
     for (const [atomic, how] of cases) {
       const label = (atomic ? "atomic" : "in place") + ", " + how;
       const path = ${JSON.stringify(dir)} + "/" + (atomic ? "a-" : "b-") + how + ".out";
@@ -159,19 +159,19 @@ function run(refuse: boolean, env: Record<string, string>): Report {
 
 const nativeRun = portable ? "native backend only: the portable run covers the portable case" : false;
 
-test("where external buffers are refused, a mapped output's commit keeps what workers wrote into their regions", {
+test("where external buffers are refused, a mapped output keeps what workers wrote into their regions (commit, and abort in place)", {
   skip: nativeRun || (!existsSync(testAddonPath) ? "needs the test build of the addon (npm run build:test-addon), which has the switch" : false),
 }, () => {
   const report = run(true, { MEMMAP_TEST_ADDON: "1" });
   assert.deepEqual(report, { backend: "native", mainCopies: true, workerCopies: [true] }, "every thread met the refusal and took copies");
 });
 
-test("the control: a mapped output with external buffers allowed keeps what workers wrote", { skip: nativeRun }, () => {
+test("the control: a mapped output with external buffers allowed keeps what workers wrote (commit, and abort in place)", { skip: nativeRun }, () => {
   const report = run(false, {});
   assert.deepEqual(report, { backend: "native", mainCopies: false, workerCopies: [false] }, "no thread took copies");
 });
 
-test("on the portable backend, an output's commit keeps what workers wrote into their regions", () => {
+test("on the portable backend, an output keeps what workers wrote into their regions (commit, and abort in place)", () => {
   const report = run(false, { MEMMAP_BACKEND: "portable" });
   assert.deepEqual(report, { backend: "portable", mainCopies: true, workerCopies: [true] });
 });
