@@ -218,10 +218,10 @@ export class OutputFile implements Disposable {
       // the mapped region's resize() does itself; the tail, in the file, is
       // then read into the region by resize(). A region too large for one
       // Buffer is refused before the file changes.
-      if (!this.mapped && newSize > bufferConstants.MAX_LENGTH) {
+      if (this.#onHeap && newSize > bufferConstants.MAX_LENGTH) {
         throw rangeError(`Without a mapping, the region is one Buffer: at most ${bufferConstants.MAX_LENGTH} bytes`);
       }
-      if (!this.mapped && this.#regular) {
+      if (this.#onHeap && this.#regular) {
         reserveBlocks(this.#fd, newSize);
         reserved = true;
       }

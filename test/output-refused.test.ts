@@ -7,6 +7,7 @@
 // on the native backend with external buffers allowed.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -174,4 +175,40 @@ test("the control: a mapped output with external buffers allowed keeps what work
 test("on the portable backend, an output keeps what workers wrote into their regions (commit, and abort in place)", () => {
   const report = run(false, { MEMMAP_BACKEND: "portable" });
   assert.deepEqual(report, { backend: "portable", mainCopies: true, workerCopies: [true] });
+});
+
+test("where external buffers are refused, grow() past the free space is ENOSPC at once and changes nothing, as without a mapping", {
+  skip: nativeRun || (!existsSync(testAddonPath) ? "needs the test build of the addon (npm run build:test-addon), which has the switch" : false),
+}, (t) => {
+  const tmp = tempDir();
+  try {
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=1m", "memmap-test", tmp.dir], { stdio: "pipe" });
+  } catch (e) {
+    t.skip(`cannot mount a 1 MiB tmpfs here (${String((e as { stderr?: Buffer }).stderr ?? e).trim()})`);
+    return;
+  }
+  try {
+    const r = runChild(`
+      import assert from "node:assert/strict";
+      import { readFileSync, statSync } from "node:fs";
+      import { createRequire } from "node:module";
+      import { createOutput } from "memmap";
+      createRequire(import.meta.url)(${JSON.stringify(testAddonPath)}).setRefuseExternalForTest(true);
+      const out = createOutput(${JSON.stringify(join(tmp.dir, "big.out"))}, { size: 64 << 10 });
+      assert.equal(out.mapped, true);
+      out.write(0, "small enough"); // the first slab: the region is a heap copy from here
+      assert.throws(() => out.grow(8 << 20), { code: "ENOSPC", path: out.writePath });
+      assert.equal(out.size, 64 << 10);
+      assert.equal(statSync(out.writePath).size, 64 << 10, "the file's size is as it was");
+      out.commitSync();
+      assert.equal(readFileSync(out.path).toString("utf8", 0, 12), "small enough");
+      console.log("ENOSPC at grow()");
+    `, [], { MEMMAP_TEST_ADDON: "1" });
+    assert.equal(r.status, 0, ended(r));
+    assert.match(r.stdout, /ENOSPC at grow\(\)/, ended(r));
+  } finally {
+    // Lazy, so that a failed assertion above (which may leave a file open)
+    // is what the test reports.
+    execFileSync("umount", ["-l", tmp.dir]);
+  }
 });
