@@ -64,8 +64,13 @@ export interface BackendMapping extends SlabSource {
    * this one unmapped. Throws, leaving this mapping as it was, where the
    * memory cannot be copied (shared memory). Absent where slabs are never
    * refused (the portable backend).
+   *
+   * `make`, for a file mapping, makes the copy instead, `length` bytes of
+   * the same range: the owner's own heap mapping of it, when its rules for
+   * writing back differ from a mapping's (createOutput's region is written
+   * back at commit only, around the parts that worker threads wrote).
    */
-  heapCopy?(): BackendMapping;
+  heapCopy?(make?: (length: number) => BackendMapping): BackendMapping;
   /** Detaches every slab and releases the range; false if already released. */
   unmap(): boolean;
   /**

@@ -58,6 +58,12 @@ export let mappingInternals: {
   write(m: Mapping, offset: number, data: Uint8Array): void;
   /** Slabs the mapping made (lib/slabs.ts). */
   slabCount(m: Mapping): number;
+  /**
+   * Where the runtime refuses external buffers, the heap mapping `make`
+   * returns replaces the backend mapping at its first slab, instead of the
+   * backend's own copy (BackendMapping.heapCopy). Call it before any slab.
+   */
+  copyAs(m: Mapping, make: (length: number) => BackendMapping): void;
 };
 
 /**
@@ -75,6 +81,8 @@ export class Mapping implements Disposable {
   readonly #path: string | undefined;
   #faultedAtUnmap = false;
   #onFault: ((offset: number, length: number, pages: number) => void) | undefined;
+  // What makes the heap copy, if not the backend mapping itself (copyAs).
+  #copyAs: ((length: number) => BackendMapping) | undefined;
   /** The file offset of the first byte (0 for anonymous mappings). */
   readonly offset: number;
   /** `"read"`, `"write"`, `"copy"`, or `"anonymous"`. */
@@ -85,6 +93,9 @@ export class Mapping implements Disposable {
       watchFaults: (m, fn) => m.#watchFaults(fn),
       write: (m, offset, data) => m.#write(offset, data),
       slabCount: (m) => m.#views?.slabCount ?? 0,
+      copyAs: (m, make) => {
+        m.#copyAs = make;
+      },
     };
   }
 
@@ -110,15 +121,15 @@ export class Mapping implements Disposable {
   // A slab of the backend mapping. Where the runtime refuses external
   // buffers, the first one is refused (ERR_MEMMAP_NO_EXTERNAL) and the
   // backend mapping is replaced, once, by its heap copy (heapCopy in
-  // lib/backend.ts): every call goes to the copy from then on. Slabs are
-  // only asked for while the mapping is open.
+  // lib/backend.ts), or the owner's (copyAs): every call goes to the copy
+  // from then on. Slabs are only asked for while the mapping is open.
   #slab(start: number, length: number, pinned: boolean | undefined): Slab {
     const m = this.#m!;
     try {
       return m.slab(start, length, pinned);
     } catch (e) {
       if (m.heapCopy === undefined || (e as { code?: unknown }).code !== "ERR_MEMMAP_NO_EXTERNAL") throw e;
-      this.#m = m.heapCopy();
+      this.#m = m.heapCopy(this.#copyAs);
       return this.#m.slab(start, length, pinned);
     }
   }

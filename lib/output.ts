@@ -3,8 +3,9 @@
 // region of the output in place (or from several worker threads through
 // regions); content of unknown size is appended past it with plain file I/O;
 // commit() flushes, truncates to the exact length, fsyncs and renames over
-// the destination. Where the file cannot be mapped, the region is the
-// backend's heap mapping of the file (backend.heap), written back at commit, as
+// the destination. Where the file cannot be mapped (or, from its first slab,
+// where the runtime refuses external buffers), the region is the backend's
+// heap mapping of the file (backend.heap), written back at commit, as
 // the linker's outbuf_nommap.go is a branch of the same OutBuf: one Mapping
 // either way, and no second no-mmap implementation here.
 //
@@ -58,6 +59,12 @@ function toPath(path: unknown): string {
   return resolve(path);
 }
 
+// How the region is held where it is not mapped (backend.heap.mapDescriptor
+// on the output's descriptor, readable and filled where it is a regular file
+// with bytes): only commit writes it back, and only #writeBackRuns(), not
+// the parts handed to workers, which wrote them into the file themselves.
+const HEAP_REGION = { own: false, writeBack: false } as const;
+
 /** For tests: not exported from the package. Set by OutputFile's static block. */
 export let outputInternals: {
   /** Slabs the output's mapping made (lib/slabs.ts). */
@@ -79,8 +86,12 @@ export class OutputFile implements Disposable {
   readonly mapped: boolean;
   #fd: number;
   // The region: a mapping of the file, or the backend's heap mapping of it
-  // (backend.heap.mapDescriptor) where it cannot be mapped.
+  // (backend.heap.mapDescriptor) where it cannot be mapped, or from the first
+  // slab of a runtime that refuses external buffers.
   #mapping: Mapping;
+  // Whether #mapping is such a heap mapping now (only commit, or an abort
+  // in place, writes it back).
+  #onHeap: boolean;
   #size: number;
   #tail = 0;
   #state: "open" | "committing" | "committed" | "aborted" = "open";
@@ -103,12 +114,27 @@ export class OutputFile implements Disposable {
     this.#fd = init.fd;
     this.#mapping = init.mapping;
     this.mapped = init.mapped;
+    this.#onHeap = !init.mapped;
     this.#size = init.size;
     this.#created = init.created;
     this.#regular = init.regular;
     this.#leftover = { fd: init.fd, path: init.writePath, remove: init.atomic || init.created };
     if (process.platform === "win32") this.#leftover.mapping = init.mapping;
     trackLeftover(this, this.#leftover);
+    // Where the runtime refuses external buffers, a mapped region becomes a
+    // heap mapping of the file at its first slab: the fallback's own
+    // (HEAP_REGION), so that commit writes back the same runs either way.
+    // A mapping's copy would be written back whole at unmap(), its bytes read
+    // before the workers wrote over the regions. Read from the file, which
+    // may hold bytes already (in place, or a tail that grow() took in).
+    if (init.mapped) {
+      const fd = init.fd;
+      mappingInternals.copyAs(init.mapping, (length) => {
+        const copy = backend.heap.mapDescriptor(fd, 0, length, { ...HEAP_REGION, readable: true, fill: true });
+        this.#onHeap = true;
+        return copy;
+      });
+    }
   }
 
   #checkOpen(): void {
@@ -192,10 +218,10 @@ export class OutputFile implements Disposable {
       // the mapped region's resize() does itself; the tail, in the file, is
       // then read into the region by resize(). A region too large for one
       // Buffer is refused before the file changes.
-      if (!this.mapped && newSize > bufferConstants.MAX_LENGTH) {
+      if (this.#onHeap && newSize > bufferConstants.MAX_LENGTH) {
         throw rangeError(`Without a mapping, the region is one Buffer: at most ${bufferConstants.MAX_LENGTH} bytes`);
       }
-      if (!this.mapped && this.#regular) {
+      if (this.#onHeap && this.#regular) {
         reserveBlocks(this.#fd, newSize);
         reserved = true;
       }
@@ -293,9 +319,20 @@ export class OutputFile implements Disposable {
   }
 
   // Undoes what the output did: unmap, close, remove the file it created.
+  // An existing file written in place keeps what was written, as it keeps a
+  // mapped region's pages: a heap region writes back the same runs as
+  // commit, as far as it can (the output is being given up; a commit that
+  // failed throws its own error).
   #discard(): void {
+    if (this.#onHeap && this.#regular && !this.atomic && !this.#created) {
+      try {
+        for (const [from, to] of this.#writeBackRuns()) this.#mapping.flushSync({ offset: from, length: to - from });
+      } catch {
+        // Given up all the same.
+      }
+    }
     try {
-      this.#mapping.unmap(); // a heap region writes nothing back: only commit does
+      this.#mapping.unmap(); // a heap region writes nothing back at unmap
     } catch {
       // Unmapped all the same (unmap() reports, e.g. ERR_MEMMAP_TRUNCATED);
       // the output is being thrown away.
@@ -403,7 +440,7 @@ export function createOutput(path: string | URL, options: OutputOptions): Output
       // as it was. A file created here holds nothing yet; one written in
       // place shows its bytes, as a mapping of it would. A device is only
       // written.
-      mapping = heapRegion(fd, 0, size, { readable: regular, fill: !created && regular, own: false, writeBack: false });
+      mapping = heapRegion(fd, 0, size, { ...HEAP_REGION, readable: regular, fill: !created && regular });
       if (regular) reserveBlocks(fd, size);
     }
   } catch (e) {

@@ -36,10 +36,10 @@ class NativeMapping implements BackendMapping {
     return { buffer: this.#addon.slab(this.#h, start, length, pinned), start };
   }
 
-  heapCopy(): BackendMapping {
+  heapCopy(make: (length: number) => BackendMapping = this.#mapCopy): BackendMapping {
     // No slab of this mapping ever reached JavaScript, so nothing was
     // written through it: the same range, as copies, is the same mapping.
-    const copy = this.#mapCopy(this.#length);
+    const copy = make(this.#length);
     this.#addon.unmap(this.#h);
     return copy;
   }
