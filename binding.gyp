@@ -28,14 +28,14 @@
     "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fno-exceptions"],
     "conditions": [
       ["OS == 'linux' and memmap_darwin_paths not in (1, '1', 'build/1')", {
-        "sources": ["src/platform/posix.cc", "src/platform/linux.cc", "src/guard_posix.cc", "src/platform/glibc_compat.cc"]
+        "sources": ["src/platform/posix.cc", "src/platform/posix_files.cc", "src/platform/posix_map.cc", "src/platform/posix_shm.cc", "src/platform/posix_flags.cc", "src/platform/linux.cc", "src/guard_posix.cc", "src/platform/glibc_compat.cc"]
       }],
       ["OS == 'linux' and memmap_darwin_paths in (1, '1', 'build/1')", {
-        "sources": ["src/platform/posix.cc", "src/platform/darwin_common.cc", "src/platform/darwin_paths.cc", "src/guard_posix.cc", "src/platform/glibc_compat.cc"],
+        "sources": ["src/platform/posix.cc", "src/platform/posix_files.cc", "src/platform/posix_map.cc", "src/platform/posix_shm.cc", "src/platform/posix_flags.cc", "src/platform/darwin_common.cc", "src/platform/darwin_paths.cc", "src/guard_posix.cc", "src/platform/glibc_compat.cc"],
         "defines": ["MEMMAP_DARWIN_PATHS"]
       }],
       ["OS == 'mac'", {
-        "sources": ["src/platform/posix.cc", "src/platform/darwin_common.cc", "src/platform/darwin.cc", "src/guard_posix.cc"]
+        "sources": ["src/platform/posix.cc", "src/platform/posix_files.cc", "src/platform/posix_map.cc", "src/platform/posix_shm.cc", "src/platform/posix_flags.cc", "src/platform/darwin_common.cc", "src/platform/darwin.cc", "src/guard_posix.cc"]
       }],
       ["OS == 'win'", {
         "sources": ["src/platform/win.cc", "src/platform/win_raw.cc", "src/platform/win_delay_load.cc", "src/guard_win.cc"],
