@@ -38,7 +38,7 @@
         "sources": ["src/platform/posix.cc", "src/platform/posix_files.cc", "src/platform/posix_map.cc", "src/platform/posix_shm.cc", "src/platform/posix_flags.cc", "src/platform/darwin_common.cc", "src/platform/darwin.cc", "src/guard_posix.cc"]
       }],
       ["OS == 'win'", {
-        "sources": ["src/platform/win.cc", "src/platform/win_raw.cc", "src/platform/win_delay_load.cc", "src/guard_win.cc"],
+        "sources": ["src/platform/win.cc", "src/platform/win_files.cc", "src/platform/win_ranges.cc", "src/platform/win_map.cc", "src/platform/win_shm.cc", "src/platform/win_wait.cc", "src/platform/win_raw.cc", "src/platform/win_delay_load.cc", "src/guard_win.cc"],
         "defines": ["_WIN32_WINNT=0x0A00", "WIN32_LEAN_AND_MEAN", "NOMINMAX"],
         "libraries": ["psapi.lib"]
       }],
