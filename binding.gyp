@@ -17,8 +17,8 @@
   },
   # The one source list per OS (scripts/gyp-sources.mjs reads it for the
   # builds that do not go through node-gyp: the Windows and macOS prebuilds,
-  # the C++ unit test). src/platform/ is the operating system, one file per
-  # system: posix.cc what every POSIX system shares, linux.cc, darwin.cc and
+  # the C++ unit test). src/platform/ is the operating system, by system
+  # and concern: posix*.cc what every POSIX system shares, linux.cc, darwin.cc and
   # the win*.cc files what only one of them has.
   "target_defaults": {
     "sources": [
