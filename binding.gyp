@@ -1,6 +1,6 @@
 {
   # memmap_test: the same addon with the hooks tests need (see
-  # MEMMAP_TEST_HOOKS in src/addon.cc), built only by `npm run build:test-addon`
+  # MEMMAP_TEST_HOOKS in src/napi/addon.cc), built only by `npm run build:test-addon`
   # (node-gyp rebuild --memmap_test_hooks=1), never at install.
   # memmap_glibc: 1 where the Node that builds runs on glibc (not musl),
   # which alone has the libraries src/platform/glibc_compat.h links by file name.
@@ -17,28 +17,31 @@
   },
   # The one source list per OS (scripts/gyp-sources.mjs reads it for the
   # builds that do not go through node-gyp: the Windows and macOS prebuilds,
-  # the C++ unit test). src/platform/ is the operating system, by system
-  # and concern: posix*.cc what every POSIX system shares, linux.cc, darwin.cc and
-  # the win*.cc files what only one of them has.
+  # the C++ unit tests). src/core/ has no Node-API, src/napi/ is the
+  # bindings, src/platform/ the operating system, by system and concern:
+  # posix*.cc what every POSIX system shares, linux.cc, darwin.cc and the
+  # win*.cc files what only one of them has.
   "target_defaults": {
     "sources": [
-      "src/addon.cc", "src/budget.cc", "src/env.cc", "src/guard_slots.cc", "src/lifetime.cc", "src/map_api.cc", "src/mapping.cc", "src/napi_util.cc", "src/range_api.cc",
-      "src/raw.cc", "src/resize.cc", "src/shared.cc", "src/wait.cc", "src/waiter.cc", "src/slabs.cc", "src/work.cc"
+      "src/core/budget.cc", "src/core/guard_slots.cc", "src/core/lease.cc", "src/core/range.cc", "src/core/range_file.cc", "src/core/range_pages.cc", "src/core/waiter.cc",
+      "src/napi/addon.cc", "src/napi/env.cc", "src/napi/faults.cc", "src/napi/files.cc", "src/napi/mapping.cc",
+      "src/napi/mapping_pages.cc", "src/napi/raw.cc", "src/napi/shared.cc", "src/napi/slabs.cc", "src/napi/util.cc",
+      "src/napi/wait.cc", "src/napi/work.cc"
     ],
     "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fno-exceptions"],
     "conditions": [
       ["OS == 'linux' and memmap_darwin_paths not in (1, '1', 'build/1')", {
-        "sources": ["src/platform/posix.cc", "src/platform/posix_files.cc", "src/platform/posix_map.cc", "src/platform/posix_shm.cc", "src/platform/posix_flags.cc", "src/platform/linux.cc", "src/guard_posix.cc", "src/platform/glibc_compat.cc"]
+        "sources": ["src/platform/posix.cc", "src/platform/posix_files.cc", "src/platform/posix_map.cc", "src/platform/posix_shm.cc", "src/platform/posix_flags.cc", "src/platform/linux.cc", "src/platform/guard_posix.cc", "src/platform/glibc_compat.cc"]
       }],
       ["OS == 'linux' and memmap_darwin_paths in (1, '1', 'build/1')", {
-        "sources": ["src/platform/posix.cc", "src/platform/posix_files.cc", "src/platform/posix_map.cc", "src/platform/posix_shm.cc", "src/platform/posix_flags.cc", "src/platform/darwin_common.cc", "src/platform/darwin_paths.cc", "src/guard_posix.cc", "src/platform/glibc_compat.cc"],
+        "sources": ["src/platform/posix.cc", "src/platform/posix_files.cc", "src/platform/posix_map.cc", "src/platform/posix_shm.cc", "src/platform/posix_flags.cc", "src/platform/darwin_common.cc", "src/platform/darwin_paths.cc", "src/platform/guard_posix.cc", "src/platform/glibc_compat.cc"],
         "defines": ["MEMMAP_DARWIN_PATHS"]
       }],
       ["OS == 'mac'", {
-        "sources": ["src/platform/posix.cc", "src/platform/posix_files.cc", "src/platform/posix_map.cc", "src/platform/posix_shm.cc", "src/platform/posix_flags.cc", "src/platform/darwin_common.cc", "src/platform/darwin.cc", "src/guard_posix.cc"]
+        "sources": ["src/platform/posix.cc", "src/platform/posix_files.cc", "src/platform/posix_map.cc", "src/platform/posix_shm.cc", "src/platform/posix_flags.cc", "src/platform/darwin_common.cc", "src/platform/darwin.cc", "src/platform/guard_posix.cc"]
       }],
       ["OS == 'win'", {
-        "sources": ["src/platform/win.cc", "src/platform/win_files.cc", "src/platform/win_ranges.cc", "src/platform/win_map.cc", "src/platform/win_shm.cc", "src/platform/win_wait.cc", "src/platform/win_raw.cc", "src/platform/win_delay_load.cc", "src/guard_win.cc"],
+        "sources": ["src/platform/win.cc", "src/platform/win_files.cc", "src/platform/win_ranges.cc", "src/platform/win_map.cc", "src/platform/win_shm.cc", "src/platform/win_wait.cc", "src/platform/win_raw.cc", "src/platform/win_delay_load.cc", "src/platform/guard_win.cc"],
         "defines": ["_WIN32_WINNT=0x0A00", "WIN32_LEAN_AND_MEAN", "NOMINMAX"],
         "libraries": ["psapi.lib"]
       }],
@@ -58,7 +61,7 @@
   "conditions": [
     ["memmap_test_hooks == 1", {
       "targets": [
-        { "target_name": "memmap_test", "defines": ["MEMMAP_TEST_HOOKS"] }
+        { "target_name": "memmap_test", "defines": ["MEMMAP_TEST_HOOKS", "MEMMAP_DEBUG_CHECKS"] }
       ]
     }]
   ]

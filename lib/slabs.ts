@@ -36,7 +36,7 @@ export interface SlabSource {
    * An ArrayBuffer over at least mapping bytes [start, start + length). A
    * backend whose memory is one ArrayBuffer (the portable one) returns that
    * whole, with `start` 0. `pinned` false (arrayBuffer()'s): the slab may
-   * be collected while the mapping lives (see SlabJs in src/slabs.cc).
+   * be collected while the mapping lives (see SlabJs in src/napi/slabs.cc).
    */
   slab(start: number, length: number, pinned?: boolean): Slab;
 }
@@ -113,7 +113,7 @@ export class Slabs {
       // A slab can be detached by its user (ArrayBuffer.prototype.transfer,
       // a transfer list where the runtime moves external memory): then a
       // fresh one replaces it (the addon keeps the detached one pinned while
-      // the mapping lives: see Pinning in src/slabs.cc).
+      // the mapping lives: see Pinning in src/napi/slabs.cc).
       if (slot === undefined || slot.buffer.byteLength === 0) {
         const start = index * stride;
         slot = slotOf(this.#source.slab(start, Math.min(2 * stride, this.#byteLength - start)));

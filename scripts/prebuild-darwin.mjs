@@ -10,7 +10,7 @@
 //  * Sources: binding.gyp's list for OS == 'mac' (scripts/gyp-sources.mjs),
 //    built as node-gyp would on a Mac: its defines (NODE_GYP_MODULE_NAME,
 //    USING_UV_SHARED, _DARWIN_USE_64_BIT_INODE, ...; no NAPI_VERSION, as
-//    node-gyp sets none: src/internal.h asks for NAPI_EXPERIMENTAL, and a
+//    node-gyp sets none: src/napi/util.h asks for NAPI_EXPERIMENTAL, and a
 //    NAPI_VERSION here would take node_api_post_finalizer away), no
 //    exceptions, no RTTI, for binding.gyp's MACOSX_DEPLOYMENT_TARGET.
 //    `--root DIR --sources a.cc,b.cc` builds another tree (paths relative
@@ -99,7 +99,7 @@ const HOST_SYMBOL = /^_(napi|node_api|uv)_/;
 const HIDDEN = /^__ZN?K?(6memmap|St3__1|10__cxxabiv1)|^__ZT[ISV]N?K?(6memmap|St3__1|10__cxxabiv1)|^___cxa_|^___cxx/;
 // What Node looks up in the addon (NAPI_MODULE_INIT in node_api.h): the
 // entry point, and the Node-API version it was built for, by which Node runs
-// the finalizers of a NAPI_EXPERIMENTAL addon synchronously (src/lifetime.cc).
+// the finalizers of a NAPI_EXPERIMENTAL addon synchronously (src/napi/mapping.cc).
 const REQUIRED_EXPORTS = ["_napi_register_module_v1", "_node_api_module_get_api_version_v1"];
 
 // Headers the addon includes that zig 0.11's SDK does not have, with what the

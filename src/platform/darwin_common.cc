@@ -4,13 +4,13 @@
 // the whole test suite runs over it.
 //
 // What macOS does not have, and what is done instead:
-//  * no mremap: CanRemap() is false, so Mapping::Resize maps afresh and
+//  * no mremap: CanRemap() is false, so MappedRange::Resize maps afresh and
 //    copies (as on Windows);
 //  * no futex: waits go through os_sync_wait_on_address (macOS 14.4+) or
 //    __ulock_wait2 (darwin.cc). Neither says "the value differed", so the
 //    word is loaded first; neither wakes a counted number of waiters, so
 //    they are woken one at a time and counted. No wait on several words:
-//    waiter threads sleep in slices (src/waiter.cc);
+//    waiter threads sleep in slices (src/core/waiter.cc);
 //  * no /proc/self/pagemap: a resize of a private mapping compares every
 //    page to find the process's own;
 //  * no memfd: anonymous shared memory is a POSIX object unlinked at once,
@@ -20,7 +20,7 @@
 //    over a mapping of the range (what vmtouch -e does on macOS),
 //    sequential/normal/random turn read-ahead on or off (F_RDAHEAD), and
 //    noreuse has no equivalent (accepted, does nothing);
-//  * no limit on mappings to read: the mapping budget is off (src/budget.h);
+//  * no limit on mappings to read: the mapping budget is off (src/core/budget.h);
 //  * fsync leaves writes in the drive's cache: a synchronous flush ends with
 //    F_FULLFSYNC, as Node's own fs.fsync does there.
 #include "darwin_common.h"

@@ -75,10 +75,10 @@ size_t AllocationGranularity();
 // itself; on Windows libuv's own code).
 int ErrnoForJs(int err);
 // Whether Remap can move and resize a mapping (mremap). Where it cannot,
-// a resize maps afresh and copies (Mapping::Resize).
+// a resize maps afresh and copies (MappedRange::Resize).
 bool CanRemap();
 // Whether locking a private writable mapping would copy its pages (mlock
-// faults them in for writing on Linux), so that Mapping locks the file's
+// faults them in for writing on Linux), so that MappedRange locks the file's
 // pages through a read-only shadow instead. Windows' VirtualLock reads them
 // in and copies nothing.
 bool LockCopiesPrivatePages();
@@ -119,7 +119,7 @@ SysErr Unmap(void* addr, size_t length);
 // QuarantineLost.
 SysErr Quarantine(void* addr, size_t length);
 // Whether Quarantine failed that way (EADDRINUSE): the range's owner must
-// forget it without ever unmapping it (Mapping::Quarantine).
+// forget it without ever unmapping it (MappedRange::Quarantine).
 inline bool QuarantineLost(SysErr e) { return e.err == EADDRINUSE; }
 #ifdef MEMMAP_TEST_HOOKS
 // The test build plays that other allocator: the next Quarantine of a view

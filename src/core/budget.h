@@ -24,7 +24,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "platform/platform.h"
+#include "../platform/platform.h"
 
 namespace memmap {
 namespace budget {
@@ -63,7 +63,7 @@ bool TakeInHandler(size_t n);
 // thread after the guard woke it.
 void Refresh();
 // Whether a failed call should collect garbage and try again (see
-// WithReclaim in src/mapping.h): for a refusal of the budget, the first
+// WithReclaim in src/core/range.h): for a refusal of the budget, the first
 // refusal after a change, and then at exponentially spaced refusals, so
 // that a loop that holds every mapping and keeps asking is refused quickly;
 // for the kernel's own ENOMEM, only when the process is not at the kernel's

@@ -180,7 +180,7 @@ SysErr Add(Wait* w) {
   }
   if (!t) {
     // A thread's stack and its guard page are two kernel mappings: asked of
-    // the mapping budget (src/budget.h) like any other, given back when the
+    // the mapping budget (src/core/budget.h) like any other, given back when the
     // thread ends.
     if (SysErr refused = budget::Take(2, "pthread_create")) return refused;
     t = new (std::nothrow) Thread();  // no abort when memory ran out: the wait fails instead

@@ -1,9 +1,10 @@
-// One mapped range and the file behind it, with no Node-API in it: opening,
+// One mapped range and the file behind it (src/core/range.cc, range_file.cc,
+// range_pages.cc), with no Node-API in it: opening,
 // the size rules, map, remap, lock (with its shadow mapping), page ranges,
 // the fault guard's slot, quarantine and unmap. Every method that can fail
 // returns an Error; the destructor unmaps. What JavaScript can hold of a
-// mapping (its handle, slabs, waits, thread-pool work) is a Region
-// (src/internal.h), which holds one Mapping.
+// mapping (its handle, slabs, waits, thread-pool work) is a JsMapping
+// (src/napi/mapping.h): a Lease (src/core/lease.h) over one MappedRange.
 //
 // memmap2's MmapInner (src/unix.rs) is the model: the page alignment of the
 // offset and the zero-length mapping are handled here, and nowhere else.
@@ -22,14 +23,14 @@
 
 #include "budget.h"
 #include "guard.h"
-#include "platform/platform.h"
+#include "../platform/platform.h"
 
 namespace memmap {
 
-// Why a Mapping said no: the system refused (kSys: `sys` holds the errno
+// Why a MappedRange said no: the system refused (kSys: `sys` holds the errno
 // and the call), or the request was refused before any system call, with
 // `message` saying why. The bindings turn each kind into the JavaScript
-// error users expect (see ThrowError in src/napi_util.cc).
+// error users expect (see ThrowError in src/napi/util.cc).
 struct Error {
   enum Kind {
     kNone,
@@ -94,15 +95,15 @@ struct FileRequest {
 // merged mapping in three.
 constexpr size_t kMergeReserve = 2;
 
-// The hint of Mapping::LostWrites's system errors.
+// The hint of MappedRange::LostWrites's system errors.
 extern const char kLostPagesHint[];
 
-class Mapping {
+class MappedRange {
  public:
-  Mapping() = default;
-  ~Mapping() { Unmap(); }
-  Mapping(const Mapping&) = delete;
-  Mapping& operator=(const Mapping&) = delete;
+  MappedRange() = default;
+  ~MappedRange() { Unmap(); }
+  MappedRange(const MappedRange&) = delete;
+  MappedRange& operator=(const MappedRange&) = delete;
 
   // What the mapping will be, and whom the fault guard wakes after a fault
   // in it. Called once, before any Map*.
@@ -128,12 +129,12 @@ class Mapping {
   // range grows in place if it can; otherwise it is mapped afresh (a
   // private mapping's own pages copied over) and the old range moves into
   // `*retired`, quarantined, to be given back by its destructor.
-  Error Resize(size_t new_length, bool held, Mapping* retired);
+  Error Resize(size_t new_length, bool held, MappedRange* retired);
 
   // Advice (os::Advise) over [addr, addr + len), a page range of this
   // mapping, within the mapping budget.
   Error Advise(uint8_t* addr, size_t len, int advice);
-  // Asks the budget (src/budget.h) for what a call over [addr, addr + len)
+  // Asks the budget (src/core/budget.h) for what a call over [addr, addr + len)
   // may split, before the call named `syscall` (the raw layer's page calls).
   SysErr TakeSplits(const uint8_t* addr, size_t len, const char* syscall) const;
   // Locks or unlocks [addr, addr + len), a page range of this mapping. A
@@ -153,8 +154,8 @@ class Mapping {
   // Gives everything back: the range, the shadow, the guard slot, the file.
   void Unmap();
   // Forgets everything without giving any of it back, for good: for a range
-  // that something this process cannot track may still use (see Unref in
-  // src/lifetime.cc). The destructor then has nothing to unmap.
+  // that something this process cannot track may still use (see Lease::~Lease in
+  // src/core/lease.cc). The destructor then has nothing to unmap.
   void Abandon();
 
   // Pages the fault guard replaced with zeros, and the first of them.

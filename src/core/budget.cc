@@ -1,5 +1,5 @@
-// The mapping budget (src/budget.h).
-#include "platform/glibc_compat.h"  // first: std::call_once is pthread_once, pinned to its oldest version
+// The mapping budget (src/core/budget.h).
+#include "../platform/glibc_compat.h"  // first: std::call_once is pthread_once, pinned to its oldest version
 #include "budget.h"
 
 #include <algorithm>
@@ -7,7 +7,7 @@
 #include <cerrno>
 #include <mutex>
 
-#include "mapping.h"
+#include "range.h"
 
 namespace memmap {
 namespace budget {
@@ -117,7 +117,7 @@ SysErr Take(size_t n, const char* syscall, size_t ranges, bool maybe) {
   };
   // memmap's own ranges, each of which may come to be a mapping of its own
   // (or three, where reserved).
-  if (ranges > 0 && static_cast<int64_t>(Mapping::Live() + ranges) + g_reserved.load() > line) return refuse();
+  if (ranges > 0 && static_cast<int64_t>(MappedRange::Live() + ranges) + g_reserved.load() > line) return refuse();
   int64_t want = static_cast<int64_t>(n);
   std::atomic<int64_t>& part = maybe ? g_maybe : g_surely;
   if (FitsUnread(want)) {

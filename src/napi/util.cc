@@ -1,9 +1,28 @@
-// Node-API helpers every binding uses: errors shaped for lib/errors.ts, and
-// the table that registers a file's functions.
+// What every binding uses (src/napi/util.h): errors shaped for
+// lib/errors.ts, allocation that fails without aborting, and the table that
+// registers a file's functions.
 
-#include "internal.h"
+#include "util.h"
+
+#include <cstring>
 
 namespace memmap {
+
+// How many of the next Allocate() calls fail (only the test build sets it).
+std::atomic<uint32_t> g_fail_allocations{0};
+
+bool TakeAllocationFailure() {
+  uint32_t n = g_fail_allocations.load(std::memory_order_relaxed);
+  while (n > 0) {
+    if (g_fail_allocations.compare_exchange_weak(n, n - 1)) return true;
+  }
+  return false;
+}
+
+// What a JavaScript call throws when the records it needs cannot be had:
+// an fs-shaped ENOMEM naming the call it stands for, as mmap's own would be.
+void ThrowNoMemory(napi_env env, const char* syscall) { ThrowSys(env, Fail(ENOMEM, syscall)); }
+
 
 // Errors. System failures are thrown as an Error carrying `errno` (positive)
 // and `syscall`; lib/errors.ts turns them into Node's fs-style errors.
@@ -40,7 +59,7 @@ void ThrowCode(napi_env env, const char* code, const std::string& msg) {
   napi_throw_error(env, code, msg.c_str());
 }
 
-// A Mapping's refusal, as the JavaScript error a user expects of it.
+// A MappedRange's refusal, as the JavaScript error a user expects of it.
 napi_value MakeError(napi_env env, const Error& e) {
   switch (e.kind) {
     case Error::kNone: return nullptr;
@@ -89,7 +108,7 @@ napi_value Undefined(napi_env env) {
 }
 
 // The end of most calls: undefined, or the system error thrown.
-napi_value Result(napi_env env, const Error& e) {
+napi_value UndefinedOrThrow(napi_env env, const Error& e) {
   if (e) {
     ThrowError(env, e);
     return nullptr;

@@ -1,12 +1,12 @@
 // The raw layer: the golang.org/x/sys/unix calls, over buffers this addon
 // made.
 
-#include "internal.h"
+#include "env.h"
 
 namespace memmap {
 
 struct RawBuf {
-  Region* region = nullptr;
+  JsMapping* mapping = nullptr;
   uint8_t* data = nullptr;
   size_t length = 0;
   size_t byte_offset = 0;
@@ -44,10 +44,10 @@ bool FindRaw(napi_env env, napi_value value, RawBuf* out) {
     auto it = envd->raw.upper_bound(p);
     if (it != envd->raw.begin()) {
       --it;
-      Region* r = it->second;
-      uintptr_t base = reinterpret_cast<uintptr_t>(r->map.base());
-      if (r->map.mapped() && !r->closed && p >= base && p + out->length <= base + r->map.map_len()) {
-        out->region = r;
+      JsMapping* r = it->second;
+      uintptr_t base = reinterpret_cast<uintptr_t>(r->range().base());
+      if (r->range().mapped() && !r->closed() && p >= base && p + out->length <= base + r->range().map_len()) {
+        out->mapping = r;
         return true;
       }
     }
@@ -138,7 +138,7 @@ napi_value RawMmapJs(napi_env env, napi_callback_info info) {
     return nullptr;
   }
   EnvData* envd = GetEnvData(env);
-  Region* r = NewRegion(env, Access::kRaw, MapOptions());
+  JsMapping* r = NewJsMapping(env, Access::kRaw, MapOptions());
   if (!r) {
     os::Unmap(base, static_cast<size_t>(length));  // ENOMEM thrown: nothing is left mapped
     os::Close(guard_fd);
@@ -146,18 +146,20 @@ napi_value RawMmapJs(napi_env env, napi_callback_info info) {
     return nullptr;
   }
   envd->raw[reinterpret_cast<uintptr_t>(base)] = r;
-  Error adopted = r->map.Adopt(base, static_cast<size_t>(length), reserved);
-  if (!adopted && guard_fd >= 0) r->map.GuardFile(guard_fd, offset);
+  Error adopted = r->range().Adopt(base, static_cast<size_t>(length), reserved);
+  if (!adopted && guard_fd >= 0) r->range().GuardFile(guard_fd, offset);
   else os::Close(guard_fd);
-  if (!Settle(env, r, adopted)) return nullptr;
-  napi_value buf = NewSlab(env, r, 0, r->map.length(), false);  // the user's to drop: never pinned
+  if (!AcceptMapped(env, r, adopted)) return nullptr;
+  napi_value buf = NewSlab(env, r, 0, r->range().length(), false);  // the user's to drop: never pinned
   if (!buf) {
-    Release(r);
-    Unref(r);
+    r->GiveUp();
+    DropRef(r);
     return nullptr;
   }
   r->raw_slab = r->slabs;
-  Unref(r);  // from here the Buffer alone keeps the region
+  // From here the Buffer alone keeps the range (a raw mapping has no handle).
+  r->HandleGone();
+  DropRef(r);
   return buf;
 }
 
@@ -167,10 +169,10 @@ napi_value RawMunmapJs(napi_env env, napi_callback_info info) {
   if (!a.Need(1)) return nullptr;
   RawBuf b;
   if (!FindRaw(env, a.argv[0], &b)) return nullptr;
-  Region* r = b.region;
+  JsMapping* r = b.mapping;
   bool same = false;
   napi_value ab = nullptr;
-  if (r->raw_slab && b.data == r->map.base() && b.length == r->map.map_len() &&
+  if (r->raw_slab && b.data == r->range().base() && b.length == r->range().map_len() &&
       b.byte_offset == 0 && r->raw_slab->ref &&
       napi_get_reference_value(env, r->raw_slab->ref, &ab) == napi_ok && ab) {
     napi_strict_equals(env, ab, b.arraybuffer, &same);
@@ -179,9 +181,9 @@ napi_value RawMunmapJs(napi_env env, napi_callback_info info) {
     ThrowSys(env, Fail(EINVAL, "munmap"));
     return nullptr;
   }
-  r->closed = true;
+  r->BeginClose();
   DetachAll(env, r);
-  Release(r);
+  r->EndClose();
   return Undefined(env);
 }
 
@@ -225,7 +227,7 @@ napi_value RawPagesJs(napi_env env, napi_callback_info info) {
   // Advice, protection and locks over part of the mapping split it.
   bool splits = (op->kind == RawOpKind::kMadvise && os::AdviceSplits(static_cast<int>(arg))) ||
                 op->kind == RawOpKind::kMprotect || op->kind == RawOpKind::kMlock || op->kind == RawOpKind::kMunlock;
-  if (splits && (e = b.region->map.TakeSplits(static_cast<uint8_t*>(p), n, op->name))) return Result(env, e);
+  if (splits && (e = b.mapping->range().TakeSplits(static_cast<uint8_t*>(p), n, op->name))) return UndefinedOrThrow(env, e);
   switch (op->kind) {
     case RawOpKind::kMsync: e = os::SyncRaw(p, n, static_cast<int>(arg)); break;
     case RawOpKind::kMadvise:
@@ -243,7 +245,7 @@ napi_value RawPagesJs(napi_env env, napi_callback_info info) {
       }
       // Flagged first: on macOS a protection fault is SIGBUS, and one from
       // another thread right after mprotect() must not find the range unflagged.
-      b.region->map.ProtectionChanged();
+      b.mapping->range().ProtectionChanged();
       e = os::Protect(p, n, static_cast<int>(arg));
       break;
     case RawOpKind::kMlock: e = os::Lock(p, n); break;
@@ -258,7 +260,7 @@ napi_value RawPagesJs(napi_env env, napi_callback_info info) {
       return out;
     }
   }
-  return Result(env, e);
+  return UndefinedOrThrow(env, e);
 }
 
 bool RegisterRaw(napi_env env, napi_value exports) {

@@ -1,6 +1,8 @@
 // Thread-pool work on a range: flush (msync MS_SYNC) and prefetch.
 
-#include "internal.h"
+#include "env.h"
+#include "mapping.h"
+#include "register.h"
 
 namespace memmap {
 
@@ -9,7 +11,7 @@ enum class WorkKind { kFlush, kPrefetch };
 struct Work {
   napi_async_work work = nullptr;
   napi_deferred deferred = nullptr;
-  Region* region = nullptr;
+  JsMapping* mapping = nullptr;
   uint8_t* addr = nullptr;
   size_t len = 0;
   int durable_fd = -1;  // read on the JavaScript thread: the pool thread touches no record
@@ -17,39 +19,16 @@ struct Work {
   SysErr result;
 };
 
-// Whether this thread can still run JavaScript: an experimental Node-API env
-// answers napi_cannot_run_js once teardown (worker termination, exit) began.
-bool CanRunJs(EnvData* envd) {
-  napi_env env = envd->env;
-  napi_handle_scope scope;
-  bool alive = false;
-  if (napi_open_handle_scope(env, &scope) != napi_ok) return false;
-  napi_value fn, global, result;
-  if (envd->noop && napi_get_reference_value(env, envd->noop, &fn) == napi_ok && fn &&
-      napi_get_global(env, &global) == napi_ok) {
-    alive = napi_call_function(env, global, fn, 0, nullptr, &result) == napi_ok;
-    bool pending = false;
-    napi_is_exception_pending(env, &pending);
-    if (pending) {
-      napi_value ignored;
-      napi_get_and_clear_last_exception(env, &ignored);
-    }
-  }
-  napi_close_handle_scope(env, scope);
-  return alive;
-}
-
-void WorkExecute(napi_env, void* data) {
+static void WorkExecute(napi_env, void* data) {
   Work* w = static_cast<Work*>(data);
   if (w->len == 0) return;
   w->result = w->kind == WorkKind::kFlush ? os::Sync(w->addr, w->len, false, w->durable_fd) : os::Populate(w->addr, w->len);
 }
 
-void WorkComplete(napi_env env, napi_status status, void* data) {
+static void WorkComplete(napi_env env, napi_status status, void* data) {
   Work* w = static_cast<Work*>(data);
-  Region* r = w->region;
-  r->inflight--;
-  Error lost = status == napi_ok && !w->result && w->kind == WorkKind::kFlush ? r->map.LostWrites("msync") : Error();
+  JsMapping* r = w->mapping;
+  Error lost = status == napi_ok && !w->result && w->kind == WorkKind::kFlush ? r->range().LostWrites("msync") : Error();
   if (lost) {
     napi_reject_deferred(env, w->deferred, MakeError(env, lost));
   } else if (status == napi_ok && !w->result) {
@@ -60,16 +39,16 @@ void WorkComplete(napi_env env, napi_status status, void* data) {
     napi_reject_deferred(env, w->deferred, err ? err : Undefined(env));
   }
   if (w->work) napi_delete_async_work(env, w->work);
-  Release(r);  // unmap() may have been waiting for this work
-  Unref(r);
+  r->EndWork();  // unmap() may have been waiting for this work
+  DropRef(r);
   delete w;
 }
 
-napi_value QueueWork(napi_env env, napi_callback_info info, WorkKind kind) {
+static napi_value QueueWork(napi_env env, napi_callback_info info, WorkKind kind) {
   Args a(env, info);
   RangeArgs ra;
   if (!ParseRange(a, 3, &ra)) return nullptr;
-  Region* r = ra.region;
+  JsMapping* r = ra.mapping;
   if (kind == WorkKind::kFlush && !CheckNotTruncated(env, r, "msync")) return nullptr;
   Work* w = Allocate<Work>();
   if (!w) {
@@ -77,10 +56,10 @@ napi_value QueueWork(napi_env env, napi_callback_info info, WorkKind kind) {
     return nullptr;
   }
   w->kind = kind;
-  w->region = r;
+  w->mapping = r;
   w->addr = ra.addr;
   w->len = ra.len;
-  w->durable_fd = r->map.durable_fd();
+  w->durable_fd = r->range().durable_fd();
   napi_value promise, name;
   napi_status s = napi_create_promise(env, &w->deferred, &promise);
   if (s == napi_ok) {
@@ -96,16 +75,16 @@ napi_value QueueWork(napi_env env, napi_callback_info info, WorkKind kind) {
     ThrowStatus(env, s, "napi_queue_async_work");
     return nullptr;
   }
-  r->inflight++;
-  r->refs++;
+  r->BeginWork();
+  r->Ref();
   return promise;
 }
 
-napi_value FlushJs(napi_env env, napi_callback_info info) {
+static napi_value FlushJs(napi_env env, napi_callback_info info) {
   return QueueWork(env, info, WorkKind::kFlush);
 }
 
-napi_value PrefetchJs(napi_env env, napi_callback_info info) {
+static napi_value PrefetchJs(napi_env env, napi_callback_info info) {
   return QueueWork(env, info, WorkKind::kPrefetch);
 }
 

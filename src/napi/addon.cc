@@ -1,21 +1,20 @@
 // The addon's entry point: this thread's environment, the fault guard, and
-// the exports, which each file registers itself. The layout of src/:
-//  * mapping.{h,cc}: one mapped range and its file (Mapping), with no
-//    Node-API in it: open, size rules, map, remap, lock, guard slot, unmap.
-//  * internal.h: what JavaScript holds of a mapping (Region, which holds a
-//    Mapping), its slabs, this thread's environment (EnvData), and what
-//    every binding uses.
-//  * lifetime.cc: when a range may be given back (the rules are at its top);
-//    slabs.cc: slabs, their finalizers and pins, forced collections.
-//  * map_api.cc, range_api.cc, resize.cc, work.cc: the safe API.
-//  * wait.cc (with waiter.{h,cc}), shared.cc: shared memory and futexes.
-//  * raw.cc: memmap/raw. env.cc: teardown, the fault wake-up, switches.
-//  * napi_util.cc: errors and the export table.
-//  * platform.h (platform_posix.cc) and guard.h (guard_posix.cc): every
-//    system call and the SIGBUS guard; no Node-API there.
-//  * budget.{h,cc}: the mapping budget, which keeps the process below the
-//    kernel's limit on mappings (vm.max_map_count).
-#include "internal.h"
+// the exports, which each binding file registers itself. The layout of
+// src/ (docs/architecture.md has every file):
+//  * core/: no Node-API. A mapped range and its file (MappedRange,
+//    range.h), its lifetime (Lease, lease.h), the mapping budget
+//    (budget.h), the fault guard's table (guard.h, guard_slots.h) and the
+//    waiter threads (waiter.h).
+//  * platform/: every system call, behind platform.h (namespace os), and
+//    the fault guard's handlers (guard_posix.cc, guard_win.cc).
+//  * napi/: the bindings, one file per JavaScript object: mapping.cc (the
+//    handle), mapping_pages.cc, faults.cc, slabs.cc, work.cc, wait.cc,
+//    shared.cc, raw.cc, files.cc, env.cc; util.h for what they all use.
+#include <string>
+#include <vector>
+
+#include "env.h"
+#include "register.h"
 
 namespace memmap {
 
@@ -42,7 +41,7 @@ napi_value Init(napi_env env, napi_value exports) {
   // The fault guard, and the wake-up it sends this thread.
   guard::Install();
   guard::Replenish();  // the guard's spare mappings, for a fault at the kernel's limit
-  // A Mapping short of mappings, descriptors or memory collects garbage
+  // A MappedRange short of mappings, descriptors or memory collects garbage
   // (dropped mappings are unmapped by their finalizers) and tries again.
   g_on_exhaustion = ForceGc;
 
@@ -67,9 +66,10 @@ napi_value Init(napi_env env, napi_value exports) {
   napi_async_init(env, nullptr, context_name, &envd->fault_context);
   napi_add_env_cleanup_hook(env, CleanupEnv, envd);
   // Each file registers its own functions.
-  if (!RegisterMapApi(env, exports) || !RegisterSlabs(env, exports) || !RegisterRangeApi(env, exports) ||
-      !RegisterResize(env, exports) || !RegisterWork(env, exports) || !RegisterWait(env, exports) ||
-      !RegisterShared(env, exports) || !RegisterRaw(env, exports) || !RegisterEnv(env, exports)) {
+  if (!RegisterMapping(env, exports) || !RegisterMappingPages(env, exports) || !RegisterFaults(env, exports) ||
+      !RegisterFiles(env, exports) || !RegisterSlabs(env, exports) || !RegisterWork(env, exports) ||
+      !RegisterWait(env, exports) || !RegisterShared(env, exports) || !RegisterRaw(env, exports) ||
+      !RegisterEnv(env, exports)) {
     return nullptr;
   }
   napi_value v, constants;

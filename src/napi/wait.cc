@@ -1,21 +1,32 @@
 // Futex waits on a word of a shared mapping: wait (blocking, in slices),
-// waitAsync (on src/waiter.cc's threads), notify.
+// waitAsync (on src/core/waiter.cc's threads), notify.
 
-#include "internal.h"
+#include "wait.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "../core/waiter.h"
+#include "env.h"
+#include "register.h"
 
 namespace memmap {
 
-// waitAsync(): on the waiter's threads (src/waiter.h), never on the pool.
+// waitAsync(): on the waiter's threads (src/core/waiter.h), never on the pool.
 // Like Atomics.waitAsync, a pending wait does not keep the event loop alive,
 // unless it was made `persistent`. It holds the range (inflight) but not the
 // handle: unmap() rejects it at once, and the handle's collection ends it
 // too ("ok", on a later turn), so nothing waits on a mapping nobody has.
 // Ended waits come back to their thread through a thread-safe function.
 
+static void SendBack(AsyncWait* aw);
+static void EndWait(napi_env env, AsyncWait* aw);
+static int32_t* WordAt(napi_env env, Args& a, JsMapping** out);
+
 struct AsyncWait {
   waiter::Wait wait;
   napi_deferred deferred = nullptr;
-  Region* region = nullptr;
+  JsMapping* mapping = nullptr;
   bool persistent = false;
   WaitEnd end = WaitEnd::kWaiter;
   uint64_t seq = 0;  // arrival order, for notify()
@@ -25,14 +36,14 @@ struct AsyncWait {
 // A wait ended by its mapping's collection resolves "ok", as a spurious
 // wake-up: a rejection nobody handles would end the process, and nobody can
 // look at the word again anyway.
-const char* WaitOutcome(waiter::Outcome o) {
+static const char* WaitOutcome(waiter::Outcome o) {
   return o == waiter::Outcome::kTimedOut ? "timed-out" : "ok";
 }
 
 // On the wait's own thread: settles its promise and lets the range go.
 // `env` is null when the environment is being torn down: nothing settles.
-void FinishWait(napi_env env, AsyncWait* aw) {
-  Region* r = aw->region;
+static void EndWait(napi_env env, AsyncWait* aw) {
+  JsMapping* r = aw->mapping;
   EnvData* envd = r->envd;
   envd->waits.erase(aw);
   if (aw->persistent && --envd->persistent_waits == 0 && env && envd->wait_tsfn) {
@@ -40,7 +51,6 @@ void FinishWait(napi_env env, AsyncWait* aw) {
   }
   auto it = std::find(r->waits.begin(), r->waits.end(), aw);
   if (it != r->waits.end()) r->waits.erase(it);
-  r->inflight--;
   if (env) {
     napi_handle_scope scope;
     bool scoped = napi_open_handle_scope(env, &scope) == napi_ok;
@@ -56,19 +66,19 @@ void FinishWait(napi_env env, AsyncWait* aw) {
     }
     if (scoped) napi_close_handle_scope(env, scope);
   }
-  Release(r);
-  Unref(r);
+  r->EndWork();
+  DropRef(r);
   delete aw;
 }
 
-void WaitCallJs(napi_env env, napi_value, void*, void* data) {
-  FinishWait(env, static_cast<AsyncWait*>(data));
+static void WaitCallJs(napi_env env, napi_value, void*, void* data) {
+  EndWait(env, static_cast<AsyncWait*>(data));
 }
 
 // The waiter's `done`, on a waiter thread: back to the wait's own thread.
 // The thread-safe function is there: its finalizer cancels every pending
 // wait (under the waiter's lock) before it goes.
-void WaitDone(waiter::Wait* w) {
+static void WaitDone(waiter::Wait* w) {
   SendBack(static_cast<AsyncWait*>(w->owner));
 }
 
@@ -77,8 +87,8 @@ void WaitDone(waiter::Wait* w) {
 // through the wait itself: this runs on a waiter thread, and must not fail
 // for want of memory), which CancelEnvWaits empties (a dropped wait would
 // keep its range mapped for good).
-void SendBack(AsyncWait* aw) {
-  EnvData* envd = aw->region->envd;
+static void SendBack(AsyncWait* aw) {
+  EnvData* envd = aw->mapping->envd;
   if (envd->wait_tsfn && napi_call_threadsafe_function(envd->wait_tsfn, aw, napi_tsfn_nonblocking) == napi_ok) return;
   std::lock_guard<std::mutex> lock(envd->freed_mutex);
   aw->next_stranded = envd->stranded;
@@ -86,12 +96,12 @@ void SendBack(AsyncWait* aw) {
 }
 
 // The environment is going: its pending waits end here, unsettled. Nothing
-// is copied (teardown may come with no memory left): FinishWait takes out
+// is copied (teardown may come with no memory left): EndWait takes out
 // of `waits` only the wait it ends, which the loop has already passed.
 void CancelEnvWaits(EnvData* envd) {
   for (auto it = envd->waits.begin(); it != envd->waits.end();) {
     AsyncWait* aw = *it++;
-    if (waiter::Cancel(&aw->wait)) FinishWait(nullptr, aw);
+    if (waiter::Cancel(&aw->wait)) EndWait(nullptr, aw);
   }
   // Those that ended while the thread-safe function was closing. No more
   // can come: every wait of this environment has ended or was cancelled.
@@ -102,7 +112,7 @@ void CancelEnvWaits(EnvData* envd) {
   }
   while (AsyncWait* aw = stranded) {
     stranded = aw->next_stranded;
-    FinishWait(nullptr, aw);
+    EndWait(nullptr, aw);
   }
 }
 
@@ -115,9 +125,9 @@ void WaitTsfnFinalize(napi_env, void* data, void*) {
 
 // Ends the waits of `r` that are still pending, oldest first: settled now
 // (unmap(), with `env`), or on a later turn (the handle's collection, inside
-// GC, where nothing may be allocated: so no copy of the list). FinishWait
+// GC, where nothing may be allocated: so no copy of the list). EndWait
 // takes the wait it ends, and only that one, out of `r->waits`.
-void CancelWaits(napi_env env, Region* r, WaitEnd end) {
+void CancelWaits(napi_env env, JsMapping* r, WaitEnd end) {
   for (size_t i = 0; i < r->waits.size();) {
     AsyncWait* aw = r->waits[i];
     if (!waiter::Cancel(&aw->wait)) {  // ended already: on its way back
@@ -126,7 +136,7 @@ void CancelWaits(napi_env env, Region* r, WaitEnd end) {
     }
     aw->end = end;
     if (env) {
-      FinishWait(env, aw);
+      EndWait(env, aw);
     } else {
       SendBack(aw);
       i++;
@@ -136,7 +146,7 @@ void CancelWaits(napi_env env, Region* r, WaitEnd end) {
 
 // (handle, byteOffset, expected, timeoutMs (-1: none), ...) of wait() and
 // waitAsync(): the word, and what to wait for.
-bool ParseWait(Args& a, size_t argc, Region** r, int32_t** word, int64_t* expected, int64_t* timeout) {
+static bool ParseWait(Args& a, size_t argc, JsMapping** r, int32_t** word, int64_t* expected, int64_t* timeout) {
   if (!a.Need(argc)) return false;
   *word = WordAt(a.env, a, r);
   return *word && a.Int(2, "expected", INT32_MIN, INT32_MAX, expected) &&
@@ -144,9 +154,9 @@ bool ParseWait(Args& a, size_t argc, Region** r, int32_t** word, int64_t* expect
 }
 
 // waitAsync(handle, byteOffset, expected, timeoutMs (-1: none), persistent) => Promise<string>
-napi_value WaitAsyncJs(napi_env env, napi_callback_info info) {
+static napi_value WaitAsyncJs(napi_env env, napi_callback_info info) {
   Args a(env, info);
-  Region* r = nullptr;
+  JsMapping* r = nullptr;
   int32_t* word;
   int64_t expected, timeout;
   bool persistent;
@@ -189,7 +199,7 @@ napi_value WaitAsyncJs(napi_env env, napi_callback_info info) {
   }
   aw->seq = ++envd->wait_seq;
   aw->deferred = deferred;
-  aw->region = r;
+  aw->mapping = r;
   aw->persistent = persistent;
   aw->wait.word = word;
   aw->wait.expected = static_cast<int32_t>(expected);
@@ -197,8 +207,8 @@ napi_value WaitAsyncJs(napi_env env, napi_callback_info info) {
   aw->wait.done = WaitDone;
   aw->wait.owner = aw;
   // Before Add: the waiter may end it at once, and its thread then finds it.
-  r->inflight++;
-  r->refs++;
+  r->BeginWork();
+  r->Ref();
   r->waits.push_back(aw);
   envd->waits.insert(aw);
   if (persistent && envd->persistent_waits++ == 0) napi_ref_threadsafe_function(env, envd->wait_tsfn);
@@ -206,28 +216,28 @@ napi_value WaitAsyncJs(napi_env env, napi_callback_info info) {
   if (e) {
     aw->wait.outcome = waiter::Outcome::kFailed;
     aw->wait.error = e;
-    FinishWait(env, aw);
+    EndWait(env, aw);
   }
   return promise;
 }
 
 // The 32-bit word at byteOffset of an open shared mapping.
-int32_t* WordAt(napi_env env, Args& a, Region** out) {
+static int32_t* WordAt(napi_env env, Args& a, JsMapping** out) {
   int64_t offset;
-  Region* r = a.Handle(0);
+  JsMapping* r = a.Handle(0);
   if (!r || !a.Int(1, "byteOffset", 0, kMaxSafe, &offset) || !CheckOpen(env, r)) return nullptr;
-  if (offset % 4 != 0 || static_cast<uint64_t>(offset) + 4 > r->map.length() || !r->map.mapped()) {
+  if (offset % 4 != 0 || static_cast<uint64_t>(offset) + 4 > r->range().length() || !r->range().mapped()) {
     ThrowRange(env, "The index is outside the mapping (or the mapping is empty)");
     return nullptr;
   }
   *out = r;
-  return reinterpret_cast<int32_t*>(r->map.data() + offset);
+  return reinterpret_cast<int32_t*>(r->range().data() + offset);
 }
 
 // wait(handle, byteOffset, expected, timeoutMs (-1: none)) => "ok" | "not-equal" | "timed-out"
-napi_value WaitJs(napi_env env, napi_callback_info info) {
+static napi_value WaitJs(napi_env env, napi_callback_info info) {
   Args a(env, info);
-  Region* r = nullptr;
+  JsMapping* r = nullptr;
   int32_t* word;
   int64_t expected, timeout;
   if (!ParseWait(a, 4, &r, &word, &expected, &timeout)) return nullptr;
@@ -263,10 +273,10 @@ napi_value WaitJs(napi_env env, napi_callback_info info) {
 }
 
 // notify(handle, byteOffset, count) => number of waiters woken
-napi_value NotifyJs(napi_env env, napi_callback_info info) {
+static napi_value NotifyJs(napi_env env, napi_callback_info info) {
   Args a(env, info);
   if (!a.Need(3)) return nullptr;
-  Region* r = nullptr;
+  JsMapping* r = nullptr;
   int32_t* word = WordAt(env, a, &r);
   int64_t count;
   if (!word || !a.Int(2, "count", 0, INT32_MAX, &count)) return nullptr;
@@ -284,7 +294,7 @@ napi_value NotifyJs(napi_env env, napi_callback_info info) {
     if (woken == count) break;
     if (!waiter::Cancel(&aw->wait)) continue;  // ended already: on its way back
     aw->wait.outcome = waiter::Outcome::kWoken;
-    FinishWait(env, aw);
+    EndWait(env, aw);
     woken++;
   }
   if (woken < count) {
@@ -303,7 +313,7 @@ napi_value NotifyJs(napi_env env, napi_callback_info info) {
 
 #ifdef MEMMAP_TEST_HOOKS
 // failWaitsForTest(on) => number: see waiter::FailWaitsForTest.
-napi_value FailWaitsJs(napi_env env, napi_callback_info info) {
+static napi_value FailWaitsJs(napi_env env, napi_callback_info info) {
   Args a(env, info);
   bool on;
   if (!a.Need(1) || !a.Bool(0, &on)) return nullptr;

@@ -1,9 +1,57 @@
 // The per-thread environment: the fault guard's wake-up, teardown, and the
 // switches lib/ sets.
 
-#include "internal.h"
+#include "env.h"
+
+#include <vector>
+
+#include "faults.h"
+#include "register.h"
+#include "slabs.h"
+#include "wait.h"
 
 namespace memmap {
+
+// Process-wide state (see env.h).
+std::atomic<size_t> g_next_gc{0};
+std::atomic<uint64_t> g_forced_gcs{0};
+std::atomic<bool> g_refuse_external{false};
+std::atomic<bool> g_store_follows_object{false};
+
+thread_local EnvData* t_envd = nullptr;
+
+EnvData* GetEnvData(napi_env env) {
+  void* data = nullptr;
+  napi_get_instance_data(env, &data);
+  return static_cast<EnvData*>(data);
+}
+
+void FreeEnvData(EnvData* envd) {
+  if (envd->dead && envd->mappings.empty()) delete envd;
+}
+
+
+// Whether this thread can still run JavaScript: an experimental Node-API env
+// answers napi_cannot_run_js once teardown (worker termination, exit) began.
+bool CanRunJs(EnvData* envd) {
+  napi_env env = envd->env;
+  napi_handle_scope scope;
+  bool alive = false;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return false;
+  napi_value fn, global, result;
+  if (envd->noop && napi_get_reference_value(env, envd->noop, &fn) == napi_ok && fn &&
+      napi_get_global(env, &global) == napi_ok) {
+    alive = napi_call_function(env, global, fn, 0, nullptr, &result) == napi_ok;
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (pending) {
+      napi_value ignored;
+      napi_get_and_clear_last_exception(env, &ignored);
+    }
+  }
+  napi_close_handle_scope(env, scope);
+  return alive;
+}
 
 // Runs on the thread's event loop after the guard woke it.
 void OnFaultWake(uv_async_t* async) {
@@ -23,10 +71,10 @@ void OnFaultWake(uv_async_t* async) {
   envd->dead_refs.clear();
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
-  std::vector<Region*> regions(envd->regions.begin(), envd->regions.end());
-  for (Region* r : regions) {
-    if (envd->regions.count(r) == 0) continue;  // freed by a callback meanwhile
-    if (r->map.guarded()) ReportFaults(env, envd, r, false);
+  std::vector<JsMapping*> mappings(envd->mappings.begin(), envd->mappings.end());
+  for (JsMapping* r : mappings) {
+    if (envd->mappings.count(r) == 0) continue;  // freed by a callback meanwhile
+    if (r->range().guarded()) ReportFaults(env, envd, r, false);
   }
   napi_close_handle_scope(env, scope);
 }
@@ -36,13 +84,16 @@ void CleanupEnv(void* data) {
   EnvData* envd = static_cast<EnvData*>(data);
   if (t_envd == envd) t_envd = nullptr;
   CancelEnvWaits(envd);
-  // No JavaScript of this thread can reach its mappings again: their files
-  // and descriptors go now (quarantined), not when their finalizers run,
-  // which Deno never does for a worker's objects. The addresses go back
-  // with the finalizers, where they run.
-  for (Region* r : envd->regions) {
-    if (r->inflight == 0) Quarantine(r);
-    r->map.Silence();
+  // No JavaScript of this thread can reach its mappings again: they close
+  // now (Lease::BeginClose), so their files and descriptors go now
+  // (quarantined, or unmapped if nothing holds them), not when their
+  // finalizers run, which Deno never does for a worker's objects. Ranges
+  // still held go back with the finalizers, where they run.
+  for (JsMapping* m : envd->mappings) {
+    m->range().Silence();
+    if (m->state() != Lease::State::kOpen && m->state() != Lease::State::kReleased) continue;
+    m->BeginClose();
+    m->EndClose();
   }
   uv_async_t* async = nullptr;
   {
@@ -106,12 +157,47 @@ void EnvTeardown(napi_env, void* data, void*) {
   // The runtime finalized every object and released the memory of the last
   // external ArrayBuffers (Node does that in cleanup hooks, before this):
   // give those ranges back.
-  for (Region* r : envd->orphans) Unref(r);
+  for (JsMapping* r : envd->orphans) DropRef(r);
   envd->orphans.clear();
   CancelEnvWaits(envd);  // and those stranded while the thread-safe function closed
   DrainFreed(envd);
   envd->dead = true;
   FreeEnvData(envd);
+}
+
+// stats() => { live, forcedGcs, slabs (native slab records of this thread),
+// reported (bytes this thread's mappings report to V8) } for tests and diagnostics.
+static napi_value StatsJs(napi_env env, napi_callback_info) {
+  napi_value out, live, gcs;
+  CHECK_NAPI(env, napi_create_object(env, &out));
+  napi_create_double(env, static_cast<double>(MappedRange::Live()), &live);
+  napi_create_double(env, static_cast<double>(g_forced_gcs.load()), &gcs);
+  napi_set_named_property(env, out, "live", live);
+  napi_set_named_property(env, out, "forcedGcs", gcs);
+  EnvData* envd = GetEnvData(env);
+  DrainFreed(envd);
+  napi_value slabs;
+  napi_create_double(env, static_cast<double>(envd->slabs), &slabs);
+  napi_set_named_property(env, out, "slabs", slabs);
+  napi_value reported;
+  napi_create_double(env, static_cast<double>(envd->reported), &reported);
+  napi_set_named_property(env, out, "reported", reported);
+  // The mapping budget (src/core/budget.h).
+  budget::Stats b = budget::Read();
+  const struct {
+    const char* name;
+    double value;
+  } figures[] = {
+      {"mapLimit", static_cast<double>(b.limit)},       {"mapLine", static_cast<double>(b.line)},
+      {"mapCount", static_cast<double>(b.counted)},     {"mapEstimate", static_cast<double>(b.estimate)},
+      {"mapReadings", static_cast<double>(b.readings)}, {"mapRefusals", static_cast<double>(b.refusals)},
+  };
+  for (const auto& f : figures) {
+    napi_value v;
+    napi_create_double(env, f.value, &v);
+    napi_set_named_property(env, out, f.name, v);
+  }
+  return out;
 }
 
 bool RegisterEnv(napi_env env, napi_value exports) {
@@ -121,6 +207,7 @@ bool RegisterEnv(napi_env env, napi_value exports) {
       {"takeNextQuarantineForTest", TakeNextQuarantineJs, 0},
       {"takenIntactForTest", TakenIntactJs, 0},
 #endif
+      {"stats", StatsJs, 0},
       {"setStoreFollowsObject", SetStoreFollowsObjectJs, 1},
       {"guardReassert", GuardReassertJs, 1},
   };

@@ -18,7 +18,7 @@
 
 #include <cstdint>
 
-#include "platform/platform.h"
+#include "../platform/platform.h"
 
 namespace memmap {
 namespace waiter {

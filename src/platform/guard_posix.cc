@@ -26,7 +26,7 @@
 //
 // What is replaced, so that faults never cost the process a kernel mapping
 // each (a zero page in the middle of a file mapping splits it in three, and
-// the kernel's count of mappings per process is limited: src/budget.h):
+// the kernel's count of mappings per process is limited: src/core/budget.h):
 //  * a page past the file's current end (fstat): everything from that end
 //    to the end of the range, in one step. A truncated file costs one
 //    mapping more however its pages are touched, scattered or not;
@@ -55,11 +55,11 @@
 //  * the owner's notify function: uv_async_send, documented by libuv as
 //    async-signal-safe;
 //  * errno is saved and restored around all of it.
-#include "platform/glibc_compat.h"  // first: pins the glibc versions of what follows
-#include "budget.h"
-#include "guard.h"
-#include "guard_slots.h"
-#include "platform/platform.h"
+#include "glibc_compat.h"  // first: pins the glibc versions of what follows
+#include "../core/budget.h"
+#include "../core/guard.h"
+#include "../core/guard_slots.h"
+#include "platform.h"
 
 #include <dlfcn.h>
 #include <errno.h>

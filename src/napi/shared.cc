@@ -1,7 +1,7 @@
 // Shared memory: share()/attach() within a process, named objects (shm_open),
 // and a mapping's descriptor.
 
-#include "internal.h"
+#include "env.h"
 
 namespace memmap {
 
@@ -30,16 +30,16 @@ void DropShared(uint64_t id) {
 // share(handle) => id of the shared object behind an anonymous shared mapping.
 napi_value ShareJs(napi_env env, napi_callback_info info) {
   Args a(env, info);
-  Region* r = a.HandleOf(1);
+  JsMapping* r = a.HandleOf(1);
   if (!r || !CheckOpen(env, r)) return nullptr;
-  if (r->map.access() != Access::kAnonShared || r->map.fd() < 0) {
+  if (r->range().access() != Access::kAnonShared || r->range().fd() < 0) {
     ThrowCode(env, "ERR_MEMMAP_NOT_SHAREABLE", "Only mapAnonymous(length, { shared: true }) mappings can be shared");
     return nullptr;
   }
   if (r->shared_id == 0) {
     int fd = -1;
     if (!CheckFdIntact(env, r)) return nullptr;
-    SysErr e = WithReclaim([&] { return os::DupFd(r->map.fd(), &fd); });
+    SysErr e = WithReclaim([&] { return os::DupFd(r->range().fd(), &fd); });
     if (e) {
       ThrowSys(env, e);
       return nullptr;
@@ -75,24 +75,24 @@ napi_value AttachJs(napi_env env, napi_callback_info info) {
     ThrowSys(env, e);
     return nullptr;
   }
-  Region* r = NewRegion(env, Access::kAnonShared, MapOptions());
+  JsMapping* r = NewJsMapping(env, Access::kAnonShared, MapOptions());
   if (!r) {  // ENOMEM thrown: the descriptor and the reference go back
     os::Close(fd);
     DropShared(static_cast<uint64_t>(id));
     return nullptr;
   }
   r->shared_id = static_cast<uint64_t>(id);
-  return HandleAndLength(env, r, r->map.MapSharedFd(fd));
+  return HandleAndLength(env, r, r->range().MapSharedFd(fd));
 }
 
 // fd(handle) => the mapping's own descriptor (valid until unmap), or -1.
 napi_value FdJs(napi_env env, napi_callback_info info) {
   Args a(env, info);
-  Region* r = a.HandleOf(1);
+  JsMapping* r = a.HandleOf(1);
   if (!r || !CheckOpen(env, r)) return nullptr;
   napi_value v;
   // -1 once someone closed it, or where Node would not know it (Windows' sections)
-  napi_create_int32(env, r->map.FdIntact() && os::NodeKnowsFd(r->map.fd()) ? r->map.fd() : -1, &v);
+  napi_create_int32(env, r->range().FdIntact() && os::NodeKnowsFd(r->range().fd()) ? r->range().fd() : -1, &v);
   return v;
 }
 
@@ -140,7 +140,7 @@ napi_value ShmUnlinkJs(napi_env env, napi_callback_info info) {
   std::string name;
   if (!a.Need(1) || !a.String(0, "name", &name)) return nullptr;
   SysErr e = os::SharedMemoryUnlink(name);
-  return Result(env, e);
+  return UndefinedOrThrow(env, e);
 }
 
 bool RegisterShared(napi_env env, napi_value exports) {

@@ -1,7 +1,7 @@
 // Windows (the external ArrayBuffers JavaScript reaches a mapping through),
 // their finalizers and pins, and forced collections.
 
-#include "internal.h"
+#include "env.h"
 
 namespace memmap {
 
@@ -14,9 +14,6 @@ size_t MinGcTrigger() {
   }();
   return trigger;
 }
-
-// This thread's environment (one per thread: the main thread or a worker).
-thread_local EnvData* t_envd = nullptr;
 
 // Pinning. A slab is made pinned (its reference strong) unless it is a raw
 // mapping's, so that its object outlives its mapping's handle. When the
@@ -33,7 +30,7 @@ void Unpin(napi_env env, Slab* w) {
     napi_is_detached_arraybuffer(env, ab, &detached);
   }
   if (detached && !w->detached) w->moved = true;
-  w->checked = w->region->envd->epoch;
+  w->checked = w->mapping->envd->epoch;
   uint32_t count = 0;
   napi_reference_unref(env, w->ref, &count);
   w->pinned = false;
@@ -43,14 +40,14 @@ void Unpin(napi_env env, Slab* w) {
 // there were any.
 bool UnpinOrphans(EnvData* envd) {
   if (envd->orphans.empty()) return false;
-  Chain<Region, &Region::next_orphan> orphans;
+  Chain<JsMapping, &JsMapping::next_orphan> orphans;
   orphans.swap(envd->orphans);
   napi_env env = envd->env;
   napi_handle_scope scope;
   bool scoped = napi_open_handle_scope(env, &scope) == napi_ok;
-  for (Region* r : orphans) {
+  for (JsMapping* r : orphans) {
     for (Slab* w = r->slabs; w; w = w->next) Unpin(env, w);
-    Unref(r);  // taken by HandleFinalize
+    DropRef(r);  // taken by HandleFinalize
   }
   if (scoped) napi_close_handle_scope(env, scope);
   return true;
@@ -88,29 +85,28 @@ void ForceGc() {
 }
 
 // Before making a mapping: if this process holds many, collect garbage so
-// that the finalizers of dropped mappings unmap them (synchronously, see the
-// top of src/lifetime.cc). The trigger then moves to twice what survived.
+// that the finalizers of dropped mappings unmap them (synchronously: see the
+// top of src/napi/mapping.cc). The trigger then moves to twice what survived.
 void Reclaim() {
   if (t_envd) DrainFreed(t_envd);
-  size_t live = Mapping::Live();
+  size_t live = MappedRange::Live();
   size_t next = g_next_gc.load();
   if (next == 0) next = MinGcTrigger();
   if (live < next) return;
   ForceGc();
-  g_next_gc = std::max(MinGcTrigger(), Mapping::Live() * 2);
+  g_next_gc = std::max(MinGcTrigger(), MappedRange::Live() * 2);
 }
 
-// A slab stops holding its range (see the top of src/lifetime.cc).
-void LetGo(Slab* w) {
+// A slab stops holding its range (one holder less: Lease::DropHolder).
+void StopHolding(Slab* w) {
   if (!w->holding) return;
   w->holding = false;
   Refile(w);
   if (Retired* t = w->retired) {
-    if (--t->holding == 0) delete t;  // unmaps the range
+    if (--t->holders == 0) delete t;  // unmaps the range
     return;
   }
-  w->region->holding--;
-  Release(w->region);
+  w->mapping->DropHolder();
 }
 
 // Whether a slab still holds its range. Its ArrayBuffer object, even
@@ -134,8 +130,8 @@ bool Holds(const Slab* w) {
   return !w->store_freed;
 }
 
-void Update(Slab* w) {
-  if (w->holding && !Holds(w)) LetGo(w);
+void StopHoldingIfUnreachable(Slab* w) {
+  if (w->holding && !Holds(w)) StopHolding(w);
 }
 
 static void Unlist(Slab* w) {
@@ -148,7 +144,7 @@ static void Unlist(Slab* w) {
 }
 
 // Puts a slab on the list its state says, after every change of that
-// state: on its region's `slabs` while JavaScript may reach it (what
+// state: on its mapping's `slabs` while JavaScript may reach it (what
 // DetachAll walks), on `held` while it holds the current range from
 // elsewhere (what a resize() that retires the range hands over), else on
 // none. A slab detached by unmap() or resize() leaves DetachAll's list
@@ -156,7 +152,7 @@ static void Unlist(Slab* w) {
 // soonest): so a loop of resizes that never yields visits each slab at
 // most twice, however long it runs.
 void Refile(Slab* w) {
-  Region* r = w->region;
+  JsMapping* r = w->mapping;
   Slab** list = !w->detached && !w->object_dead ? &r->slabs : w->holding && !w->retired ? &r->held : nullptr;
   if (list == w->list) return;
   Unlist(w);
@@ -170,12 +166,12 @@ void Refile(Slab* w) {
 // Frees the struct once both finalizers have run.
 void MaybeFreeSlab(Slab* w) {
   if (!w->ref_deleted || !w->store_freed) return;
-  Region* r = w->region;
+  JsMapping* r = w->mapping;
   Unlist(w);  // on Bun, a moved slab holds its range for good
   if (r->raw_slab == w) r->raw_slab = nullptr;
   r->envd->slabs--;
   delete w;
-  Unref(r);
+  DropRef(r);
 }
 
 // Runs later, outside garbage collection, where references may be deleted.
@@ -191,10 +187,10 @@ void SlabCleanup(napi_env env, void* data, void*) {
 void SlabFinalize(node_api_basic_env env, void* data, void*) {
   Slab* w = static_cast<Slab*>(data);
   w->object_dead = true;
-  EnvData* envd = w->region->envd;
+  EnvData* envd = w->mapping->envd;
   // No JavaScript ran between the check and this collection: it was not moved.
   w->vouched = envd->forcing && !w->moved && w->checked == envd->epoch;
-  Update(w);
+  StopHoldingIfUnreachable(w);
   Refile(w);
   if (node_api_post_finalizer(env, SlabCleanup, w, nullptr) != napi_ok) {
     // The environment is going away; the struct is left to the process.
@@ -212,7 +208,7 @@ void DrainFreed(EnvData* envd) {
   }
   for (Slab* w : freed) {
     w->store_freed = true;
-    Update(w);
+    StopHoldingIfUnreachable(w);
     MaybeFreeSlab(w);
   }
 }
@@ -224,7 +220,7 @@ void DrainFreed(EnvData* envd) {
 // memory or mappings left).
 void StoreFreed(node_api_basic_env, void*, void* hint) {
   Slab* w = static_cast<Slab*>(hint);
-  EnvData* envd = w->region->envd;  // the slab's region ref keeps both alive
+  EnvData* envd = w->mapping->envd;  // the slab's reference to its mapping keeps both alive
   std::lock_guard<std::mutex> lock(envd->freed_mutex);
   envd->freed.push(w);
   envd->any_freed.store(true, std::memory_order_release);
@@ -239,7 +235,7 @@ void StoreFreed(node_api_basic_env, void*, void* hint) {
 // another ArrayBuffer, which may still read it. Such a slab holds the range
 // until that memory is released (the store finalizer). One that this call
 // detaches holds it until its object is collected.
-void DetachAll(napi_env env, Region* r) {
+void DetachAll(napi_env env, JsMapping* r) {
   // Each one leaves the list as it is detached (a collection meanwhile may
   // take others off: the head is read again each time).
   while (Slab* w = r->slabs) {
@@ -266,19 +262,19 @@ void DetachAll(napi_env env, Region* r) {
 
 // An external ArrayBuffer over `length` bytes at `offset` (user
 // coordinates), registered as a slab of `r`; pinned (see Pinning above) if `pin`.
-napi_value NewSlab(napi_env env, Region* r, size_t offset, size_t length, bool pin) {
+napi_value NewSlab(napi_env env, JsMapping* r, size_t offset, size_t length, bool pin) {
   napi_value ab;
-  if (length == 0 || !r->map.mapped()) {
+  if (length == 0 || !r->range().mapped()) {
     CHECK_NAPI(env, napi_create_arraybuffer(env, 0, nullptr, &ab));
     return ab;
   }
-  uint8_t* p = r->map.data() + offset;
+  uint8_t* p = r->range().data() + offset;
   Slab* w = Allocate<Slab>();
   if (!w) {
     ThrowNoMemory(env, "mmap");
     return nullptr;
   }
-  w->region = r;
+  w->mapping = r;
   napi_status created = g_refuse_external ? napi_no_external_buffers_allowed
                                           : napi_create_external_arraybuffer(env, p, length, StoreFreed, w, &ab);
   if (created != napi_ok) {
@@ -293,8 +289,8 @@ napi_value NewSlab(napi_env env, Region* r, size_t offset, size_t length, bool p
   }
   // From here the store finalizer will run: the struct must stay until then.
   Refile(w);  // first on `slabs`: raw.cc takes it from there
-  r->holding++;
-  r->refs++;
+  r->AddHolder();
+  r->Ref();
   r->envd->slabs++;
   napi_status s = napi_add_finalizer(env, ab, w, SlabFinalize, nullptr, &w->ref);
   if (s != napi_ok) {
@@ -304,7 +300,7 @@ napi_value NewSlab(napi_env env, Region* r, size_t offset, size_t length, bool p
     w->object_dead = true;
     w->ref_deleted = true;
     w->ref = nullptr;
-    LetGo(w);
+    StopHolding(w);
     ThrowStatus(env, s, "napi_add_finalizer");
     return nullptr;
   }
@@ -320,7 +316,7 @@ napi_value NewSlab(napi_env env, Region* r, size_t offset, size_t length, bool p
 // act on. lib/ pins every slab on Bun, where it is not (g_store_follows_object).
 napi_value SlabJs(napi_env env, napi_callback_info info) {
   Args a(env, info);
-  Region* r = a.HandleOf(4);
+  JsMapping* r = a.HandleOf(4);
   int64_t offset, length;
   bool pinned;
   if (!r || !a.Int(1, "offset", 0, kMaxSafe, &offset) ||
@@ -328,8 +324,8 @@ napi_value SlabJs(napi_env env, napi_callback_info info) {
     return nullptr;
   }
   if (!CheckOpen(env, r)) return nullptr;
-  if (static_cast<uint64_t>(offset) > r->map.length() ||
-      static_cast<uint64_t>(length) > r->map.length() - static_cast<uint64_t>(offset)) {
+  if (static_cast<uint64_t>(offset) > r->range().length() ||
+      static_cast<uint64_t>(length) > r->range().length() - static_cast<uint64_t>(offset)) {
     ThrowRange(env, "The slab is outside the mapping");
     return nullptr;
   }

@@ -23,16 +23,16 @@
 // is not atomic there (os::Quarantine), so a thread still writing into a
 // range that unmap() quarantines can fault in between; it waits for the
 // replacement and retries.
-#include "platform/win.h"  // first: <uv.h> before <windows.h>
+#include "win.h"  // first: <uv.h> before <windows.h>
 
 #include <mutex>
 
-#include "guard.h"
-#include "guard_slots.h"
+#include "../core/guard.h"
+#include "../core/guard_slots.h"
 
 #include <algorithm>
 #include <climits>
-#include "platform/platform.h"
+#include "platform.h"
 
 namespace memmap {
 namespace guard {

@@ -1,6 +1,6 @@
-// Unit tests of src/mapping.cc, built without Node: g++ links this file with
-// mapping.cc, the platform files (src/platform/) and guard_posix.cc only, so a Node-API call
-// slipping into Mapping fails the link. Run by test/mapping.test.ts, which
+// Unit tests of src/core/range.cc (MappedRange), built without Node: g++ links this file with
+// src/core/ and the platform files (src/platform/) only, so a Node-API call
+// slipping into MappedRange fails the link. Run by test/native.test.ts, which
 // checks the exit code; each failed check prints its line.
 
 #include <fcntl.h>
@@ -14,22 +14,15 @@
 #include <fstream>
 #include <string>
 
-#include "../../src/mapping.h"
+#include "check.h"
+#include "../../src/core/range.h"
 
 using memmap::Access;
 using memmap::Error;
 using memmap::FileRequest;
-using memmap::Mapping;
+using memmap::MappedRange;
 using memmap::MapOptions;
 
-static int failures = 0;
-#define CHECK(cond)                                                   \
-  do {                                                                \
-    if (!(cond)) {                                                    \
-      std::fprintf(stderr, "%s:%d: CHECK(%s)\n", __FILE__, __LINE__, #cond); \
-      failures++;                                                     \
-    }                                                                 \
-  } while (0)
 
 static std::string dir;
 static const size_t kPage = static_cast<size_t>(sysconf(_SC_PAGESIZE));
@@ -46,17 +39,6 @@ static int64_t SizeOf(const std::string& path) {
   return stat(path.c_str(), &st) == 0 ? st.st_size : -1;
 }
 
-static bool InProcMaps(const void* addr) {
-  char want[32];
-  std::snprintf(want, sizeof want, "%lx-", reinterpret_cast<unsigned long>(addr));
-  std::ifstream maps("/proc/self/maps");
-  std::string line;
-  while (std::getline(maps, line)) {
-    if (line.compare(0, std::strlen(want), want) == 0) return true;
-  }
-  return false;
-}
-
 // Lines of /proc/self/maps that map `path` (the range, a shadow).
 static int MapsOf(const std::string& path) {
   std::ifstream maps("/proc/self/maps");
@@ -70,7 +52,7 @@ static int MapsOf(const std::string& path) {
 
 static bool FdOpen(int fd) { return fd >= 0 && fcntl(fd, F_GETFD) != -1; }
 
-static Error MapPath(Mapping* m, Access access, const std::string& path, int64_t offset, int64_t length,
+static Error MapPath(MappedRange* m, Access access, const std::string& path, int64_t offset, int64_t length,
                      int64_t size = -1) {
   m->Configure(access, MapOptions(), nullptr, nullptr);
   FileRequest req;
@@ -86,7 +68,7 @@ static Error MapPath(Mapping* m, Access access, const std::string& path, int64_t
 // holds the first byte, and data() points at that byte.
 static void TestUnalignedOffset() {
   std::string path = MakeFile("unaligned", 3 * kPage);
-  Mapping m;
+  MappedRange m;
   CHECK(!MapPath(&m, Access::kRead, path, kPage + 5, 100));
   CHECK(m.mapped());
   CHECK(reinterpret_cast<uintptr_t>(m.base()) % kPage == 0);
@@ -105,10 +87,10 @@ static void TestUnalignedOffset() {
 // mmap(2) refuses a length of 0: an empty mapping maps nothing.
 static void TestZeroLength() {
   std::string path = MakeFile("empty", 0);
-  Mapping m;
+  MappedRange m;
   CHECK(!MapPath(&m, Access::kRead, path, 0, -1));
   CHECK(!m.mapped() && m.data() == nullptr && m.length() == 0);
-  CHECK(Mapping::Live() == 0);
+  CHECK(MappedRange::Live() == 0);
   uint8_t* addr = reinterpret_cast<uint8_t*>(1);
   size_t len = 1;
   CHECK(!m.PageRange(0, 0, &addr, &len) && addr == nullptr && len == 0);
@@ -118,37 +100,37 @@ static void TestZeroLength() {
 
 static void TestSizeRules() {
   std::string path = MakeFile("rules", 100);
-  Mapping past;
+  MappedRange past;
   Error e = MapPath(&past, Access::kRead, path, 0, 101);
   CHECK(e.kind == Error::kRange && e.message.find("passes the end") != std::string::npos);
-  Mapping offset;
+  MappedRange offset;
   CHECK(MapPath(&offset, Access::kRead, path, 101, -1).kind == Error::kRange);
-  Mapping read_size;
+  MappedRange read_size;
   CHECK(MapPath(&read_size, Access::kRead, path, 0, -1, 4096).kind == Error::kInvalid);
-  Mapping directory;
+  MappedRange directory;
   e = MapPath(&directory, Access::kRead, dir, 0, -1);
   CHECK(e.kind == Error::kSys && e.sys.err == EISDIR && std::strcmp(e.sys.syscall, "mmap") == 0);
-  Mapping missing;
+  MappedRange missing;
   e = MapPath(&missing, Access::kRead, dir + "/missing", 0, -1);
   CHECK(e.kind == Error::kSys && e.sys.err == ENOENT);
-  Mapping device;
+  MappedRange device;
   CHECK(MapPath(&device, Access::kRead, "/dev/zero", 0, -1).kind == Error::kInvalid);  // no size: length needed
-  Mapping zero;
+  MappedRange zero;
   CHECK(!MapPath(&zero, Access::kRead, "/dev/zero", 0, 3 * kPage) && zero.length() == 3 * kPage);
-  CHECK(Mapping::Live() == 1);
+  CHECK(MappedRange::Live() == 1);
 }
 
 // A failure leaves the file as it was found.
 static void TestFailureUndoes() {
   std::string created = dir + "/created";
-  Mapping m;
+  MappedRange m;
   CHECK(MapPath(&m, Access::kWrite, created, 3 * kPage, 1, 2 * kPage).kind == Error::kRange);
   CHECK(SizeOf(created) == -1);  // made by the call, removed by it
   std::string grown = MakeFile("grown", 100);
-  Mapping g;
+  MappedRange g;
   CHECK(MapPath(&g, Access::kWrite, grown, 3 * kPage, 1, 2 * kPage).kind == Error::kRange);
   CHECK(SizeOf(grown) == 100);  // grown by the call, cut back
-  Mapping ok;
+  MappedRange ok;
   CHECK(!MapPath(&ok, Access::kWrite, grown, 0, -1, 2 * kPage));
   CHECK(SizeOf(grown) == static_cast<int64_t>(2 * kPage) && ok.length() == 2 * kPage);
 }
@@ -156,33 +138,33 @@ static void TestFailureUndoes() {
 // The destructor gives everything back: the range and the descriptor.
 static void TestDestructorUnmaps() {
   std::string path = MakeFile("destructor", kPage);
-  size_t before = Mapping::Live();
+  size_t before = MappedRange::Live();
   uint8_t* base = nullptr;
   int fd = -1;
   {
-    Mapping m;
+    MappedRange m;
     CHECK(!MapPath(&m, Access::kCopy, path, 0, -1));
     base = m.base();
     fd = m.fd();
     CHECK(InProcMaps(base) && FdOpen(fd));
-    CHECK(Mapping::Live() == before + 1);
+    CHECK(MappedRange::Live() == before + 1);
     m.data()[0] = 42;  // copy-on-write: never reaches the file
   }
   CHECK(!InProcMaps(base));
   CHECK(!FdOpen(fd));
-  CHECK(Mapping::Live() == before);
+  CHECK(MappedRange::Live() == before);
   std::ifstream in(path, std::ios::binary);
   CHECK(in.get() == 3);
 }
 
 // The descriptor is the user's to close: once its number names another
-// file, the Mapping neither uses nor closes it.
+// file, the MappedRange neither uses nor closes it.
 static void TestFdReused() {
   std::string path = MakeFile("reused", kPage);
   std::string other = MakeFile("other", kPage);
   int fd = -1;
   {
-    Mapping m;
+    MappedRange m;
     CHECK(!MapPath(&m, Access::kWrite, path, 0, -1));
     fd = m.fd();
     CHECK(m.FdIntact());
@@ -198,7 +180,7 @@ static void TestFdReused() {
 
 static void TestResize() {
   std::string path = MakeFile("resize", kPage);
-  Mapping m;
+  MappedRange m;
   CHECK(!MapPath(&m, Access::kWrite, path, 0, -1));
   m.data()[0] = 9;
   CHECK(!m.Resize(3 * kPage, false, nullptr));
@@ -207,19 +189,19 @@ static void TestResize() {
   m.data()[3 * kPage - 1] = 1;  // mapped and backed
   // Held: the old addresses must stay reserved. Shrinking cannot happen in
   // place, so the old range is retired into `retired`, quarantined.
-  size_t live = Mapping::Live();
+  size_t live = MappedRange::Live();
   uint8_t* old = m.base();
   {
-    Mapping retired;
+    MappedRange retired;
     CHECK(!m.Resize(kPage, true, &retired));
     CHECK(retired.mapped() && retired.base() == old && retired.quarantined());
     CHECK(m.base() != old && m.data()[0] == 9 && m.length() == kPage);
-    CHECK(Mapping::Live() == live + 1);
+    CHECK(MappedRange::Live() == live + 1);
     CHECK(InProcMaps(old));
   }
-  CHECK(Mapping::Live() == live && !InProcMaps(old));
+  CHECK(MappedRange::Live() == live && !InProcMaps(old));
   // A read mapping cannot grow its file.
-  Mapping r;
+  MappedRange r;
   CHECK(!MapPath(&r, Access::kRead, path, 0, -1));
   Error e = r.Resize(SizeOf(path) + 1, false, nullptr);
   CHECK(e.kind == Error::kRange);
@@ -231,17 +213,17 @@ static void TestResize() {
 // A private mapping's own pages (written, copied on write) move with it.
 static void TestResizePrivateHeld() {
   std::string path = MakeFile("private", 2 * kPage);
-  Mapping m;
+  MappedRange m;
   CHECK(!MapPath(&m, Access::kCopy, path, 0, -1));
   m.data()[kPage + 1] = 77;
-  Mapping retired;
+  MappedRange retired;
   CHECK(!m.Resize(kPage + 2, true, &retired));
   CHECK(m.data()[kPage + 1] == 77);   // the written page was copied
   CHECK(m.data()[0] == 3);            // the file's page read through
 }
 
 static void TestAnonymous() {
-  Mapping shared;
+  MappedRange shared;
   shared.Configure(Access::kAnonShared, MapOptions(), nullptr, nullptr);
   CHECK(!shared.MapAnonymous(2 * kPage, false));
   CHECK(shared.fd() >= 0 && shared.mapped() && shared.data()[0] == 0);
@@ -253,10 +235,10 @@ static void TestAnonymous() {
     CHECK(grown.kind == Error::kSys && grown.sys.err == ENOTSUP && grown.sys.hint != nullptr);
     CHECK(shared.length() == 2 * kPage && shared.data()[5] == 5);
   }
-  Mapping empty;
+  MappedRange empty;
   empty.Configure(Access::kAnonPrivate, MapOptions(), nullptr, nullptr);
   CHECK(!empty.MapAnonymous(0, false) && !empty.mapped());
-  Mapping locked;
+  MappedRange locked;
   locked.Configure(Access::kAnonPrivate, MapOptions(), nullptr, nullptr);
   Error e = locked.MapAnonymous(kPage, true);
   CHECK(!e || (e.kind == Error::kSys && (e.sys.err == EPERM || e.sys.err == ENOMEM || e.sys.err == EAGAIN)));
@@ -265,7 +247,7 @@ static void TestAnonymous() {
 // Quarantine: the addresses stay taken by inert memory; the file goes.
 static void TestQuarantine() {
   std::string path = MakeFile("quarantine", kPage);
-  Mapping m;
+  MappedRange m;
   CHECK(!MapPath(&m, Access::kWrite, path, 0, -1));
   int fd = m.fd();
   uint8_t* base = m.base();
@@ -284,7 +266,7 @@ static void TestQuarantine() {
 static void TestLockPrivate() {
   std::string path = MakeFile("lock", 2 * kPage);
   {
-    Mapping m;
+    MappedRange m;
     CHECK(!MapPath(&m, Access::kRead, path, 0, -1));
     CHECK(!m.Lock(m.base(), kPage, false));  // unlock before any lock: nothing to do
     CHECK(MapsOf(path) == 1);
@@ -303,17 +285,17 @@ static void TestLockPrivate() {
 // whatever may still use it.
 static void TestAbandon() {
   std::string path = MakeFile("abandon", kPage);
-  size_t live = Mapping::Live();
+  size_t live = MappedRange::Live();
   uint8_t* base = nullptr;
   {
-    Mapping m;
+    MappedRange m;
     CHECK(!MapPath(&m, Access::kRead, path, 0, -1));
     CHECK(m.Quarantine());
     base = m.base();
     m.Abandon();
     CHECK(!m.mapped());
   }
-  CHECK(InProcMaps(base) && Mapping::Live() == live + 1);
+  CHECK(InProcMaps(base) && MappedRange::Live() == live + 1);
   CHECK(base[0] == 0);  // inert memory, readable for good
 }
 
@@ -335,6 +317,5 @@ int main() {
   TestAbandon();
   std::string rm = "rm -rf '" + dir + "'";
   if (std::system(rm.c_str()) != 0) failures++;
-  std::printf("%s: %d failed check(s)\n", failures ? "FAIL" : "ok", failures);
-  return failures ? 1 : 0;
+  return Summary();
 }
