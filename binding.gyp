@@ -18,8 +18,8 @@
   # The one source list per OS (scripts/gyp-sources.mjs reads it for the
   # builds that do not go through node-gyp: the Windows and macOS prebuilds,
   # the C++ unit tests). src/core/ has no Node-API, src/napi/ is the
-  # bindings, src/platform/ the operating system, one file per system:
-  # posix.cc what every POSIX system shares, linux.cc, darwin.cc and the
+  # bindings, src/platform/ the operating system, by system and concern:
+  # posix*.cc what every POSIX system shares, linux.cc, darwin.cc and the
   # win*.cc files what only one of them has.
   "target_defaults": {
     "sources": [
@@ -31,17 +31,17 @@
     "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fno-exceptions"],
     "conditions": [
       ["OS == 'linux' and memmap_darwin_paths not in (1, '1', 'build/1')", {
-        "sources": ["src/platform/posix.cc", "src/platform/linux.cc", "src/platform/guard_posix.cc", "src/platform/glibc_compat.cc"]
+        "sources": ["src/platform/posix.cc", "src/platform/posix_files.cc", "src/platform/posix_map.cc", "src/platform/posix_shm.cc", "src/platform/posix_flags.cc", "src/platform/linux.cc", "src/platform/guard_posix.cc", "src/platform/glibc_compat.cc"]
       }],
       ["OS == 'linux' and memmap_darwin_paths in (1, '1', 'build/1')", {
-        "sources": ["src/platform/posix.cc", "src/platform/darwin_common.cc", "src/platform/darwin_paths.cc", "src/platform/guard_posix.cc", "src/platform/glibc_compat.cc"],
+        "sources": ["src/platform/posix.cc", "src/platform/posix_files.cc", "src/platform/posix_map.cc", "src/platform/posix_shm.cc", "src/platform/posix_flags.cc", "src/platform/darwin_common.cc", "src/platform/darwin_paths.cc", "src/platform/guard_posix.cc", "src/platform/glibc_compat.cc"],
         "defines": ["MEMMAP_DARWIN_PATHS"]
       }],
       ["OS == 'mac'", {
-        "sources": ["src/platform/posix.cc", "src/platform/darwin_common.cc", "src/platform/darwin.cc", "src/platform/guard_posix.cc"]
+        "sources": ["src/platform/posix.cc", "src/platform/posix_files.cc", "src/platform/posix_map.cc", "src/platform/posix_shm.cc", "src/platform/posix_flags.cc", "src/platform/darwin_common.cc", "src/platform/darwin.cc", "src/platform/guard_posix.cc"]
       }],
       ["OS == 'win'", {
-        "sources": ["src/platform/win.cc", "src/platform/win_raw.cc", "src/platform/win_delay_load.cc", "src/platform/guard_win.cc"],
+        "sources": ["src/platform/win.cc", "src/platform/win_files.cc", "src/platform/win_ranges.cc", "src/platform/win_map.cc", "src/platform/win_shm.cc", "src/platform/win_wait.cc", "src/platform/win_raw.cc", "src/platform/win_delay_load.cc", "src/platform/guard_win.cc"],
         "defines": ["_WIN32_WINNT=0x0A00", "WIN32_LEAN_AND_MEAN", "NOMINMAX"],
         "libraries": ["psapi.lib"]
       }],

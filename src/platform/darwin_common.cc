@@ -1,5 +1,5 @@
-// macOS's side of the platform contract (what posix.cc leaves to each
-// system), over the primitives of darwin_common.h. Built for macOS with
+// macOS's side of the platform contract (what the posix*.cc files leave to
+// each system), over the primitives of darwin_common.h. Built for macOS with
 // darwin.cc, and on Linux with darwin_paths.cc (memmap_darwin_paths), where
 // the whole test suite runs over it.
 //

@@ -1,7 +1,7 @@
 // What only Linux has: futex and futex_waitv, mremap, fallocate, memfd,
 // /proc/self/pagemap, MAP_POPULATE and MADV_POPULATE_READ, posix_fadvise,
 // the limit on mappings in /proc, BLKGETSIZE64. The rest of the contract is
-// posix.cc's; posix.h is the seam.
+// the posix*.cc files'; posix.h is the seam.
 #include "glibc_compat.h"  // first: pins the glibc versions of what follows
 #include "linux_calls.h"
 #include "posix.h"

@@ -1,11 +1,13 @@
 // The operating-system contract of the addon. Everything that differs between
 // platforms lives behind these functions, implemented in this folder:
-// posix.cc for what every POSIX system shares, with linux.cc or darwin.cc
-// (through darwin_common.cc) for what only one has (posix.h is the seam
-// between them), and win.cc with win_raw.cc on Windows. binding.gyp builds
-// one list of them per OS. No other file of the addon tests a platform macro,
-// and none outside the guard (guard_posix.cc, guard_win.cc) includes a
-// system header.
+// the posix*.cc files for what every POSIX system shares (one a concern:
+// posix.cc the process and its clock, posix_files.cc, posix_map.cc,
+// posix_shm.cc, posix_flags.cc), with linux.cc or darwin.cc (through
+// darwin_common.cc) for what only one has (posix.h is the seam between
+// them), and the win*.cc files on Windows (win.cc says which holds what;
+// win.h is their seam). binding.gyp builds one list of them per OS. No
+// other file of the addon tests a platform macro, and none outside the
+// guard (guard_posix.cc, guard_win.cc) includes a system header.
 //
 // Every function returns a SysErr: err == 0 on success, otherwise the
 // (positive) errno and the name of the system call that failed, which the

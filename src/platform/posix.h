@@ -1,11 +1,13 @@
-// The seam between src/platform/posix.cc, which implements the platform
-// contract (platform.h) with what every POSIX system shares, and the file of
-// each system: linux.cc, darwin.cc (through darwin_common.cc), and
-// darwin_paths.cc, the Linux build that takes macOS's branches
-// (binding.gyp's memmap_darwin_paths). posix.cc calls these; each system's
-// file implements them, and the functions of the contract that only it can
-// (waits, shared memory, remapping, file advice, the mapping limit). Nothing
-// here tests a platform macro: which file is built says which system it is.
+// The seam between the posix*.cc files, which implement the platform
+// contract (platform.h) with what every POSIX system shares (posix.cc the
+// process and its clock, posix_files.cc, posix_map.cc, posix_shm.cc,
+// posix_flags.cc), and the file of each system: linux.cc, darwin.cc (through
+// darwin_common.cc), and darwin_paths.cc, the Linux build that takes macOS's
+// branches (binding.gyp's memmap_darwin_paths). The posix*.cc files call
+// these; each system's file implements them, and the functions of the
+// contract that only it can (waits, shared memory, remapping, file advice,
+// the mapping limit). Nothing here tests a platform macro: which file is
+// built says which system it is.
 #pragma once
 
 #include <sys/stat.h>
@@ -48,17 +50,18 @@ SysErr DurableSync(int fd);
 // (31 on macOS).
 size_t SharedMemoryNameMax();
 
-// Shared POSIX helpers (posix.cc) for the systems' files.
+// Shared POSIX helpers for the systems' files.
 // Copies every page of `from` that differs from `to` (or, `to_zeroed`, that
-// is not all zeros): CopyPrivatePages where no page table can be read.
+// is not all zeros): CopyPrivatePages where no page table can be read
+// (posix_map.cc).
 void CopyDifferingPages(const uint8_t* from, uint8_t* to, size_t first_page, size_t pages, bool to_zeroed);
 // Populate where the kernel cannot fault pages in safely: read-ahead, then
-// one byte a page (the fault guard covers the range).
+// one byte a page (the fault guard covers the range; posix_map.cc).
 void PopulateByTouch(void* addr, size_t length);
 // A POSIX shared memory object that is unlinked at once (anonymous, with a
-// descriptor), of `length` bytes.
+// descriptor), of `length` bytes (posix_shm.cc).
 SysErr AnonymousSharedMemory(size_t length, int* fd);
-// `ns` (>= 0) as a timespec.
+// `ns` (>= 0) as a timespec (posix.cc).
 struct timespec Timespec(int64_t ns);
 
 }  // namespace sys

@@ -47,7 +47,7 @@ constexpr int kMapAnonymous = 0x20;
 constexpr int kMsAsync = 1;
 constexpr int kMsInvalidate = 2;
 constexpr int kMsSync = 4;
-// os::Advise's values (platform_win.cc), which are Linux's.
+// os::Advise's values (win_map.cc), which are Linux's.
 constexpr int kMadvNormal = 0;
 constexpr int kMadvRandom = 1;
 constexpr int kMadvSequential = 2;
