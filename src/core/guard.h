@@ -1,6 +1,7 @@
 // The fault guard: makes a file that shrinks under a mapping (or an I/O
 // error behind it) a reported event instead of a SIGBUS that kills the
-// process. One implementation file per platform (guard_posix.cc).
+// process. One implementation file per platform (src/platform/guard_posix.cc,
+// guard_win.cc).
 //
 // Ranges are registered after they are mapped and unregistered before they
 // are unmapped, so the handler never touches an address memmap gave back.

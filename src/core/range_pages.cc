@@ -181,7 +181,7 @@ Error MappedRange::Lock(uint8_t* addr, size_t len, bool lock) {
   uint8_t* p = addr;
   if ((access_ == Access::kRead || access_ == Access::kCopy) && os::LockCopiesPrivatePages()) {
     // Locking a private writable range would copy every page (see
-    // platform_posix.cc); the page-cache pages are locked through a hidden
+    // os::LockCopiesPrivatePages); the page-cache pages are locked through a hidden
     // read-only shared mapping of the same range instead.
     if (!shadow_) {
       if (!lock) return Error();

@@ -7,7 +7,8 @@
 // and ends (unmapped, quarantined, recovered at a fault); win_map.cc what is
 // done to a mapping (map a file, sync, advise, lock, residency); win_shm.cc
 // shared memory (sections); win_wait.cc WaitOnAddress; win_raw.cc the raw
-// layer; win_delay_load.cc the import hook. win.h is the seam between them.
+// layer; win_delay_load.cc the import hook; guard_win.cc the fault guard.
+// win.h is the seam between them.
 //
 // Descriptors. The contract speaks of int descriptors, the ones Node's fs
 // hands out: on Windows those belong to node.exe's C runtime, which this
