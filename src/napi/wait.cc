@@ -14,7 +14,7 @@ namespace memmap {
 
 // waitAsync(): on the waiter's threads (src/core/waiter.h), never on the pool.
 // Like Atomics.waitAsync, a pending wait does not keep the event loop alive,
-// unless it was made `persistent`. It holds the range (inflight) but not the
+// unless it was made `persistent`. It holds the range (Lease work) but not the
 // handle: unmap() rejects it at once, and the handle's collection ends it
 // too ("ok", on a later turn), so nothing waits on a mapping nobody has.
 // Ended waits come back to their thread through a thread-safe function.

@@ -123,7 +123,7 @@ SysErr Quarantine(void* addr, size_t length);
 inline bool QuarantineLost(SysErr e) { return e.err == EADDRINUSE; }
 #ifdef MEMMAP_TEST_HOOKS
 // The test build plays that other allocator: the next Quarantine of a view
-// finds its addresses taken. False where Quarantine has no such window
+// finds its addresses taken. False where Quarantine has no such gap
 // (POSIX). TakenIntactForTest: whether the memory that took them is still
 // there with the bytes it was given (then it is released), and no Unmap
 // since was asked for addresses that were not memmap's.

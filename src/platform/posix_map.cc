@@ -144,7 +144,7 @@ SysErr Quarantine(void* addr, size_t length) {
 }
 
 #ifdef MEMMAP_TEST_HOOKS
-bool TakeNextQuarantineForTest() { return false; }  // MAP_FIXED: no window
+bool TakeNextQuarantineForTest() { return false; }  // MAP_FIXED: no moment between unmap and map
 bool TakenIntactForTest() { return false; }
 #endif
 

@@ -253,7 +253,7 @@ namespace {
 // What is still free of [addr, addr + length) after another allocator took
 // part of it: taken now, zero-filled, and kept for good (never unmapped,
 // out of the registry), so that no range of memmap's is made there later
-// for a late write through an old window to reach. Under the range lock.
+// for a late write through an old view to reach. Under the range lock.
 void KeepFree(void* addr, size_t length) {
   const uintptr_t unit = AllocationGranularity();
   for (uintptr_t p = reinterpret_cast<uintptr_t>(addr), end = p + length; p < end;) {
