@@ -11,7 +11,7 @@ import { basename, dirname, join } from "node:path";
 import { constants as bufferConstants } from "node:buffer";
 import { pathToFileURL } from "node:url";
 import { createOutput, openRegion, TEMP_FILE_PATTERN, type OutputRegion } from "memmap";
-import { ended, pattern, portable, root, runChild, tempDir } from "./helpers.js";
+import { ended, pattern, portable, root, runFixture, tempDir } from "./helpers.js";
 
 // An ELF-like layout: a header, sections at known offsets (two of them
 // filled by worker threads), and a tail of unknown size appended after.
@@ -333,26 +333,7 @@ test("createOutput checks its arguments", () => {
 
 test("outputs dropped without commit() or abort() give back their descriptor and temporary file", () => {
   const t = tempDir();
-  const r = runChild(`
-    import { createOutput, TEMP_FILE_PATTERN } from "memmap";
-    import { readdirSync } from "node:fs";
-    const dir = ${JSON.stringify(t.dir)};
-    // Descriptors are counted on Linux; elsewhere the temporary files alone.
-    const fds = () => process.platform === "linux" ? readdirSync("/proc/self/fd").length : 0;
-    const gc = globalThis.gc ?? (() => globalThis.Bun.gc(true));
-    const before = fds();
-    for (let round = 0; round < 20; round++) {
-      for (let i = 0; i < 100; i++) createOutput(dir + "/out" + i + ".bin", { size: 4096 }).write(0, "x");
-      gc();
-      await new Promise((res) => setTimeout(res, 5)); // finalizers run between tasks
-    }
-    gc();
-    await new Promise((res) => setTimeout(res, 20));
-    const temps = readdirSync(dir).filter((n) => TEMP_FILE_PATTERN.test(n)).length;
-    console.log("after 2,000 dropped outputs: temporary files", temps, "extra descriptors", fds() - before);
-    // Outputs still open at a normal exit: their temporary files go with the process.
-    globalThis.keep = [0, 1, 2].map((i) => createOutput(dir + "/kept" + i + ".bin", { size: 10 }));
-  `, ["--expose-gc"]);
+  const r = runFixture("output-dropped.mjs", { dir: t.dir }, ["--expose-gc"]);
   assert.equal(r.status, 0, ended(r));
   const m = /temporary files (\d+) extra descriptors (-?\d+)/.exec(r.stdout);
   assert.ok(m, ended(r));
