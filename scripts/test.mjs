@@ -105,8 +105,7 @@ class Printer {
   }
 }
 
-function runTier(run, tier, files, { jobs, printer, scratch }) {
-  const block = printer.block(run);
+function runTier(run, tier, files, { jobs, block, scratch }) {
   const head = `# ${run.label}: ${tier} tier, ${files.length} file${files.length === 1 ? "" : "s"}${tier === "parallel" ? `, ${jobs} at once` : ""}`;
   if (files.length === 0) {
     block.out(`${head}: none\n`);
@@ -134,8 +133,14 @@ function runTier(run, tier, files, { jobs, printer, scratch }) {
     };
     child.stdout.on("data", take);
     child.stderr.on("data", take);
-    child.on("error", (e) => block.out(`could not start ${cmd}: ${e.message}\n`));
+    let ended = false;
+    child.on("error", (e) => {
+      block.out(`could not start ${cmd}: ${e.message}\n`);
+      if (!ended && child.pid === undefined) child.emit("close", null, null);
+    });
     child.on("close", (status, signal) => {
+      if (ended) return;
+      ended = true;
       if (!run.bun) {
         try {
           text = readFileSync(tap, "utf8");
@@ -172,12 +177,16 @@ export async function runSuites(runs, { jobs = defaultJobs(), only, write = (s) 
       const { parallel, serial } = tiers({ once: run.once ?? [] });
       const pick = (list) => (run.files ? list.filter((f) => run.files.includes(f)) : list);
       const started = Date.now();
-      const p = only === "serial" ? { pass: 0, fail: 0, skip: 0, seconds: 0, ok: true, files: 0 }
-        : await runTier(r, "parallel", pick(parallel), { jobs, printer, scratch });
+      const none = { pass: 0, fail: 0, skip: 0, seconds: 0, ok: true, files: 0 };
+      const parallelBlock = printer.block(r);
+      const p = only === "serial" ? (parallelBlock.end(), none)
+        : await runTier(r, "parallel", pick(parallel), { jobs, block: parallelBlock, scratch });
       // The serial tier after its own parallel tier and the previous run's
-      // serial tier; the next run's parallel tier meanwhile.
-      const mine = serialTurn.then(() => (only === "parallel" ? { pass: 0, fail: 0, skip: 0, seconds: 0, ok: true, files: 0 }
-        : runTier(r, "serial", pick(serial), { jobs, printer, scratch })));
+      // serial tier; the next run's parallel tier meanwhile (its output held
+      // back until this tier's is printed).
+      const serialBlock = printer.block(r);
+      const mine = serialTurn.then(() => (only === "parallel" ? (serialBlock.end(), none)
+        : runTier(r, "serial", pick(serial), { jobs, block: serialBlock, scratch })));
       serialTurn = mine;
       pending.push(mine.then((s) => {
         const result = {
