@@ -93,9 +93,12 @@ function plainCounts(out) {
 
 const logFile = (label) => join(logs, `${label.replace(/\s+/g, "-")}.log`);
 
-function report(ok, label, cmd, c, seconds, exit, out) {
+// `time`: how long the run took ("12 s"), or its tiers ("parallel tier 30 s,
+// serial tier 40 s": they overlap other runs' tiers, and a serial tier's
+// time includes its wait for the lock).
+function report(ok, label, cmd, c, time, exit, out) {
   const detail = `pass ${c.pass}, fail ${c.fail}, skipped ${c.skip}${exit ? `, ${exit}` : ""}`;
-  console.log(`${ok ? "ok  " : "FAIL"} ${label.padEnd(16)} ${version(cmd).padEnd(44)} ${detail} (${seconds.toFixed(0)} s)`);
+  console.log(`${ok ? "ok  " : "FAIL"} ${label.padEnd(16)} ${version(cmd).padEnd(44)} ${detail} (${time})`);
   if (!ok) {
     const failures = out.split("\n").filter((l) => /^not ok|^\(fail\)|✖|error:|Error/.test(l)).slice(0, 20);
     console.log(`     log: ${logFile(label)}\n     ${failures.join("\n     ")}`);
@@ -130,7 +133,7 @@ await runSuites(runs, {
     const run = runs.find((x) => x.label === r.label);
     const out = readFileSync(logFile(r.label), "utf8");
     tally(r.ok, r);
-    report(r.ok, r.label, run.runtime, r, r.seconds, "", out);
+    report(r.ok, r.label, run.runtime, r, `parallel tier ${r.tiers.parallel.seconds.toFixed(0)} s, serial tier ${r.tiers.serial.seconds.toFixed(0)} s`, "", out);
   },
 });
 if (runtimes.includes("deno")) {
@@ -145,7 +148,7 @@ if (runtimes.includes("deno")) {
     const c = plainCounts(out);
     const ok = r.status === 0 && r.signal === null && c.fail === 0 && c.pass > 0;
     tally(ok, c);
-    report(ok, run.label, run.cmd, c, (Date.now() - started) / 1000, r.status !== 0 || r.signal ? `exit ${r.status} ${r.signal ?? ""}` : "", out);
+    report(ok, run.label, run.cmd, c, `${((Date.now() - started) / 1000).toFixed(0)} s`, r.status !== 0 || r.signal ? `exit ${r.status} ${r.signal ?? ""}` : "", out);
   }
 }
 // Runs, then the tests and checks they counted, summed over every runtime.
