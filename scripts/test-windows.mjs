@@ -17,14 +17,25 @@
 //    like test/, so that their paths resolve the same.
 //  * Node's stdout to a pipe fails under wine: output goes to files.
 //
+// The suite runs in its tiers (test/tiers.mjs, docs/testing.md): the
+// parallel tier as many files at once as there are cores (as on Linux;
+// MEMMAP_WINDOWS_JOBS to change it), then the serial tier one file at a time
+// under the machine-wide lock. The run-once files are npm test's (they are
+// the same under Windows). Wine runs several node.exe at once well: on two
+// cores the native parallel tier took 100 s one file at a time and 63-65 s
+// two at a time, and three runs of both backends two at a time all passed
+// (2026-12-07, wine 8.0).
+//
 // `node scripts/test-windows.mjs 22 native test/typed.test.ts` runs a subset;
 // `node scripts/test-windows.mjs 22` both backends on Node 22 (what CI runs).
 // The command fails if a test fails or a run ends without its TAP.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { buildWindows } from "./prebuild-win.mjs";
+import { ONCE, SERIAL_LOCK, tiers } from "../test/tiers.mjs";
+import { defaultJobs } from "./test.mjs";
 
 const root = resolve(fileURLToPath(new URL("..", import.meta.url)));
 const win = join(root, ".runtimes", "win");
@@ -76,6 +87,8 @@ function transpile() {
   const esbuild = join(root, "node_modules", ".bin", "esbuild");
   const tests = readdirSync(join(root, "test")).filter((f) => f.endsWith(".ts")).map((f) => join("test", f));
   run(esbuild, [...tests, "--outdir=.wintest", "--format=esm", "--platform=node", "--target=node22", "--log-level=warning"], { cwd: root });
+  // The tests' plain-JavaScript fixtures, beside them as in test/.
+  cpSync(join(root, "test", "fixtures"), join(root, ".wintest", "fixtures"), { recursive: true });
 }
 
 function counts(tap) {
@@ -89,24 +102,43 @@ setUp(versions);
 buildWindows();
 buildWindows({ test: true });
 transpile();
-const files = onlyFiles.length > 0 ? onlyFiles.map((f) => join(".wintest", f.replace(/^test[\\/]/, "").replace(/\.ts$/, ".js")))
-  : readdirSync(join(root, ".wintest")).filter((f) => f.endsWith(".test.js")).map((f) => join(".wintest", f));
+const named = onlyFiles.map((f) => f.replace(/^test[\\/]/, ""));
+const tiered = tiers({ once: named.length > 0 ? named.filter((f) => f in ONCE) : [] });
+const winFile = (f) => join(".wintest", f.replace(/\.ts$/, ".js"));
+const pick = (list) => (named.length > 0 ? list.filter((f) => named.includes(f)) : list);
+const TIERS = [["parallel", pick(tiered.parallel)], ["serial", pick(tiered.serial)]];
+const jobs = Number(process.env["MEMMAP_WINDOWS_JOBS"] ?? defaultJobs());
+const flock = spawnSync("flock", ["--version"], { stdio: "ignore" }).status === 0;
 // MEMMAP_WINDOWS_TAP: another folder for the TAP, so that two runs can go at once.
 const tapDir = process.env["MEMMAP_WINDOWS_TAP"] ?? join(win, "tap");
 mkdirSync(tapDir, { recursive: true });
 const summary = [];
 for (const v of versions) {
   for (const backend of onlyBackend ? [onlyBackend] : ["native", "portable"]) {
-    const tap = join(tapDir, `node${v}-${backend}.tap`);
-    rmSync(tap, { force: true });
-    const r = spawnSync(WINE, [join(win, "exe", v, "node.exe"), "--test", "--test-concurrency=1", "--test-reporter=tap",
-      `--test-reporter-destination=${tap}`, ...files], {
-      cwd: root, env: { ...env, MEMMAP_BACKEND: backend }, stdio: ["ignore", "ignore", "ignore"], timeout: 30 * 60_000,
-    });
-    const c = existsSync(tap) ? counts(readFileSync(tap, "utf8")) : { pass: 0, fail: 0, skipped: 0 };
-    const failed = existsSync(tap) ? [...readFileSync(tap, "utf8").matchAll(/^not ok \d+ - (.*)$/gm)].map((m) => m[1]) : ["(no TAP written)"];
-    summary.push({ node: v, backend, exit: r.status, ...c, failed });
-    console.log(`windows: Node ${v} (wine), ${backend}: ${c.pass} passed, ${c.fail} failed, ${c.skipped} skipped (exit ${r.status})`);
+    const c = { pass: 0, fail: 0, skipped: 0 };
+    const failed = [];
+    const exits = [];
+    for (const [tier, files] of TIERS) {
+      if (files.length === 0) continue;
+      const tap = join(tapDir, `node${v}-${backend}-${tier}.tap`);
+      rmSync(tap, { force: true });
+      const args = [join(win, "exe", v, "node.exe"), "--test", `--test-concurrency=${tier === "serial" ? 1 : jobs}`, "--test-reporter=tap",
+        `--test-reporter-destination=${tap}`, ...files.map(winFile)];
+      const started = Date.now();
+      const [cmd, cmdArgs] = tier === "serial" && flock ? ["flock", [SERIAL_LOCK, WINE, ...args]] : [WINE, args];
+      const r = spawnSync(cmd, cmdArgs, {
+        cwd: root, env: { ...env, MEMMAP_BACKEND: backend }, stdio: ["ignore", "ignore", "ignore"], timeout: 30 * 60_000,
+      });
+      const text = existsSync(tap) ? readFileSync(tap, "utf8") : null;
+      const t = text ? counts(text) : { pass: 0, fail: 0, skipped: 0 };
+      for (const k of ["pass", "fail", "skipped"]) c[k] += t[k];
+      failed.push(...(text ? [...text.matchAll(/^not ok \d+ - (.*)$/gm)].map((m) => m[1]) : [`(no TAP written by the ${tier} tier)`]));
+      exits.push(r.status);
+      console.log(`windows: Node ${v} (wine), ${backend}, ${tier} tier (${files.length} files): ${t.pass} passed, ${t.fail} failed, ${t.skipped} skipped (exit ${r.status}, ${((Date.now() - started) / 1000).toFixed(0)} s)`);
+    }
+    const exit = exits.find((e) => e !== 0) ?? 0;
+    summary.push({ node: v, backend, exit, ...c, failed });
+    console.log(`windows: Node ${v} (wine), ${backend}: ${c.pass} passed, ${c.fail} failed, ${c.skipped} skipped (exit ${exit})`);
     for (const f of failed) console.log(`  not ok - ${f}`);
   }
 }

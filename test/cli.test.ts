@@ -162,7 +162,8 @@ test("lock holds the pages locked until SIGTERM, then unlocks and exits 0", skip
   assert.ok(vmlck >= 15 * pageSize, `VmLck ${vmlck}`);
   assert.match(stdout, /Locked Pages: 15\/15/);
   child.kill("SIGTERM");
-  const [code, signal] = await new Promise<[number | null, string | null]>((resolve) => child.once("exit", (c, s) => resolve([c, s])));
+  // "close", not "exit": the last lines may still be in the pipe when the command has exited.
+  const [code, signal] = await new Promise<[number | null, string | null]>((resolve) => child.once("close", (c, s) => resolve([c, s])));
   assert.equal(signal, null);
   assert.equal(code, 0);
   assert.match(stdout, /Unlocked 3 files/);

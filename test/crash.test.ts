@@ -3,7 +3,7 @@
 // child ended (exit code 0, no signal) and what it printed.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { ended, nativeOnly, runChild, tempDir, pattern, addonPath } from "./helpers.js";
+import { ended, nativeOnly, runChild, runFixture, tempDir, pattern, addonPath } from "./helpers.js";
 
 function assertClean(r: ReturnType<typeof runChild>, expected: string): void {
   assert.equal(r.signal, null, ended(r));
@@ -74,36 +74,7 @@ test("a mapped Buffer posted or cloned, with or without a transfer list, is copi
   // ArrayBuffer, Node 22+ and Bun throw DataCloneError, Deno moves it and
   // memmap keeps the range mapped until the receiver lets it go. Whatever
   // the runtime did, no receiver may reach the range after unmap().
-  const r = runChild(`
-    import { mapAnonymous } from "memmap";
-    import { MessageChannel } from "node:worker_threads";
-    const m = mapAnonymous(1 << 20);
-    const b = m.view(4096, 64);
-    b.fill(5);
-    const outcomes = [];
-    const received = [];
-    const { port1, port2 } = new MessageChannel();
-    const attempts = [
-      ["post", () => port1.postMessage(b)],
-      ["post+transfer", () => port1.postMessage(b, [b.buffer])],
-      ["clone", () => received.push(structuredClone(b))],
-      ["clone+transfer", () => received.push(structuredClone(b, { transfer: [b.buffer] }))],
-    ];
-    let posted = 0;
-    for (const [name, fn] of attempts) {
-      try { fn(); outcomes.push(name + ":ok"); if (name.startsWith("post")) posted++; }
-      catch (e) { outcomes.push(name + ":" + e.name); if (e.name !== "DataCloneError") throw e; }
-    }
-    for (let i = 0; i < posted; i++) received.push(await new Promise((res) => port2.once("message", res)));
-    port1.close();
-    const moved = b.length === 0;
-    console.log("outcomes:", outcomes.join(" "), "sender kept its view:", !moved);
-    m.unmap();
-    console.log("after unmap the sender's view has length", b.length);
-    let sum = 0;
-    for (const x of received) { x.fill(1); for (const v of x) sum += v; } // after unmap(): must not fault
-    console.log("received", received.length, "copies, every byte readable:", sum === received.reduce((n, x) => n + x.length, 0));
-  `);
+  const r = runFixture("post-mapped-view.mjs");
   assertClean(r, "every byte readable: true");
   assert.match(r.stdout, /post:ok/, "a plain post copies on every runtime");
   assert.match(r.stdout, /clone:ok/, "a plain structuredClone copies on every runtime");
@@ -128,61 +99,7 @@ test("posting a 64-byte view of a 1 GiB mapping copies at most its slab (512 KiB
 });
 
 test("garbage arguments of every type to every function never abort", () => {
-  const r = runChild(`
-    import * as memmap from "memmap";
-    import { createRequire } from "node:module";
-    // memmap/raw refuses to load where the native backend is not in use
-    // (macOS without MEMMAP_BACKEND=native): then there is none of it to call.
-    const raw = await import("memmap/raw").catch(() => ({}));
-    const require = createRequire(import.meta.url);
-    const addon = require(${JSON.stringify(addonPath)});
-    const garbage = [undefined, null, true, false, 0, -0, -1, 1.5, NaN, Infinity, -Infinity, 2 ** 53, 2 ** 64, -(2 ** 63),
-      0x7fffffff, 4096, "", "x", "/", "\\u0000", Symbol("s"), 10n, -1n, {}, [], [1], () => 1, new Proxy({}, {}),
-      Buffer.alloc(4), new Uint8Array(0), new DataView(new ArrayBuffer(8)), new URL("file:///etc/passwd"),
-      Object.create(null), { offset: -1 }, { length: 2 ** 60 }, { access: "write" }];
-    let calls = 0, bad = [];
-    // Seeded (mulberry32), so that a failure can be run again exactly.
-    let seed = 20261123;
-    const random = () => {
-      seed = (seed + 0x6d2b79f5) | 0;
-      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-    function tryAll(name, fn, arity) {
-      const pick = () => garbage[Math.floor(random() * garbage.length)];
-      for (let i = 0; i < 300; i++) {
-        const args = Array.from({ length: Math.floor(random() * (arity + 2)) }, pick);
-        calls++;
-        try { const r = fn(...args); if (r && typeof r.then === "function") r.catch(() => {}); }
-        catch (e) { if (!(e instanceof Error)) bad.push(name + ": threw a non-Error"); }
-      }
-    }
-    const m = memmap.mapAnonymous(65536);
-    const f = memmap.map("package.json");
-    for (const target of [m, f]) {
-      for (const name of ["view", "flush", "flushSync", "scheduleFlush", "advise", "prefetch", "lock", "unlock", "residency"]) {
-        tryAll(name, (...a) => target[name](...a), 3);
-      }
-    }
-    tryAll("map", memmap.map, 2);
-    tryAll("mapAnonymous", (...a) => { const x = memmap.mapAnonymous(...a); x.unmap(); }, 2);
-    for (const name of ["mmap", "munmap", "msync", "madvise", "mlock", "munlock", "mincore"]) tryAll(name, raw[name], 5);
-    // Every export, except mprotect through rawPages: it can make pages inaccessible (documented).
-    for (const name of Object.keys(addon)) if (typeof addon[name] === "function" && name !== "rawPages") tryAll("addon." + name, addon[name], 11);
-    for (const op of ["msync", "madvise", "mlock", "munlock", "mincore", "bogus"]) tryAll("addon.rawPages " + op, (...a) => addon.rawPages(op, ...a), 3);
-    tryAll("addon.rawPages", (op, ...a) => addon.rawPages(op === "mprotect" ? "bogus" : op, ...a), 4);
-    // Handles of one kind given where another is expected.
-    const h = addon.mapAnonymous(4096, false, false, false, false, false);
-    for (const name of ["slab", "msync", "advise", "lock", "residency", "resize", "unmap"]) {
-      for (const args of [[h], [h, -1, 1], [h, 0, 2 ** 53], [h, 0, 4097, true], [{}, 0, 1], [Buffer.alloc(1), 0, 1]]) {
-        calls++;
-        try { addon[name](...args) } catch (e) { if (!(e instanceof Error)) bad.push(name) }
-      }
-    }
-    m.unmap(); f.unmap();
-    console.log("calls:", calls, "bad:", bad.length, bad.slice(0, 5).join(";"));
-  `);
+  const r = runFixture("garbage-arguments.mjs", { addon: addonPath });
   assertClean(r, "bad: 0");
 });
 
@@ -190,35 +107,7 @@ test("closing mapping.fd never makes memmap write, resize or close the file or s
   const t = tempDir();
   const mine = t.file("mine.bin", Buffer.alloc(8192, 1));
   const other = t.file("other.bin", Buffer.from("someone else's file"));
-  const r = runChild(`
-    import { map } from "memmap";
-    import { closeSync, openSync, fstatSync, readFileSync, writeSync } from "node:fs";
-    import { createServer } from "node:net";
-    const m = map(${JSON.stringify(mine)}, { access: "write" });
-    const n = m.fd;
-    closeSync(n);                                   // the user closes the mapping's descriptor
-    const fd = openSync(${JSON.stringify(other)}, "r+");  // and the number is reused
-    console.log("reused:", fd === n);
-    console.log("fd now:", m.fd);
-    m.buffer.fill(7, 0, 10);
-    const errs = [];
-    try { m.resize(16384); } catch (e) { errs.push("resize:" + e.code); }
-    try { m.flushSync(); } catch (e) { errs.push("flush:" + e.code); }
-    try { m.unmap(); } catch (e) { errs.push("unmap:" + e.code); }
-    console.log("errors:", errs.join(" "));
-    fstatSync(fd);                                  // still open: memmap did not close it
-    writeSync(fd, Buffer.from("S"), 0, 1, 0);
-    closeSync(fd);
-    console.log("other file:", readFileSync(${JSON.stringify(other)}, "utf8"));
-    // The same with a socket in the reused slot (closing it from under libuv aborts).
-    const m2 = map(${JSON.stringify(mine)}, { access: "write" });
-    closeSync(m2.fd);
-    const server = createServer().listen(0, "127.0.0.1");
-    await new Promise((res) => server.once("listening", res));
-    try { m2.unmap(); } catch (e) { console.log("unmap of the second:", e.code); } // the portable backend cannot write back: EBADF
-    await new Promise((res) => server.close(res));
-    console.log("socket survived");
-  `);
+  const r = runFixture("reused-fd.mjs", { mine, other });
   assert.equal(r.signal, null, ended(r));
   assert.equal(r.status, 0, ended(r));
   assert.match(r.stdout, /other file: Someone else's file/, ended(r));

@@ -10,7 +10,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { nativeOptIn } from "../dist/select.js";
 import { addonFix, candidates } from "../dist/load.js";
-import { addonPath, ended, portable, root, runChild, skipIf, notOnWindows } from "./helpers.js";
+import { addonPath, ended, portable, root, runFixture, skipIf, notOnWindows } from "./helpers.js";
 
 const PREBUILD = join("prebuilds", "darwin-arm64", "memmap.node");
 const OPT_IN = "the native backend is opt-in on macOS until memmap's test suite has run on a Mac: set MEMMAP_BACKEND=native to use it";
@@ -82,28 +82,7 @@ test("the fix the loader names on macOS is true there: the prebuilds, Xcode's to
 // A child that says it is macOS (process.platform set before memmap is
 // imported) and loads this checkout's build: on Linux it checks the whole
 // path; on a Mac the override changes nothing.
-const simulate = (env: Record<string, string>) => runChild(`
-  Object.defineProperty(process, "platform", { value: "darwin" });
-  const { backend, map } = await import("./dist/index.js");
-  const { writeFileSync, mkdtempSync, rmSync } = await import("node:fs");
-  const { join } = await import("node:path");
-  const { tmpdir } = await import("node:os");
-  const dir = mkdtempSync(join(tmpdir(), "memmap-darwin-"));
-  const f = join(dir, "f");
-  writeFileSync(f, "mapped");
-  const m = map(f);
-  const text = m.buffer.toString();
-  m.unmap();
-  rmSync(dir, { recursive: true });
-  let raw;
-  try {
-    const r = await import("./dist/raw.js");
-    raw = { loaded: typeof r.mmap === "function" };
-  } catch (e) {
-    raw = { code: e.code, message: e.message };
-  }
-  console.log(JSON.stringify({ name: backend.name, reason: backend.reason, text, raw }));
-`, [], { MEMMAP_TEST_ADDON: "", ...env });
+const simulate = (env: Record<string, string>) => runFixture("darwin-simulate.mjs", {}, [], { MEMMAP_TEST_ADDON: "", ...env });
 
 const child = skipIf(
   notOnWindows("the child loads build/Release/memmap.node; the Windows addon is elsewhere"),

@@ -1,10 +1,13 @@
-// A full disk is a clean ENOSPC when the file is grown, never a SIGBUS later.
+// A full disk is a clean ENOSPC when the file is grown, never a SIGBUS later:
+// map() and resize(), createOutput() and grow(). Each test mounts a 1 MiB
+// tmpfs, so the file is in the serial tier (test/tiers.mjs); the OutputFile
+// case came here from output.test.ts as it was.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { map, pageSize } from "memmap";
+import { createOutput, map, pageSize } from "memmap";
 import { darwinRules, nativeOnly, tempDir } from "./helpers.js";
 
 function mountSmallTmpfs(dir: string): string | null {
@@ -41,6 +44,35 @@ test("size larger than the free space: ENOSPC at map time, nothing left behind; 
   } finally {
     // Lazy: a failed assertion above may leave the mapping (and the file)
     // open, and a busy umount would hide it and leave the mount behind.
+    execFileSync("umount", ["-l", tmp.dir]);
+  }
+});
+
+test("an output larger than the free space: ENOSPC at createOutput and at grow, nothing left behind", nativeOnly("Node's fs cannot reserve blocks (no fallocate): on the portable backend a full disk is an ENOSPC from commit"), (t) => {
+  const tmp = tempDir();
+  try {
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=1m", "memmap-test", tmp.dir], { stdio: "pipe" });
+  } catch (e) {
+    t.skip(`cannot mount a 1 MiB tmpfs here (${String((e as { stderr?: Buffer }).stderr ?? e).trim()})`);
+    return;
+  }
+  try {
+    const p = join(tmp.dir, "big.out");
+    writeFileSync(p, "old");
+    for (const mapped of [true, false]) {
+      assert.throws(() => createOutput(p, { size: 8 << 20, mapped }), { code: "ENOSPC" });
+      assert.deepEqual(readdirSync(tmp.dir), ["big.out"], "no temporary file left");
+      const out = createOutput(p, { size: 64 << 10, mapped });
+      out.write(0, "small enough");
+      assert.throws(() => out.grow(8 << 20), { code: "ENOSPC", path: out.writePath });
+      assert.equal(out.size, 64 << 10);
+      out.abort();
+      assert.deepEqual(readdirSync(tmp.dir), ["big.out"]);
+      assert.equal(readFileSync(p, "utf8"), "old");
+    }
+  } finally {
+    // Lazy, so that a failed assertion above (which may leave a file open)
+    // is what the test reports.
     execFileSync("umount", ["-l", tmp.dir]);
   }
 });

@@ -10,7 +10,7 @@ import { existsSync } from "node:fs";
 import { tableFromArrays, tableToIPC } from "apache-arrow";
 import { parquetWriteBuffer } from "hyparquet-writer";
 import initSqlJs from "sql.js";
-import { ended, portable, runChild, tempDir } from "./helpers.js";
+import { ended, portable, runChild, runFixture, tempDir } from "./helpers.js";
 
 const MiB = 1 << 20;
 const linux = process.platform === "linux" && existsSync("/proc/self/smaps_rollup"); // wine shows Linux's /proc too
@@ -132,32 +132,7 @@ test("apache-arrow after release(): a table returned out of the function that ma
   const t = tempDir();
   const n = 1_000_000;
   const p = t.file("r.arrow", tableToIPC(tableFromArrays({ x: Float64Array.from({ length: n }, (_, i) => i) }), "file"));
-  const r = runChild(`
-    import { tableFromIPC } from "apache-arrow";
-    import { map } from "memmap";
-    import { readFileSync } from "node:fs";
-    import { collectGarbage } from "./test/fixtures/collect.mjs";
-    const collect = () => collectGarbage(4, 20);
-    const mapped = () => readFileSync("/proc/self/maps", "utf8").split("\\n").filter((l) => l.endsWith(${JSON.stringify(p)})).length;
-    function load() {
-      const m = map(${JSON.stringify(p)});
-      const table = tableFromIPC(m.buffer);
-      m.release();
-      return table;
-    }
-    let table = load();
-    const sums = [];
-    for (let round = 0; round < 3; round++) {
-      await collect();
-      let s = 0;
-      for (const chunk of table.getChild("x").data) for (const v of chunk.values) s += v;
-      sums.push(s);
-    }
-    const rows = table.numRows, last = table.get(rows - 1).toJSON().x, whileUsed = mapped();
-    table = null;
-    await collect();
-    console.log(JSON.stringify({ sums, rows, last, whileUsed, afterDrop: mapped() }));
-  `, ["--expose-gc"]);
+  const r = runFixture("formats-arrow-release.mjs", { path: p }, ["--expose-gc"]);
   assert.equal(r.signal, null, ended(r));
   assert.equal(r.status, 0, ended(r));
   const out = JSON.parse(r.stdout.trim().split("\n").pop()!) as { sums: number[]; rows: number; last: number; whileUsed: number; afterDrop: number };

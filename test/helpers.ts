@@ -79,6 +79,23 @@ export function runChild(code: string, args: string[] = [], env: Record<string, 
   return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr, ...(r.error ? { error: r.error } : {}) };
 }
 
+/**
+ * Runs test/fixtures/<name> (an ES module that may import "memmap") in a
+ * child process, as runChild() runs code: `params` reach it as its one
+ * argument, in JSON (test/fixtures/params.mjs reads them), `args` go to the
+ * runtime before the file.
+ */
+export function runFixture(name: string, params: Record<string, unknown> = {}, args: string[] = [], env: Record<string, string> = {}): ChildResult {
+  const r = spawnSync(process.execPath, [...args, join(root, "test", "fixtures", name), JSON.stringify(params)], {
+    cwd: root,
+    encoding: "utf8",
+    env: { ...process.env, ...env },
+    maxBuffer: 64 << 20,
+    timeout: CHILD_TIMEOUT_MS,
+  });
+  return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr, ...(r.error ? { error: r.error } : {}) };
+}
+
 /** Human-readable summary of how a child ended, for assertion messages. */
 export function ended(r: ChildResult): string {
   const error = r.error ? `spawn error: ${r.error.message}\n` : "";

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { readFileSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { map, mapAnonymous, pageSize } from "memmap";
-import { ended, nativeOnly, pattern, root, runChild, skipIf, tempDir, addonPath, testAddonPath } from "./helpers.js";
+import { ended, nativeOnly, pattern, root, runFixture, skipIf, tempDir, addonPath, testAddonPath } from "./helpers.js";
 
 test("unmap() detaches the buffer, every view and every subarray", () => {
   const t = tempDir();
@@ -146,84 +146,7 @@ test("when memmap's own records cannot be had, the call fails with a clean ENOME
 ), () => {
   const t = tempDir();
   const p = t.file("f.bin", pattern(4 * pageSize));
-  const r = runChild(`
-    import { collectGarbage } from "./test/fixtures/collect.mjs";
-    import assert from "node:assert/strict";
-    import { attach, map, mapAnonymous } from "memmap";
-    import * as raw from "memmap/raw";
-    import { createRequire } from "node:module";
-    import { readFileSync } from "node:fs";
-    const addon = createRequire(import.meta.url)(${JSON.stringify(testAddonPath)});
-    const P = ${JSON.stringify(p)};
-    const page = ${pageSize};
-    const base = addon.stats().live;
-    // The call, with the next record of ours unavailable.
-    const failing = (fn) => {
-      addon.failAllocationsForTest(1);
-      try { return fn(); } finally { assert.equal(addon.failAllocationsForTest(0), 0, "the call asked for a record"); }
-    };
-    const enomem = (syscall, path) => (e) => {
-      assert.equal(e.code, "ENOMEM", e.stack);
-      assert.equal(e.syscall, syscall);
-      assert.equal(e.errno, -(${JSON.stringify(process.platform === "win32" ? 4057 : 12)}));
-      assert.match(e.message, new RegExp("^ENOMEM: .*, " + syscall));
-      if (path) assert.equal(e.path, path);
-      return true;
-    };
-    // A mapping's record: nothing is mapped, no file descriptor kept.
-    assert.throws(() => failing(() => mapAnonymous(page)), enomem("mmap"));
-    assert.throws(() => failing(() => map(P, { access: "write" })), enomem("mmap", P));
-    assert.equal(addon.stats().live, base, "nothing was left mapped");
-    // A slab's record.
-    const m = map(P, { access: "write" });
-    assert.throws(() => failing(() => m.buffer), enomem("mmap", P));
-    assert.throws(() => failing(() => m.view(page, 16)), enomem("mmap", P));
-    let held = m.buffer;
-    held[0] = 0x42;
-    // The record of the range a resize() retires while a view holds it: refused before anything changed.
-    assert.throws(() => failing(() => m.resize(2 * page)), enomem("mmap", P));
-    assert.equal(m.byteLength, 4 * page);
-    assert.equal(held.length, 4 * page, "the view was not detached");
-    assert.equal(held[0], 0x42);
-    m.resize(2 * page);
-    assert.equal(held.length, 0, "once it can be had, the resize goes through");
-    assert.equal(m.buffer[0], 0x42);
-    held = null;  // its range, retired, goes when it is collected
-    // Thread-pool work's record: the promise rejects.
-    await assert.rejects(failing(() => m.flush()), enomem("msync", P));
-    await m.flush();
-    assert.equal(readFileSync(P)[0], 0x42);
-    // A waitAsync()'s record.
-    const s = mapAnonymous(page, { shared: true });
-    await assert.rejects(failing(() => s.waitAsync(0, 0, 10_000)), enomem("futex"));
-    assert.equal(await s.waitAsync(0, 0, 1, { persistent: true }), "timed-out");
-    // attach()'s record: the descriptor and the shared reference go back, and attach works after.
-    const h = s.share();
-    assert.throws(() => failing(() => attach(h)), enomem("mmap"));
-    const s2 = attach(h);
-    s2.buffer[0] = 9;
-    assert.equal(s.buffer[0], 9);
-    s2.unmap();
-    // The raw layer's record: what mmap made is unmapped again.
-    const { PROT_READ, PROT_WRITE, MAP_PRIVATE, MAP_ANONYMOUS } = raw.constants;
-    const before = addon.stats().live;
-    assert.throws(() => failing(() => raw.mmap(-1, 0, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS)), enomem("mmap"));
-    assert.equal(addon.stats().live, before, "nothing was left mapped by the raw layer");
-    // Inside a collection: the record that carries a released mapping's
-    // onFault callback to be deleted later cannot be had. The reference
-    // is left to the process; nothing aborts.
-    const f = map(P, { onFault: () => {} });
-    let v = f.view(0, 16);
-    f.release();
-    v = null;
-    addon.failAllocationsForTest(1);
-    await collectGarbage(3, 10);
-    assert.equal(addon.failAllocationsForTest(0), 0, "the range's release asked for the record");
-    m.unmap();
-    s.unmap();
-    await collectGarbage(3, 10);
-    console.log("clean; ranges left:", addon.stats().live - base);
-  `, ["--expose-gc"], { MEMMAP_TEST_ADDON: "1" });
+  const r = runFixture("records-unavailable.mjs", { addon: testAddonPath, path: p, page: pageSize, enomem: process.platform === "win32" ? 4057 : 12 }, ["--expose-gc"], { MEMMAP_TEST_ADDON: "1" });
   assert.equal(r.signal, null, ended(r));
   assert.equal(r.status, 0, ended(r));
   assert.match(r.stdout, /clean; ranges left: 0/, ended(r));

@@ -2,7 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Worker } from "node:worker_threads";
-import { execFileSync, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import {
   closeSync, existsSync, ftruncateSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, realpathSync, statSync, symlinkSync, unlinkSync,
   writeFileSync, writeSync,
@@ -11,7 +11,7 @@ import { basename, dirname, join } from "node:path";
 import { constants as bufferConstants } from "node:buffer";
 import { pathToFileURL } from "node:url";
 import { createOutput, openRegion, TEMP_FILE_PATTERN, type OutputRegion } from "memmap";
-import { ended, nativeOnly, pattern, portable, root, runChild, tempDir } from "./helpers.js";
+import { ended, pattern, portable, root, runFixture, tempDir } from "./helpers.js";
 
 // An ELF-like layout: a header, sections at known offsets (two of them
 // filled by worker threads), and a tail of unknown size appended after.
@@ -331,57 +331,9 @@ test("createOutput checks its arguments", () => {
   assert.deepEqual(readdirSync(t.dir), []);
 });
 
-test("an output larger than the free space: ENOSPC at createOutput and at grow, nothing left behind", nativeOnly("Node's fs cannot reserve blocks (no fallocate): on the portable backend a full disk is an ENOSPC from commit"), (t) => {
-  const tmp = tempDir();
-  try {
-    execFileSync("mount", ["-t", "tmpfs", "-o", "size=1m", "memmap-test", tmp.dir], { stdio: "pipe" });
-  } catch (e) {
-    t.skip(`cannot mount a 1 MiB tmpfs here (${String((e as { stderr?: Buffer }).stderr ?? e).trim()})`);
-    return;
-  }
-  try {
-    const p = join(tmp.dir, "big.out");
-    writeFileSync(p, "old");
-    for (const mapped of [true, false]) {
-      assert.throws(() => createOutput(p, { size: 8 << 20, mapped }), { code: "ENOSPC" });
-      assert.deepEqual(readdirSync(tmp.dir), ["big.out"], "no temporary file left");
-      const out = createOutput(p, { size: 64 << 10, mapped });
-      out.write(0, "small enough");
-      assert.throws(() => out.grow(8 << 20), { code: "ENOSPC", path: out.writePath });
-      assert.equal(out.size, 64 << 10);
-      out.abort();
-      assert.deepEqual(readdirSync(tmp.dir), ["big.out"]);
-      assert.equal(readFileSync(p, "utf8"), "old");
-    }
-  } finally {
-    // Lazy, so that a failed assertion above (which may leave a file open)
-    // is what the test reports.
-    execFileSync("umount", ["-l", tmp.dir]);
-  }
-});
-
 test("outputs dropped without commit() or abort() give back their descriptor and temporary file", () => {
   const t = tempDir();
-  const r = runChild(`
-    import { createOutput, TEMP_FILE_PATTERN } from "memmap";
-    import { readdirSync } from "node:fs";
-    const dir = ${JSON.stringify(t.dir)};
-    // Descriptors are counted on Linux; elsewhere the temporary files alone.
-    const fds = () => process.platform === "linux" ? readdirSync("/proc/self/fd").length : 0;
-    const gc = globalThis.gc ?? (() => globalThis.Bun.gc(true));
-    const before = fds();
-    for (let round = 0; round < 20; round++) {
-      for (let i = 0; i < 100; i++) createOutput(dir + "/out" + i + ".bin", { size: 4096 }).write(0, "x");
-      gc();
-      await new Promise((res) => setTimeout(res, 5)); // finalizers run between tasks
-    }
-    gc();
-    await new Promise((res) => setTimeout(res, 20));
-    const temps = readdirSync(dir).filter((n) => TEMP_FILE_PATTERN.test(n)).length;
-    console.log("after 2,000 dropped outputs: temporary files", temps, "extra descriptors", fds() - before);
-    // Outputs still open at a normal exit: their temporary files go with the process.
-    globalThis.keep = [0, 1, 2].map((i) => createOutput(dir + "/kept" + i + ".bin", { size: 10 }));
-  `, ["--expose-gc"]);
+  const r = runFixture("output-dropped.mjs", { dir: t.dir }, ["--expose-gc"]);
   assert.equal(r.status, 0, ended(r));
   const m = /temporary files (\d+) extra descriptors (-?\d+)/.exec(r.stdout);
   assert.ok(m, ended(r));

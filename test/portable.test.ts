@@ -6,7 +6,7 @@ import { cpSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { adviseFile, backend, createOutput, map, mapAnonymous } from "memmap";
 import { createRequire } from "node:module";
-import { addonPath, ended, nativeOnly, pattern, portable, root, runChild, tempDir, testAddonPath } from "./helpers.js";
+import { addonPath, ended, nativeOnly, pattern, portable, root, runChild, runFixture, tempDir, testAddonPath } from "./helpers.js";
 
 const portableOnly = { skip: portable ? false : "portable backend only (the portable run covers it)" };
 
@@ -65,32 +65,7 @@ test("where external buffers are refused, a native mapping degrades to copies an
   const p = t.file("refused", pattern(10_000));
   // The production addon has no switch: a child loads the test build (the
   // same code plus the switch) through MEMMAP_TEST_ADDON.
-  const r = runChild(`
-    import assert from "node:assert/strict";
-    import { readFileSync } from "node:fs";
-    import { createRequire } from "node:module";
-    import { map, mapAnonymous } from "memmap";
-    const addon = createRequire(import.meta.url)(${JSON.stringify(testAddon)});
-    addon.setRefuseExternalForTest(true);
-    const m = map(${JSON.stringify(p)}, { access: "write", offset: 100 });
-    assert.equal(m.byteLength, 9_900);
-    assert.equal(m.buffer.toString("latin1", 0, 50), readFileSync(${JSON.stringify(p)}).toString("latin1", 100, 150));
-    m.buffer.write("copied", 0);
-    const v = m.view(0, 10);
-    // A part would be a copy whose writes never reach the file: refused.
-    assert.throws(() => m.arrayBuffer(0, 10), { code: "ENOTSUP", message: /writes to it would be lost/ });
-    assert.equal(m.arrayBuffer().byteLength, 9_900, "the whole is the mapping's own memory");
-    m.flushSync();
-    assert.equal(readFileSync(${JSON.stringify(p)}).toString("utf8", 100, 106), "copied");
-    m.unmap();
-    assert.equal(v.length, 0, "views are detached on unmap()");
-    assert.throws(() => m.buffer, { code: "ERR_MEMMAP_CLOSED" });
-    const a = mapAnonymous(4096);
-    a.buffer.fill(3);
-    assert.equal(a.buffer[4095], 3);
-    a.unmap();
-    console.log("degraded and kept its promises");
-  `, [], { MEMMAP_TEST_ADDON: "1" });
+  const r = runFixture("portable-refused-external.mjs", { addon: testAddon, path: p }, [], { MEMMAP_TEST_ADDON: "1" });
   assert.equal(r.status, 0, ended(r));
   assert.match(r.stdout, /degraded and kept its promises/, ended(r));
 });

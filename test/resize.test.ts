@@ -4,7 +4,7 @@
 // a later turn of the event loop).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { ended, pattern, portable, runChild, tempDir, testAddonPath } from "./helpers.js";
+import { ended, pattern, portable, runFixture, tempDir, testAddonPath } from "./helpers.js";
 
 const RESIZES = 20_000;
 
@@ -15,45 +15,7 @@ const RESIZES = 20_000;
 function loop(kind: "anonymous" | "write", file: string): {
   walked: number; live: number; liveAfter: number; slabsAfter: number; healthy: boolean;
 } {
-  const r = runChild(`
-    import { map, mapAnonymous } from "memmap";
-    import { createRequire } from "node:module";
-    import { readFileSync } from "node:fs";
-    const addon = createRequire(import.meta.url)(${JSON.stringify(testAddonPath)});
-    const base = addon.stats().live;
-    const sizes = [3 * 4096 + 17, 16 * 4096];
-    const m = ${kind === "anonymous" ? "mapAnonymous(sizes[1])" : `map(${JSON.stringify(file)}, { access: "write" })`};
-    const before = addon.slabsWalkedForTest();
-    // In a function of its own: a suspended frame (the awaits below) keeps no view of it alive.
-    const sum = (() => {
-      let sum = 0;
-      for (let i = 0; i < ${RESIZES}; i++) {
-        const v = i % 4 < 2 ? m.buffer : m.view(4096, 64);  // views dropped each time
-        v[1] = i & 0xff;
-        sum += v.length;
-        m.resize(sizes[i & 1]);
-      }
-      return sum;
-    })();
-    const walked = addon.slabsWalkedForTest() - before;
-    const live = addon.stats().live - base;
-    // The process is healthy: the mapping reads and writes, at its new length.
-    m.buffer[0] = 0x5a;
-    m.buffer[m.byteLength - 1] = 0xa5;
-    let healthy = m.byteLength === sizes[${RESIZES - 1} & 1] && m.buffer.length === m.byteLength && m.buffer[0] === 0x5a && sum > 0;
-    ${kind === "write" ? `m.flushSync(); const f = readFileSync(${JSON.stringify(file)}); healthy &&= f[0] === 0x5a && f[m.byteLength - 1] === 0xa5;` : ""}
-    // Once the loop yields and garbage is collected, the ranges the views held go back.
-    let liveAfter = -1, slabsAfter = -1;
-    for (let round = 0; round < 20; round++) {
-      globalThis.gc();
-      await new Promise((res) => setTimeout(res, 10));
-      liveAfter = addon.stats().live - base;
-      slabsAfter = addon.stats().slabs;
-      if (liveAfter <= 1 && slabsAfter <= 1) break;
-    }
-    m.unmap();
-    console.log(JSON.stringify({ walked, live, liveAfter, slabsAfter, healthy }));
-  `, ["--expose-gc"], { MEMMAP_TEST_ADDON: "1" });
+  const r = runFixture("resize-loop.mjs", { kind, path: file, resizes: RESIZES, addon: testAddonPath }, ["--expose-gc"], { MEMMAP_TEST_ADDON: "1" });
   assert.equal(r.signal, null, ended(r));
   assert.equal(r.status, 0, ended(r));
   return JSON.parse(r.stdout.trim().split("\n").pop() ?? "") as ReturnType<typeof loop>;

@@ -5,25 +5,15 @@ import { closeSync, ftruncateSync, openSync, readSync, writeSync } from "node:fs
 import { constants as bufferConstants } from "node:buffer";
 import { map } from "memmap";
 import { spawnSync } from "node:child_process";
-import { ended, nativeOnly, root, runChild, tempDir, pattern, addonPath, notOnWindows, skipIf } from "./helpers.js";
+import { ended, nativeOnly, root, runFixture, tempDir, pattern, addonPath, notOnWindows, skipIf } from "./helpers.js";
+import { join } from "node:path";
 
 const GiB = 1024 ** 3;
 
 test("200,000 mappings made and dropped without unmap() in a synchronous loop", notOnWindows("the addon cannot force a collection there (node.exe does not export V8's functions under names it can find), and node.exe's C runtime has 8,192 descriptors: a loop that never yields runs out (known gap, docs/backends.md)"), () => {
   const t = tempDir();
   const p = t.file("small", pattern(4096));
-  const r = runChild(`
-    import { map, mapAnonymous } from "memmap";
-    let sum = 0;
-    for (let i = 0; i < 200000; i++) {
-      const m = i % 2 ? map(${JSON.stringify(p)}, { offset: i % 4000, length: 64 }) : mapAnonymous(4096);
-      const b = m.buffer;
-      b[0] = b[0] | 1;
-      sum += b.length;
-    }
-    const mine = (await import("node:fs")).readFileSync("/proc/self/maps", "utf8").split("\\n").length;
-    console.log("completed", sum, "maps now:", mine);
-  `);
+  const r = runFixture("scale-dropped-mappings.mjs", { path: p });
   assert.equal(r.signal, null, ended(r));
   assert.equal(r.status, 0, ended(r));
   assert.match(r.stdout, /completed 416000000 /, ended(r));
@@ -113,27 +103,7 @@ test("populate and lock on a read mapping leave anonymous memory small", skipIf(
   const chunk = Buffer.alloc(1 << 20, 1);
   for (let i = 0; i < size / chunk.length; i++) writeSync(fd, chunk);
   closeSync(fd);
-  const r = runChild(`
-    import { map } from "memmap";
-    import { readFileSync } from "node:fs";
-    const anon = () => Number(/RssAnon:\\s+(\\d+)/.exec(readFileSync("/proc/self/status", "utf8"))[1]) * 1024;
-    const before = anon();
-    const a = map(${JSON.stringify(p)}, { populate: true });
-    let s = 0; for (let i = 0; i < a.byteLength; i += 4096) s += a.buffer[i];
-    const afterPopulate = anon();
-    let locked = "skipped";
-    try {
-      const b = map(${JSON.stringify(p)}, { lock: true });
-      b.lock({ offset: 4096, length: 1 << 20 });
-      b.unlock();
-      locked = anon();
-      b.unmap();
-    } catch (e) { if (e.code !== "ENOMEM" && e.code !== "EPERM") throw e; }
-    const c = map(${JSON.stringify(p)});
-    try { c.lock(); c.unlock(); } catch (e) { if (e.code !== "ENOMEM" && e.code !== "EPERM") throw e; }
-    const afterLockMethod = anon();
-    console.log(JSON.stringify({ before, afterPopulate, locked, afterLockMethod, s }));
-  `);
+  const r = runFixture("scale-populate-lock.mjs", { path: p });
   assert.equal(r.status, 0, ended(r));
   const out = JSON.parse(r.stdout) as { before: number; afterPopulate: number; locked: number | "skipped"; afterLockMethod: number; s: number };
   assert.equal(out.s, size / 4096, "every page was read");
@@ -150,14 +120,8 @@ test("populate and lock on a read mapping leave anonymous memory small", skipIf(
 test("when descriptors run out, the addon collects dropped mappings and retries (RLIMIT_NOFILE 256)", skipIf(nativeOnly("this is the addon's own fallback; the portable backend holds no descriptor for read mappings"), notOnWindows("RLIMIT_NOFILE and prlimit are POSIX")), () => {
   const t = tempDir();
   const p = t.file("fds", pattern(4096));
-  const script = `
-    import { map } from "memmap";
-    import { createRequire } from "node:module";
-    const addon = createRequire(import.meta.url)(${JSON.stringify(addonPath)});
-    for (let i = 0; i < 5000; i++) map(${JSON.stringify(p)}).buffer[0];
-    console.log("forced collections:", addon.stats().forcedGcs);
-  `;
-  const r = spawnSync("bash", ["-c", 'ulimit -Sn 256 && ulimit -Hn 256 && exec "$0" --input-type=module -e "$1"', process.execPath, script], {
+  const child = [join(root, "test", "fixtures", "scale-descriptors.mjs"), JSON.stringify({ path: p, addon: addonPath })];
+  const r = spawnSync("bash", ["-c", 'ulimit -Sn 256 && ulimit -Hn 256 && exec "$0" "$1" "$2"', process.execPath, ...child], {
     cwd: root, encoding: "utf8",
   });
   assert.equal(r.signal, null, r.stderr);

@@ -8,7 +8,9 @@ import { constants as osConstants } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { attach, mapAnonymous, openShared, unlinkShared, type SharedHandle } from "memmap";
-import { darwinRules, ended, nativeOnly, portable, root, runChild, tempDir, notOnWindows, skipIf, testAddonPath, onWindows } from "./helpers.js";
+import { darwinRules, ended, nativeOnly, portable, root, runFixture, tempDir, notOnWindows, skipIf, testAddonPath, onWindows } from "./helpers.js";
+// @ts-expect-error: a fixture of the tests', in plain JavaScript
+import { untilThreadIn } from "./fixtures/threads.mjs";
 
 const ONLY = nativeOnly("shared memory cannot be made from JavaScript; the portable backend refuses it with ENOTSUP (tested below)");
 const DIST = pathToFileURL(join(root, "dist", "index.js")).href;
@@ -104,7 +106,7 @@ test("a child process given the mapping's fd through stdio maps the same memory"
   let out = "";
   child.stdout.setEncoding("utf8");
   child.stdout.on("data", (d: string) => (out += d));
-  const code = await new Promise((resolve) => child.once("exit", resolve));
+  const code = await new Promise((resolve) => child.once("close", resolve)); // "close": all of its output read
   assert.equal(code, 0);
   assert.equal(out, "from parent");
   assert.equal(m.buffer.toString("utf8", 100, 110), "from child");
@@ -117,28 +119,11 @@ test("a parent and a child process exchange 10,000 messages through named shared
   try {
     const a = new Int32Array(m.buffer.buffer, m.buffer.byteOffset, 16);
     // [0]: sequence number parent -> child, [1]: payload, [2]: child's ack, [3]: child -> parent payload
-    const child = spawn(process.execPath, ["--input-type=module", "-e", `
-      import { openShared } from "memmap";
-      const m = openShared(${JSON.stringify(name)}, { create: false });
-      const a = new Int32Array(m.buffer.buffer, m.buffer.byteOffset, 16);
-      let bad = 0;
-      for (let i = 1; i <= 10000; i++) {
-        for (let seen = Atomics.load(a, 0); seen !== i; seen = Atomics.load(a, 0)) {
-          if (seen > i) { bad++; break; }
-          await m.waitAsync(0, seen, 10000, { persistent: true }); // nothing else keeps this process alive
-        }
-        if (Atomics.load(a, 1) !== i * 7) bad++;
-        Atomics.store(a, 3, i * 11);
-        Atomics.store(a, 2, i);
-        m.notify(2);
-      }
-      console.log(JSON.stringify({ bad }));
-      m.unmap();
-    `], { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
+    const child = spawn(process.execPath, [join(root, "test", "fixtures", "shared-pingpong.mjs"), JSON.stringify({ name })], { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
     let out = "";
     child.stdout.setEncoding("utf8");
     child.stdout.on("data", (d: string) => (out += d));
-    const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+    const exited = new Promise<number | null>((resolve) => child.once("close", resolve)); // "close": all of its output read
     let bad = 0;
     for (let i = 1; i <= 10000; i++) {
       Atomics.store(a, 1, i * 7);
@@ -197,7 +182,9 @@ test("wait and notify: outcomes, the main thread, unmap during waitAsync, bad in
   assert.equal(await m.waitAsync(0, 0, 10, { persistent: true }), "timed-out");
   assert.equal(await m.waitAsync(0, 0, 0), "timed-out");
   const woken = m.waitAsync(1, 0);
-  await new Promise((resolve) => setTimeout(resolve, 0)); // give it a moment to start; the result holds either way
+  // Not a readiness wait: a moment for the waiter thread to start, which it
+  // may or may not take; the result holds either way ("ok" or "not-equal").
+  await new Promise((resolve) => setTimeout(resolve, 0));
   Atomics.store(a, 1, 5);
   m.notify(1);
   assert.ok(["ok", "not-equal"].includes(await woken));
@@ -295,7 +282,7 @@ test("waitAsync() keeps the process alive only when persistent, like Atomics.wai
     const gc = globalThis.gc ?? (() => globalThis.Bun.gc(true));
     mapAnonymous(4096, { shared: true }).waitAsync(0, 0, Infinity, { persistent: true }).then(
       (v) => console.log("settled", v), (e) => console.log("rejected", e.code));
-    setTimeout(gc, 10);
+    setTimeout(gc, 10); // not a readiness wait: collected before or after its thread waits, the wait ends the same
   `);
   assert.equal(r.signal, null, `the process ended on its own (not killed after 60 s)\n${r.stderr}`);
   assert.equal(r.status, 0, r.stderr);
@@ -310,23 +297,7 @@ test("waitAsync() holds no thread-pool thread: a wait is woken from another proc
     return;
   }
   const name = uniqueName();
-  const r = spawnSync(process.execPath, ["--input-type=module", "-e", `
-    import { openShared, unlinkShared } from "memmap";
-    import { openSync, read, writeFileSync } from "node:fs";
-    import { spawn } from "node:child_process";
-    read(openSync(${JSON.stringify(fifo)}, "r+"), Buffer.alloc(16), 0, 16, null, () => {}); // the pool's one thread, forever
-    const m = openShared(${JSON.stringify(name)}, { size: 4096, exclusive: true });
-    const waits = [0, 0, 1, 2].map((i) => m.waitAsync(i, 0, Infinity, { persistent: true }));
-    spawn(process.execPath, ["--input-type=module", "-e", \`
-      import { openShared } from "memmap";
-      const m = openShared(${JSON.stringify(name)}, { create: false });
-      const a = new Int32Array(m.buffer.buffer, m.buffer.byteOffset, 4);
-      for (const i of [0, 1, 2]) { Atomics.store(a, i, 1); m.notify(i); }
-    \`], { stdio: "inherit" });
-    console.log((await Promise.all(waits)).join(" "));
-    unlinkShared(${JSON.stringify(name)});
-    writeFileSync(${JSON.stringify(fifo)}, Buffer.alloc(16)); // frees the pool thread: exit waits for it
-  `], { cwd: root, encoding: "utf8", timeout: 60_000, env: { ...process.env, UV_THREADPOOL_SIZE: "1" } });
+  const r = spawnSync(process.execPath, [join(root, "test", "fixtures", "shared-pool-blocked.mjs"), JSON.stringify({ fifo, name })], { cwd: root, encoding: "utf8", timeout: 60_000, env: { ...process.env, UV_THREADPOOL_SIZE: "1" } });
   assert.equal(r.signal, null, `the waits ended (the child was not killed after 60 s)\n${r.stderr}`);
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout, "ok ok ok ok\n");
@@ -334,32 +305,19 @@ test("waitAsync() holds no thread-pool thread: a wait is woken from another proc
 
 test("a worker blocked in wait() never holds up worker.terminate() or process.exit()", { ...ONLY, timeout: 120_000 }, async () => {
   const { spawnSync } = await import("node:child_process");
-  // worker.terminate() while the worker waits forever in wait().
+  // worker.terminate() while the worker waits forever in wait(). The worker
+  // says which thread it is; the test waits until that thread is in the
+  // wait's futex (FUTEX_WAIT, op 0: test/fixtures/threads.mjs). Where threads
+  // cannot be seen (Windows, macOS), a pause instead: terminate() must work
+  // whether the wait has begun or not, the pause makes it likelier that it has.
   const m = mapAnonymous(4096, { shared: true });
-  const w = new Worker(`
-    const { workerData, parentPort } = require("node:worker_threads");
-    import(${JSON.stringify(DIST)}).then(({ attach }) => {
-      const a = attach(workerData);
-      parentPort.postMessage("waiting");
-      a.wait(0, 0); // forever: nobody notifies
-    });
-  `, { eval: true, workerData: m.share() });
-  await new Promise((resolve) => w.once("message", resolve));
-  await new Promise((resolve) => setTimeout(resolve, 100)); // into the wait
+  const w = new Worker(new URL("./fixtures/shared-wait-worker.mjs", import.meta.url), { workerData: m.share() });
+  const tid = await new Promise<number | null>((resolve) => w.once("message", resolve));
+  if (!(await untilThreadIn(tid, "futex", undefined, 0))) await new Promise((resolve) => setTimeout(resolve, 100)); // into the wait
   assert.equal(await w.terminate(), 1);
   m.unmap();
   // process.exit() on the main thread while a worker waits forever.
-  const r = spawnSync(process.execPath, ["--input-type=module", "-e", `
-    import { mapAnonymous } from "memmap";
-    import { Worker } from "node:worker_threads";
-    globalThis.m = mapAnonymous(4096, { shared: true }); // held: a collected mapping takes its shared memory along
-    const w = new Worker(\`
-      import("node:worker_threads").then(({ workerData, parentPort }) =>
-        import(${JSON.stringify(DIST)}).then(({ attach }) => { parentPort.postMessage("waiting"); attach(workerData).wait(0, 0); }));
-    \`, { eval: true, workerData: globalThis.m.share() });
-    await new Promise((resolve) => w.once("message", resolve));
-    setTimeout(() => { console.log("exiting"); process.exit(0); }, 100);
-  `], { cwd: root, encoding: "utf8", timeout: 60_000 });
+  const r = spawnSync(process.execPath, [join(root, "test", "fixtures", "shared-wait-exit.mjs")], { cwd: root, encoding: "utf8", timeout: 60_000 });
   assert.equal(r.signal, null, `process.exit() finished (the 60 s guard did not have to kill it): ${r.stderr}`);
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /exiting/);
@@ -371,23 +329,11 @@ test("a waitAsync() thread whose wait calls fail sleeps in slices and looks agai
   // waiter threads fail and counts them. Before, the idle loop retried at
   // once, at 100% CPU for good; a thread that spins makes millions of calls
   // in the 300 ms this waits, one that sleeps 50 ms slices a handful.
-  const r = runChild(`
-    import { mapAnonymous } from "memmap";
-    import { createRequire } from "node:module";
-    const addon = createRequire(import.meta.url)(${JSON.stringify(testAddonPath)});
-    const m = mapAnonymous(4096, { shared: true });
-    const word = m.typed(Int32Array, 0, 1);
-    addon.failWaitsForTest(true);
-    const pending = m.waitAsync(0, 0, 60000, { persistent: true }); // the wait alone keeps the process alive while it polls
-    await new Promise((res) => setTimeout(res, 300));
-    Atomics.store(word, 0, 1);
-    m.notify(0);
-    const result = await pending;
-    await new Promise((res) => setTimeout(res, 300)); // the thread is idle now: it must not spin either
-    const calls = addon.failWaitsForTest(false);
-    m.unmap();
-    console.log("result", result, "calls", calls);
-  `, [], { MEMMAP_TEST_ADDON: "1" });
+  // The two 300 ms pauses are not readiness waits but the windows the calls
+  // are counted in: longer ones (a loaded machine) only let a sleeping thread
+  // make a few more, a spinning one still millions. What the first needs
+  // ready, the waiter thread making its (failing) wait calls, is waited for.
+  const r = runFixture("shared-failing-waits.mjs", { addon: testAddonPath }, [], { MEMMAP_TEST_ADDON: "1" });
   assert.equal(r.status, 0, ended(r));
   const got = /result (\S+) calls (\d+)/.exec(r.stdout);
   assert.ok(got, ended(r));

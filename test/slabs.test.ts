@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import { statSync } from "node:fs";
 import { backend, createOutput, map, mapAnonymous } from "memmap";
-import { ended, nativeOnly, root, runChild, tempDir, pattern, portable, addonPath } from "./helpers.js";
+import { ended, nativeOnly, root, runFixture, tempDir, pattern, portable, addonPath } from "./helpers.js";
 import { mappingInternals } from "../dist/mapping.js";
 import { outputInternals } from "../dist/output.js";
 
@@ -136,24 +136,7 @@ test("a slab its user detached (ArrayBuffer.prototype.transfer) is replaced by a
 test("a slab moved away by ArrayBuffer.prototype.transfer(), then unmap(): the moved memory can still be read (zeros: quarantined)", movable(" (ERR_MEMMAP_TRANSFERRED)"), () => {
   const t = tempDir();
   const p = t.file("moved.bin", pattern(1 << 20));
-  const r = runChild(`
-    import { map, mapAnonymous } from "memmap";
-    const m = map(${JSON.stringify(p)});
-    const moved = m.view(4096, 64).buffer.transfer();      // a whole slab, moved in-process
-    const movedWhole = m.buffer.buffer.transfer();
-    m.view(0, 1);                                            // a fresh slab replaces the moved one
-    m.unmap();
-    // Collect the ArrayBuffers the memory was moved from (Bun then runs the
-    // external memory's finalizer although the moved copies still live).
-    const gc = globalThis.gc ?? ((full) => globalThis.Bun.gc(full));
-    for (let i = 0; i < 3; i++) { gc(true); await new Promise((res) => setTimeout(res, 20)); }
-    mapAnonymous(4096).unmap(); // the addon handles released memory on its next call too
-    let sum = 0;
-    for (const b of new Uint8Array(moved)) sum += b;        // after unmap(): must not fault
-    for (const b of new Uint8Array(movedWhole, 0, 4096)) sum += b;
-    new Uint8Array(moved)[0] = 1;                           // nor a write
-    console.log("moved memory read after unmap, sum", sum);
-  `, ["--expose-gc"]);
+  const r = runFixture("slabs-transfer-unmap.mjs", { path: p }, ["--expose-gc"]);
   assert.equal(r.signal, null, ended(r));
   assert.equal(r.status, 0, ended(r));
   // The file was let go at unmap(): the moved memory is the quarantine's zeros.
@@ -163,33 +146,7 @@ test("a slab moved away by ArrayBuffer.prototype.transfer(), then unmap(): the m
 test("memory moved away by transfer() keeps its mapping when the mapping is dropped without unmap() and collected", movable(), () => {
   const t = tempDir();
   const p = t.file("dropped.bin", Buffer.alloc(1 << 20, 0x41));
-  const r = runChild(`
-    import { map, mapAnonymous } from "memmap";
-    const gc = globalThis.gc ?? ((full) => globalThis.Bun.gc(full));
-    const collect = async () => { for (let i = 0; i < 3; i++) { gc(true); await new Promise((res) => setTimeout(res, 20)); } };
-    const moved = [];
-    // Moved while the mapping lives, then the mapping dropped.
-    for (let i = 0; i < 8; i++) {
-      let m = map(${JSON.stringify(p)});
-      moved.push(m.view(8192, 64).buffer.transfer(), m.buffer.buffer.transfer());
-      m = null;
-    }
-    // A view kept past its mapping's collection, moved only then.
-    let kept = [];
-    for (let i = 0; i < 8; i++) kept.push(map(${JSON.stringify(p)}).view(4096, 64));
-    await collect();
-    for (const v of kept) moved.push(v.buffer.transfer());
-    kept = null;
-    await collect();
-    // New mappings may take any address the dropped ones gave back; fill them.
-    const fresh = [];
-    for (let i = 0; i < 64; i++) { const a = mapAnonymous(1 << 20); a.buffer.fill(0x55); fresh.push(a); }
-    let other = 0;
-    for (const ab of moved) for (const b of new Uint8Array(ab)) if (b !== 0x41) other++;
-    for (const ab of moved) new Uint8Array(ab).fill(7);   // nor may a write land in another mapping
-    const intact = fresh.every((a) => a.buffer.every((b) => b === 0x55));
-    console.log("moved", moved.length, "read after collection, bytes not the file's:", other, "fresh intact", intact);
-  `, ["--expose-gc"]);
+  const r = runFixture("slabs-transfer-dropped.mjs", { path: p }, ["--expose-gc"]);
   assert.equal(r.signal, null, ended(r));
   assert.equal(r.status, 0, ended(r));
   assert.match(r.stdout, /moved 24 read after collection, bytes not the file's: 0 fresh intact true/, ended(r));
@@ -198,29 +155,7 @@ test("memory moved away by transfer() keeps its mapping when the mapping is drop
 test("memory moved away by transfer(), then resize() of a private or shared mapping: the moved memory stays readable and writes land in no other mapping", movable(), () => {
   const t = tempDir();
   const p = t.file("resized.bin", Buffer.alloc(4 << 20, 0x41));
-  const r = runChild(`
-    import { map, mapAnonymous } from "memmap";
-    const gc = globalThis.gc ?? ((full) => globalThis.Bun.gc(full));
-    const moved = [];
-    const maps = [];
-    for (const access of ["read", "copy", "write"]) {
-      for (const size of [1 << 20, 3 << 20]) {
-        const m = map(${JSON.stringify(p)}, { access, length: 2 << 20 });
-        moved.push(m.view(4096, 64).buffer.transfer(), m.buffer.buffer.transfer());
-        m.resize(size);                                      // shrinks (a fresh range) or grows
-        maps.push(m);
-      }
-    }
-    for (let i = 0; i < 3; i++) { gc(true); await new Promise((res) => setTimeout(res, 20)); }
-    const fresh = [];
-    for (let i = 0; i < 32; i++) { const a = mapAnonymous(2 << 20); a.buffer.fill(0x55); fresh.push(a); }
-    let other = 0;
-    for (const ab of moved) for (const b of new Uint8Array(ab)) if (b !== 0x41 && b !== 0) other++;
-    for (const ab of moved) new Uint8Array(ab).fill(7);
-    const intact = fresh.every((a) => a.buffer.every((b) => b === 0x55));
-    const mapsIntact = maps.every((m) => m.buffer.every((b) => b === 0x41 || b === 7));
-    console.log("moved", moved.length, "bytes neither the file's nor zero:", other, "fresh intact", intact, "mappings readable", mapsIntact);
-  `, ["--expose-gc"]);
+  const r = runFixture("slabs-transfer-resize.mjs", { path: p }, ["--expose-gc"]);
   assert.equal(r.signal, null, ended(r));
   assert.equal(r.status, 0, ended(r));
   assert.match(r.stdout, /moved 12 bytes neither the file's nor zero: 0 fresh intact true mappings readable true/, ended(r));

@@ -3,7 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { map, mapAnonymous, mapTyped } from "memmap";
-import { ended, nativeOnly, portable, root, runChild, tempDir, addonPath, notOnWindows, skipIf } from "./helpers.js";
+import { ended, nativeOnly, portable, root, runFixture, tempDir, addonPath, notOnWindows, skipIf } from "./helpers.js";
 
 const CONSTRUCTORS = [
   Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array,
@@ -211,22 +211,7 @@ test("asyncBuffer() is the { byteLength, slice } shape readers such as hyparquet
 test("arrayBuffer() in a loop of 200,000 calls: its slabs are freed once dropped and the loop yields (at unmap() on Bun), and the process stays healthy", nativeOnly("native slab records"), () => {
   const t = tempDir();
   const p = t.file("loop.bin", Buffer.alloc(4 << 20, 1));
-  const r = runChild(`
-    import { map } from "memmap";
-    import { createRequire } from "node:module";
-    const addon = createRequire(import.meta.url)(${JSON.stringify(addonPath)});
-    const gc = globalThis.gc ?? ((full) => globalThis.Bun.gc(full));
-    const m = map(${JSON.stringify(p)});
-    const before = addon.stats().slabs;
-    let sum = 0;
-    for (let i = 0; i < 200000; i++) sum += new Uint8Array(m.arrayBuffer(i * 8, i * 8 + 16))[15];
-    const during = addon.stats().slabs - before;
-    for (let i = 0; i < 5; i++) { gc(true); await new Promise((res) => setTimeout(res, 20)); }
-    const after = addon.stats().slabs - before;
-    m.unmap();
-    for (let i = 0; i < 5; i++) { gc(true); await new Promise((res) => setTimeout(res, 20)); }
-    console.log(JSON.stringify({ sum, during, after, unmapped: addon.stats().slabs, live: addon.stats().live }));
-  `, ["--expose-gc"]);
+  const r = runFixture("typed-arraybuffer-loop.mjs", { path: p, addon: addonPath }, ["--expose-gc"]);
   assert.equal(r.signal, null, ended(r));
   assert.equal(r.status, 0, ended(r));
   const out = JSON.parse(r.stdout.trim().split("\\n").pop()!) as { sum: number; during: number; after: number; unmapped: number; live: number };
@@ -240,32 +225,7 @@ test("release(): views, typed arrays and ArrayBuffers stay correct through force
   const t = tempDir();
   const values = Float64Array.from({ length: 1 << 19 }, (_, i) => i); // 4 MiB
   const p = t.file("released.bin", new Uint8Array(values.buffer));
-  const r = runChild(`
-    import { map } from "memmap";
-    import { readFileSync } from "node:fs";
-    import { collectGarbage } from "./test/fixtures/collect.mjs";
-    const collect = () => collectGarbage(4, 20);
-    const mapped = () => readFileSync("/proc/self/maps", "utf8").split("\\n").filter((l) => l.endsWith(${JSON.stringify(p)})).length;
-    const sum = (a) => { let s = 0; for (const x of a) s += Number(x); return s; };
-    // What a loader returns out of its scope: data made from a mapping that is released.
-    function load() {
-      const m = map(${JSON.stringify(p)});
-      const column = m.typed(Float64Array, 0);
-      const tail = m.view(m.byteLength - 8, 8);
-      const ab = m.arrayBuffer(8, 16);
-      if (m.release() !== true || m.release() !== false || m.unmap() !== false) throw new Error("release() twice");
-      let closed = null;
-      try { m.view(0, 1); } catch (e) { closed = e.code; }
-      return { column, tail, ab, closed };
-    }
-    let data = load();
-    await collect();
-    const out = { closed: data.closed, sum: sum(data.column), tail: data.tail.readDoubleLE(0), ab: new Float64Array(data.ab)[0], mappedWhileUsed: mapped() };
-    data = null;
-    await collect();
-    out.mappedAfterDrop = mapped();
-    console.log(JSON.stringify(out));
-  `, ["--expose-gc"]);
+  const r = runFixture("typed-release.mjs", { path: p }, ["--expose-gc"]);
   assert.equal(r.signal, null, ended(r));
   assert.equal(r.status, 0, ended(r));
   const out = JSON.parse(r.stdout.trim().split("\n").pop()!) as Record<string, unknown>;
@@ -303,36 +263,7 @@ test("release() of a write mapping whose file was truncated throws ERR_MEMMAP_TR
   const PAGE = 4096;
   const p = t.file("shrunk.bin", Buffer.alloc(4 * PAGE));
   const q = t.file("shrunk-later.bin", Buffer.alloc(4 * PAGE));
-  const r = runChild(`
-    import { collectGarbage } from "./test/fixtures/collect.mjs";
-    import { map } from "memmap";
-    import { truncateSync } from "node:fs";
-    // Truncated before release(): the write past the end is lost, and release() says so.
-    const m = map(${JSON.stringify(p)}, { access: "write" });
-    const v = m.view(2 * ${PAGE}, 16);
-    truncateSync(${JSON.stringify(p)}, ${PAGE});
-    v[0] = 1;
-    let code = null;
-    try { m.release(); } catch (e) { code = e.code; }
-    let closed = null;
-    try { m.view(0, 1); } catch (e) { closed = e.code; }
-    const first = { code, faulted: m.faulted, closed, again: m.release(), viewLength: v.length };
-    // Truncated after release(), with the Mapping itself dropped and collected:
-    // a write through the surviving view is lost, and onFault is told.
-    const told = [];
-    let v2;
-    (() => {
-      const m2 = map(${JSON.stringify(q)}, { access: "write", onFault: (f) => told.push([f.offset, f.length, f.mapping.closed]) });
-      v2 = m2.typed(Uint32Array, 2 * ${PAGE}, 4);
-      if (m2.release() !== true) throw new Error("release() of a healthy mapping");
-    })();
-    await collectGarbage(4, 10);
-    truncateSync(${JSON.stringify(q)}, ${PAGE});
-    v2[0] = 7;
-    // Told on a later turn of the event loop: waits for it (bounded).
-    for (let i = 0; i < 2000 && told.length === 0; i++) await new Promise((res) => setTimeout(res, 5));
-    console.log(JSON.stringify({ first, told }));
-  `, ["--expose-gc"]);
+  const r = runFixture("typed-release-truncated.mjs", { path: p, path2: q, page: PAGE }, ["--expose-gc"]);
   assert.equal(r.signal, null, ended(r));
   assert.equal(r.status, 0, ended(r));
   const out = JSON.parse(r.stdout.trim().split("\n").pop()!) as {

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { Worker } from "node:worker_threads";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { ended, pattern, root, runChild, tempDir, addonPath } from "./helpers.js";
+import { ended, pattern, root, runFixture, tempDir, addonPath } from "./helpers.js";
 
 // The children that start and end many workers run without V8's background
 // tasks (concurrent compilation and GC): Node's NodePlatform::DrainTasks can
@@ -57,41 +57,7 @@ test("two worker_threads map, read, write and drop mappings at the same time", a
 });
 
 test("workers that exit or are terminated with live mappings, views and running flushes end cleanly", () => {
-  const r = runChild(`
-    import { Worker } from "node:worker_threads";
-    const code = \`
-      // ES module: the worker inherits the child's --input-type=module.
-      import { workerData } from "node:worker_threads";
-      const { backend, map, mapAnonymous } = await import(workerData.url);
-      {
-        const keep = [];
-        for (let i = 0; i < 50; i++) { const m = mapAnonymous(65536); keep.push(m.buffer, m.view(0, 10)); }
-        keep.push(map(workerData.file, { access: "copy" }).buffer);
-        const x = mapAnonymous(1 << 20);
-        x.flush(); x.prefetch(); // still running when the worker goes
-        globalThis.keep = keep;
-        for (let i = 0; i < 20; i++) { let d = mapAnonymous(65536); d.buffer[0] = 1; d = null; } // dropped, not collected yet
-        if (backend.name === "native") { // the portable backend has no shared memory
-          const s = mapAnonymous(65536, { shared: true });
-          keep.push(s);
-          for (let c = 0; c < 8; c++) (async () => { for (;;) await s.waitAsync(c, 0, 1); })(); // waits ending as the worker goes
-        }
-        if (workerData.round % 2) process.exit(0);
-      }
-    \`;
-    for (let round = 0; round < 20; round++) {
-      await Promise.all([0, 1, 2].map(() => new Promise((resolve, reject) => {
-        const w = new Worker(code, { eval: true, workerData: { url: ${JSON.stringify(pathToFileURL(join(root, "dist", "index.js")).href)}, file: "package.json", round } });
-        w.on("error", reject);
-        w.on("exit", resolve);
-        if (round % 3 === 0) setImmediate(() => w.terminate());
-      })));
-    }
-    // Every range the workers mapped was given back when they ended.
-    const { createRequire } = await import("node:module");
-    const addon = createRequire(import.meta.url)(${JSON.stringify(addonPath)});
-    console.log("all workers ended; ranges still mapped:", addon.stats().live);
-  `, NO_BACKGROUND_TASKS);
+  const r = runFixture("worker-churn.mjs", { url: pathToFileURL(join(root, "dist", "index.js")).href, addon: addonPath }, NO_BACKGROUND_TASKS);
   assert.equal(r.signal, null, ended(r));
   assert.equal(r.status, 0, ended(r));
   assert.match(r.stdout, /all workers ended; ranges still mapped: 0\n/, ended(r));
@@ -112,38 +78,7 @@ test("workers quarantining and mapping at the same time: every read sees its own
     data.writeUInt32LE(page ^ 0x5a5a5a5a, page * 4096 + 4092);
   }
   const p = t.file("race.bin", data);
-  const r = runChild(`
-    import { Worker } from "node:worker_threads";
-    const code = \`
-      import { workerData, parentPort } from "node:worker_threads";
-      const { map, mapAnonymous } = await import(workerData.url);
-      const pages = ${data.length / 4096};
-      let wrong = 0, keep = [];
-      for (let i = 0; i < 3000; i++) {
-        // Every range is one allocation unit (64 KiB on Windows), so that
-        // each one freed fits the next one made anywhere.
-        const page = ((i * 7919 + workerData.id * 104729) % (pages / 16)) * 16 + (i % 15);
-        const m = map(workerData.file, { offset: page * 4096, length: 4096 });
-        const b = m.buffer;
-        if (b.readUInt32LE(0) !== page || b.readUInt32LE(4092) !== ((page ^ 0x5a5a5a5a) >>> 0)) wrong++;
-        keep.push(b);                       // reachable: unmap() quarantines
-        m.unmap();
-        const a = mapAnonymous(8192);
-        a.buffer.fill(workerData.id);
-        if (a.buffer[8191] !== workerData.id) wrong++;
-        if (i % 2) a.unmap();
-        if (keep.length > 50) keep = [];
-      }
-      parentPort.postMessage(wrong);
-    \`;
-    const wrong = await Promise.all([1, 2].map((id) => new Promise((resolve, reject) => {
-      const w = new Worker(code, { eval: true, workerData: { url: ${JSON.stringify(pathToFileURL(join(root, "dist", "index.js")).href)}, file: ${JSON.stringify(p)}, id } });
-      w.once("message", resolve);
-      w.once("error", reject);
-      w.once("exit", (c) => reject(new Error("worker exited with " + c + " before it reported")));
-    })));
-    console.log("wrong reads:", wrong.join(" "));
-  `, NO_BACKGROUND_TASKS);
+  const r = runFixture("worker-race.mjs", { url: pathToFileURL(join(root, "dist", "index.js")).href, file: p, pages: data.length / 4096 }, NO_BACKGROUND_TASKS);
   assert.equal(r.signal, null, ended(r));
   assert.equal(r.status, 0, ended(r));
   assert.match(r.stdout, /wrong reads: 0 0\n/, ended(r));
