@@ -31,6 +31,7 @@ export const SERIAL = {
   "blockdevice.test.ts": "attaches a loop device (losetup -f): /dev/loopN are the machine's, and two attaches at once can race for the same one",
   "cli.test.ts": "evicts files from the page cache (memmap evict: posix_fadvise DONTNEED) and asserts how many of their pages are resident, against vmtouch and fincore; lowers RLIMIT_MEMLOCK for a child",
   "enospc.test.ts": "mounts 1 MiB tmpfs file systems (the mount table) and fills them",
+  "output-refused.test.ts": "mounts a 1 MiB tmpfs and fills it (grow() of an output that became a heap copy: ENOSPC)",
   "limits.test.ts": "runs children to the kernel's limit on mappings (vm.max_map_count), thousands of threads (kernel.pid_max is the machine's) and gigabytes of address space; mounts a tmpfs",
   "scale.test.ts": "200,000 mappings in one process, RLIMIT_NOFILE at 256, 128 MiB populated and locked (RLIMIT_MEMLOCK), 8 GiB sparse files",
 };
@@ -41,7 +42,7 @@ export const SERIAL = {
  */
 export const ONCE = {
   "native.test.ts": {
-    why: "builds the C++ unit test of the Mapping with g++ and runs it: no JavaScript runtime or backend is involved",
+    why: "builds the C++ unit tests of src/core/ (MappedRange, the Lease state machine) with g++ and runs them: no JavaScript runtime or backend is involved",
     in: "npm test's native pass (the Linux sources) and test:darwin-paths' native pass (the macOS-paths sources, a different build)",
   },
   "types.test.ts": {
