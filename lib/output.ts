@@ -91,7 +91,12 @@ export class OutputFile implements Disposable {
   #mapping: Mapping;
   // Whether #mapping is such a heap mapping now (only commit, or an abort
   // in place, writes it back).
-  #onHeap: boolean;
+  // Whether the region is heap memory (written back at commit): from the
+  // start where it is not mapped, or from the first refused slab. A record
+  // of its own, so that the copy's maker below does not capture the output:
+  // on Windows the leftover (a FinalizationRegistry's held value) holds the
+  // mapping, and a mapping that reached the output would keep it alive.
+  readonly #heap: { on: boolean };
   #size: number;
   #tail = 0;
   #state: "open" | "committing" | "committed" | "aborted" = "open";
@@ -114,7 +119,7 @@ export class OutputFile implements Disposable {
     this.#fd = init.fd;
     this.#mapping = init.mapping;
     this.mapped = init.mapped;
-    this.#onHeap = !init.mapped;
+    this.#heap = { on: !init.mapped };
     this.#size = init.size;
     this.#created = init.created;
     this.#regular = init.regular;
@@ -129,9 +134,10 @@ export class OutputFile implements Disposable {
     // may hold bytes already (in place, or a tail that grow() took in).
     if (init.mapped) {
       const fd = init.fd;
+      const heap = this.#heap;
       mappingInternals.copyAs(init.mapping, (length) => {
         const copy = backend.heap.mapDescriptor(fd, 0, length, { ...HEAP_REGION, readable: true, fill: true });
-        this.#onHeap = true;
+        heap.on = true;
         return copy;
       });
     }
@@ -218,10 +224,10 @@ export class OutputFile implements Disposable {
       // the mapped region's resize() does itself; the tail, in the file, is
       // then read into the region by resize(). A region too large for one
       // Buffer is refused before the file changes.
-      if (this.#onHeap && newSize > bufferConstants.MAX_LENGTH) {
+      if (this.#heap.on && newSize > bufferConstants.MAX_LENGTH) {
         throw rangeError(`Without a mapping, the region is one Buffer: at most ${bufferConstants.MAX_LENGTH} bytes`);
       }
-      if (this.#onHeap && this.#regular) {
+      if (this.#heap.on && this.#regular) {
         reserveBlocks(this.#fd, newSize);
         reserved = true;
       }
@@ -324,7 +330,7 @@ export class OutputFile implements Disposable {
   // commit, as far as it can (the output is being given up; a commit that
   // failed throws its own error).
   #discard(): void {
-    if (this.#onHeap && this.#regular && !this.atomic && !this.#created) {
+    if (this.#heap.on && this.#regular && !this.atomic && !this.#created) {
       try {
         for (const [from, to] of this.#writeBackRuns()) this.#mapping.flushSync({ offset: from, length: to - from });
       } catch {
