@@ -57,7 +57,20 @@ function setUp(versions) {
   }
   mkdirSync(win, { recursive: true });
   if (!existsSync(join(win, "prefix", "system.reg"))) {
-    run(WINE, ["wineboot", "--init"]);
+    // A fresh prefix: wineboot has been seen to fail once on a loaded
+    // machine ("could not load kernel32.dll", exit 53) and pass when run
+    // again; a half-made prefix is removed before each new try.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        run(WINE, ["wineboot", "--init"]);
+        break;
+      } catch (e) {
+        if (attempt === 3) throw e;
+        console.log(`wineboot failed (try ${attempt} of 3), trying again: ${String(e.message).split("\n")[0]}`);
+        spawnSync("/usr/lib/wine/wineserver", ["-k"], { env });
+        rmSync(join(win, "prefix"), { recursive: true, force: true });
+      }
+    }
     run(WINE, ["winecfg", "-v", "win10"]);
     run("/usr/lib/wine/wineserver", ["-w"]);
   }
