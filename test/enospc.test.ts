@@ -8,16 +8,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createOutput, map, pageSize } from "memmap";
-import { darwinRules, nativeOnly, tempDir } from "./helpers.js";
-
-function mountSmallTmpfs(dir: string): string | null {
-  try {
-    execFileSync("mount", ["-t", "tmpfs", "-o", "size=1m", "memmap-test", dir], { stdio: "pipe" });
-    return null;
-  } catch (e) {
-    return String((e as { stderr?: Buffer }).stderr ?? e).trim() || "mount failed";
-  }
-}
+import { darwinRules, mountSmallTmpfs, nativeOnly, tempDir } from "./helpers.js";
 
 test("size larger than the free space: ENOSPC at map time, nothing left behind; resize too", nativeOnly("Node's fs cannot reserve blocks (no fallocate), so the portable backend reports a full disk at flush instead"), (t) => {
   const tmp = tempDir();
@@ -50,10 +41,9 @@ test("size larger than the free space: ENOSPC at map time, nothing left behind; 
 
 test("an output larger than the free space: ENOSPC at createOutput and at grow, nothing left behind", nativeOnly("Node's fs cannot reserve blocks (no fallocate): on the portable backend a full disk is an ENOSPC from commit"), (t) => {
   const tmp = tempDir();
-  try {
-    execFileSync("mount", ["-t", "tmpfs", "-o", "size=1m", "memmap-test", tmp.dir], { stdio: "pipe" });
-  } catch (e) {
-    t.skip(`cannot mount a 1 MiB tmpfs here (${String((e as { stderr?: Buffer }).stderr ?? e).trim()})`);
+  const why = mountSmallTmpfs(tmp.dir);
+  if (why) {
+    t.skip(`cannot mount a 1 MiB tmpfs here (${why})`);
     return;
   }
   try {

@@ -1,6 +1,6 @@
 // Shared test helpers: temporary files and child processes.
 import { afterEach } from "node:test";
-import { spawnSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -147,4 +147,18 @@ export const writableExecRefused = darwinPaths || (process.platform === "darwin"
 /** The first of several skip conditions that holds (node:test options). */
 export function skipIf(...conditions: Array<{ skip: string | false }>): { skip: string | false } {
   return { skip: conditions.map((c) => c.skip).find((s) => s !== false) ?? false };
+}
+
+/**
+ * Mounts a 1 MiB tmpfs on `dir` (an empty folder), for tests that run a
+ * disk out: null, or why it could not (not root, no mount namespace), for
+ * the test to skip with. The test unmounts it (`umount -l`) when done.
+ */
+export function mountSmallTmpfs(dir: string): string | null {
+  try {
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=1m", "memmap-test", dir], { stdio: "pipe" });
+    return null;
+  } catch (e) {
+    return String((e as { stderr?: Buffer }).stderr ?? e).trim() || "mount failed";
+  }
 }

@@ -11,7 +11,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { ended, portable, root, runChild, tempDir, testAddonPath } from "./helpers.js";
+import { ended, portable, root, runChild, tempDir, testAddonPath, mountSmallTmpfs } from "./helpers.js";
 
 // Not page-aligned, so that a region shares pages with the main thread's bytes.
 const SIZE = 3 * 4096 + 123;
@@ -181,10 +181,9 @@ test("where external buffers are refused, grow() past the free space is ENOSPC a
   skip: nativeRun || (!existsSync(testAddonPath) ? "needs the test build of the addon (npm run build:test-addon), which has the switch" : false),
 }, (t) => {
   const tmp = tempDir();
-  try {
-    execFileSync("mount", ["-t", "tmpfs", "-o", "size=1m", "memmap-test", tmp.dir], { stdio: "pipe" });
-  } catch (e) {
-    t.skip(`cannot mount a 1 MiB tmpfs here (${String((e as { stderr?: Buffer }).stderr ?? e).trim()})`);
+  const why = mountSmallTmpfs(tmp.dir);
+  if (why) {
+    t.skip(`cannot mount a 1 MiB tmpfs here (${why})`);
     return;
   }
   try {
